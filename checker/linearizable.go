@@ -1,0 +1,112 @@
+package checker
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// maxNotesPerCheck bounds the explanations printed per check; the views
+// of every failing key are still written.
+const maxNotesPerCheck = 5
+
+type linearizableResult struct {
+	CheckResult
+	notes []string
+	views []string
+}
+
+// checkLinearizable runs Porcupine over the selected operations, partitioned
+// per key, within opts.Timeout. Only when the whole history is illegal does
+// it look at keys one by one, to name and draw the failing ones.
+func checkLinearizable(name string, ops, finals []history.Record, f opsFilter, opts Options) linearizableResult {
+	res := linearizableResult{CheckResult: CheckResult{Name: name}}
+	pops := toOperations(ops, finals, f)
+	if len(pops) == 0 {
+		res.Result = Skipped
+		res.Detail = "no operations to check"
+		return res
+	}
+	parts := partitionByKey(pops)
+	start := time.Now()
+	switch porcupine.CheckOperationsTimeout(kvModel, pops, opts.Timeout) {
+	case porcupine.Ok:
+		res.Result = Pass
+		res.Detail = fmt.Sprintf("%d operations over %d keys linearizable (%s)", len(pops), len(parts), roundDur(time.Since(start)))
+		return res
+	case porcupine.Unknown:
+		res.Result = Unknown
+		res.Detail = fmt.Sprintf("checker timed out after %s on %d operations over %d keys", opts.Timeout, len(pops), len(parts))
+		return res
+	}
+
+	res.Result = Fail
+	var bad []string
+	for _, part := range parts {
+		key := part[0].Input.(kvInput).Key
+		left := opts.Timeout - time.Since(start)
+		if left < time.Second {
+			left = time.Second
+		}
+		result, info := porcupine.CheckOperationsVerbose(kvModel, part, left)
+		if result != porcupine.Illegal {
+			continue
+		}
+		bad = append(bad, key)
+		switch {
+		case len(bad) <= maxNotesPerCheck:
+			res.notes = append(res.notes, fmt.Sprintf("%s: key %q: %s", name, key, explain(part, info)))
+		case len(bad) == maxNotesPerCheck+1:
+			res.notes = append(res.notes, fmt.Sprintf("%s: more keys fail; see the views in linearizability/", name))
+		}
+		if opts.VisualizeDir != "" {
+			file := visualizationName(key, name)
+			if err := writeVisualization(opts.VisualizeDir, file, info); err != nil {
+				res.notes = append(res.notes, fmt.Sprintf("%s: cannot write visualization for key %q: %v", name, key, err))
+			} else {
+				res.views = append(res.views, file)
+			}
+		}
+	}
+	res.Detail = fmt.Sprintf("not linearizable on %d of %d keys: %s", len(bad), len(parts), strings.Join(quoteAll(bad), ", "))
+	return res
+}
+
+func writeVisualization(dir, file string, info porcupine.LinearizationInfo) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return porcupine.VisualizePath(kvModel, info, filepath.Join(dir, file))
+}
+
+// visualizationName is linearizability/<key>.html for the write check and
+// <key>-reads.html for the read check, with the key made safe as a file name.
+func visualizationName(key, check string) string {
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, key)
+	if check == CheckLinearizableReads {
+		return safe + "-reads.html"
+	}
+	return safe + ".html"
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+func roundDur(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

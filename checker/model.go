@@ -1,0 +1,281 @@
+// Package checker decides whether a recorded history is what NATS KV
+// promises. It is pure: it reads a history and never talks to NATS.
+package checker
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// opFinal is the model's name for a key's last message read through the
+// stream leader after the run. Unlike a KV get it also sees markers.
+const opFinal = "final"
+
+// kvInput is what a client asked one key to do.
+type kvInput struct {
+	Op        string
+	Key       string
+	Value     string
+	Expect    uint64
+	HasExpect bool
+}
+
+// kvOutput is what came back. For unknown outcomes Rev is set only when the
+// write was resolved (seen in the stream) after the run.
+type kvOutput struct {
+	Outcome  history.Outcome
+	Conflict bool // a definite failure because the precondition did not hold
+	Rev      uint64
+	Found    bool
+	Read     string
+	Marker   string
+}
+
+// keyState is one key of a bucket as the model sees it.
+//
+// A key's revision is the stream sequence of its last message. Deletes do not
+// return their revision, and unknown writes may not have one either, so the
+// model keeps the revision either exactly (RevExact) or as a lower bound: the
+// true revision is >= Rev. Every later observation either fits inside the
+// bound or is a violation, and an exact observation pins it again.
+type keyState struct {
+	Live     bool // the last message is a value, not a delete/purge marker
+	Value    string
+	Rev      uint64
+	RevExact bool
+}
+
+func initState() keyState { return keyState{RevExact: true} }
+
+// neverWritten: no message at all for this key in the stream.
+func (s keyState) neverWritten() bool { return s.RevExact && s.Rev == 0 }
+
+// revMayBe reports whether the key's revision can be r.
+func (s keyState) revMayBe(r uint64) bool {
+	if s.RevExact {
+		return s.Rev == r
+	}
+	return r >= s.Rev
+}
+
+// revMustDiffer reports whether a CAS against r is known to have to fail.
+func (s keyState) revMustDiffer(r uint64) bool {
+	return s.RevExact && s.Rev != r
+}
+
+// after returns the state once a message with revision rev (0: unknown) was
+// appended: revisions only grow, so an unknown one is at least one more.
+func (s keyState) after(live bool, value string, rev uint64) keyState {
+	if rev != 0 {
+		return keyState{Live: live, Value: value, Rev: rev, RevExact: true}
+	}
+	return keyState{Live: live, Value: value, Rev: s.Rev + 1, RevExact: false}
+}
+
+// newRevOK: a write that returned rev must land above the current revision —
+// "revision must increase along the linearization".
+func (s keyState) newRevOK(rev uint64) bool { return rev == 0 || rev > s.Rev }
+
+// step is the sequential specification of one key. It is deterministic:
+// an unknown write that may apply is applied where it is linearized, because
+// one that did not happen can always be linearized after everything else
+// (its return time is infinity), where it changes nothing that was observed.
+func step(s keyState, in kvInput, out kvOutput) (bool, keyState) {
+	switch in.Op {
+	case history.OpPut:
+		if out.Outcome == history.Fail {
+			return true, s
+		}
+		if !s.newRevOK(out.Rev) {
+			return false, s
+		}
+		return true, s.after(true, in.Value, out.Rev)
+
+	case history.OpUpdate:
+		return casWrite(s, in, out, s.revMayBe(in.Expect), s.revMustDiffer(in.Expect), true)
+
+	case history.OpCreate:
+		// nats.go Create: Update(key, 0); on "wrong last sequence" it reads
+		// the key and, if the last message is a marker, retries Update with
+		// the marker's revision. So it succeeds exactly when the key is not
+		// live, and can fail whenever the key has any message — even a
+		// marker, when another writer slipped in between its two requests.
+		return casWrite(s, in, out, !s.Live, s.neverWritten(), true)
+
+	case history.OpDelete, history.OpPurge:
+		may, mustFail := true, false
+		if in.HasExpect {
+			may, mustFail = s.revMayBe(in.Expect), s.revMustDiffer(in.Expect)
+		}
+		return casWrite(s, in, out, may, mustFail, false)
+
+	case history.OpGet:
+		if out.Found {
+			if !s.Live || s.Value != out.Read || !s.revMayBe(out.Rev) {
+				return false, s
+			}
+			return true, s.after(true, s.Value, out.Rev)
+		}
+		return !s.Live, s
+
+	case opFinal:
+		switch {
+		case out.Found:
+			if !s.Live || s.Value != out.Read || !s.revMayBe(out.Rev) {
+				return false, s
+			}
+			return true, s.after(true, s.Value, out.Rev)
+		case out.Marker != "":
+			if s.Live || !s.revMayBe(out.Rev) {
+				return false, s
+			}
+			return true, s.after(false, "", out.Rev)
+		default:
+			return s.neverWritten(), s
+		}
+	}
+	return false, s
+}
+
+// casWrite steps a write with a precondition. may: the precondition can hold;
+// mustFail: it certainly does not. live: the write leaves a value (not a marker).
+func casWrite(s keyState, in kvInput, out kvOutput, may, mustFail, live bool) (bool, keyState) {
+	value := ""
+	if live {
+		value = in.Value
+	}
+	switch out.Outcome {
+	case history.OK:
+		if !may || !s.newRevOK(out.Rev) {
+			return false, s
+		}
+		return true, s.after(live, value, out.Rev)
+	case history.Fail:
+		if out.Conflict && !isConflictPossible(s, in, mustFail) {
+			return false, s
+		}
+		return true, s
+	default: // unknown: applies if it can, see step
+		if !may || !s.newRevOK(out.Rev) {
+			return true, s
+		}
+		return true, s.after(live, value, out.Rev)
+	}
+}
+
+// isConflictPossible: a conflict answer needs the precondition to be false
+// in at least one state the model allows. For create the precondition is
+// "no message yet" in the first request, so a conflict needs some message.
+func isConflictPossible(s keyState, in kvInput, mustFail bool) bool {
+	switch in.Op {
+	case history.OpCreate:
+		return !s.neverWritten()
+	default:
+		if mustFail {
+			return true
+		}
+		// Exact revision equal to the expectation: a conflict is wrong.
+		return !s.RevExact
+	}
+}
+
+// kvModel is the Porcupine model: data plus pure functions over keyState.
+var kvModel = porcupine.Model{
+	Partition: partitionByKey,
+	Init:      func() interface{} { return initState() },
+	Step: func(state, input, output interface{}) (bool, interface{}) {
+		return step(state.(keyState), input.(kvInput), output.(kvOutput))
+	},
+	StepContext: func(ctx context.Context, state, input, output interface{}) (bool, interface{}) {
+		if ctx.Err() != nil {
+			return false, state
+		}
+		return step(state.(keyState), input.(kvInput), output.(kvOutput))
+	},
+	Equal: func(a, b interface{}) bool { return a.(keyState) == b.(keyState) },
+	Hash: func(state interface{}) uint64 {
+		s := state.(keyState)
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%t|%s|%d|%t", s.Live, s.Value, s.Rev, s.RevExact)
+		return h.Sum64()
+	},
+	DescribeOperation: func(input, output interface{}) string {
+		return describeOp(input.(kvInput), output.(kvOutput))
+	},
+	DescribeState: func(state interface{}) string {
+		s := state.(keyState)
+		rev := fmt.Sprintf("rev %d", s.Rev)
+		if !s.RevExact {
+			rev = fmt.Sprintf("rev ≥ %d", s.Rev)
+		}
+		if s.Live {
+			return fmt.Sprintf("%s @ %s", s.Value, rev)
+		}
+		if s.neverWritten() {
+			return "never written"
+		}
+		return "deleted @ " + rev
+	},
+}
+
+func partitionByKey(ops []porcupine.Operation) [][]porcupine.Operation {
+	index := map[string]int{}
+	var parts [][]porcupine.Operation
+	for _, op := range ops {
+		k := op.Input.(kvInput).Key
+		i, ok := index[k]
+		if !ok {
+			i = len(parts)
+			index[k] = i
+			parts = append(parts, nil)
+		}
+		parts[i] = append(parts[i], op)
+	}
+	return parts
+}
+
+func describeOp(in kvInput, out kvOutput) string {
+	var call string
+	switch in.Op {
+	case history.OpPut, history.OpCreate:
+		call = fmt.Sprintf("%s(%s)", in.Op, in.Value)
+	case history.OpUpdate:
+		call = fmt.Sprintf("update(%s, expect %d)", in.Value, in.Expect)
+	case history.OpDelete, history.OpPurge:
+		if in.HasExpect {
+			call = fmt.Sprintf("%s(expect %d)", in.Op, in.Expect)
+		} else {
+			call = in.Op + "()"
+		}
+	default:
+		call = in.Op + "()"
+	}
+	var res string
+	switch {
+	case out.Outcome == history.Fail && out.Conflict:
+		res = "conflict"
+	case out.Outcome == history.Fail:
+		res = "failed"
+	case in.Op == history.OpGet || in.Op == opFinal:
+		switch {
+		case out.Found:
+			res = fmt.Sprintf("%s @ rev %d", out.Read, out.Rev)
+		case out.Marker != "":
+			res = fmt.Sprintf("%s marker @ rev %d", out.Marker, out.Rev)
+		default:
+			res = "not found"
+		}
+	case out.Outcome == history.Unknown && out.Rev == 0:
+		res = "unknown"
+	case out.Rev != 0:
+		res = fmt.Sprintf("rev %d", out.Rev)
+	default:
+		res = "ok"
+	}
+	return call + " → " + res
+}

@@ -1,0 +1,94 @@
+package checker
+
+import (
+	"math"
+	"sort"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// infinity is the return time of an operation whose outcome is unknown: it
+// may take effect at any point after its invocation.
+const infinity = math.MaxInt64
+
+// opsFilter selects which records take part in a linearizability check.
+type opsFilter struct {
+	includeGets bool
+}
+
+// toOperations turns resolved records into Porcupine operations.
+//
+// Porcupine needs one outstanding operation per client. A client whose
+// operation is unknown (return time infinity) goes on with new operations,
+// so from then on it is given a fresh Porcupine client id.
+//
+// Operations that cannot have changed or observed anything are left out:
+// failed reads, and definite failures without a conflict (a put refused for
+// its size says nothing about the key).
+func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []porcupine.Operation {
+	sorted := make([]history.Record, len(ops))
+	copy(sorted, ops)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Invoke < sorted[j].Invoke })
+
+	ids := map[int]int{}
+	next := 0
+	idOf := func(client int) int {
+		id, ok := ids[client]
+		if !ok {
+			id = next
+			next++
+			ids[client] = id
+		}
+		return id
+	}
+	var res []porcupine.Operation
+	for _, r := range sorted {
+		isWrite := history.IsWrite(r.Op)
+		if !isWrite && !(f.includeGets && r.Op == history.OpGet) {
+			continue
+		}
+		conflict := r.ErrClass == history.ClassConflict
+		if r.Outcome == history.Fail && (!isWrite || !conflict) {
+			continue
+		}
+		if r.Outcome == history.Unknown && !isWrite {
+			continue
+		}
+		id := idOf(r.Client)
+		ret, outcome := r.Complete, r.Outcome
+		if r.Outcome == history.Unknown {
+			// The unknown op keeps the old id; the client goes on under a new one.
+			ids[r.Client] = next
+			next++
+			if r.Rev != 0 {
+				// Resolved: it happened, with this revision, before it was seen.
+				outcome = history.OK
+			} else {
+				ret = infinity
+			}
+		}
+		res = append(res, porcupine.Operation{
+			ClientId: id,
+			Input:    kvInput{Op: r.Op, Key: r.Key, Value: r.Value, Expect: r.ExpectRev, HasExpect: r.HasExpect},
+			Call:     r.Invoke,
+			Output:   kvOutput{Outcome: outcome, Conflict: conflict, Rev: r.Rev, Found: r.Found, Read: r.Read},
+			Return:   ret,
+			Metadata: r,
+		})
+	}
+	for _, r := range finals {
+		id := next
+		next++
+		res = append(res, porcupine.Operation{
+			ClientId: id,
+			Input:    kvInput{Op: opFinal, Key: r.Key},
+			Call:     r.Invoke,
+			Output:   kvOutput{Outcome: history.OK, Rev: r.Rev, Found: r.Found, Read: r.Read, Marker: r.Marker},
+			Return:   r.Complete,
+			Metadata: r,
+		})
+	}
+	return res
+}

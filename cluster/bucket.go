@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// BucketConfig is what the harness controls about the bucket it creates.
+type BucketConfig struct {
+	Name         string
+	Replicas     int
+	Storage      string // "file" or "memory"
+	History      int
+	MaxValueSize int32
+}
+
+// CreateBucket creates the run's own bucket. A freshly formed cluster may
+// briefly answer "no suitable peers" or time out while electing, so creation
+// is retried until ctx ends.
+func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig) (jetstream.KeyValue, error) {
+	storage := jetstream.FileStorage
+	if strings.EqualFold(cfg.Storage, "memory") {
+		storage = jetstream.MemoryStorage
+	}
+	kvc := jetstream.KeyValueConfig{
+		Bucket:       cfg.Name,
+		History:      uint8(cfg.History),
+		Replicas:     cfg.Replicas,
+		Storage:      storage,
+		MaxValueSize: cfg.MaxValueSize,
+	}
+	var last error
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		kv, err := js.CreateKeyValue(attempt, kvc)
+		cancel()
+		if err == nil {
+			return kv, nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("creating bucket %s (replicas %d): %w", cfg.Name, cfg.Replicas, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// DeleteBucket removes the run's bucket, bounded by ctx.
+func DeleteBucket(ctx context.Context, js jetstream.JetStream, name string) error {
+	return js.DeleteKeyValue(ctx, name)
+}
+
+// StreamName is the JetStream stream that backs bucket name.
+func StreamName(bucket string) string { return "KV_" + bucket }
+
+// Subject is the stream subject of key in bucket.
+func Subject(bucket, key string) string { return "$KV." + bucket + "." + key }

@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Mode says where the servers of a run come from.
+type Mode string
+
+const (
+	ModeEmbedded Mode = "embedded"
+	ModeExternal Mode = "external"
+)
+
+// Auth holds the usual NATS client credentials for external servers.
+type Auth struct {
+	CredsFile    string
+	User         string
+	Password     string
+	Token        string
+	NKeySeedFile string
+	TLSCA        string
+	TLSCert      string
+	TLSKey       string
+}
+
+// Options turns the credentials into nats.go options.
+func (a Auth) Options() ([]nats.Option, error) {
+	var opts []nats.Option
+	if a.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(a.CredsFile))
+	}
+	if a.User != "" || a.Password != "" {
+		opts = append(opts, nats.UserInfo(a.User, a.Password))
+	}
+	if a.Token != "" {
+		opts = append(opts, nats.Token(a.Token))
+	}
+	if a.NKeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(a.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading nkey seed %s: %w", a.NKeySeedFile, err)
+		}
+		opts = append(opts, o)
+	}
+	if a.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(a.TLSCA))
+	}
+	if (a.TLSCert == "") != (a.TLSKey == "") {
+		return nil, fmt.Errorf("TLS client certificate needs both --tls-cert and --tls-key")
+	}
+	if a.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(a.TLSCert, a.TLSKey))
+	}
+	return opts, nil
+}
+
+// Target is the set of servers a run talks to, however they were obtained.
+type Target struct {
+	Mode  Mode
+	URLs  []string
+	Nodes int
+	auth  []nats.Option
+	// Embedded is set when the servers run in this process.
+	Embedded *Embedded
+}
+
+// TargetConfig selects and configures the servers of a run.
+type TargetConfig struct {
+	// ServerURLs, when non-empty, selects external servers.
+	ServerURLs []string
+	Auth       Auth
+	Nodes      int
+	LogDir     string
+}
+
+// Up starts embedded servers or prepares a connection to external ones.
+// An external target is probed once here, so an unreachable server is a
+// clear startup error rather than a run full of failed operations.
+func Up(cfg TargetConfig) (*Target, error) {
+	auth, err := cfg.Auth.Options()
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.ServerURLs) > 0 {
+		t := &Target{Mode: ModeExternal, URLs: cfg.ServerURLs, auth: auth, Nodes: cfg.Nodes}
+		nc, err := t.Connect("kvharness-probe")
+		if err != nil {
+			return nil, err
+		}
+		if t.Nodes == 0 {
+			t.Nodes = countNodes(nc)
+		}
+		nc.Close()
+		return t, nil
+	}
+	e, err := StartEmbedded(EmbeddedConfig{Nodes: cfg.Nodes, LogDir: cfg.LogDir})
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Mode: ModeEmbedded, URLs: e.ClientURLs(), Nodes: cfg.Nodes, auth: auth, Embedded: e}, nil
+}
+
+// countNodes learns the cluster size from the servers the client was told
+// about (the URL it connected to plus gossiped peers).
+func countNodes(nc *nats.Conn) int {
+	n := len(nc.DiscoveredServers()) + 1
+	return n
+}
+
+// Connect opens one client connection. Reconnects are allowed (a run must
+// survive a node going away), but the first connect fails fast.
+func (t *Target) Connect(name string) (*nats.Conn, error) {
+	opts := append([]nats.Option{
+		nats.Name(name),
+		nats.Timeout(5 * time.Second),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100 * time.Millisecond),
+		nats.NoCallbacksAfterClientClose(),
+	}, t.auth...)
+	nc, err := nats.Connect(strings.Join(t.URLs, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to %s: %w", strings.Join(t.URLs, ","), err)
+	}
+	return nc, nil
+}
+
+// Down stops embedded servers; external servers are left alone.
+func (t *Target) Down() {
+	if t.Embedded != nil {
+		t.Embedded.Shutdown()
+	}
+}
+
+// WaitJetStream waits until the JetStream API answers, bounded by ctx.
+func WaitJetStream(ctx context.Context, nc *nats.Conn) error {
+	var last error
+	for {
+		_, err := nc.Request("$JS.API.INFO", nil, 2*time.Second)
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("JetStream not available: %w", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

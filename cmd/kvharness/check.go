@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
+)
+
+func newCheckCmd() *cobra.Command {
+	var timeout time.Duration
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "check HISTORY.jsonl",
+		Short: "Re-check a recorded history offline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := history.ReadFile(args[0])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			res := checker.Check(h, checker.Options{
+				Timeout:      timeout,
+				VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability"),
+			})
+			s := reports.Build(reports.Input{History: h, Result: res, Interrupted: h.End == nil || h.End.Interrupted})
+			if jsonOut {
+				if err := s.EncodeJSON(os.Stdout); err != nil {
+					return err
+				}
+			} else {
+				if h.End == nil {
+					cmd.Println("note: history has no end record (run was killed); checking what it has")
+				}
+				s.WriteText(cmd.OutOrStdout())
+			}
+			return exitWith(s.ExitCode)
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "check-timeout", checker.DefaultTimeout, "budget of each linearizability check; exceeding it makes the check unknown")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
+	return cmd
+}
+
+func exitWith(code int) error {
+	if code == exitPass {
+		return nil
+	}
+	return &verdictExit{code: code}
+}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
+	"github.com/kvharness/kvharness/scenarios"
+	"github.com/kvharness/kvharness/workload"
+)
+
+// runFlags mirror the scenario fields; only flags the user set override it.
+type runFlags struct {
+	servers          string
+	nodes            int
+	replicas         int
+	storage          string
+	historyDepth     int
+	maxValueSize     int
+	keepBucket       bool
+	clients          int
+	duration         time.Duration
+	ops              int64
+	keys             int
+	keyDist          string
+	zipfS            float64
+	valueSize        int
+	mix              string
+	opTimeout        time.Duration
+	sharedConnection bool
+	seed             uint64
+	require          string
+	checkTimeout     time.Duration
+	out              string
+	quiet            bool
+	auth             cluster.Auth
+}
+
+func newRunCmd() *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [SCENARIO]",
+		Short: "Run a scenario (a YAML file or a built-in name; default: the default scenario)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := "default"
+			if len(args) == 1 {
+				name = args[0]
+			}
+			return runScenario(cmd, name, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.servers, "server", "", "external servers, comma-separated URLs (default: embedded servers)")
+	fl.IntVar(&f.nodes, "nodes", 0, "cluster size for embedded servers")
+	fl.IntVar(&f.replicas, "replicas", 0, "bucket replicas")
+	fl.StringVar(&f.storage, "storage", "", "bucket storage: file or memory")
+	fl.IntVar(&f.historyDepth, "history", 0, "revisions kept per key (1..64)")
+	fl.IntVar(&f.maxValueSize, "max-value-size", 0, "bucket's maximum value size in bytes (0: unlimited)")
+	fl.BoolVar(&f.keepBucket, "keep-bucket", false, "keep the bucket after the run")
+	fl.IntVar(&f.clients, "clients", 0, "concurrent clients")
+	fl.DurationVar(&f.duration, "duration", 0, "how long the workload runs")
+	fl.Int64Var(&f.ops, "ops", 0, "total operations across clients (0: run for the duration)")
+	fl.IntVar(&f.keys, "keys", 0, "number of keys")
+	fl.StringVar(&f.keyDist, "key-dist", "", "key distribution: uniform or zipf")
+	fl.Float64Var(&f.zipfS, "zipf-s", 0, "zipf exponent (> 1; larger is hotter)")
+	fl.IntVar(&f.valueSize, "value-size", 0, "value size in bytes")
+	fl.StringVar(&f.mix, "mix", "", "op weights, e.g. put=2,update=3,create=1,get=3,delete=1,purge=0")
+	fl.DurationVar(&f.opTimeout, "op-timeout", 0, "per-operation timeout; a write that times out has an unknown outcome")
+	fl.BoolVar(&f.sharedConnection, "shared-connection", false, "all clients share one connection (default: one each)")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the op sequence (same seed, same ops)")
+	fl.StringVar(&f.require, "require", "", "comma-separated checks that must pass (default: per replicas)")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "budget of each linearizability check")
+	fl.StringVar(&f.out, "out", "", "results folder (default: results/<time>-<scenario>)")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines")
+	fl.StringVar(&f.auth.CredsFile, "creds", "", "NATS credentials file")
+	fl.StringVar(&f.auth.User, "user", "", "NATS user")
+	fl.StringVar(&f.auth.Password, "password", "", "NATS password")
+	fl.StringVar(&f.auth.Token, "token", "", "NATS token")
+	fl.StringVar(&f.auth.NKeySeedFile, "nkey", "", "NATS nkey seed file")
+	fl.StringVar(&f.auth.TLSCA, "tlsca", "", "TLS CA certificate file")
+	fl.StringVar(&f.auth.TLSCert, "tlscert", "", "TLS client certificate file")
+	fl.StringVar(&f.auth.TLSKey, "tlskey", "", "TLS client key file")
+	return cmd
+}
+
+// applyFlags overrides scenario fields with the flags that were set.
+func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error {
+	if set("server") {
+		s.Target.Servers = splitList(f.servers)
+	}
+	if set("nodes") {
+		s.Target.Nodes = f.nodes
+	}
+	if set("replicas") {
+		s.Bucket.Replicas = f.replicas
+	}
+	if set("storage") {
+		s.Bucket.Storage = f.storage
+	}
+	if set("history") {
+		s.Bucket.History = f.historyDepth
+	}
+	if set("max-value-size") {
+		s.Bucket.MaxValueSize = f.maxValueSize
+	}
+	if set("keep-bucket") {
+		s.Bucket.Keep = f.keepBucket
+	}
+	w := &s.Workload
+	if set("clients") {
+		w.Clients = f.clients
+	}
+	if set("duration") {
+		w.Duration = scenarios.Duration(f.duration)
+	}
+	if set("ops") {
+		w.Ops = f.ops
+		if !set("duration") {
+			w.Duration = 0 // an op count alone runs until the count is reached
+		}
+	}
+	if set("keys") {
+		w.Keys = f.keys
+	}
+	if set("key-dist") {
+		w.KeyDistribution = f.keyDist
+	}
+	if set("zipf-s") {
+		w.ZipfS = f.zipfS
+	}
+	if set("value-size") {
+		w.ValueSize = f.valueSize
+	}
+	if set("mix") {
+		m, err := workload.ParseMix(f.mix)
+		if err != nil {
+			return fmt.Errorf("--mix: %v", err)
+		}
+		w.Mix = m
+	}
+	if set("op-timeout") {
+		w.OpTimeout = scenarios.Duration(f.opTimeout)
+	}
+	if set("shared-connection") {
+		w.SharedConnection = f.sharedConnection
+	}
+	if set("seed") {
+		w.Seed = f.seed
+	}
+	if set("require") {
+		s.Expect.Required = splitList(f.require)
+	}
+	if set("check-timeout") {
+		s.Expect.CheckTimeout = scenarios.Duration(f.checkTimeout)
+	}
+	for _, name := range []string{"nodes", "replicas", "clients", "keys", "value-size", "history"} {
+		if set(name) && flagInt(f, name) <= 0 {
+			return fmt.Errorf("--%s must be positive", name)
+		}
+	}
+	if set("duration") && f.duration <= 0 {
+		return fmt.Errorf("--duration must be positive")
+	}
+	return nil
+}
+
+func flagInt(f *runFlags, name string) int {
+	switch name {
+	case "nodes":
+		return f.nodes
+	case "replicas":
+		return f.replicas
+	case "clients":
+		return f.clients
+	case "keys":
+		return f.keys
+	case "value-size":
+		return f.valueSize
+	case "history":
+		return f.historyDepth
+	}
+	return 1
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
+	for _, c := range checker.AllChecks {
+		scenarios.KnownChecks[c] = true
+	}
+	sc, err := scenarios.Load(name)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := applyFlags(sc, f, func(n string) bool { return cmd.Flags().Changed(n) }); err != nil {
+		return usageErr("%v", err)
+	}
+	external := len(sc.Target.Servers) > 0
+	if external && sc.Target.Nodes == 0 {
+		sc.Target.Nodes = 0 // learned from the servers
+	}
+	sc.Defaults()
+	if err := sc.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	required := sc.Expect.Required
+	if len(required) == 0 {
+		required = checker.DefaultRequired(sc.Bucket.Replicas)
+	}
+
+	outDir := f.out
+	if outDir == "" {
+		outDir = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+sc.Name)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return usageErr("results folder: %v", err)
+	}
+
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	nodes := sc.Target.Nodes
+	if external && !cmd.Flags().Changed("nodes") {
+		nodes = 0
+	}
+	target, err := cluster.Up(cluster.TargetConfig{
+		ServerURLs: sc.Target.Servers,
+		Auth:       f.auth,
+		Nodes:      nodes,
+		LogDir:     filepath.Join(outDir, "nodes"),
+	})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer target.Down()
+
+	progress := func(elapsed time.Duration, ops int64) {
+		fmt.Fprintf(os.Stderr, "  %5.1fs  %d ops  %.0f ops/s\n", elapsed.Seconds(), ops, float64(ops)/elapsed.Seconds())
+	}
+	if f.quiet {
+		progress = nil
+	}
+	w := sc.Workload
+	keyZipf := 0.0
+	if w.KeyDistribution == "zipf" {
+		keyZipf = w.ZipfS
+	}
+	historyPath := filepath.Join(outDir, "history.jsonl")
+	fmt.Fprintf(cmd.ErrOrStderr(), "kvharness: running %s against %s servers (%s), results in %s\n", sc.Name, target.Mode, strings.Join(target.URLs, ","), outDir)
+	res, err := workload.Run(ctx, workload.Config{
+		Target: target,
+		Bucket: cluster.BucketConfig{
+			Name:         bucketName(),
+			Replicas:     sc.Bucket.Replicas,
+			Storage:      sc.Bucket.Storage,
+			History:      sc.Bucket.History,
+			MaxValueSize: int32(sc.Bucket.MaxValueSize),
+		},
+		KeepBucket:       sc.Bucket.Keep,
+		Clients:          w.Clients,
+		SharedConnection: w.SharedConnection,
+		Duration:         w.Duration.D(),
+		Ops:              w.Ops,
+		Keys:             workload.NewKeySpace(w.Keys, keyZipf),
+		Mix:              workload.Mix(w.Mix),
+		ValueSize:        w.ValueSize,
+		Seed:             w.Seed,
+		OpTimeout:        w.OpTimeout.D(),
+		HistoryPath:      historyPath,
+		Meta:             history.Meta{Scenario: sc.Name, Required: required},
+		Progress:         progress,
+	})
+	target.Down()
+	if err != nil {
+		var se *workload.SetupError
+		if errors.As(err, &se) {
+			return usageErr("%v", err)
+		}
+		if res == nil {
+			return usageErr("%v", err)
+		}
+		fmt.Fprintf(os.Stderr, "kvharness: %v\n", err)
+	}
+
+	h, err := history.ReadFile(historyPath)
+	if err != nil {
+		return usageErr("reading back the history: %v", err)
+	}
+	result := checker.Check(h, checker.Options{
+		Timeout:      sc.Expect.CheckTimeout.D(),
+		VisualizeDir: filepath.Join(outDir, "linearizability"),
+	})
+	summary := reports.Build(reports.Input{
+		History:     h,
+		Result:      result,
+		Latency:     res.Latency,
+		DurationSec: res.Elapsed.Seconds(),
+		Pacing:      res.Pacing,
+		Clients:     w.Clients,
+		Interrupted: res.Interrupted,
+	})
+	if err := summary.WriteJSON(outDir); err != nil {
+		return usageErr("writing summary.json: %v", err)
+	}
+	summary.WriteText(cmd.OutOrStdout())
+	fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", outDir)
+	return exitWith(summary.ExitCode)
+}
+
+// bucketName is unique per run, so concurrent runs against one cluster do
+// not collide.
+func bucketName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "kvh_" + time.Now().UTC().Format("20060102_150405") + "_" + hex.EncodeToString(b)
+}
+

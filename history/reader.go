@@ -1,0 +1,80 @@
+package history
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// History is a whole history file in memory, split by kind.
+type History struct {
+	Meta  *Meta
+	Ops   []Record
+	Watch []Record
+	Final []Record
+	End   *End
+	// Truncated counts trailing lines that could not be parsed: the tail
+	// of a file whose writer was killed mid-line.
+	Truncated int
+}
+
+// ReadFile reads a history written by Writer.
+func ReadFile(path string) (*History, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f)
+}
+
+// Read parses JSONL records. A bad line in the middle is an error naming the
+// line; a bad last line is tolerated, because a killed writer leaves one.
+func Read(r io.Reader) (*History, error) {
+	h := &History{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	line := 0
+	var pending error
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		if pending != nil {
+			return nil, pending
+		}
+		var rec Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			pending = fmt.Errorf("history line %d: %v", line, err)
+			continue
+		}
+		switch rec.Kind {
+		case KindMeta:
+			h.Meta = rec.Meta
+		case KindOp:
+			h.Ops = append(h.Ops, rec)
+		case KindWatch:
+			h.Watch = append(h.Watch, rec)
+		case KindFinal:
+			h.Final = append(h.Final, rec)
+		case KindEnd:
+			h.End = rec.End
+		default:
+			pending = fmt.Errorf("history line %d: unknown kind %q", line, rec.Kind)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	if pending != nil {
+		h.Truncated = 1
+	}
+	if h.Meta == nil {
+		return nil, fmt.Errorf("history has no meta line: not a kvharness history")
+	}
+	return h, nil
+}

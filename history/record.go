@@ -1,0 +1,128 @@
+// Package history defines the record format of history.jsonl and reads and
+// writes it. It is the contract between the workload, which records, and the
+// checker, which reads; it imports no NATS package.
+package history
+
+// Kind says what a line of history.jsonl describes.
+type Kind string
+
+const (
+	KindMeta  Kind = "meta"  // first line: what was run against what
+	KindOp    Kind = "op"    // one client operation, invoke to completion
+	KindWatch Kind = "watch" // one entry seen by the recording watcher
+	KindFinal Kind = "final" // one key's last message, read through the stream leader after the run
+	KindEnd   Kind = "end"   // last line of a run that ended normally or was interrupted cleanly
+)
+
+// Op names. Writes carry a unique value; reads name the write they saw.
+const (
+	OpPut    = "put"
+	OpUpdate = "update"
+	OpCreate = "create"
+	OpDelete = "delete"
+	OpPurge  = "purge"
+	OpGet    = "get"
+)
+
+// Outcome of an operation as the client saw it.
+type Outcome string
+
+const (
+	OK      Outcome = "ok"      // acknowledged (for a get: answered, found or not)
+	Fail    Outcome = "fail"    // definitely did not take effect
+	Unknown Outcome = "unknown" // may or may not have taken effect
+)
+
+// KV operation markers as stored in the stream (KV-Operation header).
+const (
+	MarkerNone  = ""
+	MarkerDel   = "del"
+	MarkerPurge = "purge"
+)
+
+// Record is one line of history.jsonl. Kind selects which fields matter;
+// empty fields are left out so lines stay short.
+type Record struct {
+	Kind Kind `json:"kind"`
+
+	// op
+	Client    int     `json:"client,omitempty"`
+	Op        string  `json:"op,omitempty"`
+	Key       string  `json:"key,omitempty"`
+	Value     string  `json:"value,omitempty"`      // value written (its unique id)
+	ExpectRev uint64  `json:"expect_rev,omitempty"` // CAS precondition (update, delete with last revision)
+	HasExpect bool    `json:"has_expect,omitempty"` // ExpectRev applies (update with 0 is a real precondition)
+	Outcome   Outcome `json:"outcome,omitempty"`
+	Rev       uint64  `json:"rev,omitempty"`      // revision returned (write) or read (get, watch, final)
+	Found     bool    `json:"found,omitempty"`    // get/final: a live value was there
+	Read      string  `json:"read,omitempty"`     // get/final/watch: value id seen
+	Marker    string  `json:"marker,omitempty"`   // watch/final: del or purge marker
+	Invoke    int64   `json:"invoke,omitempty"`   // ns since run start
+	Complete  int64   `json:"complete,omitempty"` // ns since run start; unset for unknown
+	Error     string  `json:"error,omitempty"`
+	ErrClass  string  `json:"err_class,omitempty"`
+
+	// watch
+	Watcher int   `json:"watcher,omitempty"`
+	At      int64 `json:"at,omitempty"` // receive time, ns since run start
+
+	// meta / end
+	Meta *Meta `json:"meta,omitempty"`
+	End  *End  `json:"end,omitempty"`
+}
+
+// Meta describes the run a history belongs to.
+type Meta struct {
+	Scenario      string   `json:"scenario"`
+	Bucket        string   `json:"bucket"`
+	Replicas      int      `json:"replicas"`
+	History       int      `json:"history"`
+	Keys          []string `json:"keys"`
+	Seed          uint64   `json:"seed"`
+	Mode          string   `json:"mode"`
+	Nodes         int      `json:"nodes"`
+	ServerVersion string   `json:"server_version"`
+	StartedAt     string   `json:"started_at"` // wall clock, RFC 3339, for humans only
+	// Required lists the checks the scenario requires; the checker uses it
+	// so that `kvharness check` reaches the same verdict offline.
+	Required []string `json:"required"`
+}
+
+// End closes a history. Its absence means the run was killed.
+type End struct {
+	Interrupted bool  `json:"interrupted"`
+	At          int64 `json:"at"`
+	// LastSeq is the stream's last sequence when the run ended.
+	LastSeq uint64 `json:"last_seq"`
+	// WatchComplete: the recording watcher saw every sequence up to LastSeq
+	// without a gap, so a write value it never saw was never written.
+	WatchComplete bool `json:"watch_complete"`
+	// FinalReads: every key got a final record.
+	FinalReads bool `json:"final_reads"`
+}
+
+// IsWrite reports whether op changes the key.
+func IsWrite(op string) bool {
+	switch op {
+	case OpPut, OpUpdate, OpCreate, OpDelete, OpPurge:
+		return true
+	}
+	return false
+}
+
+// Error classes, the vocabulary shared by the workload's classifier (which
+// assigns them) and the checker (which only needs to know a conflict).
+const (
+	ClassConflict     = "conflict"      // CAS precondition failed: nothing written
+	ClassBadRequest   = "bad-request"   // refused by client or server before anything was written
+	ClassNoResponders = "no-responders" // nobody stores the subject: nothing written
+	ClassTimeout      = "timeout"       // no answer in time: may have been written
+	ClassDisconnected = "disconnected"  // connection lost or closed mid-request
+	ClassUnavailable  = "unavailable"   // no leader / cluster not ready
+	ClassCanceled     = "canceled"      // the run stopped before an answer came
+	ClassOther        = "other"         // unclassified: treated as unknown
+)
+
+// Ops lists every client operation, in a fixed order (op mixes are walked in
+// this order so a seed reproduces the same sequence).
+var Ops = []string{OpPut, OpUpdate, OpCreate, OpGet, OpDelete, OpPurge}

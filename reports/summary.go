@@ -1,0 +1,223 @@
+// Package reports turns a finished run — its history, the checker's result
+// and the latency histograms — into summary.json and the human summary. It
+// reads results; it imports neither workload nor chaos.
+package reports
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/latency"
+)
+
+// Summary is summary.json. Field names are an interface (DESIGN.md).
+type Summary struct {
+	Scenario            string                         `json:"scenario"`
+	Verdict             checker.Status                 `json:"verdict"`
+	ExitCode            int                            `json:"exit_code"`
+	Checks              []checker.CheckResult          `json:"checks"`
+	Ops                 map[string]*OpSummary          `json:"ops"`
+	ThroughputOpsPerSec float64                        `json:"throughput_ops_per_sec"`
+	DurationSec         float64                        `json:"duration_sec"`
+	Target              TargetSummary                  `json:"target"`
+	Faults              []Fault                        `json:"faults"`
+	Pacing              string                         `json:"pacing"`
+	Clients             int                            `json:"clients"`
+	Seed                uint64                         `json:"seed"`
+	Bucket              string                         `json:"bucket"`
+	Interrupted         bool                           `json:"interrupted"`
+	Resolution          map[string]*checker.Resolution `json:"unknown_resolution"`
+	StaleReads          checker.StaleReads             `json:"stale_reads"`
+	Notes               []string                       `json:"notes,omitempty"`
+	Visualizations      []string                       `json:"linearizability_views,omitempty"`
+	// LatencySource says where latency figures come from: the run's own
+	// per-worker histograms, or invoke/complete times in the history when
+	// re-checked offline.
+	LatencySource string `json:"latency_source"`
+}
+
+// OpSummary is one op's counts and latency.
+type OpSummary struct {
+	OK        int                            `json:"ok"`
+	Fail      int                            `json:"fail"`
+	Unknown   int                            `json:"unknown"`
+	LatencyUS latency.Percentiles            `json:"latency_us"`
+	ByOutcome map[string]latency.Percentiles `json:"latency_us_by_outcome"`
+	Errors    map[string]int                 `json:"errors,omitempty"`
+}
+
+// TargetSummary says what the run ran against.
+type TargetSummary struct {
+	Mode          string `json:"mode"`
+	Nodes         int    `json:"nodes"`
+	Replicas      int    `json:"replicas"`
+	ServerVersion string `json:"server_version"`
+}
+
+// Fault is one injected fault window.
+type Fault struct {
+	Kind     string  `json:"kind"`
+	Target   string  `json:"target"`
+	StartSec float64 `json:"start_sec"`
+	EndSec   float64 `json:"end_sec"`
+}
+
+// Input is what a summary is made from.
+type Input struct {
+	History *history.History
+	Result  *checker.Result
+	// Latency: the run's histograms; nil to derive them from the history.
+	Latency     latency.Set
+	DurationSec float64
+	Pacing      string
+	Clients     int
+	Interrupted bool
+}
+
+// Build assembles the summary.
+func Build(in Input) *Summary {
+	h := in.History
+	s := &Summary{
+		Verdict:        in.Result.Verdict,
+		ExitCode:       ExitCode(in.Result.Verdict),
+		Checks:         in.Result.Checks,
+		Ops:            map[string]*OpSummary{},
+		Faults:         []Fault{},
+		Pacing:         in.Pacing,
+		Clients:        in.Clients,
+		Interrupted:    in.Interrupted,
+		Resolution:     in.Result.Resolution,
+		StaleReads:     in.Result.StaleReads,
+		Notes:          in.Result.Notes,
+		Visualizations: in.Result.Visualizations,
+		LatencySource:  "run histograms (per worker, merged)",
+	}
+	if m := h.Meta; m != nil {
+		s.Scenario, s.Seed, s.Bucket = m.Scenario, m.Seed, m.Bucket
+		s.Target = TargetSummary{Mode: m.Mode, Nodes: m.Nodes, Replicas: m.Replicas, ServerVersion: m.ServerVersion}
+	}
+	lat := in.Latency
+	if lat == nil {
+		lat = LatencyFromHistory(h)
+		s.LatencySource = "history (invoke to complete)"
+	}
+	clients := map[int]bool{}
+	total := 0
+	for _, op := range h.Ops {
+		clients[op.Client] = true
+		o := s.Ops[op.Op]
+		if o == nil {
+			o = &OpSummary{ByOutcome: map[string]latency.Percentiles{}}
+			s.Ops[op.Op] = o
+		}
+		total++
+		switch op.Outcome {
+		case history.OK:
+			o.OK++
+		case history.Fail:
+			o.Fail++
+		default:
+			o.Unknown++
+		}
+		if op.ErrClass != "" {
+			if o.Errors == nil {
+				o.Errors = map[string]int{}
+			}
+			o.Errors[op.ErrClass]++
+		}
+	}
+	for name, o := range s.Ops {
+		o.LatencyUS = latency.Summarize(lat.ForOp(name))
+		for _, outcome := range []history.Outcome{history.OK, history.Fail, history.Unknown} {
+			if hist := lat.Get(name, string(outcome)); hist != nil {
+				o.ByOutcome[string(outcome)] = latency.Summarize(hist)
+			}
+		}
+	}
+	if s.Clients == 0 {
+		s.Clients = len(clients)
+	}
+	if in.DurationSec == 0 {
+		in.DurationSec = historySpanSec(h)
+	}
+	s.DurationSec = in.DurationSec
+	if in.DurationSec > 0 {
+		s.ThroughputOpsPerSec = float64(total) / in.DurationSec
+	}
+	return s
+}
+
+// LatencyFromHistory rebuilds histograms from invoke/complete times, for
+// runs re-checked offline.
+func LatencyFromHistory(h *history.History) latency.Set {
+	r := latency.NewRecorder()
+	for _, op := range h.Ops {
+		if op.Complete > op.Invoke {
+			r.Record(op.Op, string(op.Outcome), durationNS(op.Complete-op.Invoke))
+		}
+	}
+	return latency.Merge(r)
+}
+
+func historySpanSec(h *history.History) float64 {
+	var first, last int64 = -1, 0
+	for _, op := range h.Ops {
+		if first < 0 || op.Invoke < first {
+			first = op.Invoke
+		}
+		if op.Complete > last {
+			last = op.Complete
+		}
+	}
+	if first < 0 || last <= first {
+		return 0
+	}
+	return float64(last-first) / 1e9
+}
+
+// ExitCode maps a verdict to the process exit code (DESIGN.md).
+func ExitCode(v checker.Status) int {
+	switch v {
+	case checker.Pass:
+		return 0
+	case checker.Fail:
+		return 1
+	default:
+		return 3
+	}
+}
+
+// SortedOps lists op names in the summary in the canonical order.
+func (s *Summary) SortedOps() []string {
+	order := map[string]int{}
+	for i, op := range history.Ops {
+		order[op] = i
+	}
+	var ops []string
+	for op := range s.Ops {
+		ops = append(ops, op)
+	}
+	sort.Slice(ops, func(i, j int) bool { return order[ops[i]] < order[ops[j]] })
+	return ops
+}
+
+// WriteJSON writes summary.json into dir.
+func (s *Summary) WriteJSON(dir string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644)
+}
+
+// EncodeJSON writes the summary as indented JSON.
+func (s *Summary) EncodeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}

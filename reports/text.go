@@ -1,0 +1,100 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func durationNS(ns int64) time.Duration { return time.Duration(ns) }
+
+// WriteText prints the human summary: configuration, ops table, checks,
+// verdict.
+func (s *Summary) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "\nscenario %s — %s, %d node(s), R%d bucket %s, nats-server %s\n",
+		s.Scenario, s.Target.Mode, s.Target.Nodes, s.Target.Replicas, s.Bucket, s.Target.ServerVersion)
+	total := 0
+	for _, o := range s.Ops {
+		total += o.OK + o.Fail + o.Unknown
+	}
+	note := ""
+	if s.Interrupted {
+		note = " (interrupted)"
+	}
+	fmt.Fprintf(w, "%s, %d clients, %.1fs, seed %d: %d ops, %.0f ops/s%s\n\n",
+		s.Pacing, s.Clients, s.DurationSec, s.Seed, total, s.ThroughputOpsPerSec, note)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tok\tfail\tunknown\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\terrors\t")
+	for _, name := range s.SortedOps() {
+		o := s.Ops[name]
+		l := o.LatencyUS
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, o.OK, o.Fail, o.Unknown,
+			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), errorList(o.Errors))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	for _, c := range s.Checks {
+		req := "reported"
+		if c.Required {
+			req = "required"
+		}
+		fmt.Fprintf(w, "  %-20s %-8s %-9s %s\n", c.Name, c.Result, req, c.Detail)
+	}
+	if line := resolutionLine(s); line != "" {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
+	}
+	for _, v := range s.Visualizations {
+		fmt.Fprintf(w, "  view: linearizability/%s\n", v)
+	}
+	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(string(s.Verdict)))
+}
+
+func resolutionLine(s *Summary) string {
+	var parts []string
+	for _, op := range s.SortedOps() {
+		r := s.Resolution[op]
+		if r == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %d happened / %d did not / %d still unknown", op, r.Happened, r.NotHappened, r.StillUnknown))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "unknown outcomes resolved: " + strings.Join(parts, "; ")
+}
+
+func ms(us float64) string {
+	if us == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", us/1000)
+}
+
+func errorList(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s:%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,101 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// Load reads a scenario: a built-in name or a YAML file path.
+func Load(nameOrPath string) (*Scenario, error) {
+	if data, ok := builtin(nameOrPath); ok {
+		return Parse(nameOrPath, data)
+	}
+	data, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("scenario %q: no such file and no built-in of that name (see `kvharness scenarios`)", nameOrPath)
+		}
+		return nil, fmt.Errorf("scenario %q: %v", nameOrPath, err)
+	}
+	return Parse(nameOrPath, data)
+}
+
+// Parse decodes YAML strictly: an unknown field, a value of the wrong type
+// or a value out of range is an error that names the file and line.
+func Parse(source string, data []byte) (*Scenario, error) {
+	var s Scenario
+	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
+		return nil, fmt.Errorf("%s: %s", source, describeYAMLError(err))
+	}
+	if s.Name == "" {
+		s.Name = strings.TrimSuffix(strings.TrimSuffix(baseName(source), ".yaml"), ".yml")
+	}
+	if err := s.validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("%s:%d: %s", source, lineOf(data, fe.Path), fe.Msg)
+		}
+		return nil, fmt.Errorf("%s: %v", source, err)
+	}
+	return &s, nil
+}
+
+// describeYAMLError gives "line N: message" without the multi-line source
+// excerpt, so the CLI can print it as one line.
+func describeYAMLError(err error) string {
+	var ye interface {
+		GetToken() *token.Token
+		GetMessage() string
+	}
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		return fmt.Sprintf("line %d: %s", ye.GetToken().Position.Line, oneLine(ye.GetMessage()))
+	}
+	return oneLine(err.Error())
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// lineOf finds the line of a YAML path like "$.workload.clients"; 0 when the
+// field is absent (an error about a missing field has no line).
+func lineOf(data []byte, path string) int {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return 0
+	}
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return 0
+	}
+	n, err := p.FilterFile(f)
+	if err != nil || n == nil {
+		return 0
+	}
+	return lineOfNode(n)
+}
+
+func lineOfNode(n ast.Node) int {
+	if t := n.GetToken(); t != nil {
+		return t.Position.Line
+	}
+	return 0
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

@@ -1,0 +1,122 @@
+// Package scenarios holds the scenario schema, its strict loading and
+// validation (errors name the line), and the built-in scenarios.
+package scenarios
+
+import (
+	"time"
+)
+
+// Scenario is one YAML scenario file. Every field can be overridden by a
+// flag of `kvharness run`; zero values mean "use the default".
+type Scenario struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Target      Target   `yaml:"target"`
+	Bucket      Bucket   `yaml:"bucket"`
+	Workload    Workload `yaml:"workload"`
+	Expect      Expect   `yaml:"expect"`
+}
+
+// Target says which servers to run against.
+type Target struct {
+	// Servers: external server URLs; empty means embedded servers.
+	Servers []string `yaml:"servers"`
+	// Nodes: cluster size for embedded servers.
+	Nodes int `yaml:"nodes"`
+}
+
+// Bucket configures the bucket the run creates for itself.
+type Bucket struct {
+	Replicas     int    `yaml:"replicas"`
+	Storage      string `yaml:"storage"` // file | memory
+	History      int    `yaml:"history"` // revisions kept per key, 1..64
+	MaxValueSize int    `yaml:"max_value_size"`
+	Keep         bool   `yaml:"keep"` // keep the bucket after the run
+}
+
+// Workload is what the clients do.
+type Workload struct {
+	Clients          int            `yaml:"clients"`
+	Duration         Duration       `yaml:"duration"`
+	Ops              int64          `yaml:"ops"` // total ops across clients; 0: run for the duration
+	Keys             int            `yaml:"keys"`
+	KeyDistribution  string         `yaml:"key_distribution"` // uniform | zipf
+	ZipfS            float64        `yaml:"zipf_s"`           // zipf exponent, > 1
+	ValueSize        int            `yaml:"value_size"`
+	Mix              map[string]int `yaml:"mix"`
+	OpTimeout        Duration       `yaml:"op_timeout"`
+	SharedConnection bool           `yaml:"shared_connection"`
+	Seed             uint64         `yaml:"seed"`
+}
+
+// Expect says what must hold for the run to pass.
+type Expect struct {
+	// Required check names; empty: the default for the bucket's replicas.
+	Required     []string `yaml:"required"`
+	CheckTimeout Duration `yaml:"check_timeout"`
+}
+
+// Duration is a time.Duration written as "15s" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Defaults fills every zero field with the project default.
+func (s *Scenario) Defaults() {
+	if s.Target.Nodes == 0 {
+		s.Target.Nodes = 1
+	}
+	b := &s.Bucket
+	if b.Replicas == 0 {
+		b.Replicas = 1
+	}
+	if b.Storage == "" {
+		b.Storage = "file"
+	}
+	if b.History == 0 {
+		b.History = 64
+	}
+	w := &s.Workload
+	if w.Clients == 0 {
+		w.Clients = 4
+	}
+	if w.Duration == 0 && w.Ops == 0 {
+		w.Duration = Duration(10 * time.Second)
+	}
+	if w.Keys == 0 {
+		w.Keys = 16
+	}
+	if w.KeyDistribution == "" {
+		w.KeyDistribution = "uniform"
+	}
+	if w.ZipfS == 0 {
+		w.ZipfS = 1.2
+	}
+	if w.ValueSize == 0 {
+		w.ValueSize = 128
+	}
+	if len(w.Mix) == 0 {
+		w.Mix = map[string]int{"put": 2, "update": 3, "create": 1, "get": 3, "delete": 1}
+	}
+	if w.OpTimeout == 0 {
+		w.OpTimeout = Duration(5 * time.Second)
+	}
+	if w.Seed == 0 {
+		w.Seed = 1
+	}
+	if s.Expect.CheckTimeout == 0 {
+		s.Expect.CheckTimeout = Duration(2 * time.Minute)
+	}
+}

@@ -1,0 +1,108 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// FieldError is a bad value at a YAML path; Parse turns the path into a line.
+type FieldError struct {
+	Path string // e.g. $.workload.clients
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Msg }
+
+func fieldErr(path, format string, args ...any) error {
+	return &FieldError{Path: path, Msg: fmt.Sprintf("%s: ", strings.TrimPrefix(path, "$.")) + fmt.Sprintf(format, args...)}
+}
+
+// KnownChecks is filled by the caller that knows the checker's names, so
+// this package does not import the checker.
+var KnownChecks = map[string]bool{}
+
+// Validate checks values against their ranges. Zero values are allowed
+// (they take defaults); call it before and after applying flags.
+func (s *Scenario) Validate() error { return s.validate() }
+
+func (s *Scenario) validate() error {
+	if s.Target.Nodes < 0 || s.Target.Nodes > 9 {
+		return fieldErr("$.target.nodes", "must be between 1 and 9, got %d", s.Target.Nodes)
+	}
+	b := s.Bucket
+	if b.Replicas < 0 || b.Replicas > 5 {
+		return fieldErr("$.bucket.replicas", "must be between 1 and 5, got %d", b.Replicas)
+	}
+	if len(s.Target.Servers) == 0 && s.Target.Nodes > 0 && b.Replicas > s.Target.Nodes {
+		return fieldErr("$.bucket.replicas", "%d replicas need at least %d nodes, target has %d", b.Replicas, b.Replicas, s.Target.Nodes)
+	}
+	if b.Storage != "" && b.Storage != "file" && b.Storage != "memory" {
+		return fieldErr("$.bucket.storage", "must be file or memory, got %q", b.Storage)
+	}
+	if b.History < 0 || b.History > 64 {
+		return fieldErr("$.bucket.history", "must be between 1 and 64, got %d", b.History)
+	}
+	if b.MaxValueSize < 0 {
+		return fieldErr("$.bucket.max_value_size", "must be >= 0, got %d", b.MaxValueSize)
+	}
+	w := s.Workload
+	if w.Clients < 0 || w.Clients > 10000 {
+		return fieldErr("$.workload.clients", "must be between 1 and 10000, got %d", w.Clients)
+	}
+	if w.Duration < 0 {
+		return fieldErr("$.workload.duration", "must be positive, got %s", w.Duration.D())
+	}
+	if w.Ops < 0 {
+		return fieldErr("$.workload.ops", "must be >= 0, got %d", w.Ops)
+	}
+	if w.Keys < 0 || w.Keys > 1_000_000 {
+		return fieldErr("$.workload.keys", "must be between 1 and 1000000, got %d", w.Keys)
+	}
+	if w.KeyDistribution != "" && w.KeyDistribution != "uniform" && w.KeyDistribution != "zipf" {
+		return fieldErr("$.workload.key_distribution", "must be uniform or zipf, got %q", w.KeyDistribution)
+	}
+	if w.ZipfS != 0 && w.ZipfS <= 1 {
+		return fieldErr("$.workload.zipf_s", "must be > 1, got %g", w.ZipfS)
+	}
+	if w.ValueSize < 0 || w.ValueSize > 8<<20 {
+		return fieldErr("$.workload.value_size", "must be between 1 and 8388608 bytes, got %d", w.ValueSize)
+	}
+	if w.OpTimeout < 0 {
+		return fieldErr("$.workload.op_timeout", "must be positive, got %s", w.OpTimeout.D())
+	}
+	if len(w.Mix) > 0 {
+		total := 0
+		for op, weight := range w.Mix {
+			if !contains(history.Ops, op) {
+				return fieldErr("$.workload.mix."+op, "unknown op %q (known: %s)", op, strings.Join(history.Ops, ", "))
+			}
+			if weight < 0 {
+				return fieldErr("$.workload.mix."+op, "weight must be >= 0, got %d", weight)
+			}
+			total += weight
+		}
+		if total == 0 {
+			return fieldErr("$.workload.mix", "no op has a positive weight")
+		}
+	}
+	for i, c := range s.Expect.Required {
+		if len(KnownChecks) > 0 && !KnownChecks[c] {
+			return fieldErr(fmt.Sprintf("$.expect.required[%d]", i), "unknown check %q", c)
+		}
+	}
+	if s.Expect.CheckTimeout < 0 {
+		return fieldErr("$.expect.check_timeout", "must be positive, got %s", s.Expect.CheckTimeout.D())
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# nats-cluster.sh - run a local N-node JetStream cluster of separate nats-server
+# processes on loopback, for testing against "external" servers.
+#
+# Usage:
+#   scripts/nats-cluster.sh start BIN DIR [N]   start N nodes (default 3) of BIN,
+#                                               state/configs/logs in DIR; waits until
+#                                               the cluster has a JetStream meta leader
+#                                               and prints the comma-separated client
+#                                               URLs as the LAST line of stdout.
+#   scripts/nats-cluster.sh stop DIR            kill all nodes started in DIR, remove DIR.
+#   scripts/nats-cluster.sh status DIR          print one line per node (exit 1 if any is down).
+#
+# Environment:
+#   NATS_CLUSTER_TIMEOUT  seconds to wait for readiness (default 60)
+#   NATS_CLUSTER_NAME     cluster name (default "kvh")
+#
+# Files written into DIR:
+#   .nats-cluster         marker (stop refuses to rm -rf a DIR without it)
+#   nX.conf nX.log nX.pid config, combined stdout/stderr log, pid of node X
+#   nX/jetstream/         JetStream store of node X
+#   urls                  comma-separated client URLs (same as the last stdout line)
+#   nodes.env             NODE<i>_CLIENT/CLUSTER/MONITOR ports, N, BIN (shell-sourceable)
+#
+# Ports are obtained from the kernel (bind to port 0) so nothing is hard-coded.
+# Requires: bash, curl, python3 (for port picking; falls back to a /proc scan).
+set -euo pipefail
+
+MARKER=".nats-cluster"
+
+die() { echo "nats-cluster: $*" >&2; exit 1; }
+log() { echo "nats-cluster: $*" >&2; }
+
+usage() {
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# free_ports COUNT -> prints COUNT distinct free TCP ports on 127.0.0.1, one per line.
+free_ports() {
+  local count=$1
+  if command -v python3 >/dev/null 2>&1 && python3 - "$count" <<'EOF' 2>/dev/null
+import socket, sys
+n = int(sys.argv[1])
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+  then
+    return 0
+  fi
+  # Fallback: random ports from the ephemeral range not currently in /proc/net/tcp{,6}.
+  local used picked=() p tries=0
+  used=$(awk 'NR>1 {split($2,a,":"); print strtonum("0x" a[2])}' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
+  while [ "${#picked[@]}" -lt "$count" ]; do
+    tries=$((tries + 1)); [ "$tries" -lt 10000 ] || die "could not find free ports"
+    p=$((20000 + RANDOM % 30000))
+    if grep -qx "$p" <<<"$used"; then continue; fi
+    if printf '%s\n' "${picked[@]:-}" | grep -qx "$p"; then continue; fi
+    picked+=("$p")
+  done
+  printf '%s\n' "${picked[@]}"
+}
+
+http_get() { curl -fsS --max-time 2 "$1" 2>/dev/null; }
+
+# pid_alive PID CONF -> true if PID is running and its command line mentions CONF
+# (guards against pid reuse).
+pid_alive() {
+  local pid=$1 conf=$2
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  if [ -r "/proc/$pid/cmdline" ]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$conf" || return 1
+  fi
+  return 0
+}
+
+# pids_of DIR -> "pid conf" per node that has a pid file
+node_list() {
+  local dir=$1 f
+  for f in "$dir"/n*.pid; do
+    [ -e "$f" ] || continue
+    echo "$(cat "$f" 2>/dev/null) ${f%.pid}.conf"
+  done
+}
+
+stop_nodes() {
+  local dir=$1 pid conf alive waited
+  local -a pids=()
+  while read -r pid conf; do
+    [ -n "$pid" ] || continue
+    if pid_alive "$pid" "$conf"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid:$conf")
+    fi
+  done < <(node_list "$dir")
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  waited=0
+  while :; do
+    alive=0
+    for e in "${pids[@]}"; do
+      if pid_alive "${e%%:*}" "${e#*:}"; then alive=1; fi
+    done
+    [ "$alive" = 1 ] || break
+    if [ "$waited" -ge 100 ]; then   # 10s grace, then SIGKILL
+      for e in "${pids[@]}"; do
+        if pid_alive "${e%%:*}" "${e#*:}"; then
+          log "node pid ${e%%:*} did not exit on SIGTERM, sending SIGKILL"
+          kill -KILL "${e%%:*}" 2>/dev/null || true
+        fi
+      done
+      sleep 0.2
+      break
+    fi
+    sleep 0.1; waited=$((waited + 1))
+  done
+}
+
+cmd_start() {
+  [ $# -ge 2 ] && [ $# -le 3 ] || usage
+  local bin=$1 dir=$2 n=${3:-3}
+  local timeout=${NATS_CLUSTER_TIMEOUT:-60}
+  local cname=${NATS_CLUSTER_NAME:-kvh}
+
+  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || die "N must be a positive integer, got '$n'"
+  if [[ "$bin" != */* ]]; then bin=$(command -v "$bin") || die "binary not found: $1"; fi
+  [ -x "$bin" ] || die "not an executable: $bin"
+  bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+  command -v curl >/dev/null 2>&1 || die "curl is required"
+
+  if [ -e "$dir" ]; then
+    [ -d "$dir" ] || die "$dir exists and is not a directory"
+    if [ -e "$dir/$MARKER" ]; then
+      local pid conf
+      while read -r pid conf; do
+        if pid_alive "$pid" "$conf"; then die "a cluster is already running in $dir (pid $pid); stop it first"; fi
+      done < <(node_list "$dir")
+      log "removing stale cluster state in $dir"
+      rm -rf -- "$dir"
+    elif [ -n "$(ls -A "$dir")" ]; then
+      die "$dir is not empty and was not created by this script"
+    fi
+  fi
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  : >"$dir/$MARKER"
+
+  # 3 ports per node: client, cluster (route), monitoring (http).
+  local -a ports
+  mapfile -t ports < <(free_ports $((3 * n)))
+  [ "${#ports[@]}" -eq $((3 * n)) ] || die "could not allocate ports"
+
+  local -a cport rport mport
+  local i
+  for ((i = 1; i <= n; i++)); do
+    cport[i]=${ports[3 * (i - 1)]}
+    rport[i]=${ports[3 * (i - 1) + 1]}
+    mport[i]=${ports[3 * (i - 1) + 2]}
+  done
+
+  local routes="" urls=""
+  for ((i = 1; i <= n; i++)); do
+    routes+="    \"nats-route://127.0.0.1:${rport[i]}\""$'\n'
+    urls+="${urls:+,}nats://127.0.0.1:${cport[i]}"
+  done
+
+  {
+    echo "N=$n"
+    echo "BIN='$bin'"
+    echo "URLS='$urls'"
+    for ((i = 1; i <= n; i++)); do
+      echo "NODE${i}_CLIENT=${cport[i]} NODE${i}_CLUSTER=${rport[i]} NODE${i}_MONITOR=${mport[i]}"
+    done
+  } >"$dir/nodes.env"
+
+  for ((i = 1; i <= n; i++)); do
+    local conf="$dir/n$i.conf"
+    mkdir -p "$dir/n$i/jetstream"
+    {
+      echo "server_name: \"n$i\""
+      echo "listen: \"127.0.0.1:${cport[i]}\""
+      echo "http: \"127.0.0.1:${mport[i]}\""
+      echo "jetstream {"
+      echo "  store_dir: \"$dir/n$i/jetstream\""
+      echo "}"
+      if [ "$n" -gt 1 ]; then
+        echo "cluster {"
+        echo "  name: \"$cname\""
+        echo "  listen: \"127.0.0.1:${rport[i]}\""
+        echo "  routes: ["
+        printf '%s' "$routes"
+        echo "  ]"
+        echo "}"
+      fi
+    } >"$conf"
+  done
+
+  # Start nodes. stdin/stdout/stderr are detached from the caller so that
+  # e.g. URLS=$(nats-cluster.sh start ...) does not hang on the servers' fds.
+  # (SIGHUP only makes nats-server reload its config, so no nohup is needed.)
+  for ((i = 1; i <= n; i++)); do
+    "$bin" -c "$dir/n$i.conf" </dev/null >>"$dir/n$i.log" 2>&1 &
+    echo $! >"$dir/n$i.pid"
+  done
+  log "started $n node(s) of $bin ($("$bin" --version 2>/dev/null || echo '?')) in $dir"
+
+  # Wait for: every node's /healthz ok, and (N>1) every node agreeing on a
+  # JetStream meta leader in /jsz.
+  local deadline=$((SECONDS + timeout)) ready leader first body pid conf
+  while :; do
+    ready=1; first=""
+    for ((i = 1; i <= n; i++)); do
+      read -r pid <"$dir/n$i.pid"
+      if ! pid_alive "$pid" "$dir/n$i.conf"; then
+        log "node n$i exited during startup; last log lines:"
+        tail -n 20 "$dir/n$i.log" >&2 || true
+        stop_nodes "$dir"
+        die "startup failed (state left in $dir for inspection; run 'stop $dir' to clean up)"
+      fi
+      if ! http_get "http://127.0.0.1:${mport[i]}/healthz" | grep -q '"ok"'; then ready=0; break; fi
+      if [ "$n" -gt 1 ]; then
+        body=$(http_get "http://127.0.0.1:${mport[i]}/jsz") || { ready=0; break; }
+        leader=$(printf '%s' "$body" | tr -d '\n' | grep -o '"meta_cluster": *{[^}]*}' |
+          grep -o '"leader": *"[^"]*"' | head -n1 | sed 's/.*: *"\(.*\)"/\1/') || true
+        if [ -z "$leader" ]; then ready=0; break; fi
+        if [ -z "$first" ]; then first=$leader; elif [ "$leader" != "$first" ]; then ready=0; break; fi
+      fi
+    done
+    [ "$ready" = 1 ] && break
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      for ((i = 1; i <= n; i++)); do log "--- n$i.log (tail)"; tail -n 10 "$dir/n$i.log" >&2 || true; done
+      stop_nodes "$dir"
+      die "cluster not ready after ${timeout}s (state left in $dir; run 'stop $dir' to clean up)"
+    fi
+    sleep 0.2
+  done
+  [ "$n" -gt 1 ] && log "cluster ready, JetStream meta leader: $first" || log "server ready"
+  echo "$urls" >"$dir/urls"
+  echo "$urls"
+}
+
+cmd_stop() {
+  [ $# -eq 1 ] || usage
+  local dir=$1
+  [ -e "$dir" ] || { log "$dir does not exist, nothing to stop"; return 0; }
+  [ -e "$dir/$MARKER" ] || die "$dir was not created by this script (no $MARKER), refusing to touch it"
+  stop_nodes "$dir"
+  rm -rf -- "$dir"
+  log "stopped and removed $dir"
+}
+
+cmd_status() {
+  [ $# -eq 1 ] || usage
+  local dir=$1 pid conf bad=0 name
+  [ -e "$dir/$MARKER" ] || die "no cluster in $dir"
+  while read -r pid conf; do
+    name=$(basename "$conf" .conf)
+    if pid_alive "$pid" "$conf"; then echo "$name pid=$pid up"; else echo "$name pid=$pid down"; bad=1; fi
+  done < <(node_list "$dir")
+  return "$bad"
+}
+
+case "${1:-}" in
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  status) shift; cmd_status "$@" ;;
+  *) usage ;;
+esac

@@ -1,0 +1,112 @@
+package workload
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/latency"
+)
+
+// Client is one concurrent worker: its own generator, its own view of the
+// revisions it last saw per key, its own latency recorder.
+type Client struct {
+	ID        int
+	kv        jetstream.KeyValue
+	gen       *Generator
+	clock     Clock
+	out       *history.Writer
+	lat       *latency.Recorder
+	opTimeout time.Duration
+	// lastRev is the revision this client last saw per key, from its own
+	// reads and writes: what its next update expects, so that clients
+	// race each other and real CAS conflicts happen.
+	lastRev map[string]uint64
+}
+
+// Run issues operations until the pacer says stop. Each operation gets its
+// own timeout from a background context: stopping the run stops new ops
+// but lets the ones in flight finish, so stopping creates no unknowns.
+func (c *Client) Run(ctx context.Context, p Pacer) {
+	for p.Next(ctx) {
+		c.do(c.gen.Next())
+	}
+}
+
+func (c *Client) do(p Planned) {
+	rec := history.Record{Kind: history.KindOp, Client: c.ID, Op: p.Op, Key: p.Key}
+	var payload []byte
+	if p.Op == history.OpPut || p.Op == history.OpUpdate || p.Op == history.OpCreate {
+		rec.Value, payload = c.gen.NextValue()
+	}
+	switch p.Op {
+	case history.OpUpdate:
+		rec.ExpectRev, rec.HasExpect = c.lastRev[p.Key], true
+	case history.OpDelete, history.OpPurge:
+		if r := c.lastRev[p.Key]; p.CAS && r != 0 {
+			rec.ExpectRev, rec.HasExpect = r, true
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
+	start := time.Now()
+	rec.Invoke = c.clock.Now()
+	err := c.execute(ctx, &rec, payload)
+	rec.Complete = c.clock.Now() // for an unknown op: when the client gave up; the checker uses infinity
+	elapsed := time.Since(start)
+	cancel()
+
+	rec.Outcome, rec.ErrClass = Classify(p.Op, err)
+	if err != nil && rec.ErrClass != "" {
+		rec.Error = err.Error()
+	}
+	c.learn(&rec)
+	c.lat.Record(p.Op, string(rec.Outcome), elapsed)
+	c.out.Write(&rec)
+}
+
+// execute performs one operation with nats.go, as an application would.
+func (c *Client) execute(ctx context.Context, rec *history.Record, payload []byte) error {
+	var err error
+	switch rec.Op {
+	case history.OpPut:
+		rec.Rev, err = c.kv.Put(ctx, rec.Key, payload)
+	case history.OpUpdate:
+		rec.Rev, err = c.kv.Update(ctx, rec.Key, payload, rec.ExpectRev)
+	case history.OpCreate:
+		rec.Rev, err = c.kv.Create(ctx, rec.Key, payload)
+	case history.OpDelete, history.OpPurge:
+		var opts []jetstream.KVDeleteOpt
+		if rec.HasExpect {
+			opts = append(opts, jetstream.LastRevision(rec.ExpectRev))
+		}
+		if rec.Op == history.OpPurge {
+			err = c.kv.Purge(ctx, rec.Key, opts...)
+		} else {
+			err = c.kv.Delete(ctx, rec.Key, opts...)
+		}
+	case history.OpGet:
+		var e jetstream.KeyValueEntry
+		e, err = c.kv.Get(ctx, rec.Key)
+		if err == nil {
+			rec.Found, rec.Rev, rec.Read = true, e.Revision(), DecodeValue(e.Value())
+		}
+	}
+	return err
+}
+
+// learn updates the revision this client will expect next time.
+func (c *Client) learn(rec *history.Record) {
+	if rec.Outcome != history.OK {
+		return
+	}
+	switch {
+	case rec.Rev != 0:
+		c.lastRev[rec.Key] = rec.Rev
+	case rec.Op == history.OpGet && !rec.Found, rec.Op == history.OpDelete, rec.Op == history.OpPurge:
+		// The key is gone; its marker's revision is unknown to us.
+		delete(c.lastRev, rec.Key)
+	}
+}

@@ -1,0 +1,70 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+)
+
+// msgGetResponse is the JetStream API answer to STREAM.MSG.GET.
+type msgGetResponse struct {
+	Message *struct {
+		Subject string `json:"subject"`
+		Seq     uint64 `json:"seq"`
+		Header  []byte `json:"hdrs,omitempty"` // base64 in JSON; encoding/json decodes it
+		Data    []byte `json:"data,omitempty"`
+	} `json:"message"`
+	Error *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// ReadLast reads key's last message through the stream leader with the
+// STREAM.MSG.GET API — not a direct get, which any replica may answer —
+// so final reads see what the cluster agreed on, markers included.
+func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.Record, error) {
+	rec := history.Record{Kind: history.KindFinal, Key: key}
+	req, _ := json.Marshal(map[string]string{"last_by_subj": cluster.Subject(bucket, key)})
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+cluster.StreamName(bucket), req)
+	if err != nil {
+		return rec, err
+	}
+	var resp msgGetResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return rec, fmt.Errorf("bad STREAM.MSG.GET answer: %w", err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ErrCode == 10037 { // no message found: never written
+			return rec, nil
+		}
+		return rec, fmt.Errorf("STREAM.MSG.GET %s: %s (%d)", key, resp.Error.Description, resp.Error.ErrCode)
+	}
+	if resp.Message == nil {
+		return rec, fmt.Errorf("STREAM.MSG.GET %s: empty answer", key)
+	}
+	rec.Rev = resp.Message.Seq
+	if len(resp.Message.Header) > 0 {
+		h, err := nats.DecodeHeadersMsg(resp.Message.Header)
+		if err == nil {
+			switch strings.ToUpper(h.Get("KV-Operation")) {
+			case "DEL":
+				rec.Marker = history.MarkerDel
+			case "PURGE":
+				rec.Marker = history.MarkerPurge
+			}
+		}
+	}
+	if rec.Marker == "" {
+		rec.Found = true
+		rec.Read = DecodeValue(resp.Message.Data)
+	}
+	return rec, nil
+}

@@ -1,0 +1,297 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/latency"
+)
+
+// Config is one workload run against a target.
+type Config struct {
+	Target           *cluster.Target
+	Bucket           cluster.BucketConfig
+	KeepBucket       bool
+	Clients          int
+	SharedConnection bool
+	Duration         time.Duration
+	Ops              int64 // total op budget across clients; 0: duration only
+	Keys             KeySpace
+	Mix              Mix
+	ValueSize        int
+	Seed             uint64
+	OpTimeout        time.Duration
+	HistoryPath      string
+	// Meta is written as the history's first line; Run fills in the
+	// bucket, keys, target and server version.
+	Meta history.Meta
+	// Progress, when set, is called about once a second with ops so far.
+	Progress func(elapsed time.Duration, ops int64)
+}
+
+// Result is what the run measured; the history file holds the rest.
+type Result struct {
+	Latency       latency.Set
+	Elapsed       time.Duration // the workload phase, excluding setup and final reads
+	Interrupted   bool
+	ServerVersion string
+	Pacing        string
+	FinalReads    bool
+	WatchComplete bool
+}
+
+// SetupError marks failures before any operation ran (bad target, bucket
+// cannot be created): the CLI reports them as usage/connection errors.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// Run drives the workload until the duration passes, the op budget is spent
+// or ctx is canceled (SIGINT), then reads the final state and closes the
+// history. A canceled ctx is an interruption, not an error: the history it
+// leaves is complete and checkable.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelSetup()
+
+	control, err := cfg.Target.Connect("kvharness-control")
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer control.Close()
+	if err := cluster.WaitJetStream(setup, control); err != nil {
+		return nil, &SetupError{err}
+	}
+	js, err := jetstream.New(control)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	kv, err := cluster.CreateBucket(setup, js, cfg.Bucket)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	if !cfg.KeepBucket {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			_ = cluster.DeleteBucket(dctx, js, cfg.Bucket.Name)
+		}()
+	}
+
+	out, err := history.Create(cfg.HistoryPath)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	res := &Result{ServerVersion: control.ConnectedServerVersion(), Pacing: "closed-loop"}
+	meta := cfg.Meta
+	meta.Bucket = cfg.Bucket.Name
+	meta.Replicas = cfg.Bucket.Replicas
+	meta.History = cfg.Bucket.History
+	meta.Keys = cfg.Keys.Keys
+	meta.Seed = cfg.Seed
+	meta.Mode = string(cfg.Target.Mode)
+	meta.Nodes = cfg.Target.Nodes
+	meta.ServerVersion = res.ServerVersion
+	clock := NewClock()
+	meta.StartedAt = clock.Start().UTC().Format(time.RFC3339Nano)
+	out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
+
+	closeAll := []func(){}
+	defer func() {
+		for _, f := range closeAll {
+			f()
+		}
+	}()
+
+	watchConn, err := cfg.Target.Connect("kvharness-watcher")
+	if err != nil {
+		out.Close()
+		return nil, &SetupError{err}
+	}
+	closeAll = append(closeAll, watchConn.Close)
+	watchKV, err := bucketHandle(setup, watchConn, cfg.Bucket.Name)
+	if err != nil {
+		out.Close()
+		return nil, &SetupError{err}
+	}
+	watcher, err := StartWatcher(setup, watchKV, 0, clock, out)
+	if err != nil {
+		out.Close()
+		return nil, &SetupError{fmt.Errorf("starting the recording watcher: %w", err)}
+	}
+
+	clients, conns, err := makeClients(setup, cfg, kv, clock, out)
+	for _, nc := range conns {
+		closeAll = append(closeAll, nc.Close)
+	}
+	if err != nil {
+		watcher.Stop()
+		out.Close()
+		return nil, &SetupError{err}
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	if cfg.Duration > 0 {
+		runCtx, stop = context.WithTimeout(ctx, cfg.Duration)
+	}
+	defer stop()
+	pacer := &ClosedLoop{Ops: cfg.Ops}
+	res.Pacing = pacer.Kind()
+	started := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func(c *Client) {
+			defer wg.Done()
+			c.Run(runCtx, pacer)
+		}(c)
+	}
+	progressDone := make(chan struct{})
+	if cfg.Progress != nil {
+		go reportProgress(runCtx, progressDone, started, pacer, cfg.Progress)
+	} else {
+		close(progressDone)
+	}
+	wg.Wait()
+	stop()
+	<-progressDone
+	res.Elapsed = time.Since(started)
+	res.Interrupted = ctx.Err() != nil
+
+	recorders := make([]*latency.Recorder, 0, len(clients))
+	for _, c := range clients {
+		recorders = append(recorders, c.lat)
+	}
+	res.Latency = latency.Merge(recorders...)
+
+	end := finalPhase(control, js, cfg, watcher, clock, out)
+	end.Interrupted = res.Interrupted
+	res.FinalReads, res.WatchComplete = end.FinalReads, end.WatchComplete
+	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
+	if err := out.Close(); err != nil {
+		return res, fmt.Errorf("writing history: %w", err)
+	}
+	return res, nil
+}
+
+func reportProgress(ctx context.Context, done chan struct{}, started time.Time, p *ClosedLoop, f func(time.Duration, int64)) {
+	defer close(done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(time.Since(started), p.Issued())
+		}
+	}
+}
+
+func bucketHandle(ctx context.Context, nc *nats.Conn, bucket string) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return js.KeyValue(ctx, bucket)
+}
+
+// makeClients gives each client its own connection unless the scenario
+// shares one: separate connections are how independent services behave.
+func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clock Clock, out *history.Writer) ([]*Client, []*nats.Conn, error) {
+	var conns []*nats.Conn
+	clients := make([]*Client, 0, cfg.Clients)
+	for i := 0; i < cfg.Clients; i++ {
+		kv := shared
+		if !cfg.SharedConnection {
+			nc, err := cfg.Target.Connect(fmt.Sprintf("kvharness-client-%d", i+1))
+			if err != nil {
+				return nil, conns, err
+			}
+			conns = append(conns, nc)
+			if kv, err = bucketHandle(ctx, nc, cfg.Bucket.Name); err != nil {
+				return nil, conns, err
+			}
+		}
+		clients = append(clients, &Client{
+			ID:        i + 1,
+			kv:        kv,
+			gen:       NewGenerator(cfg.Seed, i+1, cfg.Mix, cfg.Keys, cfg.ValueSize),
+			clock:     clock,
+			out:       out,
+			lat:       latency.NewRecorder(),
+			opTimeout: cfg.OpTimeout,
+			lastRev:   map[string]uint64{},
+		})
+	}
+	return clients, conns, nil
+}
+
+// finalPhase waits (bounded) for the watcher to catch up with the stream,
+// then reads every key's last message through the stream leader.
+func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingWatcher, clock Clock, out *history.Writer) history.End {
+	end := history.End{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lastSeq, err := streamLastSeq(ctx, js, cluster.StreamName(cfg.Bucket.Name))
+	if err == nil {
+		end.LastSeq = lastSeq
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		end.WatchComplete = w.WaitFor(wctx, lastSeq)
+		wcancel()
+	}
+	w.Stop()
+
+	end.FinalReads = true
+	for _, key := range cfg.Keys.Keys {
+		rec, err := readLastRetrying(ctx, nc, cfg.Bucket.Name, key, clock)
+		if err != nil {
+			end.FinalReads = false
+			continue
+		}
+		out.Write(&rec)
+	}
+	end.At = clock.Now()
+	return end
+}
+
+func readLastRetrying(ctx context.Context, nc *nats.Conn, bucket, key string, clock Clock) (history.Record, error) {
+	var last error
+	for attempt := 0; attempt < 5; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		invoke := clock.Now()
+		rec, err := ReadLast(rctx, nc, bucket, key)
+		cancel()
+		if err == nil {
+			rec.Invoke, rec.Complete = invoke, clock.Now()
+			return rec, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return history.Record{}, errors.Join(fmt.Errorf("final read of %q failed", key), last)
+}
+
+func streamLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
