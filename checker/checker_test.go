@@ -3,6 +3,7 @@ package checker
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,6 +118,31 @@ func TestCheckCatchesAnomalies(t *testing.T) {
 				final("k", "v1", 1),
 			),
 			want: map[string]Status{CheckLinearizableWrites: Pass, CheckLinearizableReads: Fail},
+		},
+		{
+			// Resolution dates the write by its sighting, which here
+			// predates its invocation: Porcupine must never be handed
+			// Return < Call (it used to panic drawing the view).
+			name: "write seen before it was invoked: the watcher delivers an unknown write's value early",
+			h: watchComplete(hist(
+				put(1, "k", "v0", 1, at(0, 5)),
+				unknown(put(1, "k", "v1", 0, at(50, 0))),
+				put(2, "k", "v2", 3, at(60, 70)),
+				watch("k", "v0", 1, 3), watch("k", "v1", 2, 10), watch("k", "v2", 3, 65),
+				final("k", "v2", 3),
+			)),
+			want: map[string]Status{
+				CheckLinearizableWrites: Fail,
+				CheckLinearizableReads:  Fail,
+				CheckRevisionsUnique:    Pass,
+				CheckNoLostWrites:       Pass,
+			},
+			notes: [][]string{{CheckLinearizableWrites, `key "k"`, "seen before it was invoked", "put(v1)", "0.010s"}},
+			check: func(t *testing.T, res *Result, dir string) {
+				if !slices.Contains(res.Visualizations, "k.html") {
+					t.Errorf("Visualizations = %v, want k.html", res.Visualizations)
+				}
+			},
 		},
 		{
 			name: "duplicate revision: one revision returned for writes on two different keys",
@@ -371,9 +397,9 @@ func realistic() *history.History {
 		// client 2
 		create(2, "b", "b1", 2, at(2, 12)),
 		update(2, "b", "b2", 2, 4, at(14, 24)),
-		get(2, "a", "a2", 3, at(28, 40)), // concurrent with the delete: sees the old value
+		get(2, "a", "a2", 3, at(28, 40)),    // concurrent with the delete: sees the old value
 		create(2, "a", "a3", 6, at(41, 50)), // over the delete marker
-		get(2, "a", "a3", 6, at(55, 62)), // concurrent with put a4: sees the old value
+		get(2, "a", "a3", 6, at(55, 62)),    // concurrent with put a4: sees the old value
 		put(2, "b", "b3", 9, at(63, 75)),
 		conflict(delExpect(2, "a", 8, at(76, 90))), // a5 won at 80
 		// client 3
@@ -706,7 +732,7 @@ func TestUnknownWritesResolution(t *testing.T) {
 func hardHistory(n int) *history.History {
 	var recs []history.Record
 	for i := 1; i <= n; i++ {
-		recs = append(recs, unknown(put(i, "k", "x"+string(rune('A'+i%26))+string(rune('a'+i/26)), 0, at(int64(i), 0))))
+		recs = append(recs, unknown(put(i, "k", fmt.Sprintf("x%d", i), 0, at(int64(i), 0))))
 	}
 	first := recs[0].Value
 	recs = append(recs, final("k", first, 1))
@@ -906,7 +932,7 @@ func TestInterruptedRun(t *testing.T) {
 		{"killed: no end record", func() *history.History { h := ops(); h.End = nil; return h }()},
 		{"interrupted before the final phase", func() *history.History {
 			h := ops()
-			h.End = &history.End{Interrupted: true, At: ms(70), LastSeq: 2, WatchComplete: true}
+			h.End = &history.End{Interrupted: true, At: ms(70), LastSeq: 2}
 			return h
 		}()},
 	}

@@ -82,6 +82,8 @@ type Meta struct {
 	Mode          string   `json:"mode"`
 	Nodes         int      `json:"nodes"`
 	ServerVersion string   `json:"server_version"`
+	Clients       int      `json:"clients"`
+	Pacing        string   `json:"pacing"`     // closed-loop, ...
 	StartedAt     string   `json:"started_at"` // wall clock, RFC 3339, for humans only
 	// Required lists the checks the scenario requires; the checker uses it
 	// so that `kvharness check` reaches the same verdict offline.

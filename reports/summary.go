@@ -99,6 +99,12 @@ func Build(in Input) *Summary {
 	}
 	if m := h.Meta; m != nil {
 		s.Scenario, s.Seed, s.Bucket = m.Scenario, m.Seed, m.Bucket
+		if s.Pacing == "" {
+			s.Pacing = m.Pacing
+		}
+		if s.Clients == 0 {
+			s.Clients = m.Clients
+		}
 		s.Target = TargetSummary{Mode: m.Mode, Nodes: m.Nodes, Replicas: m.Replicas, ServerVersion: m.ServerVersion}
 	}
 	lat := in.Latency

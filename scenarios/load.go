@@ -40,7 +40,10 @@ func Parse(source string, data []byte) (*Scenario, error) {
 	if err := s.validate(); err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
-			return nil, fmt.Errorf("%s:%d: %s", source, lineOf(data, fe.Path), fe.Msg)
+			if line := lineOf(data, fe.Path); line > 0 {
+				return nil, fmt.Errorf("%s: line %d: %s", source, line, fe.Msg)
+			}
+			return nil, fmt.Errorf("%s: %s", source, fe.Msg)
 		}
 		return nil, fmt.Errorf("%s: %v", source, err)
 	}

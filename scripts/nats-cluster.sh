@@ -209,36 +209,155 @@ cmd_start() {
   done
   log "started $n node(s) of $bin ($("$bin" --version 2>/dev/null || echo '?')) in $dir"
 
-  # Wait for: every node's /healthz ok, and (N>1) every node agreeing on a
-  # JetStream meta leader in /jsz.
-  local deadline=$((SECONDS + timeout)) ready leader first body pid conf
-  while :; do
-    ready=1; first=""
-    for ((i = 1; i <= n; i++)); do
-      read -r pid <"$dir/n$i.pid"
-      if ! pid_alive "$pid" "$dir/n$i.conf"; then
-        log "node n$i exited during startup; last log lines:"
-        tail -n 20 "$dir/n$i.log" >&2 || true
-        stop_nodes "$dir"
-        die "startup failed (state left in $dir for inspection; run 'stop $dir' to clean up)"
-      fi
-      if ! http_get "http://127.0.0.1:${mport[i]}/healthz" | grep -q '"ok"'; then ready=0; break; fi
-      if [ "$n" -gt 1 ]; then
-        body=$(http_get "http://127.0.0.1:${mport[i]}/jsz") || { ready=0; break; }
-        leader=$(printf '%s' "$body" | tr -d '\n' | grep -o '"meta_cluster": *{[^}]*}' |
-          grep -o '"leader": *"[^"]*"' | head -n1 | sed 's/.*: *"\(.*\)"/\1/') || true
-        if [ -z "$leader" ]; then ready=0; break; fi
-        if [ -z "$first" ]; then first=$leader; elif [ "$leader" != "$first" ]; then ready=0; break; fi
-      fi
-    done
-    [ "$ready" = 1 ] && break
-    if [ "$SECONDS" -ge "$deadline" ]; then
+  # Wait until ready. With python3: every node alive + /healthz ok, all nodes
+  # agree on a JetStream meta leader whose /jsz shows all N-1 peers current, and
+  # an R=N stream can actually be placed (probe stream created and deleted over
+  # the NATS protocol). Without python3: healthz + agreed meta leader only.
+  local first=""
+  if command -v python3 >/dev/null 2>&1; then
+    local -a pids=()
+    for ((i = 1; i <= n; i++)); do pids+=("$(cat "$dir/n$i.pid")"); done
+    local rc=0
+    first=$(python3 - "$timeout" "$n" "$(IFS=,; echo "${mport[*]:1}")" \
+      "$(IFS=,; echo "${cport[*]:1}")" "$(IFS=,; echo "${pids[*]}")" <<'EOF'
+import json, os, socket, sys, time, urllib.request, random, string
+
+timeout, n = float(sys.argv[1]), int(sys.argv[2])
+mports = sys.argv[3].split(","); cports = sys.argv[4].split(","); pids = sys.argv[5].split(",")
+deadline = time.time() + timeout
+last = "starting"
+
+def get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=2) as r:
+        return json.loads(r.read().decode())
+
+def alive(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+def js_request(port, subject, payload):
+    """Minimal NATS client: one request/reply, returns reply payload (bytes) or raises."""
+    s = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+    f = s.makefile("rb")
+    try:
+        if not f.readline().startswith(b"INFO"):
+            raise RuntimeError("no INFO")
+        inbox = "_INBOX." + "".join(random.choice(string.ascii_letters) for _ in range(16))
+        body = json.dumps(payload).encode()
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"name":"nats-cluster.sh"}\r\n'
+                  + ("SUB %s 1\r\n" % inbox).encode()
+                  + ("PUB %s %s %d\r\n" % (subject, inbox, len(body))).encode() + body + b"\r\nPING\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                raise RuntimeError("connection closed")
+            if line.startswith(b"PING"):
+                s.sendall(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise RuntimeError(line.decode().strip())
+            elif line.startswith(b"MSG"):
+                size = int(line.split()[-1]); data = f.read(size + 2)[:-2]
+                return data
+            elif line.startswith(b"HMSG"):
+                parts = line.split(); hlen, tlen = int(parts[-2]), int(parts[-1])
+                data = f.read(tlen + 2)[:-2]
+                raise RuntimeError("status reply: " + data[:hlen].decode(errors="replace").split("\r\n")[0])
+    finally:
+        s.close()
+
+probed = False
+while time.time() < deadline:
+    try:
+        for i, pid in enumerate(pids):
+            if not alive(pid):
+                print("node n%d (pid %s) exited" % (i + 1, pid), file=sys.stderr)
+                sys.exit(2)
+        for p in mports:
+            h = get(p, "/healthz")
+            if h.get("status") != "ok":
+                raise RuntimeError("healthz on :%s: %s" % (p, h))
+        leader = ""
+        if n > 1:
+            leaders = set()
+            for p in mports:
+                mc = get(p, "/jsz").get("meta_cluster") or {}
+                leaders.add(mc.get("leader", ""))
+            if len(leaders) != 1 or "" in leaders:
+                raise RuntimeError("meta leaders seen: %s" % sorted(leaders))
+            leader = leaders.pop()
+            lp = mports[int(leader[1:]) - 1] if leader[1:].isdigit() else mports[0]
+            mc = get(lp, "/jsz").get("meta_cluster") or {}
+            reps = mc.get("replicas") or []
+            if mc.get("cluster_size") != n or len(reps) != n - 1 or not all(r.get("current") and not r.get("offline") for r in reps):
+                raise RuntimeError("meta peers not all current: size=%s replicas=%s" % (mc.get("cluster_size"), reps))
+        if not probed:
+            name = "NATS_CLUSTER_PROBE_" + "".join(random.choice(string.ascii_uppercase) for _ in range(8))
+            cfg = {"name": name, "subjects": ["nats-cluster-probe." + name], "storage": "memory", "num_replicas": n}
+            r = json.loads(js_request(cports[0], "$JS.API.STREAM.CREATE." + name, cfg))
+            if "error" in r:
+                raise RuntimeError("probe stream create: %s" % r["error"])
+            r = json.loads(js_request(cports[0], "$JS.API.STREAM.DELETE." + name, {}))
+            if "error" in r:
+                raise RuntimeError("probe stream delete: %s" % r["error"])
+            probed = True
+        for p in cports:  # every node answers JetStream API requests
+            r = json.loads(js_request(p, "$JS.API.INFO", {}))
+            if "error" in r:
+                raise RuntimeError("$JS.API.INFO via :%s: %s" % (p, r["error"]))
+        print(leader or "-")
+        sys.exit(0)
+    except SystemExit:
+        raise
+    except Exception as e:
+        last = str(e)
+    time.sleep(0.2)
+print("not ready; last condition: %s" % last, file=sys.stderr)
+sys.exit(1)
+EOF
+    ) || rc=$?
+    if [ "$rc" -ne 0 ]; then
       for ((i = 1; i <= n; i++)); do log "--- n$i.log (tail)"; tail -n 10 "$dir/n$i.log" >&2 || true; done
       stop_nodes "$dir"
+      if [ "$rc" -eq 2 ]; then die "startup failed (state left in $dir; run 'stop $dir' to clean up)"; fi
       die "cluster not ready after ${timeout}s (state left in $dir; run 'stop $dir' to clean up)"
     fi
-    sleep 0.2
-  done
+  else
+    log "python3 not found: readiness = healthz + agreed meta leader only (no placement probe)"
+    local deadline=$((SECONDS + timeout)) ready leader body pid
+    while :; do
+      ready=1; first=""
+      for ((i = 1; i <= n; i++)); do
+        read -r pid <"$dir/n$i.pid"
+        if ! pid_alive "$pid" "$dir/n$i.conf"; then
+          log "node n$i exited during startup; last log lines:"
+          tail -n 20 "$dir/n$i.log" >&2 || true
+          stop_nodes "$dir"
+          die "startup failed (state left in $dir for inspection; run 'stop $dir' to clean up)"
+        fi
+        if ! http_get "http://127.0.0.1:${mport[i]}/healthz" | grep -q '"ok"'; then ready=0; break; fi
+        if [ "$n" -gt 1 ]; then
+          body=$(http_get "http://127.0.0.1:${mport[i]}/jsz") || { ready=0; break; }
+          leader=$(printf '%s' "$body" | tr -d '\n' | grep -o '"meta_cluster": *{[^}]*}' |
+            grep -o '"leader": *"[^"]*"' | head -n1 | sed 's/.*: *"\(.*\)"/\1/') || true
+          if [ -z "$leader" ]; then ready=0; break; fi
+          if [ -z "$first" ]; then first=$leader; elif [ "$leader" != "$first" ]; then ready=0; break; fi
+        fi
+      done
+      [ "$ready" = 1 ] && break
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        for ((i = 1; i <= n; i++)); do log "--- n$i.log (tail)"; tail -n 10 "$dir/n$i.log" >&2 || true; done
+        stop_nodes "$dir"
+        die "cluster not ready after ${timeout}s (state left in $dir; run 'stop $dir' to clean up)"
+      fi
+      sleep 0.2
+    done
+    sleep 1  # let the meta leader learn every peer's stats before placement
+  fi
   [ "$n" -gt 1 ] && log "cluster ready, JetStream meta leader: $first" || log "server ready"
   echo "$urls" >"$dir/urls"
   echo "$urls"

@@ -47,8 +47,12 @@ func Classify(op string, err error) (history.Outcome, string) {
 	return history.Unknown, class
 }
 
-// conflictCodes: "wrong last sequence" is 10071 on R1 streams and 10164 on
-// replicated streams (nats-server 2.12+).
+// conflictCodes: "wrong last sequence". 10071 ("wrong last sequence: N") is
+// a settled mismatch, on R1 and replicated streams alike; 10164 ("wrong last
+// sequence", no number; nats-server 2.12+) is a replicated stream's leader
+// refusing a CAS while another write to the key is in flight. Both are
+// refused before anything is proposed: definite. (Checked in
+// classify_test.go on v2.15.2.)
 var conflictCodes = map[jetstream.ErrorCode]bool{
 	jetstream.JSErrCodeStreamWrongLastSequence:         true,
 	jetstream.JSErrCodeStreamWrongLastSequenceConstant: true,

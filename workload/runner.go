@@ -101,6 +101,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	meta.Mode = string(cfg.Target.Mode)
 	meta.Nodes = cfg.Target.Nodes
 	meta.ServerVersion = res.ServerVersion
+	meta.Clients = cfg.Clients
+	meta.Pacing = res.Pacing
 	clock := NewClock()
 	meta.StartedAt = clock.Start().UTC().Format(time.RFC3339Nano)
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,7 +36,7 @@ func newCheckCmd() *cobra.Command {
 				}
 			} else {
 				if h.End == nil {
-					cmd.Println("note: history has no end record (run was killed); checking what it has")
+					fmt.Fprintln(cmd.OutOrStdout(), "note: history has no end record (the run was killed); checking what it has")
 				}
 				s.WriteText(cmd.OutOrStdout())
 			}

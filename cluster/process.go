@@ -1,0 +1,138 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// ProcessConfig describes a cluster of separate nats-server processes.
+type ProcessConfig struct {
+	// Bin is the nats-server binary to run (any release).
+	Bin   string
+	Nodes int
+	// Dir holds configs, stores and logs; removed by Stop unless Keep.
+	Dir  string
+	Keep bool
+	// ReadyTimeout bounds the wait for every node to serve JetStream.
+	ReadyTimeout time.Duration
+}
+
+// Processes is a running cluster of nats-server processes.
+type Processes struct {
+	cfg   ProcessConfig
+	cmds  []*exec.Cmd
+	urls  []string
+	names []string
+}
+
+// StartProcesses starts cfg.Nodes nats-server processes clustered over
+// loopback. Each child gets SIGKILL when this process dies (Pdeathsig), so a
+// crashed harness leaves no servers behind.
+func StartProcesses(cfg ProcessConfig) (*Processes, error) {
+	if cfg.Nodes < 1 {
+		return nil, fmt.Errorf("nodes must be at least 1")
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 30 * time.Second
+	}
+	if _, err := os.Stat(cfg.Bin); err != nil {
+		return nil, fmt.Errorf("nats-server binary: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	ports, err := FreePorts(2 * cfg.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	client, route := ports[:cfg.Nodes], ports[cfg.Nodes:]
+	var routes []string
+	for _, p := range route {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	p := &Processes{cfg: cfg}
+	for i := 0; i < cfg.Nodes; i++ {
+		name := fmt.Sprintf("n%d", i+1)
+		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\n", name, client[i], filepath.Join(cfg.Dir, name))
+		if cfg.Nodes > 1 {
+			conf += fmt.Sprintf("cluster { name: kvh, listen: 127.0.0.1:%d, routes: [%s] }\n", route[i], strings.Join(routes, ", "))
+		}
+		confPath := filepath.Join(cfg.Dir, name+".conf")
+		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+			p.Stop()
+			return nil, err
+		}
+		logf, err := os.Create(filepath.Join(cfg.Dir, name+".log"))
+		if err != nil {
+			p.Stop()
+			return nil, err
+		}
+		cmd := exec.Command(cfg.Bin, "-c", confPath)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			p.Stop()
+			return nil, fmt.Errorf("starting %s: %w", cfg.Bin, err)
+		}
+		logf.Close() // the child has its own descriptor
+		p.cmds = append(p.cmds, cmd)
+		p.names = append(p.names, name)
+		p.urls = append(p.urls, fmt.Sprintf("nats://127.0.0.1:%d", client[i]))
+	}
+	if err := p.waitReady(); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// waitReady waits until every node answers the JetStream API.
+func (p *Processes) waitReady() error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ReadyTimeout)
+	defer cancel()
+	for i, u := range p.urls {
+		for {
+			nc, err := nats.Connect(u, nats.Timeout(time.Second))
+			if err == nil {
+				err = WaitJetStream(ctx, nc)
+				nc.Close()
+				if err == nil {
+					break
+				}
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("nats-server %s (%s) not ready within %s: %v; see %s", p.names[i], u, p.cfg.ReadyTimeout, err, filepath.Join(p.cfg.Dir, p.names[i]+".log"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// URLs returns the client URLs, one per node.
+func (p *Processes) URLs() []string { return p.urls }
+
+// Stop kills every process, waits for them and removes Dir unless Keep.
+func (p *Processes) Stop() {
+	for _, c := range p.cmds {
+		if c.Process != nil {
+			_ = c.Process.Kill()
+		}
+	}
+	for _, c := range p.cmds {
+		_ = c.Wait()
+	}
+	p.cmds = nil
+	if !p.cfg.Keep {
+		os.RemoveAll(p.cfg.Dir)
+	}
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kvharness/kvharness/cluster"
+)
+
+// These tests run the real binary, as a user or CI would: exit codes and
+// stderr lines are part of the interface.
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kvharness-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "kvharness")
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building kvharness: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func runBin(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("kvharness %v did not finish within %s\nstdout:\n%s\nstderr:\n%s", args, timeout, stdout.String(), stderr.String())
+	}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// wantUsageError: exit 2 and exactly one line on stderr containing want.
+func wantUsageError(t *testing.T, r result, want ...string) {
+	t.Helper()
+	if r.code != 2 {
+		t.Fatalf("exit code %d, want 2\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	line := strings.TrimRight(r.stderr, "\n")
+	if strings.Contains(line, "\n") || line == "" {
+		t.Fatalf("want one line on stderr, got %q", r.stderr)
+	}
+	if strings.Contains(line, "goroutine") || strings.Contains(line, "panic") {
+		t.Fatalf("stack trace on stderr: %q", line)
+	}
+	for _, w := range want {
+		if !strings.Contains(line, w) {
+			t.Errorf("stderr %q does not mention %q", line, w)
+		}
+	}
+}
+
+func TestBadScenarioFiles(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown-field", "name: x\nworkload:\n  clientz: 3\n", []string{"line 3", "clientz"}},
+		{"bad-type", "name: x\nworkload:\n  clients: many\n", []string{"line 3"}},
+		{"bad-range", "name: x\nworkload:\n  keys: 4\n  clients: -2\n", []string{"line 4", "clients"}},
+		{"bad-mix-op", "name: x\nworkload:\n  mix:\n    put: 1\n    increment: 2\n", []string{"line 5", "increment"}},
+		{"bad-check", "name: x\nexpect:\n  required: [linearizable-writes, no-such-check]\n", []string{"line 3", "no-such-check"}},
+		{"replicas-over-nodes", "target:\n  nodes: 1\nbucket:\n  replicas: 3\n", []string{"line 4", "replicas"}},
+		{"not-yaml", "workload: [unclosed\n", []string{"line 1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name+".yaml")
+			if err := os.WriteFile(path, []byte(c.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := runBin(t, 30*time.Second, "run", path, "--out", t.TempDir())
+			wantUsageError(t, r, append(c.want, path)...)
+		})
+	}
+	t.Run("missing-file", func(t *testing.T) {
+		wantUsageError(t, runBin(t, 30*time.Second, "run", filepath.Join(dir, "nope.yaml")), "nope.yaml")
+	})
+}
+
+func TestBadFlags(t *testing.T) {
+	cases := [][]string{
+		{"run", "single", "--clients", "abc"},
+		{"run", "single", "--clients", "0"},
+		{"run", "single", "--mix", "put=x"},
+		{"run", "single", "--mix", "frobnicate=1"},
+		{"run", "single", "--duration", "-3s"},
+		{"run", "single", "--key-dist", "pareto"},
+		{"run", "single", "--no-such-flag"},
+		{"check"},
+		{"nosuchverb"},
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			wantUsageError(t, runBin(t, 30*time.Second, append(args, "--out", t.TempDir())...))
+		})
+	}
+}
+
+func TestUnreachableServer(t *testing.T) {
+	ports, err := cluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("nats://127.0.0.1:%d", ports[0])
+	start := time.Now()
+	r := runBin(t, 60*time.Second, "run", "single", "--server", url, "--out", t.TempDir())
+	wantUsageError(t, r, url)
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("took %s to give up on an unreachable server", time.Since(start))
+	}
+}
+
+func TestCheckBadHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	os.WriteFile(path, []byte("not json\n{\"kind\":\"op\"}\n"), 0o644)
+	wantUsageError(t, runBin(t, 30*time.Second, "check", path), "history")
+}
+
+func TestScenariosList(t *testing.T) {
+	r := runBin(t, 30*time.Second, "scenarios")
+	if r.code != 0 || !strings.Contains(r.stdout, "default") || !strings.Contains(r.stdout, "single") {
+		t.Fatalf("scenarios: code %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// summary is the part of summary.json the tests read.
+type summary struct {
+	Verdict string `json:"verdict"`
+	Checks  []struct {
+		Name, Result string
+		Required     bool
+	} `json:"checks"`
+	Ops map[string]struct {
+		OK, Fail, Unknown int
+		LatencyUS         struct{ P50, P99, Max float64 } `json:"latency_us"`
+	} `json:"ops"`
+	Throughput  float64 `json:"throughput_ops_per_sec"`
+	Interrupted bool    `json:"interrupted"`
+	Target      struct {
+		Mode          string `json:"mode"`
+		Nodes         int    `json:"nodes"`
+		Replicas      int    `json:"replicas"`
+		ServerVersion string `json:"server_version"`
+	} `json:"target"`
+	Faults []any `json:"faults"`
+}
+
+func readSummary(t *testing.T, dir string) summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func checkResult(s summary, name string) string {
+	for _, c := range s.Checks {
+		if c.Name == name {
+			return c.Result
+		}
+	}
+	return "missing"
+}
+
+// assertGoodRun: exit 0, every op of the mix succeeded at least once, the
+// write checks passed, and `check` reaches the same verdict offline.
+func assertGoodRun(t *testing.T, r result, out string, ops ...string) summary {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	s := readSummary(t, out)
+	if s.Verdict != "pass" {
+		t.Fatalf("verdict %q", s.Verdict)
+	}
+	for _, op := range ops {
+		if s.Ops[op].OK == 0 {
+			t.Errorf("no successful %s in %+v", op, s.Ops)
+		}
+	}
+	for _, c := range []string{"linearizable-writes", "revisions-unique", "no-lost-writes"} {
+		if got := checkResult(s, c); got != "pass" {
+			t.Errorf("%s: %s", c, got)
+		}
+	}
+	if s.Faults == nil {
+		t.Error("summary.json has no faults list")
+	}
+	rc := runBin(t, 2*time.Minute, "check", filepath.Join(out, "history.jsonl"))
+	if rc.code != r.code || !strings.Contains(rc.stdout, "verdict: PASS") {
+		t.Fatalf("offline check: exit %d\n%s%s", rc.code, rc.stdout, rc.stderr)
+	}
+	return s
+}
+
+func TestRunSingleEmbedded(t *testing.T) {
+	out := t.TempDir()
+	r := runBin(t, 2*time.Minute, "run", "single", "--ops", "3000", "--quiet", "--out", out)
+	s := assertGoodRun(t, r, out, "put", "update", "create", "get", "delete")
+	if got := checkResult(s, "linearizable-reads"); got != "pass" {
+		t.Errorf("linearizable-reads on R1: %s", got)
+	}
+	if s.Target.Mode != "embedded" || s.Target.Nodes != 1 || s.Target.Replicas != 1 || s.Target.ServerVersion == "" {
+		t.Errorf("target %+v", s.Target)
+	}
+}
+
+func TestRunDefaultEmbeddedCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3-node cluster run")
+	}
+	out := t.TempDir()
+	r := runBin(t, 3*time.Minute, "run", "--duration", "4s", "--quiet", "--out", out)
+	s := assertGoodRun(t, r, out, "put", "update", "create", "get", "delete")
+	if s.Target.Nodes != 3 || s.Target.Replicas != 3 {
+		t.Errorf("target %+v", s.Target)
+	}
+}
+
+// TestRunExternalProcesses runs against 3 separate nats-server processes of
+// the current release and of an older one (binaries built by `make tools`).
+func TestRunExternalProcesses(t *testing.T) {
+	for _, env := range []string{"KVHARNESS_NATS_SERVER", "KVHARNESS_NATS_SERVER_OLD"} {
+		t.Run(env, func(t *testing.T) {
+			bin := os.Getenv(env)
+			if bin == "" {
+				if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
+					t.Fatalf("%s not set (run `make test`)", env)
+				}
+				t.Skipf("%s not set; `make test` builds nats-server releases and sets it", env)
+			}
+			procs, err := cluster.StartProcesses(cluster.ProcessConfig{Bin: bin, Nodes: 3, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(procs.Stop)
+			out := t.TempDir()
+			r := runBin(t, 3*time.Minute, "run", "--server", strings.Join(procs.URLs(), ","), "--replicas", "3",
+				"--ops", "3000", "--clients", "6", "--keys", "6", "--quiet", "--out", out)
+			s := assertGoodRun(t, r, out, "put", "update", "create", "get", "delete")
+			if s.Target.Mode != "external" || s.Target.Replicas != 3 || s.Target.ServerVersion == "" {
+				t.Errorf("target %+v", s.Target)
+			}
+			t.Logf("server %s: %.0f ops/s", s.Target.ServerVersion, s.Throughput)
+		})
+	}
+}
+
+// startRun starts a long run and waits until its history has operations.
+func startRun(t *testing.T, out string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(binPath, "run", "single", "--duration", "60s", "--quiet", "--out", out)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(filepath.Join(out, "history.jsonl")); err == nil && bytes.Count(b, []byte("\n")) > 500 {
+			return cmd, &stdout
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("run did not record operations in time:\n%s", stdout.String())
+	return nil, nil
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, timeout time.Duration) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("did not exit within %s", timeout)
+		return -1
+	}
+}
+
+func TestInterruptStopsCleanly(t *testing.T) {
+	out := t.TempDir()
+	cmd, stdout := startRun(t, out)
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := waitExit(t, cmd, 60*time.Second)
+	if code != 0 {
+		t.Fatalf("exit %d after SIGINT:\n%s", code, stdout.String())
+	}
+	t.Logf("stopped %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	s := readSummary(t, out)
+	if !s.Interrupted || s.Verdict != "pass" {
+		t.Errorf("interrupted=%v verdict=%s", s.Interrupted, s.Verdict)
+	}
+	if r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); r.code != 0 {
+		t.Fatalf("check after SIGINT: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestKilledRunLeavesCheckableHistory(t *testing.T) {
+	out := t.TempDir()
+	cmd, _ := startRun(t, out)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	waitExit(t, cmd, 30*time.Second)
+	r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl"))
+	// Without final reads no-lost-writes cannot be decided: inconclusive,
+	// never a usage error and never a false violation.
+	if r.code != 3 {
+		t.Fatalf("check of a killed run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "no end record") {
+		t.Errorf("check does not say the run was killed:\n%s", r.stdout)
+	}
+}
