@@ -913,6 +913,52 @@ func TestCheckVerdictFolding(t *testing.T) {
 	}
 }
 
+// TestManyFailingKeys: every failing key is named and drawn, only the
+// failing ones, while the explanations stay bounded.
+func TestManyFailingKeys(t *testing.T) {
+	const bad = maxNotesPerCheck + 3
+	var recs []history.Record
+	rev := uint64(0)
+	for i := 0; i < bad+2; i++ {
+		key := fmt.Sprintf("key/%d", i) // not a safe file name as it is
+		base := int64(100 * i)
+		rev++
+		recs = append(recs, put(1, key, key+"-v1", rev, at(base, base+10)))
+		if i < bad { // a lost update on this key
+			recs = append(recs,
+				update(1, key, key+"-c1", rev, rev+1, at(base+20, base+30)),
+				update(2, key, key+"-c2", rev, rev+2, at(base+21, base+31)),
+				final(key, key+"-c2", rev+2))
+			rev += 2
+		} else {
+			recs = append(recs, final(key, key+"-v1", rev))
+		}
+	}
+	res, dir := runCheck(t, hist(recs...))
+	wantStatus(t, res, map[string]Status{CheckLinearizableWrites: Fail, CheckRevisionsUnique: Pass, CheckNoLostWrites: Pass})
+
+	c := checkNamed(t, res, CheckLinearizableWrites)
+	if !strings.Contains(c.Detail, fmt.Sprintf("%d of %d keys", bad, bad+2)) {
+		t.Errorf("detail %q does not count %d of %d keys", c.Detail, bad, bad+2)
+	}
+	explained := 0
+	for _, n := range res.Notes {
+		if strings.HasPrefix(n, CheckLinearizableWrites+": key ") {
+			explained++
+		}
+	}
+	if explained == 0 || explained > maxNotesPerCheck {
+		t.Errorf("%d keys explained in notes, want 1..%d", explained, maxNotesPerCheck)
+	}
+	for i := 0; i < bad+2; i++ {
+		view := fmt.Sprintf("key_%d.html", i)
+		_, err := os.Stat(filepath.Join(dir, view))
+		if drawn := err == nil; drawn != (i < bad) || slices.Contains(res.Visualizations, view) != drawn {
+			t.Errorf("key/%d: view written %t, listed %t; want both %t", i, drawn, slices.Contains(res.Visualizations, view), i < bad)
+		}
+	}
+}
+
 // TestInterruptedRun: without the final phase nothing shows whether
 // acknowledged writes survived, so no-lost-writes is unknown, not pass.
 func TestInterruptedRun(t *testing.T) {

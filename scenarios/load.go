@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -30,6 +31,9 @@ func Load(nameOrPath string) (*Scenario, error) {
 // Parse decodes YAML strictly: an unknown field, a value of the wrong type
 // or a value out of range is an error that names the file and line.
 func Parse(source string, data []byte) (*Scenario, error) {
+	if err := checkDurations(source, data); err != nil {
+		return nil, err
+	}
 	var s Scenario
 	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
 		return nil, fmt.Errorf("%s: %s", source, describeYAMLError(err))
@@ -94,6 +98,29 @@ func lineOfNode(n ast.Node) int {
 		return t.Position.Line
 	}
 	return 0
+}
+
+// durationPaths are the scenario's duration fields. The YAML decoder reports
+// a bad duration without its position, so they are checked here first.
+var durationPaths = []string{"$.workload.duration", "$.workload.op_timeout", "$.expect.check_timeout"}
+
+func checkDurations(source string, data []byte) error {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil // the decoder reports syntax errors with their line
+	}
+	for _, path := range durationPaths {
+		p, _ := yaml.PathString(path)
+		n, err := p.FilterFile(f)
+		if err != nil || n == nil {
+			continue
+		}
+		text := strings.Trim(n.String(), `"'`)
+		if _, err := time.ParseDuration(text); err != nil {
+			return fmt.Errorf("%s: line %d: %s: %q is not a duration (like 15s, 2m, 500ms)", source, lineOfNode(n), strings.TrimPrefix(path, "$."), text)
+		}
+	}
+	return nil
 }
 
 func baseName(p string) string {

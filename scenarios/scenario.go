@@ -56,22 +56,8 @@ type Expect struct {
 	CheckTimeout Duration `yaml:"check_timeout"`
 }
 
-// Duration is a time.Duration written as "15s" in YAML.
-type Duration time.Duration
-
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// D is the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is written as "15s" in YAML.
+type Duration = time.Duration
 
 // Defaults fills every zero field with the project default.
 func (s *Scenario) Defaults() {
@@ -93,7 +79,7 @@ func (s *Scenario) Defaults() {
 		w.Clients = 4
 	}
 	if w.Duration == 0 && w.Ops == 0 {
-		w.Duration = Duration(10 * time.Second)
+		w.Duration = 10 * time.Second
 	}
 	if w.Keys == 0 {
 		w.Keys = 16
@@ -111,12 +97,12 @@ func (s *Scenario) Defaults() {
 		w.Mix = map[string]int{"put": 2, "update": 3, "create": 1, "get": 3, "delete": 1}
 	}
 	if w.OpTimeout == 0 {
-		w.OpTimeout = Duration(5 * time.Second)
+		w.OpTimeout = 5 * time.Second
 	}
 	if w.Seed == 0 {
 		w.Seed = 1
 	}
 	if s.Expect.CheckTimeout == 0 {
-		s.Expect.CheckTimeout = Duration(2 * time.Minute)
+		s.Expect.CheckTimeout = 2 * time.Minute
 	}
 }

@@ -52,7 +52,7 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.workload.clients", "must be between 1 and 10000, got %d", w.Clients)
 	}
 	if w.Duration < 0 {
-		return fieldErr("$.workload.duration", "must be positive, got %s", w.Duration.D())
+		return fieldErr("$.workload.duration", "must be positive, got %s", w.Duration)
 	}
 	if w.Ops < 0 {
 		return fieldErr("$.workload.ops", "must be >= 0, got %d", w.Ops)
@@ -70,7 +70,7 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.workload.value_size", "must be between 1 and 8388608 bytes, got %d", w.ValueSize)
 	}
 	if w.OpTimeout < 0 {
-		return fieldErr("$.workload.op_timeout", "must be positive, got %s", w.OpTimeout.D())
+		return fieldErr("$.workload.op_timeout", "must be positive, got %s", w.OpTimeout)
 	}
 	if len(w.Mix) > 0 {
 		total := 0
@@ -93,7 +93,7 @@ func (s *Scenario) validate() error {
 		}
 	}
 	if s.Expect.CheckTimeout < 0 {
-		return fieldErr("$.expect.check_timeout", "must be positive, got %s", s.Expect.CheckTimeout.D())
+		return fieldErr("$.expect.check_timeout", "must be positive, got %s", s.Expect.CheckTimeout)
 	}
 	return nil
 }

@@ -203,9 +203,19 @@ cmd_start() {
   # Start nodes. stdin/stdout/stderr are detached from the caller so that
   # e.g. URLS=$(nats-cluster.sh start ...) does not hang on the servers' fds.
   # (SIGHUP only makes nats-server reload its config, so no nohup is needed.)
+  # Unless NATS_CLUSTER_STAGGER=0, each node is started only once the previous
+  # one accepts client connections (see the note on v2.10 at the top).
+  local stagger=${NATS_CLUSTER_STAGGER:-1} t
   for ((i = 1; i <= n; i++)); do
     "$bin" -c "$dir/n$i.conf" </dev/null >>"$dir/n$i.log" 2>&1 &
     echo $! >"$dir/n$i.pid"
+    if [ "$stagger" != 0 ] && [ "$i" -lt "$n" ]; then
+      for ((t = 0; t < 100; t++)); do   # up to ~10s
+        if (exec 3<>"/dev/tcp/127.0.0.1/${cport[i]}") 2>/dev/null; then break; fi
+        kill -0 "$(cat "$dir/n$i.pid")" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
   done
   log "started $n node(s) of $bin ($("$bin" --version 2>/dev/null || echo '?')) in $dir"
 

@@ -86,7 +86,6 @@ const smallMax = 128
 func startClassifyEnv(t *testing.T) *classifyEnv {
 	t.Helper()
 	e := &classifyEnv{}
-	var err error
 	// Start both in parallel: the 3-node cluster dominates startup.
 	type started struct {
 		emb *cluster.Embedded
@@ -134,7 +133,6 @@ func startClassifyEnv(t *testing.T) *classifyEnv {
 	e.small1 = mk(e.js1, "small1", 1, smallMax)
 	e.kv3 = mk(e.js3, "cls3", 3, -1)
 	e.small3 = mk(e.js3, "small3", 3, smallMax)
-	_ = err
 	return e
 }
 

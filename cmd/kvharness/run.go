@@ -126,7 +126,7 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 		w.Clients = f.clients
 	}
 	if set("duration") {
-		w.Duration = scenarios.Duration(f.duration)
+		w.Duration = f.duration
 	}
 	if set("ops") {
 		w.Ops = f.ops
@@ -154,7 +154,7 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 		w.Mix = m
 	}
 	if set("op-timeout") {
-		w.OpTimeout = scenarios.Duration(f.opTimeout)
+		w.OpTimeout = f.opTimeout
 	}
 	if set("shared-connection") {
 		w.SharedConnection = f.sharedConnection
@@ -166,7 +166,7 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 		s.Expect.Required = splitList(f.require)
 	}
 	if set("check-timeout") {
-		s.Expect.CheckTimeout = scenarios.Duration(f.checkTimeout)
+		s.Expect.CheckTimeout = f.checkTimeout
 	}
 	for _, name := range []string{"nodes", "replicas", "clients", "keys", "value-size", "history"} {
 		if set(name) && flagInt(f, name) <= 0 {
@@ -282,13 +282,13 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		KeepBucket:       sc.Bucket.Keep,
 		Clients:          w.Clients,
 		SharedConnection: w.SharedConnection,
-		Duration:         w.Duration.D(),
+		Duration:         w.Duration,
 		Ops:              w.Ops,
 		Keys:             workload.NewKeySpace(w.Keys, keyZipf),
 		Mix:              workload.Mix(w.Mix),
 		ValueSize:        w.ValueSize,
 		Seed:             w.Seed,
-		OpTimeout:        w.OpTimeout.D(),
+		OpTimeout:        w.OpTimeout,
 		HistoryPath:      historyPath,
 		Meta:             history.Meta{Scenario: sc.Name, Required: required},
 		Progress:         progress,
@@ -310,7 +310,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		return usageErr("reading back the history: %v", err)
 	}
 	result := checker.Check(h, checker.Options{
-		Timeout:      sc.Expect.CheckTimeout.D(),
+		Timeout:      sc.Expect.CheckTimeout,
 		VisualizeDir: filepath.Join(outDir, "linearizability"),
 	})
 	summary := reports.Build(reports.Input{
@@ -337,4 +337,3 @@ func bucketName() string {
 	_, _ = rand.Read(b)
 	return "kvh_" + time.Now().UTC().Format("20060102_150405") + "_" + hex.EncodeToString(b)
 }
-

@@ -1,0 +1,34 @@
+package latency
+
+import (
+	"testing"
+	"time"
+)
+
+func TestMergeAcrossWorkers(t *testing.T) {
+	a, b := NewRecorder(), NewRecorder()
+	for i := 1; i <= 1000; i++ {
+		a.Record("put", "ok", time.Duration(i)*time.Microsecond)
+		b.Record("put", "ok", time.Duration(i+1000)*time.Microsecond)
+	}
+	b.Record("put", "unknown", 5*time.Second)
+	s := Merge(a, b)
+	ok := Summarize(s.Get("put", "ok"))
+	if ok.Count != 2000 || ok.P50 < 990 || ok.P50 > 1010 || ok.Max < 1999 || ok.Max > 2001 {
+		t.Fatalf("merged ok: %+v", ok)
+	}
+	all := Summarize(s.ForOp("put"))
+	if all.Count != 2001 || all.Max < 4.99e6 {
+		t.Fatalf("all outcomes: %+v", all)
+	}
+	if ops := s.Ops(); len(ops) != 1 || ops[0] != "put" {
+		t.Fatalf("ops %v", ops)
+	}
+	// Out-of-range values are clamped, not lost.
+	c := NewRecorder()
+	c.Record("get", "ok", 0)
+	c.Record("get", "ok", 2*time.Hour)
+	if got := Summarize(Merge(c).Get("get", "ok")).Count; got != 2 {
+		t.Fatalf("clamped count %d", got)
+	}
+}

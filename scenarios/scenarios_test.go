@@ -1,0 +1,71 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuiltinsAreValid(t *testing.T) {
+	bs := Builtins()
+	if len(bs) < 2 {
+		t.Fatalf("builtins: %+v", bs)
+	}
+	for _, b := range bs {
+		s, err := Load(b.Name)
+		if err != nil {
+			t.Fatalf("%s: %v", b.Name, err)
+		}
+		if b.Description == "" || s.Name != b.Name {
+			t.Errorf("%s: name %q description %q", b.Name, s.Name, b.Description)
+		}
+		s.Defaults()
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s after defaults: %v", b.Name, err)
+		}
+	}
+	d, _ := Load("default")
+	if d.Target.Nodes != 3 || d.Bucket.Replicas != 3 || d.Workload.Duration != 15*time.Second {
+		t.Errorf("default scenario is not 3 nodes, R3, 15 s: %+v", d)
+	}
+	s, _ := Load("single")
+	if s.Target.Nodes != 1 || s.Bucket.Replicas != 1 {
+		t.Errorf("single scenario is not 1 node R1: %+v", s)
+	}
+}
+
+func TestStrictDecodingNamesTheLine(t *testing.T) {
+	cases := map[string]string{
+		"name: x\nbucket:\n  replicaz: 3\n":      "line 3",
+		"name: x\nworkload:\n  duration: soon\n": "line 3",
+		"name: x\nworkload:\n  value_size: -5\n": "line 3",
+		"name: x\nbucket:\n  storage: tape\n":    "line 3",
+		"name: x\nworkload:\n  mix: {put: 0}\n":  "line 3",
+		"name: x\nworkload:\n  zipf_s: 0.5\n":    "line 3",
+		"name: x\nname: y\n":                     "line 2",
+	}
+	for yaml, want := range cases {
+		_, err := Parse("s.yaml", []byte(yaml))
+		if err == nil {
+			t.Errorf("accepted:\n%s", yaml)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+			t.Errorf("error %q: want one line mentioning %q", msg, want)
+		}
+	}
+}
+
+func TestDurationsAndDefaults(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("workload:\n  duration: 1m30s\n  op_timeout: 250ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Defaults()
+	if s.Name != "s" || s.Workload.Duration != 90*time.Second || s.Workload.OpTimeout != 250*time.Millisecond {
+		t.Fatalf("%+v", s.Workload)
+	}
+	if s.Workload.Clients == 0 || s.Bucket.History != 64 || len(s.Workload.Mix) == 0 {
+		t.Fatalf("defaults not applied: %+v", s)
+	}
+}
