@@ -10,6 +10,9 @@ type Resolution struct {
 	Happened     int `json:"happened"`
 	NotHappened  int `json:"not_happened"`
 	StillUnknown int `json:"still_unknown"`
+	// FailedButSeen counts creates reported as failed whose value is in the
+	// stream anyway; see resolve.
+	FailedButSeen int `json:"failed_but_seen,omitempty"`
 }
 
 // sighting is where a written value was seen in the stream.
@@ -55,16 +58,33 @@ func resolve(h *history.History) ([]history.Record, map[string]*Resolution) {
 	complete := h.End != nil && h.End.WatchComplete
 	counts := map[string]*Resolution{}
 	out := make([]history.Record, 0, len(h.Ops))
+	count := func(op string) *Resolution {
+		c := counts[op]
+		if c == nil {
+			c = &Resolution{}
+			counts[op] = c
+		}
+		return c
+	}
 	for _, op := range h.Ops {
+		// nats.go's Create is two requests: if the first fails without a
+		// conflict (a timeout: it may have been written) and another client
+		// then deletes the key, the retry over the new marker can conflict,
+		// and Create reports that conflict — though its first attempt wrote.
+		// A failed create whose value is in the stream is that case.
+		if op.Op == history.OpCreate && op.Outcome == history.Fail {
+			if s, ok := seen[op.Value]; ok && op.Value != "" {
+				count(op.Op).FailedButSeen++
+				op.Outcome, op.Rev, op.Complete = history.Unknown, s.rev, s.at
+				out = append(out, op)
+				continue
+			}
+		}
 		if op.Outcome != history.Unknown || !history.IsWrite(op.Op) {
 			out = append(out, op)
 			continue
 		}
-		c := counts[op.Op]
-		if c == nil {
-			c = &Resolution{}
-			counts[op.Op] = c
-		}
+		c := count(op.Op)
 		if op.Value != "" {
 			if s, ok := seen[op.Value]; ok {
 				c.Happened++

@@ -258,11 +258,13 @@ var simConfigs = []simConfig{
 	{clients: 5, keys: 2, opsPerClient: 20, unknownRate: 0.05, failRate: 0.03, noWatch: true},
 }
 
-const simSeeds = 25
+// simSeeds histories per configuration must pass; anomalySeeds of them get
+// each anomaly injected (failing checks draw views, which costs more).
+const simSeeds, anomalySeeds = 25, 8
 
-func forEachSim(t *testing.T, f func(t *testing.T, sim simResult)) {
+func forEachSim(t *testing.T, seeds int, f func(t *testing.T, sim simResult)) {
 	for _, cfg := range simConfigs {
-		for seed := uint64(1); seed <= simSeeds; seed++ {
+		for seed := uint64(1); seed <= uint64(seeds); seed++ {
 			cfg := cfg
 			cfg.seed = seed
 			name := fmt.Sprintf("c%d-k%d-watch=%t-seed%d", cfg.clients, cfg.keys, !cfg.noWatch, seed)
@@ -275,7 +277,7 @@ func forEachSim(t *testing.T, f func(t *testing.T, sim simResult)) {
 // linearizable bucket passes every check, and unknowns resolve as they were.
 func TestSimulatedHistoriesPass(t *testing.T) {
 	unknowns := 0
-	forEachSim(t, func(t *testing.T, sim simResult) {
+	forEachSim(t, simSeeds, func(t *testing.T, sim simResult) {
 		res, _ := runCheck(t, sim.h)
 		wantStatus(t, res, allPass)
 		if res.StaleReads.Stale != 0 {
@@ -318,7 +320,7 @@ func TestSimulatedAnomaliesFail(t *testing.T) {
 
 	t.Run("final state rolled back below an acknowledged write", func(t *testing.T) {
 		injected := 0
-		forEachSim(t, func(t *testing.T, sim simResult) {
+		forEachSim(t, anomalySeeds, func(t *testing.T, sim simResult) {
 			h := sim.h
 			for fi, f := range h.Final {
 				list := ackedValues(h)[f.Key]
@@ -333,14 +335,14 @@ func TestSimulatedAnomaliesFail(t *testing.T) {
 				return
 			}
 		})
-		if injected < simSeeds {
+		if injected < anomalySeeds {
 			t.Errorf("injected into only %d histories", injected)
 		}
 	})
 
 	t.Run("get returns a value overwritten before it began", func(t *testing.T) {
 		injected := 0
-		forEachSim(t, func(t *testing.T, sim simResult) {
+		forEachSim(t, anomalySeeds, func(t *testing.T, sim simResult) {
 			h := sim.h
 			byKey := ackedValues(h)
 			for gi, g := range h.Ops {
@@ -369,14 +371,14 @@ func TestSimulatedAnomaliesFail(t *testing.T) {
 				return
 			}
 		})
-		if injected < simSeeds {
+		if injected < anomalySeeds {
 			t.Errorf("injected into only %d histories", injected)
 		}
 	})
 
 	t.Run("one revision acknowledged for two writes", func(t *testing.T) {
 		injected := 0
-		forEachSim(t, func(t *testing.T, sim simResult) {
+		forEachSim(t, anomalySeeds, func(t *testing.T, sim simResult) {
 			h := sim.h
 			var all []acked
 			for _, list := range ackedValues(h) {
@@ -392,14 +394,14 @@ func TestSimulatedAnomaliesFail(t *testing.T) {
 			res, _ := runCheck(t, h)
 			wantStatus(t, res, map[string]Status{CheckRevisionsUnique: Fail})
 		})
-		if injected < simSeeds {
+		if injected < anomalySeeds {
 			t.Errorf("injected into only %d histories", injected)
 		}
 	})
 
 	t.Run("lost update: a CAS conflict turned into a success", func(t *testing.T) {
 		injected := 0
-		forEachSim(t, func(t *testing.T, sim simResult) {
+		forEachSim(t, anomalySeeds, func(t *testing.T, sim simResult) {
 			h := sim.h
 			// A conflicting update whose expected revision some other
 			// acknowledged update also expected and won with.

@@ -116,6 +116,7 @@ func IsWrite(op string) bool {
 // assigns them) and the checker (which only needs to know a conflict).
 const (
 	ClassConflict     = "conflict"      // CAS precondition failed: nothing written
+	ClassBusy         = "conflict-busy" // CAS refused while another write to the key was in flight: nothing written, precondition not evaluated
 	ClassBadRequest   = "bad-request"   // refused by client or server before anything was written
 	ClassNoResponders = "no-responders" // nobody stores the subject: nothing written
 	ClassTimeout      = "timeout"       // no answer in time: may have been written

@@ -64,7 +64,11 @@ func resolutionLine(s *Summary) string {
 		if r == nil {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %d happened / %d did not / %d still unknown", op, r.Happened, r.NotHappened, r.StillUnknown))
+		part := fmt.Sprintf("%s %d happened / %d did not / %d still unknown", op, r.Happened, r.NotHappened, r.StillUnknown)
+		if r.FailedButSeen > 0 {
+			part += fmt.Sprintf(" (+%d reported failed but found in the stream)", r.FailedButSeen)
+		}
+		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		return ""

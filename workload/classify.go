@@ -38,7 +38,7 @@ func Classify(op string, err error) (history.Outcome, string) {
 		return history.Fail, class
 	}
 	switch class {
-	case history.ClassConflict, history.ClassBadRequest, history.ClassNoResponders:
+	case history.ClassConflict, history.ClassBusy, history.ClassBadRequest, history.ClassNoResponders:
 		return history.Fail, class
 	case "not-found":
 		// A write never answers "not found"; if one does, we cannot know.
@@ -48,17 +48,24 @@ func Classify(op string, err error) (history.Outcome, string) {
 }
 
 // conflictCodes: "wrong last sequence". 10071 ("wrong last sequence: N") is
-// a settled mismatch, on R1 and replicated streams alike; 10164 ("wrong last
+// a settled mismatch, on R1 and replicated streams alike. 10164 ("wrong last
 // sequence", no number; nats-server 2.12+) is a replicated stream's leader
-// refusing a CAS while another write to the key is in flight. Both are
-// refused before anything is proposed: definite. (Checked in
-// classify_test.go on v2.15.2.)
+// refusing a CAS while another write to the key is in flight
+// (server/jetstream_batching.go): nothing is proposed, so it is a definite
+// failure, but the precondition was never compared — the expected revision
+// may well have been the current one. It gets its own class so the checker
+// does not read it as "the revision differed". (Checked in classify_test.go
+// on v2.15.2.)
 var conflictCodes = map[jetstream.ErrorCode]bool{
 	jetstream.JSErrCodeStreamWrongLastSequence:         true,
 	jetstream.JSErrCodeStreamWrongLastSequenceConstant: true,
 }
 
 func classOf(err error) string {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
+		return history.ClassBusy
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 		return "not-found"
@@ -81,7 +88,6 @@ func classOf(err error) string {
 		errors.Is(err, io.EOF):
 		return history.ClassDisconnected
 	}
-	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch {
 		case conflictCodes[apiErr.ErrorCode]:
