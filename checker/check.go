@@ -56,8 +56,9 @@ func Check(h *history.History, opts Options) *Result {
 		isRequired[r] = true
 	}
 
-	ops, resolution := resolve(h)
-	res := &Result{Resolution: resolution}
+	r := resolve(h)
+	ops := r.ops
+	res := &Result{Resolution: r.counts}
 
 	add := func(c CheckResult, notes []string) {
 		c.Required = isRequired[c.Name]
@@ -65,11 +66,11 @@ func Check(h *history.History, opts Options) *Result {
 		res.Notes = append(res.Notes, notes...)
 	}
 
-	writes := checkLinearizable(CheckLinearizableWrites, ops, h.Final, opsFilter{}, opts)
+	writes := checkLinearizable(CheckLinearizableWrites, r, h.Final, opsFilter{}, opts)
 	add(writes.CheckResult, writes.notes)
 	res.Visualizations = append(res.Visualizations, writes.views...)
 
-	reads := checkLinearizable(CheckLinearizableReads, ops, h.Final, opsFilter{includeGets: true}, opts)
+	reads := checkLinearizable(CheckLinearizableReads, r, h.Final, opsFilter{includeGets: true}, opts)
 	res.StaleReads = staleReads(ops)
 	reads.Detail += "; " + res.StaleReads.String()
 	add(reads.CheckResult, reads.notes)

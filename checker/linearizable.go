@@ -25,15 +25,15 @@ type linearizableResult struct {
 // checkLinearizable runs Porcupine over the selected operations, partitioned
 // per key, within opts.Timeout. Only when the whole history is illegal does
 // it look at keys one by one, to name and draw the failing ones.
-func checkLinearizable(name string, ops, finals []history.Record, f opsFilter, opts Options) linearizableResult {
+func checkLinearizable(name string, r resolved, finals []history.Record, f opsFilter, opts Options) linearizableResult {
 	res := linearizableResult{CheckResult: CheckResult{Name: name}}
-	pops := toOperations(ops, finals, f)
+	pops := toOperations(r.ops, finals, f)
 	if len(pops) == 0 {
 		res.Result = Skipped
 		res.Detail = "no operations to check"
 		return res
 	}
-	early := seenBeforeInvoked(pops)
+	early := r.early
 	parts := partitionByKey(pops)
 	start := time.Now()
 	switch porcupine.CheckOperationsTimeout(kvModel, pops, opts.Timeout) {
@@ -88,30 +88,6 @@ func checkLinearizable(name string, ops, finals []history.Record, f opsFilter, o
 	}
 	res.Detail = fmt.Sprintf("not linearizable on %d of %d keys: %s", len(bad), len(parts), strings.Join(quoteAll(bad), ", "))
 	return res
-}
-
-// seenBeforeInvoked finds operations that took effect before they were
-// invoked: an unknown write resolved from a sighting in the stream (watch
-// event or final read) that predates its invocation. Values are unique, so
-// that is an anomaly of the key. Porcupine requires Call <= Return — given
-// less, it corrupts its event list and its visualization panics — so such an
-// operation is clamped to its invocation before Porcupine sees it. It
-// returns one explanation per key.
-func seenBeforeInvoked(pops []porcupine.Operation) map[string]string {
-	early := map[string]string{}
-	for i := range pops {
-		op := &pops[i]
-		if op.Return >= op.Call {
-			continue
-		}
-		key := op.Input.(kvInput).Key
-		if _, ok := early[key]; !ok {
-			early[key] = fmt.Sprintf("write seen before it was invoked: %s was in the stream at %.3fs",
-				describe(*op), float64(op.Return)/1e9)
-		}
-		op.Return = op.Call
-	}
-	return early
 }
 
 func writeVisualization(dir, file string, info porcupine.LinearizationInfo) error {

@@ -1,6 +1,8 @@
 package checker
 
 import (
+	"fmt"
+
 	"github.com/kvharness/kvharness/history"
 )
 
@@ -46,62 +48,68 @@ func observations(h *history.History) map[string]sighting {
 	return seen
 }
 
+// resolved is a history after unknown outcomes were resolved.
+type resolved struct {
+	ops    []history.Record
+	counts map[string]*Resolution
+	// early names, per key, a write that the stream held before the write
+	// was invoked — impossible, since values are unique. Such a key fails
+	// the linearizability checks whatever Porcupine says.
+	early map[string]string
+}
+
 // resolve rewrites unknown writes from what the stream holds. A value found
 // in the stream happened, with that revision, before it was seen. A value not
 // found happened not at all — but only if the watcher saw every sequence of
 // the stream, since otherwise it may have been written and then discarded by
 // the bucket's history limit or a purge. Deletes carry no value and stay
-// unknown. It returns the ops to check (unknowns that did not happen are
-// dropped) and the counts per op.
-func resolve(h *history.History) ([]history.Record, map[string]*Resolution) {
+// unknown. Unknowns that did not happen are dropped from the ops.
+func resolve(h *history.History) resolved {
 	seen := observations(h)
 	complete := h.End != nil && h.End.WatchComplete
-	counts := map[string]*Resolution{}
-	out := make([]history.Record, 0, len(h.Ops))
+	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]history.Record, 0, len(h.Ops))}
 	count := func(op string) *Resolution {
-		c := counts[op]
+		c := r.counts[op]
 		if c == nil {
 			c = &Resolution{}
-			counts[op] = c
+			r.counts[op] = c
 		}
 		return c
 	}
 	for _, op := range h.Ops {
-		// nats.go's Create is two requests: if the first fails without a
-		// conflict (a timeout: it may have been written) and another client
-		// then deletes the key, the retry over the new marker can conflict,
-		// and Create reports that conflict — though its first attempt wrote.
-		// A failed create whose value is in the stream is that case.
-		if op.Op == history.OpCreate && op.Outcome == history.Fail {
-			if s, ok := seen[op.Value]; ok && op.Value != "" {
-				count(op.Op).FailedButSeen++
-				op.Outcome, op.Rev, op.Complete = history.Unknown, s.rev, s.at
-				out = append(out, op)
-				continue
+		s, wasSeen := seen[op.Value]
+		wasSeen = wasSeen && op.Value != "" && history.IsWrite(op.Op)
+		if wasSeen && s.at < op.Invoke {
+			if _, dup := r.early[op.Key]; !dup {
+				r.early[op.Key] = fmt.Sprintf("write seen before it was invoked: client %d %s(%s) invoked at %.3fs was in the stream at revision %d at %.3fs",
+					op.Client, op.Op, op.Value, float64(op.Invoke)/1e9, s.rev, float64(s.at)/1e9)
 			}
+			// Porcupine needs call <= return; the key fails anyway.
+			s.at = op.Invoke
 		}
-		if op.Outcome != history.Unknown || !history.IsWrite(op.Op) {
-			out = append(out, op)
+		switch {
+		case op.Op == history.OpCreate && op.Outcome == history.Fail && wasSeen:
+			// nats.go's Create is two requests: if the first fails without
+			// a conflict (a timeout: it may have been written) and another
+			// client then deletes the key, the retry over the new marker can
+			// conflict, and Create reports that conflict — though its first
+			// attempt wrote. A failed create whose value is in the stream is
+			// that case.
+			count(op.Op).FailedButSeen++
+			op.Outcome, op.Rev, op.Complete = history.Unknown, s.rev, s.at
+		case op.Outcome != history.Unknown || !history.IsWrite(op.Op):
+		case wasSeen:
+			count(op.Op).Happened++
+			// Outcome stays unknown (that is what the client saw); a
+			// revision on an unknown op marks it as resolved.
+			op.Rev, op.Complete = s.rev, s.at
+		case op.Value != "" && complete:
+			count(op.Op).NotHappened++
 			continue
+		default:
+			count(op.Op).StillUnknown++
 		}
-		c := count(op.Op)
-		if op.Value != "" {
-			if s, ok := seen[op.Value]; ok {
-				c.Happened++
-				op.Rev = s.rev
-				op.Complete = s.at
-				// Outcome stays unknown (that is what the client saw); a
-				// revision on an unknown op marks it as resolved.
-				out = append(out, op)
-				continue
-			}
-			if complete {
-				c.NotHappened++
-				continue
-			}
-		}
-		c.StillUnknown++
-		out = append(out, op)
+		r.ops = append(r.ops, op)
 	}
-	return out, counts
+	return r
 }
