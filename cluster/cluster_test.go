@@ -1,0 +1,100 @@
+package cluster
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestEmbeddedClusterFormsAndCleansUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	logDir := t.TempDir()
+	e, err := StartEmbedded(EmbeddedConfig{Nodes: 3, LogDir: logDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := e.storeDir
+	if len(e.ClientURLs()) != 3 {
+		t.Fatalf("urls %v", e.ClientURLs())
+	}
+	target := &Target{Mode: ModeEmbedded, URLs: e.ClientURLs(), Nodes: 3, Embedded: e}
+	nc, err := target.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := CreateBucket(ctx, js, BucketConfig{Name: "t", Replicas: 3, History: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := js.Stream(ctx, StreamName("t"))
+	if info, _ := s.Info(ctx); info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream not replicated on 3 nodes: %+v", info.Cluster)
+	}
+	nc.Close()
+	target.Down()
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Fatalf("store dir %s left behind: %v", store, err)
+	}
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if fi, err := os.Stat(logDir + "/" + n + ".log"); err != nil || fi.Size() == 0 {
+			t.Errorf("no log for %s: %v", n, err)
+		}
+	}
+}
+
+func TestSingleEmbeddedServer(t *testing.T) {
+	target, err := Up(TargetConfig{Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Down()
+	nc, err := target.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if nc.ConnectedServerVersion() == "" {
+		t.Fatal("no server version")
+	}
+}
+
+func TestExternalUnreachable(t *testing.T) {
+	ports, _ := FreePorts(1)
+	_, err := Up(TargetConfig{ServerURLs: []string{"nats://127.0.0.1:" + itoa(ports[0])}})
+	if err == nil {
+		t.Fatal("connected to nothing")
+	}
+}
+
+func TestAuthOptions(t *testing.T) {
+	if _, err := (Auth{TLSCert: "c.pem"}).Options(); err == nil {
+		t.Error("a TLS cert without a key was accepted")
+	}
+	if _, err := (Auth{NKeySeedFile: "/nonexistent/seed"}).Options(); err == nil {
+		t.Error("a missing nkey seed file was accepted")
+	}
+	opts, err := (Auth{User: "u", Password: "p", Token: ""}).Options()
+	if err != nil || len(opts) != 1 {
+		t.Errorf("user/password: %d opts, %v", len(opts), err)
+	}
+}
+
+func TestProcessesNeedABinary(t *testing.T) {
+	if _, err := StartProcesses(ProcessConfig{Bin: "/nonexistent/nats-server", Nodes: 1, Dir: t.TempDir()}); err == nil {
+		t.Fatal("started a missing binary")
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
