@@ -76,7 +76,7 @@ func Check(h *history.History, opts Options) *Result {
 	add(reads.CheckResult, reads.notes)
 	res.Visualizations = append(res.Visualizations, reads.views...)
 
-	c, notes := checkRevisionsUnique(ops, h.Watch, h.Final)
+	c, notes := checkRevisionsUnique(ops, append(h.Watch[:len(h.Watch):len(h.Watch)], h.Stored...), h.Final)
 	add(c, notes)
 	c, notes = checkNoLostWrites(ops, h)
 	add(c, notes)

@@ -28,6 +28,9 @@ func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, [
 		for _, w := range h.Watch {
 			watched[w.Rev] = w.Read
 		}
+		for _, s := range h.Stored {
+			watched[s.Rev] = s.Read
+		}
 	}
 	var lost []string
 	acked := 0
@@ -45,6 +48,8 @@ func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, [
 		case f.Rev == op.Rev && f.Read != op.Value:
 			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but the final message there is %q", op.Op, op.Value, op.Client, op.Rev, f.Read))
 		case h.End.WatchComplete && watched[op.Rev] != op.Value:
+			// every sequence was seen (by the watcher or in the stream after
+			// the run), and this write's was not where it was acknowledged
 			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d never appeared in the stream", op.Op, op.Value, op.Client, op.Rev))
 		}
 	}

@@ -24,7 +24,8 @@ type sighting struct {
 }
 
 // observations indexes what the server actually stored: every value the
-// recording watcher delivered and every value the final reads returned.
+// recording watcher delivered, the final reads returned, or the stream still
+// held after the run.
 func observations(h *history.History) map[string]sighting {
 	seen := make(map[string]sighting, len(h.Watch)+len(h.Final))
 	add := func(value string, rev uint64, at int64) {
@@ -43,6 +44,11 @@ func observations(h *history.History) map[string]sighting {
 	for _, f := range h.Final {
 		if f.Found {
 			add(f.Read, f.Rev, f.Invoke)
+		}
+	}
+	for _, s := range h.Stored {
+		if s.Marker == history.MarkerNone {
+			add(s.Read, s.Rev, s.At)
 		}
 	}
 	return seen

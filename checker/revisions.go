@@ -12,7 +12,8 @@ import (
 // bucket, so it must name exactly one message. Every source that pairs a
 // revision with what was written there — acknowledged writes, the recording
 // watcher, gets, final reads — must agree, and no value (each write's is
-// unique) may sit at two revisions.
+// unique) may sit at two revisions. watch holds the watcher's entries and
+// the messages stored after the run.
 func checkRevisionsUnique(ops, watch, finals []history.Record) (CheckResult, []string) {
 	c := CheckResult{Name: CheckRevisionsUnique}
 	type claim struct {
@@ -54,7 +55,11 @@ func checkRevisionsUnique(ops, watch, finals []history.Record) (CheckResult, []s
 		}
 	}
 	for _, w := range watch {
-		add(w.Rev, w.Key, w.Read, w.Marker, fmt.Sprintf("watcher %d", w.Watcher))
+		by := fmt.Sprintf("watcher %d", w.Watcher)
+		if w.Kind == history.KindStored {
+			by = "the stream after the run"
+		}
+		add(w.Rev, w.Key, w.Read, w.Marker, by)
 	}
 	for _, f := range finals {
 		if f.Found || f.Marker != "" {
@@ -63,7 +68,7 @@ func checkRevisionsUnique(ops, watch, finals []history.Record) (CheckResult, []s
 	}
 	if len(problems) == 0 {
 		c.Result = Pass
-		c.Detail = fmt.Sprintf("%d revisions, each naming one message (%d acknowledged writes, %d watch events)", len(byRev), n, len(watch))
+		c.Detail = fmt.Sprintf("%d revisions, each naming one message (%d acknowledged writes, %d messages watched or stored)", len(byRev), n, len(watch))
 		return c, nil
 	}
 	sort.Strings(problems)

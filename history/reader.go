@@ -10,11 +10,12 @@ import (
 
 // History is a whole history file in memory, split by kind.
 type History struct {
-	Meta  *Meta
-	Ops   []Record
-	Watch []Record
-	Final []Record
-	End   *End
+	Meta   *Meta
+	Ops    []Record
+	Watch  []Record
+	Final  []Record
+	Stored []Record
+	End    *End
 	// Truncated counts trailing lines that could not be parsed: the tail
 	// of a file whose writer was killed mid-line.
 	Truncated int
@@ -61,6 +62,8 @@ func Read(r io.Reader) (*History, error) {
 			h.Watch = append(h.Watch, rec)
 		case KindFinal:
 			h.Final = append(h.Final, rec)
+		case KindStored:
+			h.Stored = append(h.Stored, rec)
 		case KindEnd:
 			h.End = rec.End
 		default:

@@ -7,11 +7,12 @@ package history
 type Kind string
 
 const (
-	KindMeta  Kind = "meta"  // first line: what was run against what
-	KindOp    Kind = "op"    // one client operation, invoke to completion
-	KindWatch Kind = "watch" // one entry seen by the recording watcher
-	KindFinal Kind = "final" // one key's last message, read through the stream leader after the run
-	KindEnd   Kind = "end"   // last line of a run that ended normally or was interrupted cleanly
+	KindMeta   Kind = "meta"   // first line: what was run against what
+	KindOp     Kind = "op"     // one client operation, invoke to completion
+	KindWatch  Kind = "watch"  // one entry seen by the recording watcher
+	KindFinal  Kind = "final"  // one key's last message, read through the stream leader after the run
+	KindStored Kind = "stored" // one message the stream still held after the run
+	KindEnd    Kind = "end"    // last line of a run that ended normally or was interrupted cleanly
 )
 
 // Op names. Writes carry a unique value; reads name the write they saw.
@@ -62,7 +63,7 @@ type Record struct {
 	Error     string  `json:"error,omitempty"`
 	ErrClass  string  `json:"err_class,omitempty"`
 
-	// watch
+	// watch, stored
 	Watcher int   `json:"watcher,omitempty"`
 	At      int64 `json:"at,omitempty"` // receive time, ns since run start
 
@@ -96,8 +97,9 @@ type End struct {
 	At          int64 `json:"at"`
 	// LastSeq is the stream's last sequence when the run ended.
 	LastSeq uint64 `json:"last_seq"`
-	// WatchComplete: the recording watcher saw every sequence up to LastSeq
-	// without a gap, so a write value it never saw was never written.
+	// WatchComplete: every sequence up to LastSeq was seen, by the
+	// recording watcher or in the stream after the run, so a written value
+	// never seen was never written.
 	WatchComplete bool `json:"watch_complete"`
 	// FinalReads: every key got a final record.
 	FinalReads bool `json:"final_reads"`

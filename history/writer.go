@@ -2,7 +2,6 @@ package history
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
@@ -17,7 +16,7 @@ type Writer struct {
 	mu     sync.Mutex
 	f      *os.File
 	buf    *bufio.Writer
-	enc    *json.Encoder
+	line   []byte // scratch for one encoded record, reused under mu
 	err    error
 	stop   chan struct{}
 	done   chan struct{}
@@ -34,7 +33,7 @@ func Create(path string) (*Writer, error) {
 		return nil, fmt.Errorf("creating history: %w", err)
 	}
 	buf := bufio.NewWriterSize(f, 256<<10)
-	w := &Writer{f: f, buf: buf, enc: json.NewEncoder(buf), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{f: f, buf: buf, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.flushLoop()
 	return w, nil
 }
@@ -60,7 +59,8 @@ func (w *Writer) Write(r *Record) {
 	if w.err != nil || w.closed {
 		return
 	}
-	w.err = w.enc.Encode(r)
+	w.line = appendRecord(w.line[:0], r)
+	_, w.err = w.buf.Write(w.line)
 }
 
 // Flush pushes buffered lines to the file.

@@ -46,7 +46,11 @@ type Workload struct {
 	Mix              map[string]int `yaml:"mix"`
 	OpTimeout        Duration       `yaml:"op_timeout"`
 	SharedConnection bool           `yaml:"shared_connection"`
-	Seed             uint64         `yaml:"seed"`
+	// NoWatcher turns off the recording watcher (one consumer less on the
+	// server); unknown writes are then resolved from what the stream holds
+	// after the run.
+	NoWatcher bool   `yaml:"no_watcher"`
+	Seed      uint64 `yaml:"seed"`
 }
 
 // Expect says what must hold for the run to pass.

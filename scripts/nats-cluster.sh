@@ -4,16 +4,25 @@
 #
 # Usage:
 #   scripts/nats-cluster.sh start BIN DIR [N]   start N nodes (default 3) of BIN,
-#                                               state/configs/logs in DIR; waits until
-#                                               the cluster has a JetStream meta leader
+#                                               state/configs/logs in DIR; waits until the
+#                                               cluster is ready (see Readiness below)
 #                                               and prints the comma-separated client
 #                                               URLs as the LAST line of stdout.
 #   scripts/nats-cluster.sh stop DIR            kill all nodes started in DIR, remove DIR.
 #   scripts/nats-cluster.sh status DIR          print one line per node (exit 1 if any is down).
 #
 # Environment:
-#   NATS_CLUSTER_TIMEOUT  seconds to wait for readiness (default 60)
+#   NATS_CLUSTER_TIMEOUT  seconds to wait for readiness per attempt (default 30)
+#   NATS_CLUSTER_ATTEMPTS start attempts (default 3): a start that is not ready
+#                         in time (or where a node dies, e.g. a port was taken)
+#                         is torn down and redone with fresh ports and state;
+#                         the failed attempt's logs are kept in DIR/failed-K/
 #   NATS_CLUSTER_NAME     cluster name (default "kvh")
+#   NATS_CLUSTER_STAGGER  1 (default): start node i+1 only after node i accepts
+#                         client connections; 0: start all nodes at once
+#   NATS_CLUSTER_VERBOSE  1: log each readiness condition still being waited for
+#   NATS_CLUSTER_EXTRA_CONF text appended verbatim to every node's config
+#                         (e.g. $'debug: true\nlogtime: true')
 #
 # Files written into DIR:
 #   .nats-cluster         marker (stop refuses to rm -rf a DIR without it)
@@ -23,7 +32,18 @@
 #   nodes.env             NODE<i>_CLIENT/CLUSTER/MONITOR ports, N, BIN (shell-sourceable)
 #
 # Ports are obtained from the kernel (bind to port 0) so nothing is hard-coded.
-# Requires: bash, curl, python3 (for port picking; falls back to a /proc scan).
+# Readiness (with python3): all nodes alive and /healthz ok, all agree on one
+# JetStream meta leader, the leader's /jsz shows cluster_size=N with all N-1
+# peers current, an R=N probe stream can be created and deleted, and
+# $JS.API.INFO answers on every node. Without python3 only healthz + an agreed
+# meta leader are checked.
+# Why stagger + retry: with nats-server v2.10.27 a fresh 3-node cluster sometimes
+# (~7% of simultaneous starts here, ~3% staggered) forms a meta group of size 2
+# that never admits the third node (still so after > 3 min); /healthz is "ok"
+# on every node, but R3 placement fails with "no suitable peers for placement".
+# v2.11.17 and v2.15.2 did not show this. Hence the strict readiness check and
+# the automatic redo of a stalled start.
+# Requires: bash, curl; python3 recommended (port picking falls back to /proc).
 set -euo pipefail
 
 MARKER=".nats-cluster"
@@ -32,7 +52,7 @@ die() { echo "nats-cluster: $*" >&2; exit 1; }
 log() { echo "nats-cluster: $*" >&2; }
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2
   exit 2
 }
 
@@ -124,10 +144,10 @@ stop_nodes() {
 cmd_start() {
   [ $# -ge 2 ] && [ $# -le 3 ] || usage
   local bin=$1 dir=$2 n=${3:-3}
-  local timeout=${NATS_CLUSTER_TIMEOUT:-60}
-  local cname=${NATS_CLUSTER_NAME:-kvh}
+  local attempts=${NATS_CLUSTER_ATTEMPTS:-3}
 
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || die "N must be a positive integer, got '$n'"
+  [[ "$attempts" =~ ^[0-9]+$ ]] && [ "$attempts" -ge 1 ] || die "NATS_CLUSTER_ATTEMPTS must be >= 1"
   if [[ "$bin" != */* ]]; then bin=$(command -v "$bin") || die "binary not found: $1"; fi
   [ -x "$bin" ] || die "not an executable: $bin"
   bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
@@ -150,10 +170,40 @@ cmd_start() {
   dir=$(cd "$dir" && pwd)
   : >"$dir/$MARKER"
 
+  # If start is interrupted, do not leave half a cluster running.
+  trap 'stop_nodes "$dir"; exit 130' INT TERM
+  local a urls
+  for ((a = 1; a <= attempts; a++)); do
+    if urls=$(start_attempt "$bin" "$dir" "$n"); then
+      trap - INT TERM
+      echo "$urls" >"$dir/urls"
+      echo "$urls"
+      return 0
+    fi
+    stop_nodes "$dir"
+    mkdir -p "$dir/failed-$a"
+    mv "$dir"/n*.log "$dir"/n*.conf "$dir/nodes.env" "$dir/failed-$a/" 2>/dev/null || true
+    rm -rf -- "$dir"/n[0-9]* 2>/dev/null || true
+    if [ "$a" -lt "$attempts" ]; then
+      log "attempt $a/$attempts failed (logs kept in $dir/failed-$a); retrying with fresh ports and state"
+    fi
+  done
+  trap - INT TERM
+  die "cluster did not become ready in $attempts attempt(s); logs in $dir/failed-*; run '$0 stop $dir' to clean up"
+}
+
+# start_attempt BIN DIR N: one try; prints URLs on success, returns 1 on failure
+# (nodes may still be running then; the caller stops them).
+start_attempt() {
+  local bin=$1 dir=$2 n=$3
+  local timeout=${NATS_CLUSTER_TIMEOUT:-30}
+  local cname=${NATS_CLUSTER_NAME:-kvh}
+  local stagger=${NATS_CLUSTER_STAGGER:-1}
+
   # 3 ports per node: client, cluster (route), monitoring (http).
   local -a ports
   mapfile -t ports < <(free_ports $((3 * n)))
-  [ "${#ports[@]}" -eq $((3 * n)) ] || die "could not allocate ports"
+  [ "${#ports[@]}" -eq $((3 * n)) ] || { log "could not allocate ports"; return 1; }
 
   local -a cport rport mport
   local i
@@ -179,7 +229,6 @@ cmd_start() {
   } >"$dir/nodes.env"
 
   for ((i = 1; i <= n; i++)); do
-    local conf="$dir/n$i.conf"
     mkdir -p "$dir/n$i/jetstream"
     {
       echo "server_name: \"n$i\""
@@ -197,15 +246,15 @@ cmd_start() {
         echo "  ]"
         echo "}"
       fi
-    } >"$conf"
+      if [ -n "${NATS_CLUSTER_EXTRA_CONF:-}" ]; then printf '%s\n' "$NATS_CLUSTER_EXTRA_CONF"; fi
+    } >"$dir/n$i.conf"
   done
 
   # Start nodes. stdin/stdout/stderr are detached from the caller so that
   # e.g. URLS=$(nats-cluster.sh start ...) does not hang on the servers' fds.
   # (SIGHUP only makes nats-server reload its config, so no nohup is needed.)
-  # Unless NATS_CLUSTER_STAGGER=0, each node is started only once the previous
-  # one accepts client connections (see the note on v2.10 at the top).
-  local stagger=${NATS_CLUSTER_STAGGER:-1} t
+  # Unless NATS_CLUSTER_STAGGER=0, node i+1 is started once node i accepts clients.
+  local t
   for ((i = 1; i <= n; i++)); do
     "$bin" -c "$dir/n$i.conf" </dev/null >>"$dir/n$i.log" 2>&1 &
     echo $! >"$dir/n$i.pid"
@@ -219,27 +268,26 @@ cmd_start() {
   done
   log "started $n node(s) of $bin ($("$bin" --version 2>/dev/null || echo '?')) in $dir"
 
-  # Wait until ready. With python3: every node alive + /healthz ok, all nodes
-  # agree on a JetStream meta leader whose /jsz shows all N-1 peers current, and
-  # an R=N stream can actually be placed (probe stream created and deleted over
-  # the NATS protocol). Without python3: healthz + agreed meta leader only.
-  local first=""
+  local leader="" rc=0
   if command -v python3 >/dev/null 2>&1; then
     local -a pids=()
     for ((i = 1; i <= n; i++)); do pids+=("$(cat "$dir/n$i.pid")"); done
-    local rc=0
-    first=$(python3 - "$timeout" "$n" "$(IFS=,; echo "${mport[*]:1}")" \
-      "$(IFS=,; echo "${cport[*]:1}")" "$(IFS=,; echo "${pids[*]}")" <<'EOF'
-import json, os, socket, sys, time, urllib.request, random, string
+    leader=$(python3 - "$timeout" "$n" "$(IFS=,; echo "${mport[*]}")" \
+      "$(IFS=,; echo "${cport[*]}")" "$(IFS=,; echo "${pids[*]}")" <<'EOF'
+import json, os, socket, sys, time, urllib.request, urllib.error, random, string
 
 timeout, n = float(sys.argv[1]), int(sys.argv[2])
 mports = sys.argv[3].split(","); cports = sys.argv[4].split(","); pids = sys.argv[5].split(",")
-deadline = time.time() + timeout
+t0 = time.time(); deadline = t0 + timeout
+verbose = os.environ.get("NATS_CLUSTER_VERBOSE", "") not in ("", "0")
 last = "starting"
 
 def get(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=2) as r:
-        return json.loads(r.read().decode())
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=2) as r:
+            return json.loads(r.read().decode())
+    except urllib.error.HTTPError as e:  # healthz answers 503 + JSON body when unhealthy
+        raise RuntimeError("%s on :%s -> %s %s" % (path, port, e.code, e.read().decode(errors="replace").strip()))
 
 def alive(pid):
     try:
@@ -281,7 +329,10 @@ def js_request(port, subject, payload):
         s.close()
 
 probed = False
+ppid = os.getppid()
 while time.time() < deadline:
+    if os.getppid() != ppid:
+        sys.exit(3)  # nats-cluster.sh was killed
     try:
         for i, pid in enumerate(pids):
             if not alive(pid):
@@ -324,52 +375,42 @@ while time.time() < deadline:
     except SystemExit:
         raise
     except Exception as e:
+        if verbose and str(e) != last:
+            print("nats-cluster: [%.1fs] waiting: %s" % (time.time() - t0, e), file=sys.stderr)
         last = str(e)
     time.sleep(0.2)
 print("not ready; last condition: %s" % last, file=sys.stderr)
 sys.exit(1)
 EOF
     ) || rc=$?
-    if [ "$rc" -ne 0 ]; then
-      for ((i = 1; i <= n; i++)); do log "--- n$i.log (tail)"; tail -n 10 "$dir/n$i.log" >&2 || true; done
-      stop_nodes "$dir"
-      if [ "$rc" -eq 2 ]; then die "startup failed (state left in $dir; run 'stop $dir' to clean up)"; fi
-      die "cluster not ready after ${timeout}s (state left in $dir; run 'stop $dir' to clean up)"
-    fi
   else
     log "python3 not found: readiness = healthz + agreed meta leader only (no placement probe)"
-    local deadline=$((SECONDS + timeout)) ready leader body pid
+    local deadline=$((SECONDS + timeout)) ready l body pid
     while :; do
-      ready=1; first=""
+      ready=1; leader=""
       for ((i = 1; i <= n; i++)); do
         read -r pid <"$dir/n$i.pid"
-        if ! pid_alive "$pid" "$dir/n$i.conf"; then
-          log "node n$i exited during startup; last log lines:"
-          tail -n 20 "$dir/n$i.log" >&2 || true
-          stop_nodes "$dir"
-          die "startup failed (state left in $dir for inspection; run 'stop $dir' to clean up)"
-        fi
+        if ! pid_alive "$pid" "$dir/n$i.conf"; then log "node n$i exited"; rc=2; break 2; fi
         if ! http_get "http://127.0.0.1:${mport[i]}/healthz" | grep -q '"ok"'; then ready=0; break; fi
         if [ "$n" -gt 1 ]; then
           body=$(http_get "http://127.0.0.1:${mport[i]}/jsz") || { ready=0; break; }
-          leader=$(printf '%s' "$body" | tr -d '\n' | grep -o '"meta_cluster": *{[^}]*}' |
+          l=$(printf '%s' "$body" | tr -d '\n' | grep -o '"meta_cluster": *{[^}]*}' |
             grep -o '"leader": *"[^"]*"' | head -n1 | sed 's/.*: *"\(.*\)"/\1/') || true
-          if [ -z "$leader" ]; then ready=0; break; fi
-          if [ -z "$first" ]; then first=$leader; elif [ "$leader" != "$first" ]; then ready=0; break; fi
+          if [ -z "$l" ]; then ready=0; break; fi
+          if [ -z "$leader" ]; then leader=$l; elif [ "$l" != "$leader" ]; then ready=0; break; fi
         fi
       done
       [ "$ready" = 1 ] && break
-      if [ "$SECONDS" -ge "$deadline" ]; then
-        for ((i = 1; i <= n; i++)); do log "--- n$i.log (tail)"; tail -n 10 "$dir/n$i.log" >&2 || true; done
-        stop_nodes "$dir"
-        die "cluster not ready after ${timeout}s (state left in $dir; run 'stop $dir' to clean up)"
-      fi
+      if [ "$SECONDS" -ge "$deadline" ]; then log "not ready after ${timeout}s"; rc=1; break; fi
       sleep 0.2
     done
-    sleep 1  # let the meta leader learn every peer's stats before placement
+    [ "$rc" -ne 0 ] || sleep 1  # let the meta leader learn every peer's stats before placement
   fi
-  [ "$n" -gt 1 ] && log "cluster ready, JetStream meta leader: $first" || log "server ready"
-  echo "$urls" >"$dir/urls"
+  if [ "$rc" -ne 0 ]; then
+    for ((i = 1; i <= n; i++)); do log "--- n$i.log (tail)"; tail -n 5 "$dir/n$i.log" >&2 || true; done
+    return 1
+  fi
+  [ "$n" -gt 1 ] && log "cluster ready, JetStream meta leader: $leader" || log "server ready"
   echo "$urls"
 }
 

@@ -24,6 +24,8 @@ type Client struct {
 	// reads and writes: what its next update expects, so that clients
 	// race each other and real CAS conflicts happen.
 	lastRev map[string]uint64
+	// unknowns counts ops whose outcome this client never learned.
+	unknowns int
 }
 
 // Run issues operations until the pacer says stop. Each operation gets its
@@ -61,6 +63,9 @@ func (c *Client) do(p Planned) {
 	rec.Outcome, rec.ErrClass = Classify(p.Op, err)
 	if err != nil && rec.ErrClass != "" {
 		rec.Error = err.Error()
+	}
+	if rec.Outcome == history.Unknown {
+		c.unknowns++
 	}
 	c.learn(&rec)
 	c.lat.Record(p.Op, string(rec.Outcome), elapsed)

@@ -29,7 +29,11 @@ type Config struct {
 	ValueSize        int
 	Seed             uint64
 	OpTimeout        time.Duration
-	HistoryPath      string
+	// NoWatcher turns the recording watcher off: one consumer less on the
+	// server (for throughput comparisons). Unknown writes are then resolved
+	// from the messages the stream still holds after the run.
+	NoWatcher   bool
+	HistoryPath string
 	// Meta is written as the history's first line; Run fills in the
 	// bucket, keys, target and server version.
 	Meta history.Meta
@@ -114,21 +118,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}()
 
-	watchConn, err := cfg.Target.Connect("kvharness-watcher")
-	if err != nil {
-		out.Close()
-		return nil, &SetupError{err}
-	}
-	closeAll = append(closeAll, watchConn.Close)
-	watchKV, err := bucketHandle(setup, watchConn, cfg.Bucket.Name)
-	if err != nil {
-		out.Close()
-		return nil, &SetupError{err}
-	}
-	watcher, err := StartWatcher(setup, watchKV, 0, clock, out)
-	if err != nil {
-		out.Close()
-		return nil, &SetupError{fmt.Errorf("starting the recording watcher: %w", err)}
+	var watcher *RecordingWatcher
+	if !cfg.NoWatcher {
+		watchConn, err := cfg.Target.Connect("kvharness-watcher")
+		if err != nil {
+			out.Close()
+			return nil, &SetupError{err}
+		}
+		closeAll = append(closeAll, watchConn.Close)
+		watchKV, err := bucketHandle(setup, watchConn, cfg.Bucket.Name)
+		if err != nil {
+			out.Close()
+			return nil, &SetupError{err}
+		}
+		if watcher, err = StartWatcher(setup, watchKV, 0, clock, out); err != nil {
+			out.Close()
+			return nil, &SetupError{fmt.Errorf("starting the recording watcher: %w", err)}
+		}
 	}
 
 	clients, conns, err := makeClients(setup, cfg, kv, clock, out)
@@ -136,7 +142,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		closeAll = append(closeAll, nc.Close)
 	}
 	if err != nil {
-		watcher.Stop()
+		if watcher != nil {
+			watcher.Stop()
+		}
 		out.Close()
 		return nil, &SetupError{err}
 	}
@@ -170,12 +178,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Interrupted = ctx.Err() != nil
 
 	recorders := make([]*latency.Recorder, 0, len(clients))
+	unknowns := 0
 	for _, c := range clients {
 		recorders = append(recorders, c.lat)
+		unknowns += c.unknowns
 	}
 	res.Latency = latency.Merge(recorders...)
 
-	end := finalPhase(control, js, cfg, watcher, clock, out)
+	end := finalPhase(control, js, cfg, watcher, unknowns > 0, clock, out)
 	end.Interrupted = res.Interrupted
 	res.FinalReads, res.WatchComplete = end.FinalReads, end.WatchComplete
 	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
@@ -239,19 +249,24 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 }
 
 // finalPhase waits (bounded) for the watcher to catch up with the stream,
-// then reads every key's last message through the stream leader.
-func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingWatcher, clock Clock, out *history.Writer) history.End {
+// reads every key's last message through the stream leader and, where the
+// watcher missed sequences or some write's outcome is unknown, records the
+// messages the stream still holds.
+func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingWatcher, anyUnknown bool, clock Clock, out *history.Writer) history.End {
 	end := history.End{}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	lastSeq, err := streamLastSeq(ctx, js, cluster.StreamName(cfg.Bucket.Name))
-	if err == nil {
-		end.LastSeq = lastSeq
-		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
-		end.WatchComplete = w.WaitFor(wctx, lastSeq)
-		wcancel()
+	missed := []SeqRange{{1, lastSeq}}
+	if w != nil {
+		if err == nil {
+			wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+			missed = w.WaitFor(wctx, lastSeq)
+			wcancel()
+		}
+		w.Stop()
 	}
-	w.Stop()
+	end.LastSeq = lastSeq
 
 	end.FinalReads = true
 	for _, key := range cfg.Keys.Keys {
@@ -261,6 +276,13 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 			continue
 		}
 		out.Write(&rec)
+	}
+	if err == nil {
+		var stored map[uint64]bool
+		if len(missed) > 0 && lastSeq > 0 || anyUnknown {
+			stored, _ = RecordStored(ctx, js, cfg.Bucket.Name, lastSeq, clock, out)
+		}
+		end.WatchComplete = covered(missed, stored)
 	}
 	end.At = clock.Now()
 	return end

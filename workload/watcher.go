@@ -20,14 +20,17 @@ type RecordingWatcher struct {
 	out   *history.Writer
 
 	mu sync.Mutex
-	// contiguous is the highest sequence such that every sequence from 1 to
-	// it was delivered; gap says some sequence was skipped (a message
-	// discarded before the watcher reached it).
-	contiguous uint64
-	gap        bool
-	progress   chan struct{}
-	done       chan struct{}
+	// next is the sequence the watcher expects next; gaps are the ranges it
+	// skipped (messages discarded by the history limit or a purge before it
+	// reached them). Memory grows with gaps, which are rare, not with ops.
+	next     uint64
+	gaps     []SeqRange
+	progress chan struct{}
+	done     chan struct{}
 }
+
+// SeqRange is an inclusive range of stream sequences.
+type SeqRange struct{ From, To uint64 }
 
 // StartWatcher starts watching. IncludeHistory makes the consumer start at
 // the first sequence of the (fresh) bucket, so nothing written before the
@@ -37,7 +40,7 @@ func StartWatcher(ctx context.Context, kv jetstream.KeyValue, id int, clock Cloc
 	if err != nil {
 		return nil, err
 	}
-	rw := &RecordingWatcher{ID: id, w: w, clock: clock, out: out, progress: make(chan struct{}, 1), done: make(chan struct{})}
+	rw := &RecordingWatcher{ID: id, w: w, clock: clock, out: out, next: 1, progress: make(chan struct{}, 1), done: make(chan struct{})}
 	go rw.loop()
 	return rw, nil
 }
@@ -59,12 +62,11 @@ func (rw *RecordingWatcher) loop() {
 		}
 		rw.out.Write(&rec)
 		rw.mu.Lock()
-		switch {
-		case rec.Rev == rw.contiguous+1:
-			rw.contiguous = rec.Rev
-		case rec.Rev > rw.contiguous+1:
-			rw.gap = true
-			rw.contiguous = rec.Rev
+		if rec.Rev > rw.next {
+			rw.gaps = append(rw.gaps, SeqRange{rw.next, rec.Rev - 1})
+		}
+		if rec.Rev >= rw.next {
+			rw.next = rec.Rev + 1
 		}
 		rw.mu.Unlock()
 		select {
@@ -75,23 +77,31 @@ func (rw *RecordingWatcher) loop() {
 }
 
 // WaitFor waits until the watcher has delivered sequence seq, or ctx ends.
-// It reports whether every sequence up to seq was seen without a gap.
-func (rw *RecordingWatcher) WaitFor(ctx context.Context, seq uint64) bool {
+// It returns the sequences up to seq that the watcher did not deliver.
+func (rw *RecordingWatcher) WaitFor(ctx context.Context, seq uint64) []SeqRange {
+wait:
 	for {
 		rw.mu.Lock()
-		reached, gap := rw.contiguous >= seq, rw.gap
+		next := rw.next
 		rw.mu.Unlock()
-		if reached {
-			return !gap
+		if next > seq {
+			break
 		}
 		select {
-		case <-ctx.Done():
-			return false
 		case <-rw.progress:
+		case <-ctx.Done():
+			break wait
 		case <-rw.done:
-			return false
+			break wait
 		}
 	}
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	missed := append([]SeqRange(nil), rw.gaps...)
+	if rw.next <= seq {
+		missed = append(missed, SeqRange{rw.next, seq})
+	}
+	return missed
 }
 
 // Stop ends the watch and waits for the loop to finish writing.

@@ -1,0 +1,77 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+)
+
+// RecordStored writes every message the bucket's stream still holds, from
+// its first sequence up to lastSeq, into the history. It is the evidence of
+// what was stored when the recording watcher is off or skipped sequences;
+// it returns the sequences it saw. Only retained messages are read — at
+// most keys × history — so its cost does not grow with run length.
+func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, lastSeq uint64, clock Clock, out *history.Writer) (map[uint64]bool, error) {
+	seen := map[uint64]bool{}
+	if lastSeq == 0 {
+		return seen, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, cluster.StreamName(bucket), jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return seen, err
+	}
+	prefix := cluster.Subject(bucket, "")
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return seen, err
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			meta, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			rec := history.Record{Kind: history.KindStored, Key: strings.TrimPrefix(msg.Subject(), prefix), Rev: meta.Sequence.Stream, At: clock.Now()}
+			switch strings.ToUpper(msg.Headers().Get("KV-Operation")) {
+			case "DEL":
+				rec.Marker = history.MarkerDel
+			case "PURGE":
+				rec.Marker = history.MarkerPurge
+			default:
+				rec.Read = DecodeValue(msg.Data())
+			}
+			out.Write(&rec)
+			seen[rec.Rev] = true
+			if rec.Rev >= lastSeq {
+				return seen, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			return seen, err
+		}
+		if n == 0 {
+			return seen, nil // nothing more retained
+		}
+	}
+	return seen, ctx.Err()
+}
+
+// covered reports whether every sequence of the ranges is in seen.
+func covered(ranges []SeqRange, seen map[uint64]bool) bool {
+	for _, r := range ranges {
+		for s := r.From; s <= r.To; s++ {
+			if !seen[s] {
+				return false
+			}
+		}
+	}
+	return true
+}
