@@ -27,6 +27,7 @@ type linearizableResult struct {
 // it look at keys one by one, to name and draw the failing ones.
 func checkLinearizable(name string, r resolved, finals []history.Record, f opsFilter, opts Options) linearizableResult {
 	res := linearizableResult{CheckResult: CheckResult{Name: name}}
+	f.seqs = r.seqs
 	pops := toOperations(r.ops, finals, f)
 	if len(pops) == 0 {
 		res.Result = Skipped

@@ -23,6 +23,9 @@ type kvInput struct {
 	Value     string
 	Expect    uint64
 	HasExpect bool
+	// Seq is the key's whole message sequence when it is known (nil
+	// otherwise); see keySequence.
+	Seq *keySequence
 }
 
 // kvOutput is what came back. For unknown outcomes Rev is set only when the
@@ -81,6 +84,33 @@ func (s keyState) after(live bool, value string, rev uint64) keyState {
 // "revision must increase along the linearization".
 func (s keyState) newRevOK(rev uint64) bool { return rev == 0 || rev > s.Rev }
 
+// appendOK: the write's message can follow the current state — above it,
+// and right after the key's previous message when that is known.
+func (s keyState) appendOK(in kvInput, out kvOutput) bool {
+	if out.Rev == 0 {
+		return true
+	}
+	if !s.newRevOK(out.Rev) {
+		return false
+	}
+	if in.Seq == nil {
+		return true
+	}
+	prev, ok := in.Seq.prev[out.Rev]
+	return ok && s.revMayBe(prev)
+}
+
+// nextMarker: with the key's sequence known and the state exact, a delete or
+// purge can only be the marker that follows the current message.
+func (s keyState) nextMarker(in kvInput) (message, bool) {
+	n, ok := in.Seq.next[s.Rev]
+	want := history.MarkerDel
+	if in.Op == history.OpPurge {
+		want = history.MarkerPurge
+	}
+	return n, ok && n.Marker == want
+}
+
 // step is the sequential specification of one key. It is deterministic:
 // an unknown write that may apply is applied where it is linearized, because
 // one that did not happen can always be linearized after everything else
@@ -91,7 +121,7 @@ func step(s keyState, in kvInput, out kvOutput) (bool, keyState) {
 		if out.Outcome == history.Fail {
 			return true, s
 		}
-		if !s.newRevOK(out.Rev) {
+		if !s.appendOK(in, out) {
 			return false, s
 		}
 		return true, s.after(true, in.Value, out.Rev)
@@ -111,6 +141,15 @@ func step(s keyState, in kvInput, out kvOutput) (bool, keyState) {
 		may, mustFail := true, false
 		if in.HasExpect {
 			may, mustFail = s.revMayBe(in.Expect), s.revMustDiffer(in.Expect)
+		}
+		if in.Seq != nil && s.RevExact && out.Outcome != history.Fail {
+			// Deletes return no revision; the known sequence supplies it.
+			m, ok := s.nextMarker(in)
+			if !ok || (out.Rev != 0 && out.Rev != m.Rev) {
+				may = false
+			} else {
+				out.Rev = m.Rev
+			}
 		}
 		return casWrite(s, in, out, may, mustFail, false)
 
@@ -151,7 +190,7 @@ func casWrite(s keyState, in kvInput, out kvOutput, may, mustFail, live bool) (b
 	}
 	switch out.Outcome {
 	case history.OK:
-		if !may || !s.newRevOK(out.Rev) {
+		if !may || !s.appendOK(in, out) {
 			return false, s
 		}
 		return true, s.after(live, value, out.Rev)
@@ -161,7 +200,7 @@ func casWrite(s keyState, in kvInput, out kvOutput, may, mustFail, live bool) (b
 		}
 		return true, s
 	default: // unknown: applies if it can, see step
-		if !may || !s.newRevOK(out.Rev) {
+		if !may || !s.appendOK(in, out) {
 			return true, s
 		}
 		return true, s.after(live, value, out.Rev)

@@ -16,6 +16,8 @@ const infinity = math.MaxInt64
 // opsFilter selects which records take part in a linearizability check.
 type opsFilter struct {
 	includeGets bool
+	// seqs holds each key's message sequence when every one was seen.
+	seqs map[string]*keySequence
 }
 
 // toOperations turns resolved records into Porcupine operations.
@@ -71,7 +73,7 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 		}
 		res = append(res, porcupine.Operation{
 			ClientId: id,
-			Input:    kvInput{Op: r.Op, Key: r.Key, Value: r.Value, Expect: r.ExpectRev, HasExpect: r.HasExpect},
+			Input:    input(r, f.seqs),
 			Call:     r.Invoke,
 			Output:   kvOutput{Outcome: outcome, Conflict: conflict, Rev: r.Rev, Found: r.Found, Read: r.Read},
 			Return:   ret,
@@ -91,4 +93,16 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 		})
 	}
 	return res
+}
+
+func input(r history.Record, seqs map[string]*keySequence) kvInput {
+	in := kvInput{Op: r.Op, Key: r.Key, Value: r.Value, Expect: r.ExpectRev, HasExpect: r.HasExpect}
+	if history.IsWrite(r.Op) && seqs != nil {
+		in.Seq = seqs[r.Key]
+		if in.Seq == nil {
+			// No message at all for the key: an empty sequence says so.
+			in.Seq = &keySequence{next: map[uint64]message{}, prev: map[uint64]uint64{}}
+		}
+	}
+	return in
 }

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -62,17 +63,22 @@ type resolved struct {
 	// was invoked — impossible, since values are unique. Such a key fails
 	// the linearizability checks whatever Porcupine says.
 	early map[string]string
+	// seqs: each key's message sequence; nil unless every sequence was seen.
+	seqs map[string]*keySequence
 }
 
 // resolve rewrites unknown writes from what the stream holds. A value found
 // in the stream happened, with that revision, before it was seen. A value not
 // found happened not at all — but only if the watcher saw every sequence of
 // the stream, since otherwise it may have been written and then discarded by
-// the bucket's history limit or a purge. Deletes carry no value and stay
-// unknown. Unknowns that did not happen are dropped from the ops.
+// the bucket's history limit or a purge — or if the messages the stream held
+// after the run cover every revision the write could have had (see
+// retainedWindow). Deletes carry no value and stay unknown. Unknowns that did
+// not happen are dropped from the ops.
 func resolve(h *history.History) resolved {
 	seen := observations(h)
 	complete := h.End != nil && h.End.WatchComplete
+	window := retainedWindow(h)
 	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]history.Record, 0, len(h.Ops))}
 	count := func(op string) *Resolution {
 		c := r.counts[op]
@@ -109,7 +115,7 @@ func resolve(h *history.History) resolved {
 			// Outcome stays unknown (that is what the client saw); a
 			// revision on an unknown op marks it as resolved.
 			op.Rev, op.Complete = s.rev, s.at
-		case op.Value != "" && complete:
+		case op.Value != "" && (complete || window.covers(op)):
 			count(op.Op).NotHappened++
 			continue
 		default:
@@ -117,5 +123,71 @@ func resolve(h *history.History) resolved {
 		}
 		r.ops = append(r.ops, op)
 	}
+	if complete {
+		r.seqs = sequences(h)
+	}
 	return r
+}
+
+// window answers "would this write's message still be in the stream?".
+//
+// Two facts make that decidable without a complete watch stream:
+//   - Revisions are stream sequences, assigned in order by the leader: a
+//     write invoked after some message with revision R was known to exist
+//     (acknowledged, or seen by the watcher) gets a revision above R.
+//   - Per key, what the stream keeps is a suffix: the history limit and
+//     purges remove a key's oldest messages first, so every message of key k
+//     from k's oldest retained revision on is still there.
+//
+// So when k's oldest retained revision is at most R+1, a write to k invoked
+// after R was known would still be in the stream had it happened.
+type window struct {
+	firstKept map[string]uint64 // per key, the oldest revision stored after the run
+	known     []knownRev        // by time: the highest revision known to exist
+}
+
+type knownRev struct {
+	at  int64
+	rev uint64
+}
+
+func retainedWindow(h *history.History) window {
+	w := window{firstKept: map[string]uint64{}}
+	if h.End == nil || !h.End.StoredComplete {
+		return w
+	}
+	for _, s := range h.Stored {
+		if f, ok := w.firstKept[s.Key]; !ok || s.Rev < f {
+			w.firstKept[s.Key] = s.Rev
+		}
+	}
+	for _, op := range h.Ops {
+		if history.IsWrite(op.Op) && op.Outcome == history.OK && op.Rev != 0 {
+			w.known = append(w.known, knownRev{op.Complete, op.Rev})
+		}
+	}
+	for _, e := range h.Watch {
+		w.known = append(w.known, knownRev{e.At, e.Rev})
+	}
+	sort.Slice(w.known, func(i, j int) bool { return w.known[i].at < w.known[j].at })
+	for i := 1; i < len(w.known); i++ {
+		if w.known[i].rev < w.known[i-1].rev {
+			w.known[i].rev = w.known[i-1].rev
+		}
+	}
+	return w
+}
+
+// covers reports whether op, had it happened, would be among the stored messages.
+func (w window) covers(op history.Record) bool {
+	first, ok := w.firstKept[op.Key]
+	if !ok {
+		return false
+	}
+	i := sort.Search(len(w.known), func(i int) bool { return w.known[i].at >= op.Invoke })
+	var before uint64
+	if i > 0 {
+		before = w.known[i-1].rev
+	}
+	return first <= before+1
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,3 +99,34 @@ func TestProcessesNeedABinary(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestProcessClusterOfEachRelease starts 3 nats-server processes of each
+// release `make test` built, and checks they place an R3 stream and leave
+// nothing behind.
+func TestProcessClusterOfEachRelease(t *testing.T) {
+	for _, env := range []string{"KVHARNESS_NATS_SERVER", "KVHARNESS_NATS_SERVER_OLD"} {
+		bin := os.Getenv(env)
+		if bin == "" {
+			t.Logf("%s not set; skipped", env)
+			continue
+		}
+		dir := t.TempDir() + "/cluster"
+		p, err := StartProcesses(ProcessConfig{Bin: bin, Nodes: 3, Dir: dir})
+		if err != nil {
+			t.Fatalf("%s: %v", bin, err)
+		}
+		pids := []int{}
+		for _, c := range p.cmds {
+			pids = append(pids, c.Process.Pid)
+		}
+		p.Stop()
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, 0); err == nil {
+				t.Errorf("nats-server pid %d still running after Stop", pid)
+			}
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("cluster dir left behind")
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ProcessConfig describes a cluster of separate nats-server processes.
@@ -36,7 +37,24 @@ type Processes struct {
 // StartProcesses starts cfg.Nodes nats-server processes clustered over
 // loopback. Each child gets SIGKILL when this process dies (Pdeathsig), so a
 // crashed harness leaves no servers behind.
+//
+// A fresh cluster is only ready when it can place a stream on every node:
+// nats-server 2.10 sometimes settles, for good, on fewer peers than it has
+// nodes ("Decreasing our clustersize"), while every node looks healthy. Such
+// a start is thrown away and tried again on new ports.
 func StartProcesses(cfg ProcessConfig) (*Processes, error) {
+	var last error
+	for attempt := 0; attempt < 3; attempt++ {
+		p, err := startProcessesOnce(cfg)
+		if err == nil {
+			return p, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	if cfg.Nodes < 1 {
 		return nil, fmt.Errorf("nodes must be at least 1")
 	}
@@ -87,12 +105,45 @@ func StartProcesses(cfg ProcessConfig) (*Processes, error) {
 		p.cmds = append(p.cmds, cmd)
 		p.names = append(p.names, name)
 		p.urls = append(p.urls, fmt.Sprintf("nats://127.0.0.1:%d", client[i]))
+		time.Sleep(50 * time.Millisecond) // staggered starts make a short-sized cluster rarer
 	}
 	if err := p.waitReady(); err != nil {
 		p.Stop()
 		return nil, err
 	}
+	if err := p.probePlacement(); err != nil {
+		p.Stop()
+		return nil, err
+	}
 	return p, nil
+}
+
+// probePlacement creates and deletes a stream replicated on every node.
+func (p *Processes) probePlacement() error {
+	if p.cfg.Nodes == 1 {
+		return nil
+	}
+	nc, err := nats.Connect(strings.Join(p.urls, ","), nats.Timeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "KVHARNESS_PROBE", Subjects: []string{"kvharness.probe"}, Replicas: p.cfg.Nodes, Storage: jetstream.MemoryStorage})
+		if err == nil {
+			return js.DeleteStream(ctx, "KVHARNESS_PROBE")
+		}
+		last = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("nats-server cluster of %d cannot place a stream on every node: %v", p.cfg.Nodes, last)
 }
 
 // waitReady waits until every node answers the JetStream API.

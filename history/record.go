@@ -101,6 +101,9 @@ type End struct {
 	// recording watcher or in the stream after the run, so a written value
 	// never seen was never written.
 	WatchComplete bool `json:"watch_complete"`
+	// StoredComplete: the stored records are every message the stream held
+	// after the run (per key, a suffix of what was written to it).
+	StoredComplete bool `json:"stored_complete,omitempty"`
 	// FinalReads: every key got a final record.
 	FinalReads bool `json:"final_reads"`
 }

@@ -256,7 +256,7 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	end := history.End{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	lastSeq, err := streamLastSeq(ctx, js, cluster.StreamName(cfg.Bucket.Name))
+	lastSeq, err := settledLastSeq(ctx, js, cluster.StreamName(cfg.Bucket.Name))
 	missed := []SeqRange{{1, lastSeq}}
 	if w != nil {
 		if err == nil {
@@ -280,7 +280,7 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	if err == nil {
 		var stored map[uint64]bool
 		if len(missed) > 0 && lastSeq > 0 || anyUnknown {
-			stored, _ = RecordStored(ctx, js, cfg.Bucket.Name, lastSeq, clock, out)
+			stored, end.StoredComplete, _ = RecordStored(ctx, js, cfg.Bucket.Name, lastSeq, clock, out)
 		}
 		end.WatchComplete = covered(missed, stored)
 	}
@@ -306,6 +306,31 @@ func readLastRetrying(ctx context.Context, nc *nats.Conn, bucket, key string, cl
 		time.Sleep(200 * time.Millisecond)
 	}
 	return history.Record{}, errors.Join(fmt.Errorf("final read of %q failed", key), last)
+}
+
+// settledLastSeq waits (bounded) until the stream's last sequence stops
+// moving: writes whose clients gave up (timeouts) may still be queued at the
+// server and land after the workload stopped. Reading the final state before
+// they land would leave the watcher and the final reads out of step.
+func settledLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	last, err := streamLastSeq(ctx, js, stream)
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return last, nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		now, err := streamLastSeq(ctx, js, stream)
+		if err != nil || now == last {
+			return last, nil
+		}
+		last = now
+	}
+	return last, nil
 }
 
 func streamLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {

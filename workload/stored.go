@@ -15,22 +15,22 @@ import (
 // RecordStored writes every message the bucket's stream still holds, from
 // its first sequence up to lastSeq, into the history. It is the evidence of
 // what was stored when the recording watcher is off or skipped sequences;
-// it returns the sequences it saw. Only retained messages are read — at
+// it returns the sequences it saw and whether it reached lastSeq. Only retained messages are read — at
 // most keys × history — so its cost does not grow with run length.
-func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, lastSeq uint64, clock Clock, out *history.Writer) (map[uint64]bool, error) {
+func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, lastSeq uint64, clock Clock, out *history.Writer) (map[uint64]bool, bool, error) {
 	seen := map[uint64]bool{}
 	if lastSeq == 0 {
-		return seen, nil
+		return seen, true, nil
 	}
 	cons, err := js.OrderedConsumer(ctx, cluster.StreamName(bucket), jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
-		return seen, err
+		return seen, false, err
 	}
 	prefix := cluster.Subject(bucket, "")
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			return seen, err
+			return seen, false, err
 		}
 		n := 0
 		for msg := range batch.Messages() {
@@ -51,17 +51,20 @@ func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, la
 			out.Write(&rec)
 			seen[rec.Rev] = true
 			if rec.Rev >= lastSeq {
-				return seen, nil
+				return seen, true, nil
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			return seen, err
+			return seen, false, err
 		}
 		if n == 0 {
-			return seen, nil // nothing more retained
+			// Short of lastSeq and nothing came: we cannot tell a removed
+			// message from a slow server, so the dump does not count as
+			// complete (that would turn "not seen" into "did not happen").
+			return seen, false, nil
 		}
 	}
-	return seen, ctx.Err()
+	return seen, false, ctx.Err()
 }
 
 // covered reports whether every sequence of the ranges is in seen.

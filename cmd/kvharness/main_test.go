@@ -361,3 +361,35 @@ func TestKilledRunLeavesCheckableHistory(t *testing.T) {
 		t.Errorf("check does not say the run was killed:\n%s", r.stdout)
 	}
 }
+
+// TestUnknownOutcomesResolved forces most writes past a tiny op timeout, so
+// their outcome is unknown though the server applied them, and expects the
+// checker to resolve them from the recording watcher and still pass. Deletes
+// are left out: they carry no value, so unknown ones cannot be resolved and,
+// by the hundred, make the check exponential (see README).
+func TestUnknownOutcomesResolved(t *testing.T) {
+	out := t.TempDir()
+	r := runBin(t, 3*time.Minute, "run", "single", "--ops", "3000", "--op-timeout", "300us",
+		"--mix", "put=2,update=3,create=1,get=2", "--quiet", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	var s struct {
+		Ops        map[string]struct{ Unknown int }
+		Resolution map[string]struct {
+			Happened, NotHappened, StillUnknown int
+		} `json:"unknown_resolution"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Ops["put"].Unknown == 0 {
+		t.Skip("no put timed out at 300µs on this machine; nothing to resolve")
+	}
+	put := s.Resolution["put"]
+	if put.Happened == 0 || put.StillUnknown != 0 {
+		t.Fatalf("unknown puts not resolved from the watcher: %+v", s.Resolution)
+	}
+	t.Logf("resolution: %+v", s.Resolution)
+}

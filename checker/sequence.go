@@ -1,0 +1,64 @@
+package checker
+
+import (
+	"sort"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// keySequence is the whole sequence of one key's messages, known when the
+// recording watcher, the messages stored after the run and the final reads
+// together hold every stream sequence up to the highest one seen.
+//
+// It lets the model place each write exactly: a write can only be the
+// message that follows the key's current one. Without it, writes whose
+// revision the client never learned (deletes, unknown outcomes) can be
+// linearized almost anywhere, and Porcupine's search explodes.
+type keySequence struct {
+	next map[uint64]message // after the message at this revision (0: nothing yet) comes ...
+	prev map[uint64]uint64  // the message before this revision (0: none)
+}
+
+// message is one stored message: a value or a del/purge marker.
+type message struct {
+	Rev    uint64
+	Marker string
+}
+
+// sequences builds each key's keySequence, or returns nil if some sequence
+// number is missing — then a "next" could skip a message nobody saw.
+// Writes still in flight when the run stopped may land after End.LastSeq,
+// so coverage is checked up to the highest revision seen.
+func sequences(h *history.History) map[string]*keySequence {
+	byKey := map[string][]message{}
+	seen := map[uint64]bool{}
+	var highest uint64
+	for _, list := range [][]history.Record{h.Watch, h.Stored, h.Final} {
+		for _, m := range list {
+			if m.Rev == 0 || seen[m.Rev] {
+				continue
+			}
+			seen[m.Rev] = true
+			if m.Rev > highest {
+				highest = m.Rev
+			}
+			byKey[m.Key] = append(byKey[m.Key], message{Rev: m.Rev, Marker: m.Marker})
+		}
+	}
+	if uint64(len(seen)) != highest {
+		return nil
+	}
+	out := make(map[string]*keySequence, len(byKey))
+	for key, msgs := range byKey {
+		sort.Slice(msgs, func(i, j int) bool { return msgs[i].Rev < msgs[j].Rev })
+		ks := &keySequence{next: make(map[uint64]message, len(msgs)), prev: make(map[uint64]uint64, len(msgs))}
+		var before uint64
+		for _, m := range msgs {
+			ks.next[before] = m
+			ks.prev[m.Rev] = before
+			before = m.Rev
+		}
+		out[key] = ks
+	}
+	return out
+}
