@@ -1,0 +1,95 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/latency"
+)
+
+func sampleHistory() *history.History {
+	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
+	return &history.History{
+		Meta: &history.Meta{Scenario: "t", Bucket: "b", Replicas: 3, Nodes: 3, Mode: "embedded", ServerVersion: "2.15.2", Seed: 7, Clients: 2, Pacing: "closed-loop"},
+		Ops: []history.Record{
+			{Kind: history.KindOp, Client: 1, Op: history.OpPut, Key: "k", Value: "c1-1", Outcome: history.OK, Rev: 1, Invoke: ms(0), Complete: ms(2)},
+			{Kind: history.KindOp, Client: 2, Op: history.OpUpdate, Key: "k", Value: "c2-1", HasExpect: true, Outcome: history.Fail, ErrClass: history.ClassConflict, Invoke: ms(1), Complete: ms(3)},
+			{Kind: history.KindOp, Client: 1, Op: history.OpGet, Key: "k", Outcome: history.OK, Found: true, Read: "c1-1", Rev: 1, Invoke: ms(4), Complete: ms(5)},
+			{Kind: history.KindOp, Client: 2, Op: history.OpPut, Key: "k", Value: "c2-2", Outcome: history.Unknown, ErrClass: history.ClassTimeout, Invoke: ms(6), Complete: ms(1006)},
+		},
+		Final: []history.Record{{Kind: history.KindFinal, Key: "k", Found: true, Read: "c1-1", Rev: 1, Invoke: ms(2000), Complete: ms(2001)}},
+		End:   &history.End{FinalReads: true, LastSeq: 1},
+	}
+}
+
+func TestSummaryFieldsAndExitCodes(t *testing.T) {
+	h := sampleHistory()
+	res := checker.Check(h, checker.Options{Timeout: 5 * time.Second})
+	s := Build(Input{History: h, Result: res})
+	if s.Ops["put"].OK != 1 || s.Ops["put"].Unknown != 1 || s.Ops["update"].Fail != 1 || s.Ops["update"].Errors["conflict"] != 1 {
+		t.Fatalf("counts: %+v %+v", s.Ops["put"], s.Ops["update"])
+	}
+	if s.Ops["put"].LatencyUS.Max < 999_000 || s.LatencySource == "" {
+		t.Errorf("latency from history: %+v (%s)", s.Ops["put"].LatencyUS, s.LatencySource)
+	}
+	if s.Target.Mode != "embedded" || s.Target.Replicas != 3 || s.Target.ServerVersion != "2.15.2" || s.Pacing != "closed-loop" || s.Clients != 2 {
+		t.Errorf("target/pacing: %+v %s %d", s.Target, s.Pacing, s.Clients)
+	}
+	dir := t.TempDir()
+	if err := s.WriteJSON(dir); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	// The fields DESIGN.md promises.
+	for _, f := range []string{"verdict", "checks", "ops", "throughput_ops_per_sec", "duration_sec", "target", "faults"} {
+		if _, ok := m[f]; !ok {
+			t.Errorf("summary.json lacks %q", f)
+		}
+	}
+	put := m["ops"].(map[string]any)["put"].(map[string]any)
+	for _, f := range []string{"ok", "fail", "unknown", "latency_us"} {
+		if _, ok := put[f]; !ok {
+			t.Errorf("ops.put lacks %q", f)
+		}
+	}
+	for _, f := range []string{"p50", "p90", "p99", "p999", "max"} {
+		if _, ok := put["latency_us"].(map[string]any)[f]; !ok {
+			t.Errorf("latency_us lacks %q", f)
+		}
+	}
+	if faults, ok := m["faults"].([]any); !ok || len(faults) != 0 {
+		t.Errorf("faults should be an empty list, got %v", m["faults"])
+	}
+	for v, code := range map[checker.Status]int{checker.Pass: 0, checker.Fail: 1, checker.Unknown: 3} {
+		if ExitCode(v) != code {
+			t.Errorf("exit code of %s = %d", v, ExitCode(v))
+		}
+	}
+}
+
+func TestTextSummary(t *testing.T) {
+	h := sampleHistory()
+	res := checker.Check(h, checker.Options{Timeout: 5 * time.Second})
+	lat := latency.NewRecorder()
+	lat.Record("put", "ok", 1500*time.Microsecond)
+	s := Build(Input{History: h, Result: res, Latency: latency.Merge(lat), DurationSec: 2})
+	var b bytes.Buffer
+	s.WriteText(&b)
+	out := b.String()
+	for _, want := range []string{"scenario t", "R3", "2.15.2", "closed-loop", "put", "1.50", "linearizable-writes", "verdict:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text summary lacks %q:\n%s", want, out)
+		}
+	}
+}
