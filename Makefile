@@ -21,7 +21,8 @@ run: build
 # Tools are nats-server binaries of two releases (for tests against real,
 # separate server processes) and natscli (for `make bench`), built from the
 # Go module proxy into .tools/bin once.
-tools: $(TOOLS)/nats-server-$(NATS_CURRENT) $(TOOLS)/nats-server-$(NATS_OLD) $(TOOLS)/nats
+SERVERS := $(TOOLS)/nats-server-$(NATS_CURRENT) $(TOOLS)/nats-server-$(NATS_OLD)
+tools: $(SERVERS) $(TOOLS)/nats
 
 $(TOOLS)/nats-server-%:
 	@mkdir -p $(TOOLS)/tmp-$*
@@ -31,7 +32,7 @@ $(TOOLS)/nats-server-%:
 $(TOOLS)/nats:
 	GOBIN=$(TOOLS) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI)
 
-test: tools
+test: $(SERVERS)
 	KVHARNESS_NATS_SERVER=$(TOOLS)/nats-server-$(NATS_CURRENT) \
 	KVHARNESS_NATS_SERVER_OLD=$(TOOLS)/nats-server-$(NATS_OLD) \
 	KVHARNESS_REQUIRE_EXTERNAL=1 \
