@@ -37,6 +37,9 @@ type Result struct {
 
 // Check runs every check over h.
 func Check(h *history.History, opts Options) *Result {
+	if opts.Timeout <= 0 && h.Meta != nil && h.Meta.CheckTimeoutSec > 0 {
+		opts.Timeout = time.Duration(h.Meta.CheckTimeoutSec * float64(time.Second))
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -79,6 +82,8 @@ func Check(h *history.History, opts Options) *Result {
 	c, notes := checkRevisionsUnique(ops, append(h.Watch[:len(h.Watch):len(h.Watch)], h.Stored...), h.Final)
 	add(c, notes)
 	c, notes = checkNoLostWrites(ops, h)
+	add(c, notes)
+	c, notes = checkReadsValid(ops, h.Final)
 	add(c, notes)
 
 	res.Verdict = Verdict(res.Checks)

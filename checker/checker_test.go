@@ -888,7 +888,7 @@ func TestCheckVerdictFolding(t *testing.T) {
 		{
 			name: "stale read on R3: reads measured but not required, pass",
 			h:    replicated(staleRead()), want: Pass,
-			requiredChecks: []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites},
+			requiredChecks: []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid},
 		},
 		{
 			name: "stale read on R3 whose scenario requires reads: fail",

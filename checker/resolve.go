@@ -101,12 +101,13 @@ func resolve(h *history.History) resolved {
 		}
 		switch {
 		case op.Op == history.OpCreate && op.Outcome == history.Fail && wasSeen:
-			// nats.go's Create is two requests: if the first fails without
-			// a conflict (a timeout: it may have been written) and another
-			// client then deletes the key, the retry over the new marker can
-			// conflict, and Create reports that conflict — though its first
-			// attempt wrote. A failed create whose value is in the stream is
-			// that case.
+			// nats.go's Create is two requests. If the first fails with an
+			// error that may have written and leaves the context alive (a
+			// lost connection, not a timeout), and another client deletes the
+			// key, the follow-up read sees a marker and the retry over it can
+			// conflict: Create reports a conflict though its first request
+			// wrote. A failed create whose value is in the stream is that case
+			// (rare: it needs a fault and a race); it is counted and shown.
 			count(op.Op).FailedButSeen++
 			op.Outcome, op.Rev, op.Complete = history.Unknown, s.rev, s.at
 		case op.Outcome != history.Unknown || !history.IsWrite(op.Op):

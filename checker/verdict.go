@@ -9,14 +9,14 @@ const (
 )
 
 // AllChecks lists the checks this package runs, in report order.
-var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites}
+var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid}
 
 // DefaultRequired is what a scenario requires when it says nothing: every
 // check on R1; on replicated buckets reads are reported but not required,
 // because direct gets may be answered by a lagging replica.
 func DefaultRequired(replicas int) []string {
 	if replicas > 1 {
-		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites}
+		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid}
 	}
 	return append([]string(nil), AllChecks...)
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -20,7 +21,9 @@ type BucketConfig struct {
 
 // CreateBucket creates the run's own bucket. A freshly formed cluster may
 // briefly answer "no suitable peers" or time out while electing, so creation
-// is retried until ctx ends.
+// is retried until ctx ends — except for requests the server refuses as bad
+// (400) or can never place (replicas > 1 on a server that is not
+// clustered), which fail at once.
 func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig) (jetstream.KeyValue, error) {
 	storage := jetstream.FileStorage
 	if strings.EqualFold(cfg.Storage, "memory") {
@@ -34,7 +37,7 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 		MaxValueSize: cfg.MaxValueSize,
 	}
 	var last error
-	for {
+	for ctx.Err() == nil {
 		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
 		kv, err := js.CreateKeyValue(attempt, kvc)
 		cancel()
@@ -42,13 +45,22 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 			return kv, nil
 		}
 		last = err
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.Code == 400 || apiErr.ErrorCode == errReplicasNotSupported) {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("creating bucket %s (replicas %d): %w", cfg.Name, cfg.Replicas, last)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+	return nil, fmt.Errorf("creating bucket %s (replicas %d): %w", cfg.Name, cfg.Replicas, last)
 }
+
+// errReplicasNotSupported: "replicas > 1 not supported in non-clustered
+// mode" — a single server will never accept the bucket.
+const errReplicasNotSupported = 10074
 
 // DeleteBucket removes the run's bucket, bounded by ctx.
 func DeleteBucket(ctx context.Context, js jetstream.JetStream, name string) error {

@@ -23,6 +23,10 @@ type EmbeddedConfig struct {
 	LogDir string
 	// ReadyTimeout bounds how long we wait for routes and a JetStream leader.
 	ReadyTimeout time.Duration
+	// StoreParent is where the JetStream store directory is made (default:
+	// the system temp dir). Runs put it in their results folder, so a
+	// harness killed with SIGKILL leaves its data there, not in /tmp.
+	StoreParent string
 }
 
 // Embedded is a running set of nats-server instances inside this process,
@@ -56,7 +60,12 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 }
 
 func startEmbeddedOnce(cfg EmbeddedConfig) (*Embedded, error) {
-	dir, err := os.MkdirTemp("", "kvharness-store-")
+	if cfg.StoreParent != "" {
+		if err := os.MkdirAll(cfg.StoreParent, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp(cfg.StoreParent, "kvharness-store-")
 	if err != nil {
 		return nil, fmt.Errorf("creating store dir: %w", err)
 	}

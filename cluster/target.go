@@ -52,7 +52,7 @@ func (a Auth) Options() ([]nats.Option, error) {
 		opts = append(opts, nats.RootCAs(a.TLSCA))
 	}
 	if (a.TLSCert == "") != (a.TLSKey == "") {
-		return nil, fmt.Errorf("TLS client certificate needs both --tls-cert and --tls-key")
+		return nil, fmt.Errorf("TLS client certificate needs both --tlscert and --tlskey")
 	}
 	if a.TLSCert != "" {
 		opts = append(opts, nats.ClientCert(a.TLSCert, a.TLSKey))
@@ -77,6 +77,8 @@ type TargetConfig struct {
 	Auth       Auth
 	Nodes      int
 	LogDir     string
+	// StoreParent: see EmbeddedConfig.
+	StoreParent string
 }
 
 // Up starts embedded servers or prepares a connection to external ones.
@@ -99,18 +101,24 @@ func Up(cfg TargetConfig) (*Target, error) {
 		nc.Close()
 		return t, nil
 	}
-	e, err := StartEmbedded(EmbeddedConfig{Nodes: cfg.Nodes, LogDir: cfg.LogDir})
+	e, err := StartEmbedded(EmbeddedConfig{Nodes: cfg.Nodes, LogDir: cfg.LogDir, StoreParent: cfg.StoreParent})
 	if err != nil {
 		return nil, err
 	}
 	return &Target{Mode: ModeEmbedded, URLs: e.ClientURLs(), Nodes: cfg.Nodes, auth: auth, Embedded: e}, nil
 }
 
-// countNodes learns the cluster size from the servers the client was told
-// about (the URL it connected to plus gossiped peers).
+// countNodes learns the cluster size from the server pool: the URLs given
+// plus peers gossiped by the cluster, each counted once.
 func countNodes(nc *nats.Conn) int {
-	n := len(nc.DiscoveredServers()) + 1
-	return n
+	seen := map[string]bool{}
+	for _, u := range nc.Servers() {
+		seen[strings.TrimPrefix(strings.TrimPrefix(u, "nats://"), "tls://")] = true
+	}
+	if len(seen) == 0 {
+		return 1
+	}
+	return len(seen)
 }
 
 // Connect opens one client connection. Reconnects are allowed (a run must

@@ -35,6 +35,12 @@ func ReadFile(path string) (*History, error) {
 // line; a bad last line is tolerated, because a killed writer leaves one.
 func Read(r io.Reader) (*History, error) {
 	h := &History{}
+	// Writes started but not (yet) completed, by client and invoke time.
+	type started struct {
+		client int
+		invoke int64
+	}
+	pendingWrites := map[started]Record{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	line := 0
@@ -56,7 +62,14 @@ func Read(r io.Reader) (*History, error) {
 		switch rec.Kind {
 		case KindMeta:
 			h.Meta = rec.Meta
+		case KindInvoke:
+			pendingWrites[started{rec.Client, rec.Invoke}] = rec
 		case KindOp:
+			if err := validOp(&rec); err != nil {
+				pending = fmt.Errorf("history line %d: %v", line, err)
+				continue
+			}
+			delete(pendingWrites, started{rec.Client, rec.Invoke})
 			h.Ops = append(h.Ops, rec)
 		case KindWatch:
 			h.Watch = append(h.Watch, rec)
@@ -76,8 +89,36 @@ func Read(r io.Reader) (*History, error) {
 	if pending != nil {
 		h.Truncated = 1
 	}
+	for _, rec := range pendingWrites {
+		rec.Kind, rec.Outcome = KindOp, Unknown
+		rec.ErrClass, rec.Error = ClassNoCompletion, "no completion recorded: the run was killed"
+		h.Ops = append(h.Ops, rec)
+	}
 	if h.Meta == nil {
 		return nil, fmt.Errorf("history has no meta line: not a kvharness history")
 	}
 	return h, nil
+}
+
+// validOp rejects op records the checker cannot reason about, so a damaged
+// or hand-edited history is one clear error rather than a failure deep in
+// the checker.
+func validOp(r *Record) error {
+	known := false
+	for _, op := range Ops {
+		known = known || r.Op == op
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("unknown op %q", r.Op)
+	case r.Key == "":
+		return fmt.Errorf("%s without a key", r.Op)
+	case r.Outcome != OK && r.Outcome != Fail && r.Outcome != Unknown:
+		return fmt.Errorf("unknown outcome %q", r.Outcome)
+	case r.Outcome != Unknown && r.Complete < r.Invoke:
+		return fmt.Errorf("%s completes (%d) before it is invoked (%d)", r.Op, r.Complete, r.Invoke)
+	case IsWrite(r.Op) && r.Op != OpDelete && r.Op != OpPurge && r.Value == "":
+		return fmt.Errorf("%s without a value", r.Op)
+	}
+	return nil
 }

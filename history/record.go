@@ -7,8 +7,13 @@ package history
 type Kind string
 
 const (
-	KindMeta   Kind = "meta"   // first line: what was run against what
-	KindOp     Kind = "op"     // one client operation, invoke to completion
+	KindMeta Kind = "meta" // first line: what was run against what
+	KindOp   Kind = "op"   // one client operation, invoke to completion
+	// KindInvoke is written when a write starts, before its request is sent.
+	// If the process is killed, a write in flight leaves only this line — yet
+	// an operation that completed meanwhile may have seen its effect. The
+	// reader turns an invoke without its op line into an unknown write.
+	KindInvoke Kind = "invoke"
 	KindWatch  Kind = "watch"  // one entry seen by the recording watcher
 	KindFinal  Kind = "final"  // one key's last message, read through the stream leader after the run
 	KindStored Kind = "stored" // one message the stream still held after the run
@@ -89,6 +94,9 @@ type Meta struct {
 	// Required lists the checks the scenario requires; the checker uses it
 	// so that `kvharness check` reaches the same verdict offline.
 	Required []string `json:"required"`
+	// CheckTimeoutSec is the run's budget per linearizability check, so an
+	// offline re-check spends the same.
+	CheckTimeoutSec float64 `json:"check_timeout_sec,omitempty"`
 }
 
 // End closes a history. Its absence means the run was killed.
@@ -129,6 +137,7 @@ const (
 	ClassUnavailable  = "unavailable"   // no leader / cluster not ready
 	ClassCanceled     = "canceled"      // the run stopped before an answer came
 	ClassOther        = "other"         // unclassified: treated as unknown
+	ClassNoCompletion = "no-completion" // the run was killed before the op completed
 )
 
 // Ops lists every client operation, in a fixed order (op mixes are walked in

@@ -20,6 +20,7 @@ type Writer struct {
 	err    error
 	stop   chan struct{}
 	done   chan struct{}
+	once   sync.Once
 	closed bool
 }
 
@@ -80,10 +81,13 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	w.mu.Unlock()
-	close(w.stop)
+	w.once.Do(func() { close(w.stop) })
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return w.err
+	}
 	w.closed = true
 	if w.err == nil {
 		w.err = w.buf.Flush()

@@ -4,6 +4,8 @@ package scenarios
 
 import (
 	"time"
+
+	"github.com/kvharness/kvharness/checker"
 )
 
 // Scenario is one YAML scenario file. Every field can be overridden by a
@@ -107,6 +109,6 @@ func (s *Scenario) Defaults() {
 		w.Seed = 1
 	}
 	if s.Expect.CheckTimeout == 0 {
-		s.Expect.CheckTimeout = 2 * time.Minute
+		s.Expect.CheckTimeout = checker.DefaultTimeout
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
 )
 
@@ -18,10 +19,6 @@ func (e *FieldError) Error() string { return e.Msg }
 func fieldErr(path, format string, args ...any) error {
 	return &FieldError{Path: path, Msg: fmt.Sprintf("%s: ", strings.TrimPrefix(path, "$.")) + fmt.Sprintf(format, args...)}
 }
-
-// KnownChecks is filled by the caller that knows the checker's names, so
-// this package does not import the checker.
-var KnownChecks = map[string]bool{}
 
 // Validate checks values against their ranges. Zero values are allowed
 // (they take defaults); call it before and after applying flags.
@@ -88,7 +85,7 @@ func (s *Scenario) validate() error {
 		}
 	}
 	for i, c := range s.Expect.Required {
-		if len(KnownChecks) > 0 && !KnownChecks[c] {
+		if !contains(checker.AllChecks, c) {
 			return fieldErr(fmt.Sprintf("$.expect.required[%d]", i), "unknown check %q", c)
 		}
 	}

@@ -55,6 +55,11 @@ func (c *Client) do(p Planned) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
 	start := time.Now()
 	rec.Invoke = c.clock.Now()
+	if history.IsWrite(p.Op) {
+		inv := rec
+		inv.Kind = history.KindInvoke
+		c.out.Write(&inv)
+	}
 	err := c.execute(ctx, &rec, payload)
 	rec.Complete = c.clock.Now() // for an unknown op: when the client gave up; the checker uses infinity
 	elapsed := time.Since(start)

@@ -52,14 +52,8 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 	}
 	rec.Rev = resp.Message.Seq
 	if len(resp.Message.Header) > 0 {
-		h, err := nats.DecodeHeadersMsg(resp.Message.Header)
-		if err == nil {
-			switch strings.ToUpper(h.Get("KV-Operation")) {
-			case "DEL":
-				rec.Marker = history.MarkerDel
-			case "PURGE":
-				rec.Marker = history.MarkerPurge
-			}
+		if h, err := nats.DecodeHeadersMsg(resp.Message.Header); err == nil {
+			rec.Marker = markerOf(h)
 		}
 	}
 	if rec.Marker == "" {
@@ -67,4 +61,15 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 		rec.Read = DecodeValue(resp.Message.Data)
 	}
 	return rec, nil
+}
+
+// markerOf reads the KV-Operation header: a delete or purge marker, or none.
+func markerOf(h nats.Header) string {
+	switch strings.ToUpper(h.Get("KV-Operation")) {
+	case "DEL":
+		return history.MarkerDel
+	case "PURGE":
+		return history.MarkerPurge
+	}
+	return history.MarkerNone
 }

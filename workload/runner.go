@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -268,15 +269,7 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	}
 	end.LastSeq = lastSeq
 
-	end.FinalReads = true
-	for _, key := range cfg.Keys.Keys {
-		rec, err := readLastRetrying(ctx, nc, cfg.Bucket.Name, key, clock)
-		if err != nil {
-			end.FinalReads = false
-			continue
-		}
-		out.Write(&rec)
-	}
+	end.FinalReads = finalReads(ctx, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
 	if err == nil {
 		var stored map[uint64]bool
 		if len(missed) > 0 && lastSeq > 0 || anyUnknown {
@@ -286,6 +279,36 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	}
 	end.At = clock.Now()
 	return end
+}
+
+// finalReads reads every key's last message, a few keys at a time so a
+// large key space fits the final phase's budget. It reports whether every
+// key was read.
+func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) bool {
+	const parallel = 16
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	next := make(chan string)
+	for i := 0; i < parallel; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range next {
+				rec, err := readLastRetrying(ctx, nc, bucket, key, clock)
+				if err != nil {
+					failed.Store(true)
+					continue
+				}
+				out.Write(&rec)
+			}
+		}()
+	}
+	for _, key := range keys {
+		next <- key
+	}
+	close(next)
+	wg.Wait()
+	return !failed.Load()
 }
 
 func readLastRetrying(ctx context.Context, nc *nats.Conn, bucket, key string, clock Clock) (history.Record, error) {

@@ -40,12 +40,7 @@ func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, la
 				continue
 			}
 			rec := history.Record{Kind: history.KindStored, Key: strings.TrimPrefix(msg.Subject(), prefix), Rev: meta.Sequence.Stream, At: clock.Now()}
-			switch strings.ToUpper(msg.Headers().Get("KV-Operation")) {
-			case "DEL":
-				rec.Marker = history.MarkerDel
-			case "PURGE":
-				rec.Marker = history.MarkerPurge
-			default:
+			if rec.Marker = markerOf(msg.Headers()); rec.Marker == history.MarkerNone {
 				rec.Read = DecodeValue(msg.Data())
 			}
 			out.Write(&rec)

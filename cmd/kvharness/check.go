@@ -43,7 +43,7 @@ func newCheckCmd() *cobra.Command {
 			return exitWith(s.ExitCode)
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "check-timeout", checker.DefaultTimeout, "budget of each linearizability check; exceeding it makes the check unknown")
+	cmd.Flags().DurationVar(&timeout, "check-timeout", 0, "budget of each linearizability check; exceeding it makes the check unknown (default: the run's own, else 2m)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
 	return cmd
 }

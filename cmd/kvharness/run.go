@@ -214,9 +214,6 @@ func splitList(s string) []string {
 }
 
 func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
-	for _, c := range checker.AllChecks {
-		scenarios.KnownChecks[c] = true
-	}
 	sc, err := scenarios.Load(name)
 	if err != nil {
 		return usageErr("%v", err)
@@ -225,9 +222,6 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		return usageErr("%v", err)
 	}
 	external := len(sc.Target.Servers) > 0
-	if external && sc.Target.Nodes == 0 {
-		sc.Target.Nodes = 0 // learned from the servers
-	}
 	sc.Defaults()
 	if err := sc.Validate(); err != nil {
 		return usageErr("%v", err)
@@ -250,18 +244,26 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	// to disk) so more CPU is left for the servers.
 	debug.SetGCPercent(400)
 
+	// The first SIGINT/SIGTERM stops the workload; the run then reads the
+	// final state and checks. A second one kills the process the default
+	// way — the history stays valid up to its last line.
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
+	go func() {
+		<-ctx.Done()
+		stopSignals()
+	}()
 
 	nodes := sc.Target.Nodes
 	if external && !cmd.Flags().Changed("nodes") {
 		nodes = 0
 	}
 	target, err := cluster.Up(cluster.TargetConfig{
-		ServerURLs: sc.Target.Servers,
-		Auth:       f.auth,
-		Nodes:      nodes,
-		LogDir:     filepath.Join(outDir, "nodes"),
+		ServerURLs:  sc.Target.Servers,
+		Auth:        f.auth,
+		Nodes:       nodes,
+		LogDir:      filepath.Join(outDir, "nodes"),
+		StoreParent: filepath.Join(outDir, "nodes"),
 	})
 	if err != nil {
 		return usageErr("%v", err)
@@ -280,7 +282,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		keyZipf = w.ZipfS
 	}
 	historyPath := filepath.Join(outDir, "history.jsonl")
-	fmt.Fprintf(cmd.ErrOrStderr(), "kvharness: running %s against %s servers (%s), results in %s\n", sc.Name, target.Mode, strings.Join(target.URLs, ","), outDir)
+	fmt.Fprintf(cmd.OutOrStdout(), "kvharness: running %s against %s servers (%s), results in %s\n", sc.Name, target.Mode, strings.Join(target.URLs, ","), outDir)
 	res, err := workload.Run(ctx, workload.Config{
 		Target: target,
 		Bucket: cluster.BucketConfig{
@@ -302,7 +304,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		OpTimeout:        w.OpTimeout,
 		NoWatcher:        w.NoWatcher,
 		HistoryPath:      historyPath,
-		Meta:             history.Meta{Scenario: sc.Name, Required: required},
+		Meta:             history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds()},
 		Progress:         progress,
 	})
 	target.Down()

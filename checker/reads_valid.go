@@ -1,0 +1,68 @@
+package checker
+
+import (
+	"fmt"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// CheckReadsValid is required on every bucket, replicated or not: a read may
+// be stale (direct gets on R3), but it must return something that was
+// written — by a write invoked before the read completed, to the same key,
+// at the revision that write got.
+const CheckReadsValid = "reads-valid"
+
+func checkReadsValid(ops, finals []history.Record) (CheckResult, []string) {
+	c := CheckResult{Name: CheckReadsValid}
+	writes := map[string]history.Record{}
+	for _, op := range ops {
+		if history.IsWrite(op.Op) && op.Value != "" {
+			writes[op.Value] = op
+		}
+	}
+	var bad []string
+	reads := 0
+	check := func(r history.Record, who string) {
+		if !r.Found {
+			return
+		}
+		reads++
+		w, ok := writes[r.Read]
+		switch {
+		case !ok:
+			bad = append(bad, fmt.Sprintf("%s of key %q returned %q at revision %d, which no operation wrote", who, r.Key, r.Read, r.Rev))
+		case w.Key != r.Key:
+			bad = append(bad, fmt.Sprintf("%s of key %q returned %q, written to key %q", who, r.Key, r.Read, w.Key))
+		case w.Outcome == history.Fail:
+			bad = append(bad, fmt.Sprintf("%s of key %q returned %q from a %s that failed (%s)", who, r.Key, r.Read, w.Op, w.ErrClass))
+		case w.Invoke > r.Complete:
+			bad = append(bad, fmt.Sprintf("%s of key %q returned %q before its %s by client %d was invoked", who, r.Key, r.Read, w.Op, w.Client))
+		case w.Rev != 0 && w.Rev != r.Rev:
+			bad = append(bad, fmt.Sprintf("%s of key %q returned %q at revision %d; the write got revision %d", who, r.Key, r.Read, r.Rev, w.Rev))
+		}
+	}
+	for _, op := range ops {
+		if op.Op == history.OpGet && op.Outcome == history.OK {
+			check(op, fmt.Sprintf("get by client %d", op.Client))
+		}
+	}
+	for _, f := range finals {
+		check(f, "final read")
+	}
+	if len(bad) == 0 {
+		c.Result = Pass
+		c.Detail = fmt.Sprintf("%d reads each returned a value written to that key at that revision", reads)
+		return c, nil
+	}
+	c.Result = Fail
+	c.Detail = fmt.Sprintf("%d of %d reads returned what no write explains; first: %s", len(bad), reads, bad[0])
+	notes := make([]string, 0, 10)
+	for i, b := range bad {
+		if i == maxNotesPerCheck {
+			notes = append(notes, fmt.Sprintf("%s: ... and %d more", CheckReadsValid, len(bad)-i))
+			break
+		}
+		notes = append(notes, CheckReadsValid+": "+b)
+	}
+	return c, notes
+}
