@@ -97,6 +97,8 @@ type Meta struct {
 	// CheckTimeoutSec is the run's budget per linearizability check, so an
 	// offline re-check spends the same.
 	CheckTimeoutSec float64 `json:"check_timeout_sec,omitempty"`
+	// Thresholds are the scenario's limits, as written, re-evaluated offline.
+	Thresholds map[string]string `json:"thresholds,omitempty"`
 }
 
 // End closes a history. Its absence means the run was killed.

@@ -13,6 +13,7 @@ import (
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/latency"
+	"github.com/kvharness/kvharness/scenarios"
 )
 
 // Summary is summary.json. Field names are an interface (DESIGN.md).
@@ -31,6 +32,7 @@ type Summary struct {
 	Seed                uint64                         `json:"seed"`
 	Bucket              string                         `json:"bucket"`
 	Interrupted         bool                           `json:"interrupted"`
+	Thresholds          []ThresholdResult              `json:"thresholds"`
 	Resolution          map[string]*checker.Resolution `json:"unknown_resolution"`
 	StaleReads          checker.StaleReads             `json:"stale_reads"`
 	Notes               []string                       `json:"notes,omitempty"`
@@ -39,6 +41,8 @@ type Summary struct {
 	// per-worker histograms, or invoke/complete times in the history when
 	// re-checked offline.
 	LatencySource string `json:"latency_source"`
+
+	latency latency.Set
 }
 
 // OpSummary is one op's counts and latency.
@@ -77,6 +81,8 @@ type Input struct {
 	Pacing      string
 	Clients     int
 	Interrupted bool
+	// Thresholds: the scenario's limits; nil to take them from the history.
+	Thresholds []scenarios.Threshold
 }
 
 // Build assembles the summary.
@@ -155,7 +161,30 @@ func Build(in Input) *Summary {
 	if in.DurationSec > 0 {
 		s.ThroughputOpsPerSec = float64(total) / in.DurationSec
 	}
+	s.Thresholds = []ThresholdResult{}
+	thresholds := in.Thresholds
+	if thresholds == nil && h.Meta != nil {
+		// Validated when the run started; a hand-edited history that breaks
+		// one shows up as a note.
+		var err error
+		if thresholds, err = scenarios.ParsedThresholds(h.Meta.Thresholds); err != nil {
+			s.Notes = append(s.Notes, err.Error())
+		}
+	}
+	s.evaluateThresholds(thresholds)
+	s.latency = lat
 	return s
+}
+
+// WriteFiles writes summary.json, junit.xml and latency/*.hgrm into dir.
+func (s *Summary) WriteFiles(dir string) error {
+	if err := s.WriteJSON(dir); err != nil {
+		return err
+	}
+	if err := s.WriteJUnit(dir); err != nil {
+		return err
+	}
+	return WriteHgrm(dir, s.latency)
 }
 
 // LatencyFromHistory rebuilds histograms from invoke/complete times, for

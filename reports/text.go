@@ -45,6 +45,13 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-20s %-8s %-9s %s\n", c.Name, c.Result, req, c.Detail)
 	}
+	for _, t := range s.Thresholds {
+		status := "pass"
+		if !t.Pass {
+			status = "fail"
+		}
+		fmt.Fprintf(w, "  %-20s %-8s %-9s actual %s\n", t.Name+" "+t.Expr, status, "threshold", formatActual(t.Actual, t.Unit))
+	}
 	if line := resolutionLine(s); line != "" {
 		fmt.Fprintf(w, "  %s\n", line)
 	}

@@ -44,7 +44,7 @@ func Parse(source string, data []byte) (*Scenario, error) {
 	if err := s.validate(); err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
-			if line := lineOf(data, fe.Path); line > 0 {
+			if line := lineOf(data, fe.Path, fe.MapKey); line > 0 {
 				return nil, fmt.Errorf("%s: line %d: %s", source, line, fe.Msg)
 			}
 			return nil, fmt.Errorf("%s: %s", source, fe.Msg)
@@ -77,7 +77,7 @@ func oneLine(s string) string {
 
 // lineOf finds the line of a YAML path like "$.workload.clients"; 0 when the
 // field is absent (an error about a missing field has no line).
-func lineOf(data []byte, path string) int {
+func lineOf(data []byte, path, mapKey string) int {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return 0
@@ -89,6 +89,13 @@ func lineOf(data []byte, path string) int {
 	n, err := p.FilterFile(f)
 	if err != nil || n == nil {
 		return 0
+	}
+	if m, ok := n.(*ast.MappingNode); ok && mapKey != "" {
+		for _, v := range m.Values {
+			if v.Key.String() == mapKey {
+				return lineOfNode(v)
+			}
+		}
 	}
 	return lineOfNode(n)
 }

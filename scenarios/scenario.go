@@ -17,6 +17,8 @@ type Scenario struct {
 	Bucket      Bucket   `yaml:"bucket"`
 	Workload    Workload `yaml:"workload"`
 	Expect      Expect   `yaml:"expect"`
+	// Thresholds: k6-style limits, e.g. {put.p99: "< 5ms", update.error_rate: "< 1%", throughput: "> 1000"}.
+	Thresholds map[string]string `yaml:"thresholds"`
 }
 
 // Target says which servers to run against.

@@ -69,3 +69,31 @@ func TestDurationsAndDefaults(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 }
+
+func TestThresholds(t *testing.T) {
+	good := map[string]struct {
+		expr  string
+		limit float64
+		holds float64
+	}{
+		"put.p99":             {"< 5ms", 5000, 4999},
+		"update.error_rate":   {"<= 1%", 0.01, 0.01},
+		"get.max":             {"<1s", 1e6, 10},
+		"throughput":          {"> 1000", 1000, 1001},
+		"delete.unknown_rate": {">= 0", 0, 0},
+	}
+	for name, c := range good {
+		th, err := ParseThreshold(name, c.expr)
+		if err != nil || th.Limit != c.limit || !th.Holds(c.holds) {
+			t.Errorf("%s %s: %+v %v", name, c.expr, th, err)
+		}
+	}
+	for name, expr := range map[string]string{"put.p77": "<5ms", "jump.p99": "<5ms", "put.p99": "5ms", "put.error_rate": "< lots", "throughput": "> fast"} {
+		if _, err := ParseThreshold(name, expr); err == nil {
+			t.Errorf("%s %s accepted", name, expr)
+		}
+	}
+	if _, err := Parse("s.yaml", []byte("name: x\nthresholds:\n  put.p99: \"< 5 parsecs\"\n")); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("bad threshold in a file: %v", err)
+	}
+}

@@ -11,7 +11,10 @@ import (
 // FieldError is a bad value at a YAML path; Parse turns the path into a line.
 type FieldError struct {
 	Path string // e.g. $.workload.clients
-	Msg  string
+	// MapKey, when set, names a key of the mapping at Path whose keys YAML
+	// paths cannot address (thresholds like "put.p99" contain dots).
+	MapKey string
+	Msg    string
 }
 
 func (e *FieldError) Error() string { return e.Msg }
@@ -87,6 +90,11 @@ func (s *Scenario) validate() error {
 	for i, c := range s.Expect.Required {
 		if !contains(checker.AllChecks, c) {
 			return fieldErr(fmt.Sprintf("$.expect.required[%d]", i), "unknown check %q", c)
+		}
+	}
+	for name, expr := range s.Thresholds {
+		if _, err := ParseThreshold(name, expr); err != nil {
+			return &FieldError{Path: "$.thresholds", MapKey: name, Msg: err.Error()}
 		}
 	}
 	if s.Expect.CheckTimeout < 0 {

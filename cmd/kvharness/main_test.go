@@ -393,3 +393,29 @@ func TestUnknownOutcomesResolved(t *testing.T) {
 	}
 	t.Logf("resolution: %+v", s.Resolution)
 }
+
+// TestThresholdsFailTheRun: a crossed threshold is exit 1 in the run and in
+// the offline re-check, and a failed test case in junit.xml; every op has
+// its .hgrm.
+func TestThresholdsFailTheRun(t *testing.T) {
+	out := t.TempDir()
+	r := runBin(t, 2*time.Minute, "run", "single", "--ops", "1500", "--quiet", "--out", out,
+		"--threshold", "put.p99<10s", "--threshold", "throughput>100000000")
+	if r.code != 1 || !strings.Contains(r.stdout, "throughput >100000000") {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil || !strings.Contains(string(junit), `failures="1"`) || !strings.Contains(string(junit), "threshold crossed") {
+		t.Fatalf("junit.xml: %v\n%s", err, junit)
+	}
+	for _, op := range []string{"put", "update", "get"} {
+		b, err := os.ReadFile(filepath.Join(out, "latency", op+".hgrm"))
+		if err != nil || !strings.Contains(string(b), "Percentile") {
+			t.Errorf("%s.hgrm: %v", op, err)
+		}
+	}
+	if rc := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); rc.code != 1 {
+		t.Fatalf("offline check of a run that crossed a threshold: exit %d\n%s", rc.code, rc.stdout)
+	}
+	wantUsageError(t, runBin(t, 30*time.Second, "run", "single", "--threshold", "put.p77<5ms", "--out", t.TempDir()), "put.p77")
+}

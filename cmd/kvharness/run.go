@@ -47,6 +47,7 @@ type runFlags struct {
 	seed             uint64
 	require          string
 	checkTimeout     time.Duration
+	thresholds       []string
 	out              string
 	quiet            bool
 	auth             cluster.Auth
@@ -88,6 +89,7 @@ func newRunCmd() *cobra.Command {
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the op sequence (same seed, same ops)")
 	fl.StringVar(&f.require, "require", "", "comma-separated checks that must pass (default: per replicas)")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "budget of each linearizability check")
+	fl.StringArrayVar(&f.thresholds, "threshold", nil, `limit that fails the run when crossed, e.g. "put.p99<5ms", "update.error_rate<1%", "throughput>1000" (repeatable)`)
 	fl.StringVar(&f.out, "out", "", "results folder (default: results/<time>-<scenario>)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines")
 	fl.StringVar(&f.auth.CredsFile, "creds", "", "NATS credentials file")
@@ -171,6 +173,18 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	if set("require") {
 		s.Expect.Required = splitList(f.require)
 	}
+	if set("threshold") {
+		if s.Thresholds == nil {
+			s.Thresholds = map[string]string{}
+		}
+		for _, t := range f.thresholds {
+			i := strings.IndexAny(t, "<>")
+			if i <= 0 {
+				return fmt.Errorf("--threshold %q: want NAME<LIMIT or NAME>LIMIT, e.g. put.p99<5ms", t)
+			}
+			s.Thresholds[strings.TrimSpace(t[:i])] = strings.TrimSpace(t[i:])
+		}
+	}
 	if set("check-timeout") {
 		s.Expect.CheckTimeout = f.checkTimeout
 	}
@@ -224,6 +238,10 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	external := len(sc.Target.Servers) > 0
 	sc.Defaults()
 	if err := sc.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	thresholds, err := scenarios.ParsedThresholds(sc.Thresholds)
+	if err != nil {
 		return usageErr("%v", err)
 	}
 	required := sc.Expect.Required
@@ -304,7 +322,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		OpTimeout:        w.OpTimeout,
 		NoWatcher:        w.NoWatcher,
 		HistoryPath:      historyPath,
-		Meta:             history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds()},
+		Meta:             history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds(), Thresholds: sc.Thresholds},
 		Progress:         progress,
 	})
 	target.Down()
@@ -335,9 +353,10 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Pacing:      res.Pacing,
 		Clients:     w.Clients,
 		Interrupted: res.Interrupted,
+		Thresholds:  thresholds,
 	})
-	if err := summary.WriteJSON(outDir); err != nil {
-		return usageErr("writing summary.json: %v", err)
+	if err := summary.WriteFiles(outDir); err != nil {
+		return usageErr("writing results: %v", err)
 	}
 	summary.WriteText(cmd.OutOrStdout())
 	fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", outDir)

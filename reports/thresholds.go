@@ -1,0 +1,72 @@
+package reports
+
+import (
+	"fmt"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/scenarios"
+)
+
+// ThresholdResult is one threshold, evaluated.
+type ThresholdResult struct {
+	Name   string  `json:"name"`
+	Expr   string  `json:"expr"`
+	Actual float64 `json:"actual"`
+	Unit   string  `json:"unit"`
+	Pass   bool    `json:"pass"`
+}
+
+func formatActual(v float64, unit string) string {
+	switch unit {
+	case "us":
+		return fmt.Sprintf("%.3fms", v/1000)
+	case "fraction":
+		return fmt.Sprintf("%.3f%%", 100*v)
+	default:
+		return fmt.Sprintf("%.0f ops/s", v)
+	}
+}
+
+// evaluateThresholds checks each threshold against the summary's figures.
+// A crossed threshold fails the run, like a failed required check. Error
+// rates leave CAS conflicts out: a conflict is the API working as designed.
+func (s *Summary) evaluateThresholds(ts []scenarios.Threshold) {
+	for _, t := range ts {
+		r := ThresholdResult{Name: t.Name, Expr: t.Expr}
+		o := s.Ops[t.Op]
+		if o == nil {
+			o = &OpSummary{}
+		}
+		total := float64(o.OK + o.Fail + o.Unknown)
+		switch t.Stat {
+		case "throughput":
+			r.Actual, r.Unit = s.ThroughputOpsPerSec, "ops/s"
+		case "error_rate", "unknown_rate":
+			r.Unit = "fraction"
+			var n int
+			if t.Stat == "unknown_rate" {
+				n = o.Unknown
+			} else {
+				for class, c := range o.Errors {
+					if class != history.ClassConflict && class != history.ClassBusy {
+						n += c
+					}
+				}
+			}
+			if total > 0 {
+				r.Actual = float64(n) / total
+			}
+		default:
+			r.Unit = "us"
+			l := o.LatencyUS
+			r.Actual = map[string]float64{"p50": l.P50, "p90": l.P90, "p99": l.P99, "p999": l.P999, "max": l.Max, "mean": l.Mean}[t.Stat]
+		}
+		r.Pass = t.Holds(r.Actual)
+		if !r.Pass {
+			s.Verdict = checker.Fail
+		}
+		s.Thresholds = append(s.Thresholds, r)
+	}
+	s.ExitCode = ExitCode(s.Verdict)
+}
