@@ -419,3 +419,41 @@ func TestThresholdsFailTheRun(t *testing.T) {
 	}
 	wantUsageError(t, runBin(t, 30*time.Second, "run", "single", "--threshold", "put.p77<5ms", "--out", t.TempDir()), "put.p77")
 }
+
+// TestCompare: a run against itself and against another run of the same
+// scenario is no regression; a candidate whose latency tripled and whose
+// throughput halved is, and the regressions are named.
+func TestCompare(t *testing.T) {
+	base, cand := t.TempDir(), t.TempDir()
+	for _, out := range []string{base, cand} {
+		if r := runBin(t, 2*time.Minute, "run", "single", "--duration", "3s", "--quiet", "--out", out); r.code != 0 {
+			t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := runBin(t, time.Minute, "compare", base, base); r.code != 0 || !strings.Contains(r.stdout, "no regression") {
+		t.Fatalf("run vs itself: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Two runs on a shared 2-core test machine differ by more than the
+	// default 20 %; tolerant rules keep this about the verb, not the noise.
+	if r := runBin(t, time.Minute, "compare", base, cand, "--max-p99-increase", "300", "--max-throughput-drop", "70"); r.code != 0 {
+		t.Fatalf("same scenario twice: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(cand, "compare.html")); err != nil {
+		t.Fatalf("no compare.html: %v", err)
+	}
+
+	slow := t.TempDir()
+	b, _ := os.ReadFile(filepath.Join(base, "summary.json"))
+	var s map[string]any
+	json.Unmarshal(b, &s)
+	s["throughput_ops_per_sec"] = s["throughput_ops_per_sec"].(float64) / 2
+	put := s["ops"].(map[string]any)["put"].(map[string]any)["latency_us"].(map[string]any)
+	put["p99"] = put["p99"].(float64)*3 + 5000
+	b, _ = json.Marshal(s)
+	os.WriteFile(filepath.Join(slow, "summary.json"), b, 0o644)
+	r := runBin(t, time.Minute, "compare", base, slow)
+	if r.code != 1 || !strings.Contains(r.stdout, "put p99 up") || !strings.Contains(r.stdout, "throughput down") {
+		t.Fatalf("slow candidate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wantUsageError(t, runBin(t, time.Minute, "compare", base, filepath.Join(base, "nope")), "nope")
+}

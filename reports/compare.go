@@ -1,0 +1,211 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kvharness/kvharness/checker"
+)
+
+// CompareRules say what counts as a regression of a candidate run against
+// its base: the upgrade-validation verdict.
+type CompareRules struct {
+	// MaxP99Increase: an op's p99 may grow by this fraction (0.2 = 20 %) ...
+	MaxP99Increase float64
+	// MinP99DeltaUS: ... and a growth below this many microseconds is noise.
+	MinP99DeltaUS float64
+	// MaxThroughputDrop: throughput may fall by this fraction.
+	MaxThroughputDrop float64
+}
+
+// DefaultCompareRules: 20 % on p99 (ignoring < 1 ms) and on throughput.
+var DefaultCompareRules = CompareRules{MaxP99Increase: 0.2, MinP99DeltaUS: 1000, MaxThroughputDrop: 0.2}
+
+// Comparison is base vs candidate, row by row.
+type Comparison struct {
+	Base, Cand  string
+	Rows        []CompareRow `json:"rows"`
+	Checks      []CheckDelta `json:"checks"`
+	Regressions []string     `json:"regressions"`
+}
+
+// CompareRow is one figure in both runs.
+type CompareRow struct {
+	Metric string  `json:"metric"`
+	Unit   string  `json:"unit"`
+	Base   float64 `json:"base"`
+	Cand   float64 `json:"cand"`
+	Delta  float64 `json:"delta"` // relative: (cand-base)/base; 0 when base is 0
+}
+
+// CheckDelta is one check's result in both runs.
+type CheckDelta struct {
+	Name     string         `json:"name"`
+	Required bool           `json:"required"`
+	Base     checker.Status `json:"base"`
+	Cand     checker.Status `json:"cand"`
+}
+
+// LoadSummary reads a results folder's summary.json.
+func LoadSummary(dir string) (*Summary, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a results folder: %w", dir, err)
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s/summary.json: %w", dir, err)
+	}
+	return &s, nil
+}
+
+// Compare lines two runs up and applies the rules.
+func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *Comparison {
+	c := &Comparison{Base: baseDir, Cand: candDir, Regressions: []string{}}
+	row := func(metric, unit string, b, v float64) CompareRow {
+		r := CompareRow{Metric: metric, Unit: unit, Base: b, Cand: v}
+		if b != 0 {
+			r.Delta = (v - b) / b
+		}
+		c.Rows = append(c.Rows, r)
+		return r
+	}
+	t := row("throughput", "ops/s", base.ThroughputOpsPerSec, cand.ThroughputOpsPerSec)
+	if t.Base > 0 && t.Delta < -rules.MaxThroughputDrop {
+		c.Regressions = append(c.Regressions, fmt.Sprintf("throughput down %.1f%% (%.0f → %.0f ops/s)", -100*t.Delta, t.Base, t.Cand))
+	}
+	for _, op := range unionOps(base, cand) {
+		b, v := opOrEmpty(base, op), opOrEmpty(cand, op)
+		row(op+".p50", "ms", b.LatencyUS.P50/1000, v.LatencyUS.P50/1000)
+		p99 := row(op+".p99", "ms", b.LatencyUS.P99/1000, v.LatencyUS.P99/1000)
+		row(op+".p999", "ms", b.LatencyUS.P999/1000, v.LatencyUS.P999/1000)
+		row(op+".max", "ms", b.LatencyUS.Max/1000, v.LatencyUS.Max/1000)
+		row(op+".error_rate", "%", 100*errorRate(b), 100*errorRate(v))
+		if p99.Base > 0 && p99.Delta > rules.MaxP99Increase && (p99.Cand-p99.Base)*1000 >= rules.MinP99DeltaUS {
+			c.Regressions = append(c.Regressions, fmt.Sprintf("%s p99 up %.1f%% (%.2f → %.2f ms)", op, 100*p99.Delta, p99.Base, p99.Cand))
+		}
+	}
+	baseChecks := map[string]checker.CheckResult{}
+	for _, ch := range base.Checks {
+		baseChecks[ch.Name] = ch
+	}
+	for _, ch := range cand.Checks {
+		b, ok := baseChecks[ch.Name]
+		d := CheckDelta{Name: ch.Name, Required: ch.Required, Cand: ch.Result, Base: "missing"}
+		if ok {
+			d.Base = b.Result
+		}
+		c.Checks = append(c.Checks, d)
+		if ch.Required && ch.Result == checker.Fail && d.Base != checker.Fail {
+			c.Regressions = append(c.Regressions, fmt.Sprintf("required check %s: %s → fail (%s)", ch.Name, d.Base, ch.Detail))
+		}
+	}
+	for _, th := range cand.Thresholds {
+		if !th.Pass {
+			c.Regressions = append(c.Regressions, fmt.Sprintf("threshold %s %s crossed (actual %s)", th.Name, th.Expr, formatActual(th.Actual, th.Unit)))
+		}
+	}
+	return c
+}
+
+func unionOps(a, b *Summary) []string {
+	seen := map[string]bool{}
+	for op := range a.Ops {
+		seen[op] = true
+	}
+	for op := range b.Ops {
+		seen[op] = true
+	}
+	ops := make([]string, 0, len(seen))
+	for op := range seen {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+func opOrEmpty(s *Summary, op string) *OpSummary {
+	if o := s.Ops[op]; o != nil {
+		return o
+	}
+	return &OpSummary{}
+}
+
+// errorRate: failures other than CAS conflicts, plus unknowns, per op.
+func errorRate(o *OpSummary) float64 {
+	total := o.OK + o.Fail + o.Unknown
+	if total == 0 {
+		return 0
+	}
+	n := 0
+	for class, c := range o.Errors {
+		if class != "conflict" && class != "conflict-busy" {
+			n += c
+		}
+	}
+	return float64(n) / float64(total)
+}
+
+// WriteText prints the comparison and its verdict.
+func (c *Comparison) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "base %s\ncand %s\n\n", c.Base, c.Cand)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "metric\tunit\tbase\tcand\tdelta\t")
+	for _, r := range c.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%s\t\n", r.Metric, r.Unit, r.Base, r.Cand, pct(r))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, ch := range c.Checks {
+		req := "reported"
+		if ch.Required {
+			req = "required"
+		}
+		fmt.Fprintf(w, "  %-20s %-8s %-8s → %s\n", ch.Name, req, ch.Base, ch.Cand)
+	}
+	if len(c.Regressions) == 0 {
+		fmt.Fprintln(w, "\nno regression")
+		return
+	}
+	fmt.Fprintln(w, "\nregressions:")
+	for _, r := range c.Regressions {
+		fmt.Fprintf(w, "  - %s\n", r)
+	}
+}
+
+func pct(r CompareRow) string {
+	if r.Base == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*r.Delta)
+}
+
+var compareHTML = template.Must(template.New("compare").Funcs(template.FuncMap{"pct": pct}).Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>kvharness compare</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}.bad{color:#b00020;font-weight:600}.ok{color:#1b5e20;font-weight:600}</style></head>
+<body><h1>kvharness compare</h1>
+<p>base <code>{{.Base}}</code><br>candidate <code>{{.Cand}}</code></p>
+{{if .Regressions}}<p class="bad">REGRESSED</p><ul>{{range .Regressions}}<li>{{.}}</li>{{end}}</ul>{{else}}<p class="ok">no regression</p>{{end}}
+<table><tr><th>metric</th><th>unit</th><th>base</th><th>candidate</th><th>delta</th></tr>
+{{range .Rows}}<tr><td>{{.Metric}}</td><td>{{.Unit}}</td><td>{{printf "%.2f" .Base}}</td><td>{{printf "%.2f" .Cand}}</td><td>{{pct .}}</td></tr>{{end}}
+</table>
+<h2>checks</h2><table><tr><th>check</th><th>required</th><th>base</th><th>candidate</th></tr>
+{{range .Checks}}<tr><td>{{.Name}}</td><td>{{.Required}}</td><td>{{.Base}}</td><td>{{.Cand}}</td></tr>{{end}}
+</table></body></html>
+`))
+
+// WriteHTML writes compare.html (self-contained, no scripts).
+func (c *Comparison) WriteHTML(path string) error {
+	var b strings.Builder
+	if err := compareHTML.Execute(&b, c); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
