@@ -176,15 +176,19 @@ func Build(in Input) *Summary {
 	return s
 }
 
-// WriteFiles writes summary.json, junit.xml and latency/*.hgrm into dir.
-func (s *Summary) WriteFiles(dir string) error {
+// WriteFiles writes summary.json, junit.xml, latency/*.hgrm and report.html
+// into dir.
+func (s *Summary) WriteFiles(dir string, h *history.History) error {
 	if err := s.WriteJSON(dir); err != nil {
 		return err
 	}
 	if err := s.WriteJUnit(dir); err != nil {
 		return err
 	}
-	return WriteHgrm(dir, s.latency)
+	if err := WriteHgrm(dir, s.latency); err != nil {
+		return err
+	}
+	return WriteHTML(dir, h, s)
 }
 
 // LatencyFromHistory rebuilds histograms from invoke/complete times, for

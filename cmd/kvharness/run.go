@@ -355,7 +355,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Interrupted: res.Interrupted,
 		Thresholds:  thresholds,
 	})
-	if err := summary.WriteFiles(outDir); err != nil {
+	if err := summary.WriteFiles(outDir, h); err != nil {
 		return usageErr("writing results: %v", err)
 	}
 	summary.WriteText(cmd.OutOrStdout())

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
+)
+
+func newReportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report RUN_DIR",
+		Short: "Re-render report.html of a results folder (its summary.json and history.jsonl)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := reports.LoadSummary(args[0])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			h, err := history.ReadFile(filepath.Join(args[0], "history.jsonl"))
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if err := reports.WriteHTML(args[0], h, s); err != nil {
+				return usageErr("writing report.html: %v", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(args[0], "report.html"))
+			return nil
+		},
+	}
+}
