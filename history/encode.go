@@ -42,6 +42,9 @@ func appendRecord(b []byte, r *Record) []byte {
 	}
 	b = appendStringField(b, "read", r.Read)
 	b = appendStringField(b, "marker", r.Marker)
+	if r.Intended != 0 {
+		b = appendIntField(b, "intended", r.Intended)
+	}
 	if r.Invoke != 0 {
 		b = appendIntField(b, "invoke", r.Invoke)
 	}

@@ -20,7 +20,7 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 			Client: rng.IntN(3), Op: pick(), Key: pick(), Value: pick(),
 			ExpectRev: uint64(rng.IntN(3)) * 1e12, HasExpect: rng.IntN(2) == 0,
 			Outcome: Outcome(pick()), Rev: uint64(rng.IntN(3)) * 7, Found: rng.IntN(2) == 0,
-			Read: pick(), Marker: pick(), Invoke: rng.Int64N(3) * 1e10, Complete: rng.Int64N(3),
+			Read: pick(), Marker: pick(), Intended: rng.Int64N(2) * 5, Invoke: rng.Int64N(3) * 1e10, Complete: rng.Int64N(3),
 			Error: pick(), ErrClass: pick(), Watcher: rng.IntN(2), At: rng.Int64N(3),
 		}
 		line := appendRecord(nil, &r)

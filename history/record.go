@@ -63,6 +63,7 @@ type Record struct {
 	Found     bool    `json:"found,omitempty"`    // get/final: a live value was there
 	Read      string  `json:"read,omitempty"`     // get/final/watch: value id seen
 	Marker    string  `json:"marker,omitempty"`   // watch/final: del or purge marker
+	Intended  int64   `json:"intended,omitempty"` // open loop, op started late: when it was meant to start
 	Invoke    int64   `json:"invoke,omitempty"`   // ns since run start
 	Complete  int64   `json:"complete,omitempty"` // ns since run start; unset for unknown
 	Error     string  `json:"error,omitempty"`

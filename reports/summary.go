@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
@@ -18,25 +19,28 @@ import (
 
 // Summary is summary.json. Field names are an interface (DESIGN.md).
 type Summary struct {
-	Scenario            string                         `json:"scenario"`
-	Verdict             checker.Status                 `json:"verdict"`
-	ExitCode            int                            `json:"exit_code"`
-	Checks              []checker.CheckResult          `json:"checks"`
-	Ops                 map[string]*OpSummary          `json:"ops"`
-	ThroughputOpsPerSec float64                        `json:"throughput_ops_per_sec"`
-	DurationSec         float64                        `json:"duration_sec"`
-	Target              TargetSummary                  `json:"target"`
-	Faults              []Fault                        `json:"faults"`
-	Pacing              string                         `json:"pacing"`
-	Clients             int                            `json:"clients"`
-	Seed                uint64                         `json:"seed"`
-	Bucket              string                         `json:"bucket"`
-	Interrupted         bool                           `json:"interrupted"`
-	Thresholds          []ThresholdResult              `json:"thresholds"`
-	Resolution          map[string]*checker.Resolution `json:"unknown_resolution"`
-	StaleReads          checker.StaleReads             `json:"stale_reads"`
-	Notes               []string                       `json:"notes,omitempty"`
-	Visualizations      []string                       `json:"linearizability_views,omitempty"`
+	Scenario            string                `json:"scenario"`
+	Verdict             checker.Status        `json:"verdict"`
+	ExitCode            int                   `json:"exit_code"`
+	Checks              []checker.CheckResult `json:"checks"`
+	Ops                 map[string]*OpSummary `json:"ops"`
+	ThroughputOpsPerSec float64               `json:"throughput_ops_per_sec"`
+	DurationSec         float64               `json:"duration_sec"`
+	Target              TargetSummary         `json:"target"`
+	Faults              []Fault               `json:"faults"`
+	Pacing              string                `json:"pacing"`
+	// LateOps: open loop, ops that started more than 1 ms behind schedule
+	// because every client was busy (never silently dropped).
+	LateOps        int64                          `json:"late_ops"`
+	Clients        int                            `json:"clients"`
+	Seed           uint64                         `json:"seed"`
+	Bucket         string                         `json:"bucket"`
+	Interrupted    bool                           `json:"interrupted"`
+	Thresholds     []ThresholdResult              `json:"thresholds"`
+	Resolution     map[string]*checker.Resolution `json:"unknown_resolution"`
+	StaleReads     checker.StaleReads             `json:"stale_reads"`
+	Notes          []string                       `json:"notes,omitempty"`
+	Visualizations []string                       `json:"linearizability_views,omitempty"`
 	// LatencySource says where latency figures come from: the run's own
 	// per-worker histograms, or invoke/complete times in the history when
 	// re-checked offline.
@@ -47,10 +51,13 @@ type Summary struct {
 
 // OpSummary is one op's counts and latency.
 type OpSummary struct {
-	OK        int                            `json:"ok"`
-	Fail      int                            `json:"fail"`
-	Unknown   int                            `json:"unknown"`
-	LatencyUS latency.Percentiles            `json:"latency_us"`
+	OK        int                 `json:"ok"`
+	Fail      int                 `json:"fail"`
+	Unknown   int                 `json:"unknown"`
+	LatencyUS latency.Percentiles `json:"latency_us"`
+	// ServiceUS: open loop only — latency from the actual start, without
+	// the time an op waited for a free client (the uncorrected figure).
+	ServiceUS *latency.Percentiles           `json:"service_latency_us,omitempty"`
 	ByOutcome map[string]latency.Percentiles `json:"latency_us_by_outcome"`
 	Errors    map[string]int                 `json:"errors,omitempty"`
 }
@@ -76,7 +83,10 @@ type Input struct {
 	History *history.History
 	Result  *checker.Result
 	// Latency: the run's histograms; nil to derive them from the history.
-	Latency     latency.Set
+	Latency latency.Set
+	// Service: open loop, latency from the actual start; nil otherwise.
+	Service     latency.Set
+	Late        int64
 	DurationSec float64
 	Pacing      string
 	Clients     int
@@ -143,8 +153,14 @@ func Build(in Input) *Summary {
 			o.Errors[op.ErrClass]++
 		}
 	}
+	s.LateOps = in.Late
+	openLoop := strings.HasPrefix(s.Pacing, "open-loop")
 	for name, o := range s.Ops {
 		o.LatencyUS = latency.Summarize(lat.ForOp(name))
+		if openLoop && in.Service != nil {
+			svc := latency.Summarize(in.Service.ForOp(name))
+			o.ServiceUS = &svc
+		}
 		for _, outcome := range []history.Outcome{history.OK, history.Fail, history.Unknown} {
 			if hist := lat.Get(name, string(outcome)); hist != nil {
 				o.ByOutcome[string(outcome)] = latency.Summarize(hist)

@@ -36,6 +36,15 @@ func (s *Summary) WriteText(w io.Writer) {
 			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), errorList(o.Errors))
 	}
 	tw.Flush()
+	if strings.HasPrefix(s.Pacing, "open-loop") {
+		fmt.Fprintf(w, "\n%s: latency from each op's intended start; %d ops started >1ms behind schedule. Service time (uncorrected) p99:", s.Pacing, s.LateOps)
+		for _, name := range s.SortedOps() {
+			if o := s.Ops[name]; o.ServiceUS != nil {
+				fmt.Fprintf(w, " %s %s ms", name, ms(o.ServiceUS.P99))
+			}
+		}
+		fmt.Fprintln(w)
+	}
 
 	fmt.Fprintln(w)
 	for _, c := range s.Checks {

@@ -40,9 +40,12 @@ type Bucket struct {
 
 // Workload is what the clients do.
 type Workload struct {
-	Clients          int            `yaml:"clients"`
-	Duration         Duration       `yaml:"duration"`
-	Ops              int64          `yaml:"ops"` // total ops across clients; 0: run for the duration
+	Clients  int      `yaml:"clients"`
+	Duration Duration `yaml:"duration"`
+	Ops      int64    `yaml:"ops"` // total ops across clients; 0: run for the duration
+	// Rate: open-loop arrival rate in ops/s across all clients (latency from
+	// each op's intended start); 0: closed loop.
+	Rate             float64        `yaml:"rate"`
 	Keys             int            `yaml:"keys"`
 	KeyDistribution  string         `yaml:"key_distribution"` // uniform | zipf
 	ZipfS            float64        `yaml:"zipf_s"`           // zipf exponent, > 1

@@ -57,6 +57,9 @@ func (s *Scenario) validate() error {
 	if w.Ops < 0 {
 		return fieldErr("$.workload.ops", "must be >= 0, got %d", w.Ops)
 	}
+	if w.Rate < 0 {
+		return fieldErr("$.workload.rate", "must be >= 0 ops/s, got %g", w.Rate)
+	}
 	if w.Keys < 0 || w.Keys > 1_000_000 {
 		return fieldErr("$.workload.keys", "must be between 1 and 1000000, got %d", w.Keys)
 	}

@@ -18,7 +18,8 @@ type Client struct {
 	gen       *Generator
 	clock     Clock
 	out       *history.Writer
-	lat       *latency.Recorder
+	lat       *latency.Recorder // from the intended start (= actual start in a closed loop)
+	svc       *latency.Recorder // service time: from the actual start
 	opTimeout time.Duration
 	// lastRev is the revision this client last saw per key, from its own
 	// reads and writes: what its next update expects, so that clients
@@ -32,12 +33,16 @@ type Client struct {
 // own timeout from a background context: stopping the run stops new ops
 // but lets the ones in flight finish, so stopping creates no unknowns.
 func (c *Client) Run(ctx context.Context, p Pacer) {
-	for p.Next(ctx) {
-		c.do(c.gen.Next())
+	for {
+		intended, ok := p.Next(ctx)
+		if !ok {
+			return
+		}
+		c.do(c.gen.Next(), intended)
 	}
 }
 
-func (c *Client) do(p Planned) {
+func (c *Client) do(p Planned, intended time.Time) {
 	rec := history.Record{Kind: history.KindOp, Client: c.ID, Op: p.Op, Key: p.Key}
 	var payload []byte
 	if p.Op == history.OpPut || p.Op == history.OpUpdate || p.Op == history.OpCreate {
@@ -55,6 +60,9 @@ func (c *Client) do(p Planned) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
 	start := time.Now()
 	rec.Invoke = c.clock.Now()
+	if lag := start.Sub(intended); lag > 0 {
+		rec.Intended = rec.Invoke - int64(lag) // open loop: the op's slot passed while clients were busy
+	}
 	if history.IsWrite(p.Op) {
 		inv := rec
 		inv.Kind = history.KindInvoke
@@ -62,7 +70,7 @@ func (c *Client) do(p Planned) {
 	}
 	err := c.execute(ctx, &rec, payload)
 	rec.Complete = c.clock.Now() // for an unknown op: when the client gave up; the checker uses infinity
-	elapsed := time.Since(start)
+	done := time.Now()
 	cancel()
 
 	rec.Outcome, rec.ErrClass = Classify(p.Op, err)
@@ -73,7 +81,8 @@ func (c *Client) do(p Planned) {
 		c.unknowns++
 	}
 	c.learn(&rec)
-	c.lat.Record(p.Op, string(rec.Outcome), elapsed)
+	c.lat.Record(p.Op, string(rec.Outcome), done.Sub(intended))
+	c.svc.Record(p.Op, string(rec.Outcome), done.Sub(start))
 	c.out.Write(&rec)
 }
 

@@ -2,42 +2,110 @@ package workload
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // Pacer decides when each client may start its next operation. Clients ask
-// it before every op; it answers whether to go on. The closed loop answers
-// at once; an open-loop pacer (fixed arrival rate) will also say when the op
-// was meant to start, so latency can be measured from there.
+// it before every op.
 type Pacer interface {
-	// Next blocks until the next op may start, or returns false when the
-	// run is over (duration elapsed, op budget spent, or stopped).
-	Next(ctx context.Context) bool
-	// Kind names the pacing in reports: "closed-loop", ...
+	// Next blocks until the next op may start and returns when it was
+	// meant to start, or false when the run is over (duration elapsed, op
+	// budget spent, or stopped).
+	Next(ctx context.Context) (intended time.Time, ok bool)
+	// Kind names the pacing in reports: "closed-loop", "open-loop 500/s".
 	Kind() string
+	// Issued is how many ops have been let through so far.
+	Issued() int64
+	// Late is how many ops started behind their schedule.
+	Late() int64
 }
 
 // ClosedLoop lets every client issue its next op as soon as the previous one
-// returns — throughput is whatever the server gives. Ops, when > 0, bounds
-// the total number of ops across all clients.
+// returns — throughput is whatever the server gives, and a stalled server
+// simply gets fewer requests (coordinated omission: reports say closed-loop).
+// Ops, when > 0, bounds the total number of ops across all clients.
 type ClosedLoop struct {
 	Ops    int64
 	issued atomic.Int64
 }
 
-func (p *ClosedLoop) Next(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return false
+func (p *ClosedLoop) Next(ctx context.Context) (time.Time, bool) {
+	if _, ok := take(&p.issued, p.Ops); !ok || ctx.Err() != nil {
+		return time.Time{}, false
 	}
-	n := p.issued.Add(1)
-	if p.Ops > 0 && n > p.Ops {
-		p.issued.Add(-1)
-		return false
-	}
-	return true
+	return time.Now(), true
 }
 
-func (p *ClosedLoop) Kind() string { return "closed-loop" }
-
-// Issued is how many ops have been let through so far.
+func (p *ClosedLoop) Kind() string  { return "closed-loop" }
 func (p *ClosedLoop) Issued() int64 { return p.issued.Load() }
+func (p *ClosedLoop) Late() int64   { return 0 }
+
+// take counts one more op unless the budget is spent; it returns the op's
+// index (0-based) in the run.
+func take(issued *atomic.Int64, budget int64) (int64, bool) {
+	n := issued.Add(1)
+	if budget > 0 && n > budget {
+		issued.Add(-1)
+		return 0, false
+	}
+	return n - 1, true
+}
+
+// OpenLoop schedules ops at a fixed arrival rate across all clients, as wrk2
+// does: op i is meant to start at start + i/Rate, whether or not the server
+// kept up. Clients wait for their op's slot; when every client is busy the
+// slot passes and the op starts late — latency is then measured from the
+// intended start, so a stalled server shows in the percentiles instead of
+// silently slowing the load down. Late ops are counted.
+type OpenLoop struct {
+	Rate float64 // ops per second, all clients together
+	Ops  int64
+	// LateAfter is how far behind schedule an op must start to count as
+	// late (default 1 ms).
+	LateAfter time.Duration
+
+	start  time.Time
+	issued atomic.Int64
+	late   atomic.Int64
+}
+
+// NewOpenLoop starts the schedule now.
+func NewOpenLoop(rate float64, ops int64) *OpenLoop {
+	return &OpenLoop{Rate: rate, Ops: ops, LateAfter: time.Millisecond, start: time.Now()}
+}
+
+func (p *OpenLoop) Next(ctx context.Context) (time.Time, bool) {
+	if ctx.Err() != nil {
+		return time.Time{}, false
+	}
+	i, ok := take(&p.issued, p.Ops)
+	if !ok {
+		return time.Time{}, false
+	}
+	intended := p.start.Add(time.Duration(float64(i) / p.Rate * float64(time.Second)))
+	if wait := time.Until(intended); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-t.C:
+		}
+	} else if -wait > p.LateAfter {
+		p.late.Add(1)
+	}
+	return intended, true
+}
+
+func (p *OpenLoop) Kind() string  { return "open-loop " + formatRate(p.Rate) + "/s" }
+func (p *OpenLoop) Issued() int64 { return p.issued.Load() }
+func (p *OpenLoop) Late() int64   { return p.late.Load() }
+
+func formatRate(r float64) string {
+	if r == float64(int64(r)) {
+		return strconv.FormatInt(int64(r), 10)
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}

@@ -25,11 +25,14 @@ type Config struct {
 	SharedConnection bool
 	Duration         time.Duration
 	Ops              int64 // total op budget across clients; 0: duration only
-	Keys             KeySpace
-	Mix              Mix
-	ValueSize        int
-	Seed             uint64
-	OpTimeout        time.Duration
+	// Rate, when > 0, paces ops open-loop at this many per second across
+	// all clients; 0 is closed loop.
+	Rate      float64
+	Keys      KeySpace
+	Mix       Mix
+	ValueSize int
+	Seed      uint64
+	OpTimeout time.Duration
 	// NoWatcher turns the recording watcher off: one consumer less on the
 	// server (for throughput comparisons). Unknown writes are then resolved
 	// from the messages the stream still holds after the run.
@@ -44,7 +47,9 @@ type Config struct {
 
 // Result is what the run measured; the history file holds the rest.
 type Result struct {
-	Latency       latency.Set
+	Latency       latency.Set   // from each op's intended start (open loop) or actual start
+	Service       latency.Set   // service time, from the actual start
+	Late          int64         // open loop: ops that started behind schedule
 	Elapsed       time.Duration // the workload phase, excluding setup and final reads
 	Interrupted   bool
 	ServerVersion string
@@ -96,7 +101,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	res := &Result{ServerVersion: control.ConnectedServerVersion(), Pacing: "closed-loop"}
+	res := &Result{ServerVersion: control.ConnectedServerVersion(), Pacing: (&ClosedLoop{}).Kind()}
+	if cfg.Rate > 0 {
+		res.Pacing = (&OpenLoop{Rate: cfg.Rate}).Kind()
+	}
 	meta := cfg.Meta
 	meta.Bucket = cfg.Bucket.Name
 	meta.Replicas = cfg.Bucket.Replicas
@@ -155,8 +163,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		runCtx, stop = context.WithTimeout(ctx, cfg.Duration)
 	}
 	defer stop()
-	pacer := &ClosedLoop{Ops: cfg.Ops}
-	res.Pacing = pacer.Kind()
+	var pacer Pacer = &ClosedLoop{Ops: cfg.Ops}
+	if cfg.Rate > 0 {
+		pacer = NewOpenLoop(cfg.Rate, cfg.Ops)
+	}
 	started := time.Now()
 	var wg sync.WaitGroup
 	for _, c := range clients {
@@ -179,12 +189,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Interrupted = ctx.Err() != nil
 
 	recorders := make([]*latency.Recorder, 0, len(clients))
+	service := make([]*latency.Recorder, 0, len(clients))
 	unknowns := 0
 	for _, c := range clients {
 		recorders = append(recorders, c.lat)
+		service = append(service, c.svc)
 		unknowns += c.unknowns
 	}
-	res.Latency = latency.Merge(recorders...)
+	res.Latency, res.Service = latency.Merge(recorders...), latency.Merge(service...)
+	res.Late = pacer.Late()
 
 	end := finalPhase(control, js, cfg, watcher, unknowns > 0, clock, out)
 	end.Interrupted = res.Interrupted
@@ -196,7 +209,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-func reportProgress(ctx context.Context, done chan struct{}, started time.Time, p *ClosedLoop, f func(time.Duration, int64)) {
+func reportProgress(ctx context.Context, done chan struct{}, started time.Time, p Pacer, f func(time.Duration, int64)) {
 	defer close(done)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -242,6 +255,7 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 			clock:     clock,
 			out:       out,
 			lat:       latency.NewRecorder(),
+			svc:       latency.NewRecorder(),
 			opTimeout: cfg.OpTimeout,
 			lastRev:   map[string]uint64{},
 		})

@@ -457,3 +457,31 @@ func TestCompare(t *testing.T) {
 	}
 	wantUsageError(t, runBin(t, time.Minute, "compare", base, filepath.Join(base, "nope")), "nope")
 }
+
+// TestOpenLoopRun: --rate paces the run; the summary says open-loop, keeps
+// the service time beside the corrected latency and counts late ops.
+func TestOpenLoopRun(t *testing.T) {
+	out := t.TempDir()
+	r := runBin(t, 2*time.Minute, "run", "single", "--rate", "400", "--duration", "2s", "--quiet", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	var s struct {
+		Pacing     string  `json:"pacing"`
+		Throughput float64 `json:"throughput_ops_per_sec"`
+		LateOps    *int64  `json:"late_ops"`
+		Ops        map[string]struct {
+			Service *struct{ P99 float64 } `json:"service_latency_us"`
+		}
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Pacing != "open-loop 400/s" || s.LateOps == nil || s.Ops["put"].Service == nil {
+		t.Fatalf("summary: %+v", s)
+	}
+	if s.Throughput < 300 || s.Throughput > 440 {
+		t.Errorf("throughput %.0f ops/s at --rate 400", s.Throughput)
+	}
+}

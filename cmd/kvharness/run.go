@@ -36,6 +36,7 @@ type runFlags struct {
 	clients          int
 	duration         time.Duration
 	ops              int64
+	rate             float64
 	keys             int
 	keyDist          string
 	zipfS            float64
@@ -78,6 +79,7 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.clients, "clients", 0, "concurrent clients")
 	fl.DurationVar(&f.duration, "duration", 0, "how long the workload runs")
 	fl.Int64Var(&f.ops, "ops", 0, "total operations across clients (0: run for the duration)")
+	fl.Float64Var(&f.rate, "rate", 0, "open-loop arrival rate, ops/s across all clients; latency from each op's intended start (default: closed loop)")
 	fl.IntVar(&f.keys, "keys", 0, "number of keys")
 	fl.StringVar(&f.keyDist, "key-dist", "", "key distribution: uniform or zipf")
 	fl.Float64Var(&f.zipfS, "zipf-s", 0, "zipf exponent (> 1; larger is hotter)")
@@ -141,6 +143,12 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	}
 	if set("keys") {
 		w.Keys = f.keys
+	}
+	if set("rate") {
+		if f.rate <= 0 {
+			return fmt.Errorf("--rate must be positive (ops/s)")
+		}
+		w.Rate = f.rate
 	}
 	if set("key-dist") {
 		w.KeyDistribution = f.keyDist
@@ -315,6 +323,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		SharedConnection: w.SharedConnection,
 		Duration:         w.Duration,
 		Ops:              w.Ops,
+		Rate:             w.Rate,
 		Keys:             workload.NewKeySpace(w.Keys, keyZipf),
 		Mix:              workload.Mix(w.Mix),
 		ValueSize:        w.ValueSize,
@@ -349,6 +358,8 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		History:     h,
 		Result:      result,
 		Latency:     res.Latency,
+		Service:     res.Service,
+		Late:        res.Late,
 		DurationSec: res.Elapsed.Seconds(),
 		Pacing:      res.Pacing,
 		Clients:     w.Clients,

@@ -1,0 +1,423 @@
+package reports_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
+)
+
+// TestReportRendersInBrowser opens report.html in headless Chromium, offline
+// from file://, and holds the page to its contract: every chart drawn with
+// data and a canvas, body[data-ready="1"] once they all are, a #verdict
+// reading PASS, FAIL or UNKNOWN, no console error or uncaught exception, and
+// no request to anything but the file itself.
+//
+// Without Chromium it skips, unless KVHARNESS_REQUIRE_BROWSER is set (CI sets
+// it). KVHARNESS_SCREENSHOT_DIR, when set, receives report.png.
+func TestReportRendersInBrowser(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium not found (/usr/bin/chromium or chromium in PATH) and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
+		}
+		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH); install it (apt-get install -y chromium) or set KVHARNESS_REQUIRE_BROWSER=1 to make this a failure")
+	}
+
+	// The page, from a synthetic run: no NATS server involved.
+	h := syntheticHistory(1)
+	res := checker.Check(h, checker.Options{})
+	if res.Verdict != checker.Pass {
+		// The page must render whatever the verdict; a non-pass here only
+		// means the generator drifted from what the checker accepts.
+		t.Logf("synthetic history is not a pass (%s): %v", res.Verdict, res.Notes)
+	}
+	s := reports.Build(reports.Input{History: h, Result: res})
+	dir := t.TempDir()
+	if err := reports.WriteHTML(dir, h, s); err != nil {
+		t.Fatalf("WriteHTML: %v", err)
+	}
+	page := filepath.Join(dir, "report.html")
+	if fi, err := os.Stat(page); err != nil {
+		t.Fatalf("WriteHTML wrote no report.html: %v", err)
+	} else {
+		t.Logf("report.html: %d ops, %d KB, verdict %s", len(h.Ops), fi.Size()/1024, s.Verdict)
+	}
+	pageURL := (&url.URL{Scheme: "file", Path: page}).String()
+
+	// The whole browser part has a budget, so a hung browser fails the test
+	// rather than the package's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var browserOut bytes.Buffer // written by the allocator's goroutine; read after the browser exits
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root in a container
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		// A small /dev/shm (containers default to 64 MB) crashes renderers.
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
+		chromedp.WindowSize(1280, 900),
+		chromedp.CombinedOutput(&browserOut),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	// Stops the browser and waits for it to exit, before t.TempDir (the
+	// profile) is removed.
+	defer acancel()
+
+	var (
+		mu       sync.Mutex
+		problems []string // console errors, exceptions, error log entries
+		requests []string // every request the page made
+		remote   []string // requests to anything but local content
+	)
+	// Listener, from the tab's first message on. It runs in the loop that
+	// reads the browser's messages, so it only records.
+	listen := func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				problems = append(problems, fmt.Sprintf("console.%s: %s", ev.Type, consoleArgs(ev.Args)))
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "uncaught exception: "+exceptionText(ev.ExceptionDetails))
+		case *log.EventEntryAdded:
+			if ev.Entry != nil && ev.Entry.Level == log.EntryLevelError {
+				problems = append(problems, fmt.Sprintf("log error (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		case *network.EventRequestWillBeSent:
+			if ev.Request == nil {
+				return
+			}
+			requests = append(requests, ev.Request.URL)
+			if !localURL(ev.Request.URL) {
+				remote = append(remote, ev.Request.Method+" "+ev.Request.URL)
+			}
+		}
+	}
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	defer bcancel()
+	dump := func() string { // what went wrong, for a failure message
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprintf("console/exceptions: %q; requests: %q", problems, requests)
+	}
+
+	// Start the browser and open the tab before the clock starts.
+	if err := chromedp.Do(bctx); err != nil {
+		acancel()
+		t.Fatalf("starting %s: %v\nbrowser output:\n%s", chrome, err, browserOut.String())
+	}
+	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
+		t.Logf("browser: %s (%s)", v.Product, chrome)
+	}
+
+	start := time.Now()
+	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("opening %s: %v; %s", pageURL, err, dump())
+	}
+	_, err := chromedp.Run(bctx, chromedp.Poll[bool](
+		`document.body !== null && document.body.dataset.ready === "1"`,
+		chromedp.WithPollingTimeout(10*time.Second),
+		chromedp.WithPollingInterval(10*time.Millisecond)))
+	ready := time.Since(start)
+	if err != nil {
+		state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](
+			`JSON.stringify({ready: document.body && document.body.dataset.ready, charts: document.querySelectorAll(".chart").length})`))
+		t.Fatalf("body[data-ready=\"1\"] not set within 10 s of navigation (%v): page %s; %s", err, state, dump())
+	}
+	t.Logf("report.html ready %v after navigation", ready.Round(time.Millisecond))
+
+	type chartInfo struct {
+		Title  string `json:"title"`
+		Points string `json:"points"`
+		Canvas bool   `json:"canvas"`
+	}
+	type pageInfo struct {
+		Charts     []chartInfo `json:"charts"`
+		HasVerdict bool        `json:"hasVerdict"`
+		Verdict    string      `json:"verdict"`
+	}
+	info, err := chromedp.Run(bctx, chromedp.Evaluate[pageInfo](`(() => {
+		const charts = Array.from(document.querySelectorAll(".chart")).map((el) => ({
+			title: ((el.querySelector(".u-title") || {}).textContent || "").trim(),
+			points: el.getAttribute("data-points") || "",
+			canvas: el.querySelector("canvas") !== null,
+		}));
+		const v = document.getElementById("verdict");
+		return {charts, hasVerdict: v !== null, verdict: v ? v.textContent.trim() : ""};
+	})()`))
+	if err != nil {
+		t.Fatalf("reading the page: %v; %s", err, dump())
+	}
+	if len(info.Charts) < 4 {
+		t.Errorf("page has %d .chart elements, want at least 4 (latency and throughput per op, spectrum)", len(info.Charts))
+	}
+	for i, c := range info.Charts {
+		name := fmt.Sprintf("chart %d %q", i, c.Title)
+		if n, err := strconv.Atoi(c.Points); err != nil || n <= 0 {
+			t.Errorf("%s: data-points=%q, want a number > 0", name, c.Points)
+		}
+		if !c.Canvas {
+			t.Errorf("%s: no <canvas>", name)
+		}
+	}
+	switch {
+	case !info.HasVerdict:
+		t.Errorf("page has no #verdict element")
+	case info.Verdict == "":
+		t.Errorf("#verdict is empty")
+	case info.Verdict != "PASS" && info.Verdict != "FAIL" && info.Verdict != "UNKNOWN":
+		t.Errorf("#verdict reads %q, want PASS, FAIL or UNKNOWN", info.Verdict)
+	case info.Verdict != strings.ToUpper(string(s.Verdict)):
+		t.Errorf("#verdict reads %q but the summary's verdict is %s", info.Verdict, s.Verdict)
+	}
+
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // 100: PNG (any other quality gives a JPEG)
+	if err != nil {
+		t.Errorf("screenshot: %v", err)
+	} else {
+		png := filepath.Join(t.TempDir(), "report.png")
+		if err := os.WriteFile(png, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s (%d KB)", png, len(shot)/1024)
+		if d := os.Getenv("KVHARNESS_SCREENSHOT_DIR"); d != "" {
+			kept := filepath.Join(d, "report.png")
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Errorf("KVHARNESS_SCREENSHOT_DIR: %v", err)
+			} else if err := os.WriteFile(kept, shot, 0o644); err != nil {
+				t.Errorf("KVHARNESS_SCREENSHOT_DIR: %v", err)
+			} else {
+				t.Logf("screenshot kept: %s", kept)
+			}
+		}
+	}
+
+	// Events up to the last reply have been handled by now: the listener
+	// runs before the reader moves on to the next message.
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Errorf("page: %s", p)
+	}
+	for _, r := range remote {
+		t.Errorf("page requested %s; report.html must be self-contained and work offline", r)
+	}
+	if len(requests) > 0 {
+		t.Logf("requests: %d, all local (%s)", len(requests), requests[0])
+	}
+}
+
+// findChromium returns Debian's chromium, or one in PATH, or "".
+func findChromium() string {
+	if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
+		return "/usr/bin/chromium"
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// localURL: what an offline page may load — itself and inline content.
+func localURL(u string) bool {
+	for _, scheme := range []string{"file:", "data:", "blob:", "about:"} {
+		if strings.HasPrefix(u, scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+func consoleArgs(args []*runtime.RemoteObject) string {
+	var parts []string
+	for _, a := range args {
+		switch {
+		case a == nil:
+		case len(a.Value) > 0:
+			parts = append(parts, string(a.Value))
+		case a.Description != "":
+			parts = append(parts, a.Description)
+		default:
+			parts = append(parts, string(a.Type))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func exceptionText(d *runtime.ExceptionDetails) string {
+	if d == nil {
+		return "(no details)"
+	}
+	msg := d.Text
+	if d.Exception != nil && d.Exception.Description != "" {
+		msg += " " + d.Exception.Description
+	}
+	return fmt.Sprintf("%s (%s line %d, column %d)", msg, d.URL, d.LineNumber+1, d.ColumnNumber+1)
+}
+
+// syntheticHistory is a consistent 4-client run of about 5 s and 2,000
+// operations on keys k0..k3 of an R1 bucket: puts, CAS updates (some
+// conflicting), gets and deletes, with realistic latencies, a slow patch
+// between 3.0 and 3.4 s, and the final reads of a run that ended normally.
+//
+// Each client runs closed-loop; every operation takes effect at a point
+// between its invoke and its completion, and the operations are applied to
+// the bucket in that order, so revisions grow, gets return the latest write
+// that took effect and the checker's verdict is a pass.
+func syntheticHistory(seed uint64) *history.History {
+	const (
+		clients  = 4
+		duration = 5 * time.Second
+	)
+	rng := rand.New(rand.NewPCG(seed, 0x6b76))
+	ms := func(f float64) int64 { return int64(f * float64(time.Millisecond)) }
+	keys := []string{"k0", "k1", "k2", "k3"}
+
+	// Timing first: each client's operations, back to back.
+	type pending struct {
+		rec history.Record
+		at  int64 // when it takes effect
+	}
+	var ops []pending
+	for c := 1; c <= clients; c++ {
+		now := ms(rng.Float64() * 2)
+		for n := 1; now < int64(duration); n++ {
+			r := history.Record{Kind: history.KindOp, Client: c, Key: keys[rng.IntN(len(keys))], Invoke: now, Outcome: history.OK}
+			var lat float64 // ms
+			switch p := rng.Float64(); {
+			case p < 0.35:
+				r.Op = history.OpGet
+				lat = 1 + rng.ExpFloat64()*2
+			case p < 0.65:
+				r.Op, r.Value = history.OpPut, fmt.Sprintf("c%d-%d", c, n)
+				lat = 4 + rng.ExpFloat64()*6
+			case p < 0.90:
+				r.Op, r.Value, r.HasExpect = history.OpUpdate, fmt.Sprintf("c%d-%d", c, n), true
+				lat = 4 + rng.ExpFloat64()*6
+			default:
+				r.Op = history.OpDelete
+				lat = 4 + rng.ExpFloat64()*6
+			}
+			if rng.Float64() < 0.01 { // tail
+				lat += 20 + rng.Float64()*60
+			}
+			if now > ms(3000) && now < ms(3400) { // a slow patch
+				lat *= 4
+			}
+			r.Complete = now + ms(lat)
+			at := r.Invoke + int64((0.2+0.6*rng.Float64())*float64(r.Complete-r.Invoke))
+			ops = append(ops, pending{rec: r, at: at})
+			now = r.Complete + ms(rng.Float64()*1.5) // think time
+		}
+	}
+
+	// Then effects, in the order they take place.
+	sort.Slice(ops, func(i, j int) bool { return ops[i].at < ops[j].at })
+	type keyState struct {
+		live  bool
+		value string
+		rev   uint64 // revision of the key's last message, 0: none
+	}
+	bucket := map[string]*keyState{}
+	for _, k := range keys {
+		bucket[k] = &keyState{}
+	}
+	var seq uint64                       // the stream's last sequence
+	known := map[int]map[string]uint64{} // per client, the last revision it saw per key
+	for c := 1; c <= clients; c++ {
+		known[c] = map[string]uint64{}
+	}
+	for i := range ops {
+		r := &ops[i].rec
+		k := bucket[r.Key]
+		switch r.Op {
+		case history.OpGet:
+			if k.live {
+				r.Found, r.Read, r.Rev = true, k.value, k.rev
+				known[r.Client][r.Key] = k.rev
+			}
+		case history.OpPut:
+			seq++
+			*k = keyState{live: true, value: r.Value, rev: seq}
+			r.Rev = seq
+			known[r.Client][r.Key] = seq
+		case history.OpUpdate:
+			r.ExpectRev = known[r.Client][r.Key]
+			if r.ExpectRev != k.rev {
+				r.Outcome, r.ErrClass = history.Fail, history.ClassConflict
+				r.Error = fmt.Sprintf("nats: wrong last sequence: %d", k.rev)
+				break
+			}
+			seq++
+			*k = keyState{live: true, value: r.Value, rev: seq}
+			r.Rev = seq
+			known[r.Client][r.Key] = seq
+		case history.OpDelete:
+			// A delete appends a marker; the client learns no revision.
+			seq++
+			*k = keyState{live: false, rev: seq}
+		}
+	}
+
+	h := &history.History{
+		Meta: &history.Meta{
+			Scenario: "browser-test", Bucket: "KV_browser_test", Replicas: 1, History: 1,
+			Keys: keys, Seed: seed, Mode: "embedded", Nodes: 1, ServerVersion: "2.15.2",
+			Clients: clients, Pacing: "closed-loop", StartedAt: "2026-01-01T00:00:00Z",
+		},
+	}
+	// Recorded as operations complete.
+	sort.Slice(ops, func(i, j int) bool { return ops[i].rec.Complete < ops[j].rec.Complete })
+	var end int64
+	for _, p := range ops {
+		h.Ops = append(h.Ops, p.rec)
+		end = max(end, p.rec.Complete)
+	}
+	// Final reads through the stream leader, after the run.
+	at := end + ms(50)
+	for _, key := range keys {
+		k := bucket[key]
+		f := history.Record{Kind: history.KindFinal, Key: key, Invoke: at, Complete: at + ms(1)}
+		switch {
+		case k.live:
+			f.Found, f.Read, f.Rev = true, k.value, k.rev
+		case k.rev != 0:
+			f.Marker, f.Rev = history.MarkerDel, k.rev
+		}
+		h.Final = append(h.Final, f)
+		at += ms(1)
+	}
+	h.End = &history.End{At: at, LastSeq: seq, FinalReads: true}
+	return h
+}

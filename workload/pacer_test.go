@@ -1,0 +1,85 @@
+package workload
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The open-loop schedule is fixed: op i is meant for start + i/rate, whoever
+// takes it, and the budget is exact.
+func TestOpenLoopSchedule(t *testing.T) {
+	p := NewOpenLoop(2000, 200)
+	var mu sync.Mutex
+	var got []time.Duration
+	var wg sync.WaitGroup
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				at, ok := p.Next(context.Background())
+				if !ok {
+					return
+				}
+				mu.Lock()
+				got = append(got, at.Sub(p.start))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != 200 || p.Issued() != 200 {
+		t.Fatalf("%d ops (issued %d), want 200", len(got), p.Issued())
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
+	for i, d := range got {
+		if want := time.Duration(i) * 500 * time.Microsecond; d != want {
+			t.Fatalf("op %d meant for %s, want %s", i, d, want)
+		}
+	}
+}
+
+// A client too slow for the rate does not slow the schedule down: its ops
+// start late, are counted, and carry their intended start.
+func TestOpenLoopCountsLateOps(t *testing.T) {
+	p := NewOpenLoop(1000, 20)
+	start := time.Now()
+	for {
+		at, ok := p.Next(context.Background())
+		if !ok {
+			break
+		}
+		if lag := time.Since(at); lag < 0 {
+			t.Fatalf("op returned before its slot (%s)", lag)
+		}
+		time.Sleep(5 * time.Millisecond) // a server five times too slow
+	}
+	if p.Late() < 15 {
+		t.Fatalf("only %d of 20 ops counted late behind a 1 ms schedule with 5 ms ops", p.Late())
+	}
+	if el := time.Since(start); el < 90*time.Millisecond {
+		t.Fatalf("20 ops of 5 ms took %s: the pacer dropped work", el)
+	}
+}
+
+func TestClosedLoopBudget(t *testing.T) {
+	p := &ClosedLoop{Ops: 3}
+	n := 0
+	for {
+		if _, ok := p.Next(context.Background()); !ok {
+			break
+		}
+		n++
+	}
+	if n != 3 || p.Late() != 0 {
+		t.Fatalf("%d ops, late %d", n, p.Late())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok := (&ClosedLoop{}).Next(ctx); ok {
+		t.Fatal("a stopped run let an op through")
+	}
+}
