@@ -12,14 +12,14 @@ import (
 // run is drawn from one point per second, never one per operation, so the
 // page stays small and fast.
 type Series struct {
-	Op      string    `json:"op"`
-	Seconds []float64 `json:"t"`       // second since run start
-	P50     []float64 `json:"p50"`     // ms, completed ops (ok and fail)
-	P99     []float64 `json:"p99"`     // ms
-	Max     []float64 `json:"max"`     // ms
-	OK      []float64 `json:"ok"`      // ops completed in that second
-	Fail    []float64 `json:"fail"`    //
-	Unknown []float64 `json:"unknown"` // ops whose outcome stayed unknown, by when the client gave up
+	Op      string     `json:"op"`
+	Seconds []float64  `json:"t"`       // second since run start
+	P50     []*float64 `json:"p50"`     // ms, completed ops (ok and fail); null: none that second
+	P99     []*float64 `json:"p99"`     // ms
+	Max     []*float64 `json:"max"`     // ms
+	OK      []float64  `json:"ok"`      // ops completed in that second
+	Fail    []float64  `json:"fail"`    //
+	Unknown []float64  `json:"unknown"` // ops whose outcome stayed unknown, by when the client gave up
 }
 
 // perSecond aggregates the history by op and second of completion.
@@ -29,8 +29,11 @@ func perSecond(h *history.History) []Series {
 		ok, fail, unknown float64
 	}
 	byOp := map[string]map[int64]*bucket{}
-	var last int64
+	var last, end int64
 	for _, op := range h.Ops {
+		if op.Complete > end {
+			end = op.Complete
+		}
 		sec := op.Complete / 1e9
 		if op.Complete == 0 {
 			sec = op.Invoke / 1e9
@@ -61,6 +64,10 @@ func perSecond(h *history.History) []Series {
 			b.lat = append(b.lat, float64(op.Complete-op.Invoke)/1e6)
 		}
 	}
+	// A last second the run barely entered would show as a collapse.
+	if last > 0 && end-last*1e9 < 5e8 {
+		last--
+	}
 	var out []Series
 	for _, name := range history.Ops {
 		m := byOp[name]
@@ -75,19 +82,20 @@ func perSecond(h *history.History) []Series {
 			}
 			s.Seconds = append(s.Seconds, float64(sec))
 			s.OK, s.Fail, s.Unknown = append(s.OK, b.ok), append(s.Fail, b.fail), append(s.Unknown, b.unknown)
+			if len(b.lat) == 0 {
+				s.P50, s.P99, s.Max = append(s.P50, nil), append(s.P99, nil), append(s.Max, nil)
+				continue
+			}
 			p50, p99, max := quantiles(b.lat)
-			s.P50, s.P99, s.Max = append(s.P50, p50), append(s.P99, p99), append(s.Max, max)
+			s.P50, s.P99, s.Max = append(s.P50, &p50), append(s.P99, &p99), append(s.Max, &max)
 		}
 		out = append(out, s)
 	}
 	return out
 }
 
-// quantiles of one second's latencies (nearest rank).
+// quantiles of one second's latencies (nearest rank); v is not empty.
 func quantiles(v []float64) (p50, p99, max float64) {
-	if len(v) == 0 {
-		return 0, 0, 0
-	}
 	sort.Float64s(v)
 	at := func(q float64) float64 {
 		i := int(q*float64(len(v))+0.5) - 1
