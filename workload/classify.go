@@ -62,6 +62,8 @@ var conflictCodes = map[jetstream.ErrorCode]bool{
 }
 
 func classOf(err error) string {
+	// First: nats.go wraps 10164 so that it also matches ErrKeyExists and
+	// ErrKeyRevisionMismatch below, which would call it a conflict.
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
 		return history.ClassBusy
