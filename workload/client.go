@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,6 +28,8 @@ type Client struct {
 	lastRev map[string]uint64
 	// unknowns counts ops whose outcome this client never learned.
 	unknowns int
+	// Live counters for progress display, read by another goroutine.
+	errors, unknownCount atomic.Int64
 }
 
 // Run issues operations until the pacer says stop. Each operation gets its
@@ -77,8 +80,12 @@ func (c *Client) do(p Planned, intended time.Time) {
 	if err != nil && rec.ErrClass != "" {
 		rec.Error = err.Error()
 	}
-	if rec.Outcome == history.Unknown {
+	switch {
+	case rec.Outcome == history.Unknown:
 		c.unknowns++
+		c.unknownCount.Add(1)
+	case rec.Outcome == history.Fail && rec.ErrClass != history.ClassConflict && rec.ErrClass != history.ClassBusy:
+		c.errors.Add(1)
 	}
 	c.learn(&rec)
 	c.lat.Record(p.Op, string(rec.Outcome), done.Sub(intended))

@@ -41,8 +41,8 @@ type Config struct {
 	// Meta is written as the history's first line; Run fills in the
 	// bucket, keys, target and server version.
 	Meta history.Meta
-	// Progress, when set, is called about once a second with ops so far.
-	Progress func(elapsed time.Duration, ops int64)
+	// Progress, when set, is called about once a second while the workload runs.
+	Progress func(Progress)
 }
 
 // Result is what the run measured; the history file holds the rest.
@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	progressDone := make(chan struct{})
 	if cfg.Progress != nil {
-		go reportProgress(runCtx, progressDone, started, pacer, cfg.Progress)
+		go reportProgress(runCtx, progressDone, started, cfg.Duration, pacer, clients, cfg.Progress)
 	} else {
 		close(progressDone)
 	}
@@ -209,16 +209,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-func reportProgress(ctx context.Context, done chan struct{}, started time.Time, p Pacer, f func(time.Duration, int64)) {
+// Progress is a snapshot of a running workload, for live display.
+type Progress struct {
+	Elapsed, Total time.Duration // Total is 0 when the run is bounded by op count
+	Ops            int64         // ops started so far
+	OpsPerSec      float64       // over the last interval
+	Errors         int64         // definite failures other than CAS conflicts
+	Unknown        int64         // outcomes never learned
+	Late           int64         // open loop: ops started behind schedule
+}
+
+func reportProgress(ctx context.Context, done chan struct{}, started time.Time, total time.Duration, p Pacer, clients []*Client, f func(Progress)) {
 	defer close(done)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var lastOps int64
+	last := started
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			f(time.Since(started), p.Issued())
+		case now := <-t.C:
+			pr := Progress{Elapsed: now.Sub(started), Total: total, Ops: p.Issued(), Late: p.Late()}
+			for _, c := range clients {
+				pr.Errors += c.errors.Load()
+				pr.Unknown += c.unknownCount.Load()
+			}
+			pr.OpsPerSec = float64(pr.Ops-lastOps) / now.Sub(last).Seconds()
+			lastOps, last = pr.Ops, now
+			f(pr)
 		}
 	}
 }

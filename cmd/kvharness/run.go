@@ -93,7 +93,7 @@ func newRunCmd() *cobra.Command {
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "budget of each linearizability check")
 	fl.StringArrayVar(&f.thresholds, "threshold", nil, `limit that fails the run when crossed, e.g. "put.p99<5ms", "update.error_rate<1%", "throughput>1000" (repeatable)`)
 	fl.StringVar(&f.out, "out", "", "results folder (default: results/<time>-<scenario>)")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.StringVar(&f.auth.CredsFile, "creds", "", "NATS credentials file")
 	fl.StringVar(&f.auth.User, "user", "", "NATS user")
 	fl.StringVar(&f.auth.Password, "password", "", "NATS password")
@@ -296,11 +296,10 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	}
 	defer target.Down()
 
-	progress := func(elapsed time.Duration, ops int64) {
-		fmt.Fprintf(os.Stderr, "  %5.1fs  %d ops  %.0f ops/s\n", elapsed.Seconds(), ops, float64(ops)/elapsed.Seconds())
-	}
-	if f.quiet {
-		progress = nil
+	var progress func(workload.Progress)
+	printer := newProgressPrinter(cmd.ErrOrStderr(), isTerminal(os.Stderr))
+	if !f.quiet {
+		progress = printer.update
 	}
 	w := sc.Workload
 	keyZipf := 0.0
@@ -334,6 +333,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Meta:             history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds(), Thresholds: sc.Thresholds},
 		Progress:         progress,
 	})
+	printer.done()
 	target.Down()
 	if err != nil {
 		var se *workload.SetupError

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kvharness/kvharness/workload"
+)
+
+// progressPrinter shows a running workload. On a terminal it redraws one
+// line every second; elsewhere (CI logs) it prints a plain line every 10 s,
+// so logs stay short. It writes to stderr, never into stdout's summary.
+type progressPrinter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	terminal bool
+	every    time.Duration
+	lastLine time.Duration
+	drawn    bool
+}
+
+func newProgressPrinter(w io.Writer, terminal bool) *progressPrinter {
+	every := 10 * time.Second
+	if terminal {
+		every = 0
+	}
+	return &progressPrinter{w: w, terminal: terminal, every: every}
+}
+
+// isTerminal reports whether f is a character device (an interactive terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progressPrinter) update(pr workload.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.terminal && pr.Elapsed-p.lastLine < p.every {
+		return
+	}
+	p.lastLine = pr.Elapsed
+	total := ""
+	if pr.Total > 0 {
+		total = fmt.Sprintf("/%.0fs", pr.Total.Seconds())
+	}
+	line := fmt.Sprintf("%6.1fs%s  %d ops  %.0f ops/s  errors %d  unknown %d", pr.Elapsed.Seconds(), total, pr.Ops, pr.OpsPerSec, pr.Errors, pr.Unknown)
+	if pr.Late > 0 {
+		line += fmt.Sprintf("  late %d", pr.Late)
+	}
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r%-78s", line)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintln(p.w, strings.TrimSpace(line))
+}
+
+// done ends the redrawn line so what follows starts on its own.
+func (p *progressPrinter) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
+}
