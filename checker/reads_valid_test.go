@@ -59,3 +59,37 @@ func TestNoOperationsIsNotAPass(t *testing.T) {
 		t.Fatalf("empty run passed:\n%s", dump(res))
 	}
 }
+
+// With every message seen, unknown deletes are settled by counting markers:
+// if the acknowledged deletes account for them all, the unknown ones did not
+// happen.
+func TestUnknownDeletesSettledByCountingMarkers(t *testing.T) {
+	h := watchComplete(hist(
+		put(1, "k", "v1", 1, at(0, 10)), watch("k", "v1", 1, 5),
+		del(2, "k", at(20, 30)), watchMarker("k", history.MarkerDel, 2, 25),
+		unknown(del(3, "k", at(40, 0))),
+		put(1, "k", "v2", 3, at(50, 60)), watch("k", "v2", 3, 55),
+		final("k", "v2", 3),
+	))
+	res, _ := runCheck(t, h)
+	if got := *res.Resolution[history.OpDelete]; got.NotHappened != 1 || got.StillUnknown != 0 {
+		t.Fatalf("delete resolution %+v", got)
+	}
+	if res.Verdict != Pass {
+		t.Fatalf("verdict %s", res.Verdict)
+	}
+	// One more marker than acknowledged deletes: the unknown one may have
+	// written it, so it stays unknown.
+	h = watchComplete(hist(
+		put(1, "k", "v1", 1, at(0, 10)), watch("k", "v1", 1, 5),
+		unknown(del(3, "k", at(20, 0))), watchMarker("k", history.MarkerDel, 2, 25),
+		finalMarker("k", history.MarkerDel, 2),
+	))
+	res, _ = runCheck(t, h)
+	if got := *res.Resolution[history.OpDelete]; got.StillUnknown != 1 {
+		t.Fatalf("delete resolution %+v", got)
+	}
+	if res.Verdict != Pass {
+		t.Fatalf("verdict %s", res.Verdict)
+	}
+}

@@ -126,8 +126,46 @@ func resolve(h *history.History) resolved {
 	}
 	if complete {
 		r.seqs = sequences(h)
+		r.resolveDeletes()
 	}
 	return r
+}
+
+// resolveDeletes settles unknown deletes and purges the one way their lack
+// of a value allows: by counting. With every message of the stream seen,
+// each del (purge) marker of a key was written by one acknowledged or
+// unknown delete (purge) of that key. When the acknowledged ones already
+// account for every marker, none of the unknown ones happened.
+func (r *resolved) resolveDeletes() {
+	type kind struct{ key, op string }
+	markers, acked := map[kind]int{}, map[kind]int{}
+	for key, seq := range r.seqs {
+		for _, m := range seq.next {
+			switch m.Marker {
+			case history.MarkerDel:
+				markers[kind{key, history.OpDelete}]++
+			case history.MarkerPurge:
+				markers[kind{key, history.OpPurge}]++
+			}
+		}
+	}
+	for _, op := range r.ops {
+		if (op.Op == history.OpDelete || op.Op == history.OpPurge) && op.Outcome == history.OK {
+			acked[kind{op.Key, op.Op}]++
+		}
+	}
+	kept := r.ops[:0]
+	for _, op := range r.ops {
+		k := kind{op.Key, op.Op}
+		if (op.Op == history.OpDelete || op.Op == history.OpPurge) && op.Outcome == history.Unknown && op.Rev == 0 && markers[k] == acked[k] {
+			c := r.counts[op.Op]
+			c.StillUnknown--
+			c.NotHappened++
+			continue
+		}
+		kept = append(kept, op)
+	}
+	r.ops = kept
 }
 
 // window answers "would this write's message still be in the stream?".

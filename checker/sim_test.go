@@ -233,16 +233,38 @@ func simulate(cfg simConfig) simResult {
 			inStream[f.Read] = true
 		}
 	}
+	// Deletes carry no value: with the whole stream seen, unknown ones of a
+	// key are settled only when acknowledged deletes account for every
+	// marker of that kind (and then, since the check must pass, none of
+	// them can have landed).
+	type kk struct{ key, op string }
+	markers, acked := map[kk]int{}, map[kk]int{}
+	for _, w := range h.Watch {
+		switch w.Marker {
+		case history.MarkerDel:
+			markers[kk{w.Key, history.OpDelete}]++
+		case history.MarkerPurge:
+			markers[kk{w.Key, history.OpPurge}]++
+		}
+	}
+	for _, op := range h.Ops {
+		if (op.Op == history.OpDelete || op.Op == history.OpPurge) && op.Outcome == history.OK {
+			acked[kk{op.Key, op.Op}]++
+		}
+	}
 	want := map[string]Resolution{}
 	for _, op := range h.Ops {
 		if op.Outcome != history.Unknown || !history.IsWrite(op.Op) {
 			continue
 		}
 		r := want[op.Op]
+		k := kk{op.Key, op.Op}
 		switch {
 		case op.Value != "" && inStream[op.Value]:
 			r.Happened++
 		case op.Value != "" && !cfg.noWatch:
+			r.NotHappened++
+		case op.Value == "" && !cfg.noWatch && markers[k] == acked[k]:
 			r.NotHappened++
 		default:
 			r.StillUnknown++
