@@ -19,9 +19,11 @@ type ProcessConfig struct {
 	// Bin is the nats-server binary to run (any release).
 	Bin   string
 	Nodes int
-	// Dir holds configs, stores and logs; removed by Stop unless Keep.
+	// Dir holds configs and stores; removed by Stop unless Keep.
 	Dir  string
 	Keep bool
+	// LogDir receives <node>.log (default: Dir); logs there outlive Stop.
+	LogDir string
 	// ReadyTimeout bounds the wait for every node to serve JetStream.
 	ReadyTimeout time.Duration
 }
@@ -88,7 +90,15 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 			p.Stop()
 			return nil, err
 		}
-		logf, err := os.Create(filepath.Join(cfg.Dir, name+".log"))
+		logDir := cfg.Dir
+		if cfg.LogDir != "" {
+			logDir = cfg.LogDir
+			if err := os.MkdirAll(logDir, 0o755); err != nil {
+				p.Stop()
+				return nil, err
+			}
+		}
+		logf, err := os.Create(filepath.Join(logDir, name+".log"))
 		if err != nil {
 			p.Stop()
 			return nil, err
@@ -161,7 +171,7 @@ func (p *Processes) waitReady() error {
 				}
 			}
 			if ctx.Err() != nil {
-				return fmt.Errorf("nats-server %s (%s) not ready within %s: %v; see %s", p.names[i], u, p.cfg.ReadyTimeout, err, filepath.Join(p.cfg.Dir, p.names[i]+".log"))
+				return fmt.Errorf("nats-server %s (%s) not ready within %s: %v; see its log", p.names[i], u, p.cfg.ReadyTimeout, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

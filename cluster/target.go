@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ type Mode string
 
 const (
 	ModeEmbedded Mode = "embedded"
+	ModeProcess  Mode = "process" // nats-server processes the harness spawns
 	ModeExternal Mode = "external"
 )
 
@@ -68,6 +70,8 @@ type Target struct {
 	auth  []nats.Option
 	// Embedded is set when the servers run in this process.
 	Embedded *Embedded
+	// Processes is set when the harness spawned nats-server processes.
+	Processes *Processes
 }
 
 // TargetConfig selects and configures the servers of a run.
@@ -79,6 +83,9 @@ type TargetConfig struct {
 	LogDir     string
 	// StoreParent: see EmbeddedConfig.
 	StoreParent string
+	// ServerBin, when set, runs each node as a process of this nats-server
+	// binary (any release) instead of embedding the servers.
+	ServerBin string
 }
 
 // Up starts embedded servers or prepares a connection to external ones.
@@ -100,6 +107,23 @@ func Up(cfg TargetConfig) (*Target, error) {
 		}
 		nc.Close()
 		return t, nil
+	}
+	if cfg.ServerBin != "" {
+		if cfg.StoreParent != "" {
+			if err := os.MkdirAll(cfg.StoreParent, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		dir, err := os.MkdirTemp(cfg.StoreParent, "kvharness-cluster-")
+		if err != nil {
+			return nil, err
+		}
+		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir})
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		return &Target{Mode: ModeProcess, URLs: p.URLs(), Nodes: cfg.Nodes, auth: auth, Processes: p}, nil
 	}
 	e, err := StartEmbedded(EmbeddedConfig{Nodes: cfg.Nodes, LogDir: cfg.LogDir, StoreParent: cfg.StoreParent})
 	if err != nil {
@@ -138,10 +162,16 @@ func (t *Target) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// Down stops embedded servers; external servers are left alone.
+// Down stops the servers the harness started; external ones are left alone.
+// It may be called more than once.
 func (t *Target) Down() {
 	if t.Embedded != nil {
 		t.Embedded.Shutdown()
+		t.Embedded = nil
+	}
+	if t.Processes != nil {
+		t.Processes.Stop()
+		t.Processes = nil
 	}
 }
 

@@ -25,8 +25,11 @@ type Scenario struct {
 type Target struct {
 	// Servers: external server URLs; empty means embedded servers.
 	Servers []string `yaml:"servers"`
-	// Nodes: cluster size for embedded servers.
+	// Nodes: cluster size for embedded or spawned servers.
 	Nodes int `yaml:"nodes"`
+	// ServerBin: spawn each node as a process of this nats-server binary
+	// (any release) instead of embedding the servers.
+	ServerBin string `yaml:"server_bin"`
 }
 
 // Bucket configures the bucket the run creates for itself.

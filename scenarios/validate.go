@@ -31,6 +31,9 @@ func (s *Scenario) validate() error {
 	if s.Target.Nodes < 0 || s.Target.Nodes > 9 {
 		return fieldErr("$.target.nodes", "must be between 1 and 9, got %d", s.Target.Nodes)
 	}
+	if len(s.Target.Servers) > 0 && s.Target.ServerBin != "" {
+		return fieldErr("$.target.server_bin", "cannot spawn servers and use external ones (servers) at once")
+	}
 	b := s.Bucket
 	if b.Replicas < 0 || b.Replicas > 5 {
 		return fieldErr("$.bucket.replicas", "must be between 1 and 5, got %d", b.Replicas)

@@ -485,3 +485,65 @@ func TestOpenLoopRun(t *testing.T) {
 		t.Errorf("throughput %.0f ops/s at --rate 400", s.Throughput)
 	}
 }
+
+// serversOf lists nats-server processes whose config lives under dir.
+func serversOf(t *testing.T, dir string) []string {
+	out, _ := exec.Command("pgrep", "-af", dir).Output()
+	var procs []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if strings.Contains(l, "nats-server") {
+			procs = append(procs, l)
+		}
+	}
+	return procs
+}
+
+// TestSpawnedServers: --server-bin runs each node as its own process of the
+// given release (here the older one), logs land in nodes/, and no server
+// outlives the harness — neither a normal run nor one killed with SIGKILL.
+func TestSpawnedServers(t *testing.T) {
+	bin := os.Getenv("KVHARNESS_NATS_SERVER_OLD")
+	if bin == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
+			t.Fatal("KVHARNESS_NATS_SERVER_OLD not set (run `make test`)")
+		}
+		t.Skip("KVHARNESS_NATS_SERVER_OLD not set")
+	}
+	out := t.TempDir()
+	r := runBin(t, 3*time.Minute, "run", "--server-bin", bin, "--ops", "2000", "--quiet", "--out", out)
+	s := assertGoodRun(t, r, out, "put", "update", "get")
+	if s.Target.Mode != "process" || s.Target.Nodes != 3 || s.Target.ServerVersion != "2.10.27" {
+		t.Errorf("target %+v", s.Target)
+	}
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if fi, err := os.Stat(filepath.Join(out, "nodes", n+".log")); err != nil || fi.Size() == 0 {
+			t.Errorf("no log for %s: %v", n, err)
+		}
+	}
+	if left := serversOf(t, out); len(left) > 0 {
+		t.Fatalf("servers left after the run: %v", left)
+	}
+
+	killed := t.TempDir()
+	cmd := exec.Command(binPath, "run", "--server-bin", bin, "--duration", "60s", "--quiet", "--out", killed)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(serversOf(t, killed)) < 3 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(serversOf(t, killed)); n < 3 {
+		_ = cmd.Process.Kill()
+		t.Fatalf("%d servers running, want 3", n)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	for time.Now().Before(deadline) && len(serversOf(t, killed)) > 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := serversOf(t, killed); len(left) > 0 {
+		t.Fatalf("servers outlived a SIGKILLed harness: %v", left)
+	}
+}

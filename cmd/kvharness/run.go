@@ -27,6 +27,7 @@ import (
 // runFlags mirror the scenario fields; only flags the user set override it.
 type runFlags struct {
 	servers          string
+	serverBin        string
 	nodes            int
 	replicas         int
 	storage          string
@@ -70,7 +71,8 @@ func newRunCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.servers, "server", "", "external servers, comma-separated URLs (default: embedded servers)")
-	fl.IntVar(&f.nodes, "nodes", 0, "cluster size for embedded servers")
+	fl.StringVar(&f.serverBin, "server-bin", "", "spawn each node as a process of this nats-server binary (any release) instead of embedding the servers")
+	fl.IntVar(&f.nodes, "nodes", 0, "cluster size for embedded or spawned servers")
 	fl.IntVar(&f.replicas, "replicas", 0, "bucket replicas")
 	fl.StringVar(&f.storage, "storage", "", "bucket storage: file or memory")
 	fl.IntVar(&f.historyDepth, "history", 0, "revisions kept per key (1..64)")
@@ -109,6 +111,9 @@ func newRunCmd() *cobra.Command {
 func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error {
 	if set("server") {
 		s.Target.Servers = splitList(f.servers)
+	}
+	if set("server-bin") {
+		s.Target.ServerBin = f.serverBin
 	}
 	if set("nodes") {
 		s.Target.Nodes = f.nodes
@@ -290,6 +295,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Nodes:       nodes,
 		LogDir:      filepath.Join(outDir, "nodes"),
 		StoreParent: filepath.Join(outDir, "nodes"),
+		ServerBin:   sc.Target.ServerBin,
 	})
 	if err != nil {
 		return usageErr("%v", err)
