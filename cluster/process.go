@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,7 +32,10 @@ type ProcessConfig struct {
 // Processes is a running cluster of nats-server processes.
 type Processes struct {
 	cfg   ProcessConfig
+	mu    sync.Mutex // guards cmds against a nemesis killing and restarting nodes
 	cmds  []*exec.Cmd
+	confs []string
+	logs  []string
 	urls  []string
 	names []string
 }
@@ -98,20 +102,13 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 				return nil, err
 			}
 		}
-		logf, err := os.Create(filepath.Join(logDir, name+".log"))
+		p.confs = append(p.confs, confPath)
+		p.logs = append(p.logs, filepath.Join(logDir, name+".log"))
+		cmd, err := p.launch(len(p.confs)-1, os.O_CREATE|os.O_TRUNC|os.O_WRONLY)
 		if err != nil {
 			p.Stop()
 			return nil, err
 		}
-		cmd := exec.Command(cfg.Bin, "-c", confPath)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			p.Stop()
-			return nil, fmt.Errorf("starting %s: %w", cfg.Bin, err)
-		}
-		logf.Close() // the child has its own descriptor
 		p.cmds = append(p.cmds, cmd)
 		p.names = append(p.names, name)
 		p.urls = append(p.urls, fmt.Sprintf("nats://127.0.0.1:%d", client[i]))
@@ -179,18 +176,70 @@ func (p *Processes) waitReady() error {
 	return nil
 }
 
+// launch starts node i's process; its output goes to the node's log.
+func (p *Processes) launch(i int, logFlags int) (*exec.Cmd, error) {
+	logf, err := os.OpenFile(p.logs[i], logFlags, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(p.cfg.Bin, "-c", p.confs[i])
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", p.cfg.Bin, err)
+	}
+	return cmd, nil
+}
+
+// Names returns the node names, n1...
+func (p *Processes) Names() []string { return p.names }
+
+// Kill sends SIGKILL to node i and reaps it: a crash, no shutdown.
+func (p *Processes) Kill(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cmds[i]
+	if c == nil {
+		return fmt.Errorf("%s is not running", p.names[i])
+	}
+	_ = c.Process.Kill()
+	_ = c.Wait()
+	p.cmds[i] = nil
+	return nil
+}
+
+// Restart starts node i again on the same config and store directory.
+func (p *Processes) Restart(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmds[i] != nil {
+		return nil
+	}
+	cmd, err := p.launch(i, os.O_CREATE|os.O_APPEND|os.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	p.cmds[i] = cmd
+	return nil
+}
+
 // URLs returns the client URLs, one per node.
 func (p *Processes) URLs() []string { return p.urls }
 
 // Stop kills every process, waits for them and removes Dir unless Keep.
 func (p *Processes) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, c := range p.cmds {
-		if c.Process != nil {
+		if c != nil && c.Process != nil {
 			_ = c.Process.Kill()
 		}
 	}
 	for _, c := range p.cmds {
-		_ = c.Wait()
+		if c != nil {
+			_ = c.Wait()
+		}
 	}
 	p.cmds = nil
 	if !p.cfg.Keep {

@@ -15,6 +15,7 @@ type History struct {
 	Watch  []Record
 	Final  []Record
 	Stored []Record
+	Faults []Fault
 	End    *End
 	// Truncated counts trailing lines that could not be parsed: the tail
 	// of a file whose writer was killed mid-line.
@@ -77,6 +78,10 @@ func Read(r io.Reader) (*History, error) {
 			h.Final = append(h.Final, rec)
 		case KindStored:
 			h.Stored = append(h.Stored, rec)
+		case KindFault:
+			if rec.Fault != nil {
+				h.Faults = append(h.Faults, *rec.Fault)
+			}
 		case KindEnd:
 			h.End = rec.End
 		default:

@@ -17,6 +17,7 @@ const (
 	KindWatch  Kind = "watch"  // one entry seen by the recording watcher
 	KindFinal  Kind = "final"  // one key's last message, read through the stream leader after the run
 	KindStored Kind = "stored" // one message the stream still held after the run
+	KindFault  Kind = "fault"  // one injected fault, written when it ends
 	KindEnd    Kind = "end"    // last line of a run that ended normally or was interrupted cleanly
 )
 
@@ -73,9 +74,10 @@ type Record struct {
 	Watcher int   `json:"watcher,omitempty"`
 	At      int64 `json:"at,omitempty"` // receive time, ns since run start
 
-	// meta / end
-	Meta *Meta `json:"meta,omitempty"`
-	End  *End  `json:"end,omitempty"`
+	// meta / end / fault
+	Meta  *Meta  `json:"meta,omitempty"`
+	End   *End   `json:"end,omitempty"`
+	Fault *Fault `json:"fault,omitempty"`
 }
 
 // Meta describes the run a history belongs to.
@@ -100,6 +102,15 @@ type Meta struct {
 	CheckTimeoutSec float64 `json:"check_timeout_sec,omitempty"`
 	// Thresholds are the scenario's limits, as written, re-evaluated offline.
 	Thresholds map[string]string `json:"thresholds,omitempty"`
+}
+
+// Fault is one fault the nemesis injected, with its window.
+type Fault struct {
+	Kind   string `json:"kind"`   // kill, ...
+	Target string `json:"target"` // node name
+	Start  int64  `json:"start"`  // ns since run start
+	End    int64  `json:"end"`    // ns since run start: when it was healed
+	Error  string `json:"error,omitempty"`
 }
 
 // End closes a history. Its absence means the run was killed.

@@ -128,6 +128,9 @@ func Build(in Input) *Summary {
 		lat = LatencyFromHistory(h)
 		s.LatencySource = "history (invoke to complete)"
 	}
+	for _, f := range h.Faults {
+		s.Faults = append(s.Faults, Fault{Kind: f.Kind, Target: f.Target, StartSec: float64(f.Start) / 1e9, EndSec: float64(f.End) / 1e9})
+	}
 	clients := map[int]bool{}
 	total := 0
 	for _, op := range h.Ops {

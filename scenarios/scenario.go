@@ -17,6 +17,7 @@ type Scenario struct {
 	Bucket      Bucket   `yaml:"bucket"`
 	Workload    Workload `yaml:"workload"`
 	Expect      Expect   `yaml:"expect"`
+	Faults      Faults   `yaml:"faults"`
 	// Thresholds: k6-style limits, e.g. {put.p99: "< 5ms", update.error_rate: "< 1%", throughput: "> 1000"}.
 	Thresholds map[string]string `yaml:"thresholds"`
 }
@@ -30,6 +31,13 @@ type Target struct {
 	// ServerBin: spawn each node as a process of this nats-server binary
 	// (any release) instead of embedding the servers.
 	ServerBin string `yaml:"server_bin"`
+}
+
+// Faults is the nemesis schedule: which faults, how often, how long.
+type Faults struct {
+	Kinds    []string `yaml:"kinds"`    // kill
+	Interval Duration `yaml:"interval"` // between fault starts
+	Duration Duration `yaml:"duration"` // how long each lasts
 }
 
 // Bucket configures the bucket the run creates for itself.
@@ -115,6 +123,12 @@ func (s *Scenario) Defaults() {
 	}
 	if w.Seed == 0 {
 		w.Seed = 1
+	}
+	if len(s.Faults.Kinds) > 0 && s.Faults.Interval == 0 {
+		s.Faults.Interval = 5 * time.Second
+	}
+	if len(s.Faults.Kinds) > 0 && s.Faults.Duration == 0 {
+		s.Faults.Duration = s.Faults.Interval / 2
 	}
 	if s.Expect.CheckTimeout == 0 {
 		s.Expect.CheckTimeout = checker.DefaultTimeout

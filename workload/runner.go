@@ -43,6 +43,10 @@ type Config struct {
 	Meta history.Meta
 	// Progress, when set, is called about once a second while the workload runs.
 	Progress func(Progress)
+	// Nemesis, when set, runs beside the clients until the workload stops
+	// and must return with the cluster healed. It gets the run's clock and
+	// the history, to record its faults.
+	Nemesis func(ctx context.Context, now func() int64, out *history.Writer)
 }
 
 // Result is what the run measured; the history file holds the rest.
@@ -176,6 +180,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			c.Run(runCtx, pacer)
 		}(c)
 	}
+	nemesisDone := make(chan struct{})
+	if cfg.Nemesis != nil {
+		go func() {
+			defer close(nemesisDone)
+			cfg.Nemesis(runCtx, clock.Now, out)
+		}()
+	} else {
+		close(nemesisDone)
+	}
 	progressDone := make(chan struct{})
 	if cfg.Progress != nil {
 		go reportProgress(runCtx, progressDone, started, cfg.Duration, pacer, clients, cfg.Progress)
@@ -185,6 +198,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	stop()
 	<-progressDone
+	<-nemesisDone // healed: every node is back before the final phase
 	res.Elapsed = time.Since(started)
 	res.Interrupted = ctx.Err() != nil
 
@@ -389,14 +403,23 @@ func settledLastSeq(ctx context.Context, js jetstream.JetStream, stream string) 
 	return last, nil
 }
 
+// streamLastSeq asks the stream leader for its last sequence, retrying
+// while a cluster that just had faults elects leaders again.
 func streamLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return 0, err
+	var last error
+	for ctx.Err() == nil {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		s, err := js.Stream(actx, stream)
+		if err == nil {
+			var info *jetstream.StreamInfo
+			if info, err = s.Info(actx); err == nil {
+				cancel()
+				return info.State.LastSeq, nil
+			}
+		}
+		cancel()
+		last = err
+		time.Sleep(250 * time.Millisecond)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.LastSeq, nil
+	return 0, last
 }

@@ -547,3 +547,55 @@ func TestSpawnedServers(t *testing.T) {
 		t.Fatalf("servers outlived a SIGKILLed harness: %v", left)
 	}
 }
+
+// TestKillFaults: with spawned servers, kill faults really kill a node (its
+// log shows a fresh start after each), are listed with their windows, and
+// the R3 bucket keeps every acknowledged write.
+func TestKillFaults(t *testing.T) {
+	bin := os.Getenv("KVHARNESS_NATS_SERVER")
+	if bin == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
+			t.Fatal("KVHARNESS_NATS_SERVER not set (run `make test`)")
+		}
+		t.Skip("KVHARNESS_NATS_SERVER not set")
+	}
+	wantUsageError(t, runBin(t, time.Minute, "run", "--faults", "kill", "--out", t.TempDir()), "--server-bin")
+	wantUsageError(t, runBin(t, time.Minute, "run", "--server-bin", bin, "--faults", "explode", "--out", t.TempDir()), "explode")
+
+	out := t.TempDir()
+	r := runBin(t, 4*time.Minute, "run", "--server-bin", bin, "--faults", "kill", "--fault-interval", "3s",
+		"--fault-duration", "1s", "--duration", "8s", "--quiet", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	var s struct {
+		Faults []struct {
+			Kind, Target string
+			Start        float64 `json:"start_sec"`
+			End          float64 `json:"end_sec"`
+		} `json:"faults"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Faults) < 2 {
+		t.Fatalf("faults: %+v", s.Faults)
+	}
+	starts := 0
+	for _, n := range []string{"n1", "n2", "n3"} {
+		log, _ := os.ReadFile(filepath.Join(out, "nodes", n+".log"))
+		starts += strings.Count(string(log), "Starting nats-server")
+	}
+	for _, f := range s.Faults {
+		if f.Kind != "kill" || f.End-f.Start < 0.9 || f.Start < 2.9 {
+			t.Errorf("fault %+v", f)
+		}
+	}
+	if starts < 3+len(s.Faults) {
+		t.Errorf("%d server starts in the logs for %d kills: the kills did not restart nodes", starts, len(s.Faults))
+	}
+	if left := serversOf(t, out); len(left) > 0 {
+		t.Fatalf("servers left after the run: %v", left)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
@@ -50,6 +51,9 @@ type runFlags struct {
 	require          string
 	checkTimeout     time.Duration
 	thresholds       []string
+	faults           string
+	faultInterval    time.Duration
+	faultDuration    time.Duration
 	out              string
 	quiet            bool
 	auth             cluster.Auth
@@ -94,6 +98,9 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.require, "require", "", "comma-separated checks that must pass (default: per replicas)")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "budget of each linearizability check")
 	fl.StringArrayVar(&f.thresholds, "threshold", nil, `limit that fails the run when crossed, e.g. "put.p99<5ms", "update.error_rate<1%", "throughput>1000" (repeatable)`)
+	fl.StringVar(&f.faults, "faults", "", "faults to inject while the workload runs, comma-separated: kill (needs --server-bin)")
+	fl.DurationVar(&f.faultInterval, "fault-interval", 0, "time between fault starts (default 5s)")
+	fl.DurationVar(&f.faultDuration, "fault-duration", 0, "how long each fault lasts (default half the interval)")
 	fl.StringVar(&f.out, "out", "", "results folder (default: results/<time>-<scenario>)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.StringVar(&f.auth.CredsFile, "creds", "", "NATS credentials file")
@@ -198,6 +205,15 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 			s.Thresholds[strings.TrimSpace(t[:i])] = strings.TrimSpace(t[i:])
 		}
 	}
+	if set("faults") {
+		s.Faults.Kinds = splitList(f.faults)
+	}
+	if set("fault-interval") {
+		s.Faults.Interval = f.faultInterval
+	}
+	if set("fault-duration") {
+		s.Faults.Duration = f.faultDuration
+	}
 	if set("check-timeout") {
 		s.Expect.CheckTimeout = f.checkTimeout
 	}
@@ -301,6 +317,16 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		return usageErr("%v", err)
 	}
 	defer target.Down()
+	schedule := chaos.Schedule{Kinds: sc.Faults.Kinds, Interval: sc.Faults.Interval, Duration: sc.Faults.Duration, Seed: sc.Workload.Seed}
+	if err := schedule.Validate(target); err != nil {
+		return usageErr("%v", err)
+	}
+	var nemesis func(context.Context, func() int64, *history.Writer)
+	if len(schedule.Kinds) > 0 {
+		nemesis = func(ctx context.Context, now func() int64, out *history.Writer) {
+			(&chaos.Nemesis{Schedule: schedule, Target: target, Now: now, Out: out}).Run(ctx)
+		}
+	}
 
 	var progress func(workload.Progress)
 	printer := newProgressPrinter(cmd.ErrOrStderr(), isTerminal(os.Stderr))
@@ -338,6 +364,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		HistoryPath:      historyPath,
 		Meta:             history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds(), Thresholds: sc.Thresholds},
 		Progress:         progress,
+		Nemesis:          nemesis,
 	})
 	printer.done()
 	target.Down()
