@@ -25,6 +25,8 @@ type ProcessConfig struct {
 	Keep bool
 	// LogDir receives <node>.log (default: Dir); logs there outlive Stop.
 	LogDir string
+	// SelfServe: Bin is kvharness itself, run as `kvharness server -c CONF`.
+	SelfServe bool
 	// ReadyTimeout bounds the wait for every node to serve JetStream.
 	ReadyTimeout time.Duration
 }
@@ -183,7 +185,11 @@ func (p *Processes) launch(i int, logFlags int) (*exec.Cmd, error) {
 		return nil, err
 	}
 	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(p.cfg.Bin, "-c", p.confs[i])
+	args := []string{"-c", p.confs[i]}
+	if p.cfg.SelfServe {
+		args = append([]string{"server"}, args...)
+	}
+	cmd := exec.Command(p.cfg.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

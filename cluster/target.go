@@ -84,8 +84,10 @@ type TargetConfig struct {
 	// StoreParent: see EmbeddedConfig.
 	StoreParent string
 	// ServerBin, when set, runs each node as a process of this nats-server
-	// binary (any release) instead of embedding the servers.
+	// binary (any release) instead of embedding the servers. SelfServe:
+	// ServerBin is this harness, run as `kvharness server`.
 	ServerBin string
+	SelfServe bool
 }
 
 // Up starts embedded servers or prepares a connection to external ones.
@@ -118,7 +120,7 @@ func Up(cfg TargetConfig) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir})
+		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe})
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err

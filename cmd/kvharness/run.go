@@ -301,6 +301,17 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		stopSignals()
 	}()
 
+	// Faults that hit processes need spawned servers; with no nats-server
+	// binary given, the harness spawns itself (`kvharness server`), so a
+	// fault scenario runs on a machine with nothing installed.
+	serverBin, selfServe := sc.Target.ServerBin, false
+	if serverBin == "" && !external && len(sc.Faults.Kinds) > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return usageErr("cannot find this binary to spawn servers: %v", err)
+		}
+		serverBin, selfServe = exe, true
+	}
 	nodes := sc.Target.Nodes
 	if external && !cmd.Flags().Changed("nodes") {
 		nodes = 0
@@ -311,7 +322,8 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Nodes:       nodes,
 		LogDir:      filepath.Join(outDir, "nodes"),
 		StoreParent: filepath.Join(outDir, "nodes"),
-		ServerBin:   sc.Target.ServerBin,
+		ServerBin:   serverBin,
+		SelfServe:   selfServe,
 	})
 	if err != nil {
 		return usageErr("%v", err)
