@@ -599,3 +599,24 @@ func TestKillFaults(t *testing.T) {
 		t.Fatalf("servers left after the run: %v", left)
 	}
 }
+
+// TestSelfSpawnedServers: faults without --server-bin run the harness itself
+// as the server processes (`kvharness server`), so they need nothing installed.
+func TestSelfSpawnedServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a 3-node cluster")
+	}
+	out := t.TempDir()
+	r := runBin(t, 3*time.Minute, "run", "--faults", "kill", "--fault-interval", "2s", "--fault-duration", "500ms",
+		"--duration", "3s", "--quiet", "--out", out)
+	s := assertGoodRun(t, r, out, "put", "get")
+	if s.Target.Mode != "process" || len(s.Faults) != 1 {
+		t.Fatalf("target %+v, faults %v", s.Target, s.Faults)
+	}
+	if log, _ := os.ReadFile(filepath.Join(out, "nodes", "n1.log")); !strings.Contains(string(log), "Starting nats-server") {
+		t.Fatalf("n1.log: %q", log)
+	}
+	if left := serversOf(t, out); len(left) > 0 {
+		t.Fatalf("servers left after the run: %v", left)
+	}
+}
