@@ -559,7 +559,6 @@ func TestKillFaults(t *testing.T) {
 		}
 		t.Skip("KVHARNESS_NATS_SERVER not set")
 	}
-	wantUsageError(t, runBin(t, time.Minute, "run", "--faults", "kill", "--out", t.TempDir()), "--server-bin")
 	wantUsageError(t, runBin(t, time.Minute, "run", "--server-bin", bin, "--faults", "explode", "--out", t.TempDir()), "explode")
 
 	out := t.TempDir()
