@@ -191,7 +191,10 @@ func (p *Processes) launch(i int, logFlags int) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(p.cfg.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Own process group: a Ctrl-C at the terminal goes to the harness, which
+	// stops the workload and still needs the servers for its final reads.
+	// Pdeathsig: the servers die with the harness, even on SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", p.cfg.Bin, err)
 	}
