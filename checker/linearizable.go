@@ -12,10 +12,6 @@ import (
 	"github.com/kvharness/kvharness/history"
 )
 
-// maxNotesPerCheck bounds the explanations printed per check; the views
-// of every failing key are still written.
-const maxNotesPerCheck = 5
-
 type linearizableResult struct {
 	CheckResult
 	notes []string

@@ -64,13 +64,5 @@ func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, [
 	}
 	c.Result = Fail
 	c.Detail = fmt.Sprintf("%d of %d acknowledged writes lost; first: %s", len(lost), acked, lost[0])
-	notes := make([]string, 0, len(lost))
-	for i, l := range lost {
-		if i == 10 {
-			notes = append(notes, fmt.Sprintf("%s: ... and %d more", CheckNoLostWrites, len(lost)-10))
-			break
-		}
-		notes = append(notes, CheckNoLostWrites+": "+l)
-	}
-	return c, notes
+	return c, notesFor(CheckNoLostWrites, lost)
 }

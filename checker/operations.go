@@ -100,8 +100,7 @@ func input(r history.Record, seqs map[string]*keySequence) kvInput {
 	if history.IsWrite(r.Op) && seqs != nil {
 		in.Seq = seqs[r.Key]
 		if in.Seq == nil {
-			// No message at all for the key: an empty sequence says so.
-			in.Seq = &keySequence{next: map[uint64]message{}, prev: map[uint64]uint64{}}
+			in.Seq = noMessages
 		}
 	}
 	return in

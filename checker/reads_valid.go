@@ -56,13 +56,5 @@ func checkReadsValid(ops, finals []history.Record) (CheckResult, []string) {
 	}
 	c.Result = Fail
 	c.Detail = fmt.Sprintf("%d of %d reads returned what no write explains; first: %s", len(bad), reads, bad[0])
-	notes := make([]string, 0, 10)
-	for i, b := range bad {
-		if i == maxNotesPerCheck {
-			notes = append(notes, fmt.Sprintf("%s: ... and %d more", CheckReadsValid, len(bad)-i))
-			break
-		}
-		notes = append(notes, CheckReadsValid+": "+b)
-	}
-	return c, notes
+	return c, notesFor(CheckReadsValid, bad)
 }

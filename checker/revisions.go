@@ -3,7 +3,6 @@ package checker
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -74,12 +73,5 @@ func checkRevisionsUnique(ops, watch, finals []history.Record) (CheckResult, []s
 	sort.Strings(problems)
 	c.Result = Fail
 	c.Detail = fmt.Sprintf("%d conflicting revision claims; first: %s", len(problems), problems[0])
-	notes := problems
-	if len(notes) > 10 {
-		notes = append(notes[:10:10], fmt.Sprintf("... and %d more", len(problems)-10))
-	}
-	for i := range notes {
-		notes[i] = CheckRevisionsUnique + ": " + notes[i]
-	}
-	return c, []string{strings.Join(notes, "\n")}
+	return c, notesFor(CheckRevisionsUnique, problems)
 }

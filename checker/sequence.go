@@ -19,6 +19,9 @@ type keySequence struct {
 	prev map[uint64]uint64  // the message before this revision (0: none)
 }
 
+// noMessages is the sequence of a key the stream never held a message for.
+var noMessages = &keySequence{next: map[uint64]message{}, prev: map[uint64]uint64{}}
+
 // message is one stored message: a value or a del/purge marker.
 type message struct {
 	Rev    uint64

@@ -154,6 +154,11 @@ const (
 	ClassNoCompletion = "no-completion" // the run was killed before the op completed
 )
 
+// IsCASRefusal: the class of a write refused by its precondition (or while
+// another write to the key was in flight) — the API working as designed, so
+// error rates leave it out.
+func IsCASRefusal(class string) bool { return class == ClassConflict || class == ClassBusy }
+
 // Ops lists every client operation, in a fixed order (op mixes are walked in
 // this order so a seed reproduces the same sequence).
 var Ops = []string{OpPut, OpUpdate, OpCreate, OpGet, OpDelete, OpPurge}

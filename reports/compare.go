@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
 )
 
 // CompareRules say what counts as a regression of a candidate run against
@@ -138,7 +139,7 @@ func opOrEmpty(s *Summary, op string) *OpSummary {
 	return &OpSummary{}
 }
 
-// errorRate: failures other than CAS conflicts, plus unknowns, per op.
+// errorRate: failures other than CAS refusals, plus unknowns, per op.
 func errorRate(o *OpSummary) float64 {
 	total := o.OK + o.Fail + o.Unknown
 	if total == 0 {
@@ -146,7 +147,7 @@ func errorRate(o *OpSummary) float64 {
 	}
 	n := 0
 	for class, c := range o.Errors {
-		if class != "conflict" && class != "conflict-busy" {
+		if !history.IsCASRefusal(class) {
 			n += c
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
@@ -157,10 +158,9 @@ func Build(in Input) *Summary {
 		}
 	}
 	s.LateOps = in.Late
-	openLoop := strings.HasPrefix(s.Pacing, "open-loop")
 	for name, o := range s.Ops {
 		o.LatencyUS = latency.Summarize(lat.ForOp(name))
-		if openLoop && in.Service != nil {
+		if s.openLoop() && in.Service != nil {
 			svc := latency.Summarize(in.Service.ForOp(name))
 			o.ServiceUS = &svc
 		}
@@ -216,7 +216,7 @@ func LatencyFromHistory(h *history.History) latency.Set {
 	r := latency.NewRecorder()
 	for _, op := range h.Ops {
 		if op.Complete > op.Invoke {
-			r.Record(op.Op, string(op.Outcome), durationNS(op.Complete-op.Invoke))
+			r.Record(op.Op, string(op.Outcome), time.Duration(op.Complete-op.Invoke))
 		}
 	}
 	return latency.Merge(r)
@@ -237,6 +237,9 @@ func historySpanSec(h *history.History) float64 {
 	}
 	return float64(last-first) / 1e9
 }
+
+// openLoop: the run was paced at a fixed arrival rate (see workload.OpenLoop).
+func (s *Summary) openLoop() bool { return strings.HasPrefix(s.Pacing, "open-loop") }
 
 // ExitCode maps a verdict to the process exit code (DESIGN.md).
 func ExitCode(v checker.Status) int {

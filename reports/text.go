@@ -6,10 +6,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
-
-func durationNS(ns int64) time.Duration { return time.Duration(ns) }
 
 // WriteText prints the human summary: configuration, ops table, checks,
 // verdict.
@@ -36,7 +33,7 @@ func (s *Summary) WriteText(w io.Writer) {
 			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max), errorList(o.Errors))
 	}
 	tw.Flush()
-	if strings.HasPrefix(s.Pacing, "open-loop") {
+	if s.openLoop() {
 		fmt.Fprintf(w, "\n%s: latency from each op's intended start; %d ops started >1ms behind schedule. Service time (uncorrected) p99:", s.Pacing, s.LateOps)
 		for _, name := range s.SortedOps() {
 			if o := s.Ops[name]; o.ServiceUS != nil {

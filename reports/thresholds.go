@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/kvharness/kvharness/checker"
-	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/scenarios"
 )
 
@@ -44,18 +43,11 @@ func (s *Summary) evaluateThresholds(ts []scenarios.Threshold) {
 			r.Actual, r.Unit = s.ThroughputOpsPerSec, "ops/s"
 		case "error_rate", "unknown_rate":
 			r.Unit = "fraction"
-			var n int
-			if t.Stat == "unknown_rate" {
-				n = o.Unknown
-			} else {
-				for class, c := range o.Errors {
-					if class != history.ClassConflict && class != history.ClassBusy {
-						n += c
-					}
-				}
-			}
-			if total > 0 {
-				r.Actual = float64(n) / total
+			switch {
+			case t.Stat == "error_rate":
+				r.Actual = errorRate(o)
+			case total > 0:
+				r.Actual = float64(o.Unknown) / total
 			}
 		default:
 			r.Unit = "us"

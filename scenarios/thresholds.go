@@ -72,6 +72,15 @@ func ParseThreshold(name, expr string) (Threshold, error) {
 	return t, nil
 }
 
+// SplitThreshold reads the flag form "put.p99<5ms" into name and expression.
+func SplitThreshold(s string) (name, expr string, err error) {
+	i := strings.IndexAny(s, "<>")
+	if i <= 0 {
+		return "", "", fmt.Errorf("--threshold %q: want NAME<LIMIT or NAME>LIMIT, e.g. put.p99<5ms", s)
+	}
+	return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i:]), nil
+}
+
 // Holds reports whether actual satisfies the threshold.
 func (t Threshold) Holds(actual float64) bool {
 	switch t.Cmp {

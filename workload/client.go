@@ -20,16 +20,15 @@ type Client struct {
 	clock     Clock
 	out       *history.Writer
 	lat       *latency.Recorder // from the intended start (= actual start in a closed loop)
-	svc       *latency.Recorder // service time: from the actual start
+	svc       *latency.Recorder // open loop only: service time, from the actual start
 	opTimeout time.Duration
 	// lastRev is the revision this client last saw per key, from its own
 	// reads and writes: what its next update expects, so that clients
 	// race each other and real CAS conflicts happen.
 	lastRev map[string]uint64
-	// unknowns counts ops whose outcome this client never learned.
-	unknowns int
-	// Live counters for progress display, read by another goroutine.
-	errors, unknownCount atomic.Int64
+	// Live counters, read by the progress display and at the end of the run:
+	// definite failures other than CAS refusals, and outcomes never learned.
+	errors, unknowns atomic.Int64
 }
 
 // Run issues operations until the pacer says stop. Each operation gets its
@@ -82,14 +81,15 @@ func (c *Client) do(p Planned, intended time.Time) {
 	}
 	switch {
 	case rec.Outcome == history.Unknown:
-		c.unknowns++
-		c.unknownCount.Add(1)
-	case rec.Outcome == history.Fail && rec.ErrClass != history.ClassConflict && rec.ErrClass != history.ClassBusy:
+		c.unknowns.Add(1)
+	case rec.Outcome == history.Fail && !history.IsCASRefusal(rec.ErrClass):
 		c.errors.Add(1)
 	}
 	c.learn(&rec)
 	c.lat.Record(p.Op, string(rec.Outcome), done.Sub(intended))
-	c.svc.Record(p.Op, string(rec.Outcome), done.Sub(start))
+	if c.svc != nil {
+		c.svc.Record(p.Op, string(rec.Outcome), done.Sub(start))
+	}
 	c.out.Write(&rec)
 }
 

@@ -52,7 +52,7 @@ type Config struct {
 // Result is what the run measured; the history file holds the rest.
 type Result struct {
 	Latency       latency.Set   // from each op's intended start (open loop) or actual start
-	Service       latency.Set   // service time, from the actual start
+	Service       latency.Set   // open loop: service time, from the actual start; nil otherwise
 	Late          int64         // open loop: ops that started behind schedule
 	Elapsed       time.Duration // the workload phase, excluding setup and final reads
 	Interrupted   bool
@@ -203,14 +203,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Interrupted = ctx.Err() != nil
 
 	recorders := make([]*latency.Recorder, 0, len(clients))
-	service := make([]*latency.Recorder, 0, len(clients))
-	unknowns := 0
+	var service []*latency.Recorder
+	var unknowns int64
 	for _, c := range clients {
 		recorders = append(recorders, c.lat)
-		service = append(service, c.svc)
-		unknowns += c.unknowns
+		if c.svc != nil {
+			service = append(service, c.svc)
+		}
+		unknowns += c.unknowns.Load()
 	}
-	res.Latency, res.Service = latency.Merge(recorders...), latency.Merge(service...)
+	res.Latency = latency.Merge(recorders...)
+	if service != nil {
+		res.Service = latency.Merge(service...)
+	}
 	res.Late = pacer.Late()
 
 	end := finalPhase(control, js, cfg, watcher, unknowns > 0, clock, out)
@@ -247,7 +252,7 @@ func reportProgress(ctx context.Context, done chan struct{}, started time.Time, 
 			pr := Progress{Elapsed: now.Sub(started), Total: total, Ops: p.Issued(), Late: p.Late()}
 			for _, c := range clients {
 				pr.Errors += c.errors.Load()
-				pr.Unknown += c.unknownCount.Load()
+				pr.Unknown += c.unknowns.Load()
 			}
 			pr.OpsPerSec = float64(pr.Ops-lastOps) / now.Sub(last).Seconds()
 			lastOps, last = pr.Ops, now
@@ -288,10 +293,12 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 			clock:     clock,
 			out:       out,
 			lat:       latency.NewRecorder(),
-			svc:       latency.NewRecorder(),
 			opTimeout: cfg.OpTimeout,
 			lastRev:   map[string]uint64{},
 		})
+		if cfg.Rate > 0 {
+			clients[len(clients)-1].svc = latency.NewRecorder()
+		}
 	}
 	return clients, conns, nil
 }

@@ -198,11 +198,11 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 			s.Thresholds = map[string]string{}
 		}
 		for _, t := range f.thresholds {
-			i := strings.IndexAny(t, "<>")
-			if i <= 0 {
-				return fmt.Errorf("--threshold %q: want NAME<LIMIT or NAME>LIMIT, e.g. put.p99<5ms", t)
+			name, expr, err := scenarios.SplitThreshold(t)
+			if err != nil {
+				return err
 			}
-			s.Thresholds[strings.TrimSpace(t[:i])] = strings.TrimSpace(t[i:])
+			s.Thresholds[name] = expr
 		}
 	}
 	if set("faults") {
