@@ -29,17 +29,26 @@ type ProcessConfig struct {
 	SelfServe bool
 	// ReadyTimeout bounds the wait for every node to serve JetStream.
 	ReadyTimeout time.Duration
+	// Seed seeds the link proxies' jitter.
+	Seed uint64
 }
 
 // Processes is a running cluster of nats-server processes.
 type Processes struct {
 	cfg   ProcessConfig
-	mu    sync.Mutex // guards cmds against a nemesis killing and restarting nodes
-	cmds  []*exec.Cmd
-	confs []string
-	logs  []string
-	urls  []string
-	names []string
+	mu     sync.Mutex // guards cmds, bins and paused against a nemesis changing nodes
+	cmds   []*exec.Cmd
+	bins   []string // per node: a rolling upgrade swaps them one by one
+	paused []bool
+	confs  []string
+	logs   []string
+	urls   []string
+	names  []string
+	// monitors are the nodes' HTTP monitoring URLs (/routez, /jsz, ...).
+	monitors []string
+	// Links carries every route between nodes (nil for one node), so
+	// partitions and latency need no root.
+	Links *Links
 }
 
 // StartProcesses starts cfg.Nodes nats-server processes clustered over
@@ -75,21 +84,27 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := FreePorts(2 * cfg.Nodes)
+	ports, err := FreePorts(3 * cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
-	client, route := ports[:cfg.Nodes], ports[cfg.Nodes:]
-	var routes []string
-	for _, p := range route {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
+	client, route, monitor := ports[:cfg.Nodes], ports[cfg.Nodes:2*cfg.Nodes], ports[2*cfg.Nodes:]
 	p := &Processes{cfg: cfg}
+	if cfg.Nodes > 1 {
+		var addrs []string
+		for _, port := range route {
+			addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", port))
+		}
+		if p.Links, err = NewLinks(addrs, cfg.Seed); err != nil {
+			return nil, err
+		}
+	}
 	for i := 0; i < cfg.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i+1)
-		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\n", name, client[i], filepath.Join(cfg.Dir, name))
+		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q }\n", name, client[i], monitor[i], p.StoreDir(i))
 		if cfg.Nodes > 1 {
-			conf += fmt.Sprintf("cluster { name: kvh, listen: 127.0.0.1:%d, routes: [%s] }\n", route[i], strings.Join(routes, ", "))
+			conf += fmt.Sprintf("cluster { name: kvh, listen: 127.0.0.1:%d, advertise: %q, routes: [%s] }\n",
+				route[i], p.Links.Advertise(), strings.Join(p.Links.RoutesFor(i), ", "))
 		}
 		confPath := filepath.Join(cfg.Dir, name+".conf")
 		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
@@ -106,12 +121,15 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 		}
 		p.confs = append(p.confs, confPath)
 		p.logs = append(p.logs, filepath.Join(logDir, name+".log"))
-		cmd, err := p.launch(len(p.confs)-1, os.O_CREATE|os.O_TRUNC|os.O_WRONLY)
+		cmd, err := p.launch(len(p.confs)-1, cfg.Bin, os.O_CREATE|os.O_TRUNC|os.O_WRONLY)
 		if err != nil {
 			p.Stop()
 			return nil, err
 		}
 		p.cmds = append(p.cmds, cmd)
+		p.bins = append(p.bins, cfg.Bin)
+		p.paused = append(p.paused, false)
+		p.monitors = append(p.monitors, fmt.Sprintf("http://127.0.0.1:%d", monitor[i]))
 		p.names = append(p.names, name)
 		p.urls = append(p.urls, fmt.Sprintf("nats://127.0.0.1:%d", client[i]))
 		time.Sleep(50 * time.Millisecond) // staggered starts make a short-sized cluster rarer
@@ -179,7 +197,7 @@ func (p *Processes) waitReady() error {
 }
 
 // launch starts node i's process; its output goes to the node's log.
-func (p *Processes) launch(i int, logFlags int) (*exec.Cmd, error) {
+func (p *Processes) launch(i int, bin string, logFlags int) (*exec.Cmd, error) {
 	logf, err := os.OpenFile(p.logs[i], logFlags, 0o644)
 	if err != nil {
 		return nil, err
@@ -189,14 +207,14 @@ func (p *Processes) launch(i int, logFlags int) (*exec.Cmd, error) {
 	if p.cfg.SelfServe {
 		args = append([]string{"server"}, args...)
 	}
-	cmd := exec.Command(p.cfg.Bin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: a Ctrl-C at the terminal goes to the harness, which
 	// stops the workload and still needs the servers for its final reads.
 	// Pdeathsig: the servers die with the harness, even on SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", p.cfg.Bin, err)
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	return cmd, nil
 }
@@ -215,6 +233,7 @@ func (p *Processes) Kill(i int) error {
 	_ = c.Process.Kill()
 	_ = c.Wait()
 	p.cmds[i] = nil
+	p.paused[i] = false
 	return nil
 }
 
@@ -225,11 +244,12 @@ func (p *Processes) Restart(i int) error {
 	if p.cmds[i] != nil {
 		return nil
 	}
-	cmd, err := p.launch(i, os.O_CREATE|os.O_APPEND|os.O_WRONLY)
+	cmd, err := p.launch(i, p.bins[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY)
 	if err != nil {
 		return err
 	}
 	p.cmds[i] = cmd
+	p.paused[i] = false
 	return nil
 }
 
@@ -240,6 +260,9 @@ func (p *Processes) URLs() []string { return p.urls }
 func (p *Processes) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.Links != nil {
+		p.Links.Close()
+	}
 	for _, c := range p.cmds {
 		if c != nil && c.Process != nil {
 			_ = c.Process.Kill()

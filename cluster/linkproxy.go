@@ -1,0 +1,259 @@
+package cluster
+
+import (
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+)
+
+// LinkMode says what a LinkProxy does with the traffic it carries.
+type LinkMode int
+
+const (
+	// LinkPass forwards everything (after the configured delay).
+	LinkPass LinkMode = iota
+	// LinkBlackhole stops forwarding: bytes are held, connections stay
+	// open and the endpoints only notice by their own timeouts — the
+	// way a dropped cable looks. Healing resets the held connections, since
+	// what they hold is stale, and the endpoints dial again.
+	LinkBlackhole
+	// LinkReset closes every connection and refuses new ones at once,
+	// the way a crashed switch port or a firewall REJECT looks.
+	LinkReset
+)
+
+// String names the mode as scenarios spell it.
+func (m LinkMode) String() string {
+	switch m {
+	case LinkBlackhole:
+		return "blackhole"
+	case LinkReset:
+		return "reset"
+	}
+	return "pass"
+}
+
+// LinkProxy is a TCP forwarder in front of one destination that the
+// harness controls: a network fault without root, iptables or namespaces.
+// Every connection through it can be cut (blackhole or reset) or slowed
+// (delay plus jitter, order kept, as TCP would).
+type LinkProxy struct {
+	ln     net.Listener
+	target string
+
+	mu      sync.Mutex
+	mode    LinkMode
+	delay   time.Duration
+	jitter  time.Duration
+	changed chan struct{} // closed and replaced on every change of mode
+	conns   map[*proxiedConn]struct{}
+	closed  bool
+	rng     *rand.Rand
+	wg      sync.WaitGroup
+}
+
+// NewLinkProxy listens on a free loopback port and forwards to target.
+func NewLinkProxy(target string, seed uint64) (*LinkProxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &LinkProxy{ln: ln, target: target, changed: make(chan struct{}), conns: map[*proxiedConn]struct{}{},
+		rng: rand.New(rand.NewPCG(seed, 0x11c))}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is the host:port to dial instead of the target.
+func (p *LinkProxy) Addr() string { return p.ln.Addr().String() }
+
+// Mode returns the current mode.
+func (p *LinkProxy) Mode() LinkMode {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mode
+}
+
+// SetMode cuts or restores the link.
+func (p *LinkProxy) SetMode(m LinkMode) {
+	p.mu.Lock()
+	old := p.mode
+	p.mode = m
+	close(p.changed)
+	p.changed = make(chan struct{})
+	var drop []*proxiedConn
+	if m == LinkReset || (old == LinkBlackhole && m != LinkBlackhole) {
+		for c := range p.conns {
+			drop = append(drop, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range drop {
+		c.close()
+	}
+}
+
+// SetDelay delays every chunk by delay plus a uniform random share of
+// jitter; zero for both restores direct forwarding.
+func (p *LinkProxy) SetDelay(delay, jitter time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay, p.jitter = delay, jitter
+}
+
+// Close stops the proxy and every connection through it.
+func (p *LinkProxy) Close() {
+	p.mu.Lock()
+	p.closed = true
+	var drop []*proxiedConn
+	for c := range p.conns {
+		drop = append(drop, c)
+	}
+	p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range drop {
+		c.close()
+	}
+	p.wg.Wait()
+}
+
+func (p *LinkProxy) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refuse := p.closed || p.mode == LinkReset
+		p.mu.Unlock()
+		if refuse {
+			in.Close()
+			continue
+		}
+		out, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		if err != nil {
+			in.Close() // the destination is down: so is the link
+			continue
+		}
+		c := &proxiedConn{a: in, b: out, done: make(chan struct{})}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			c.close()
+			continue
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(4)
+		go p.pump(c, in, out)
+		go p.pump(c, out, in)
+	}
+}
+
+// chunk is data read from one side, due to be written to the other.
+type chunk struct {
+	data []byte
+	due  time.Time
+}
+
+// pump forwards one direction: a reader that stamps each chunk with its
+// due time and a writer that waits for it, so a delay does not throttle
+// throughput and chunks keep their order.
+func (p *LinkProxy) pump(c *proxiedConn, src, dst net.Conn) {
+	queue := make(chan chunk, 256)
+	go func() {
+		defer p.wg.Done()
+		for ch := range queue {
+			if d := time.Until(ch.due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-c.done:
+					return
+				}
+			}
+			if _, err := dst.Write(ch.data); err != nil {
+				p.forget(c)
+				return
+			}
+		}
+	}()
+	defer p.wg.Done()
+	defer close(queue)
+	var lastDue time.Time
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			delay, ok := p.waitPassing(c)
+			if !ok {
+				return
+			}
+			due := time.Now().Add(delay)
+			if due.Before(lastDue) {
+				due = lastDue
+			}
+			lastDue = due
+			select {
+			case queue <- chunk{data: append([]byte(nil), buf[:n]...), due: due}:
+			case <-c.done:
+				return
+			}
+		}
+		if err != nil {
+			p.forget(c)
+			return
+		}
+	}
+}
+
+// waitPassing holds a reader while the link is blackholed and returns the
+// delay for the chunk it read; false when the connection is gone.
+func (p *LinkProxy) waitPassing(c *proxiedConn) (time.Duration, bool) {
+	for {
+		p.mu.Lock()
+		mode, changed := p.mode, p.changed
+		delay := p.delay
+		if p.jitter > 0 {
+			delay += time.Duration(p.rng.Int64N(int64(p.jitter)))
+		}
+		p.mu.Unlock()
+		if mode == LinkPass {
+			return delay, true
+		}
+		if mode == LinkReset {
+			p.forget(c)
+			return 0, false
+		}
+		select {
+		case <-changed:
+		case <-c.done:
+			return 0, false
+		}
+	}
+}
+
+func (p *LinkProxy) forget(c *proxiedConn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.close()
+}
+
+// proxiedConn is one forwarded connection: both of its sockets close
+// together.
+type proxiedConn struct {
+	a, b net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *proxiedConn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		c.a.Close()
+		c.b.Close()
+	})
+}

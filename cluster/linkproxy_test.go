@@ -1,0 +1,96 @@
+package cluster
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// echoServer answers every line with the same line.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// roundTrip sends a line and waits up to wait for it to come back.
+func roundTrip(c net.Conn, r *bufio.Reader, wait time.Duration) (time.Duration, error) {
+	start := time.Now()
+	_ = c.SetDeadline(start.Add(wait))
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		return 0, err
+	}
+	if _, err := r.ReadString('\n'); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func TestLinkProxyPassDelayBlackholeReset(t *testing.T) {
+	p, err := NewLinkProxy(echoServer(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if _, err := roundTrip(c, r, 2*time.Second); err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+
+	// Both directions are delayed: a round trip takes at least twice.
+	p.SetDelay(50*time.Millisecond, 10*time.Millisecond)
+	if d, err := roundTrip(c, r, 2*time.Second); err != nil || d < 100*time.Millisecond {
+		t.Fatalf("delay: round trip %s, %v; want >= 100ms", d, err)
+	}
+	p.SetDelay(0, 0)
+
+	// Blackhole: nothing comes back, the connection stays open.
+	p.SetMode(LinkBlackhole)
+	if _, err := roundTrip(c, r, 300*time.Millisecond); err == nil {
+		t.Fatal("blackholed link carried a round trip")
+	}
+	// Healing resets what was held; a new connection passes again.
+	p.SetMode(LinkPass)
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := roundTrip(c2, bufio.NewReader(c2), 2*time.Second); err != nil {
+		t.Fatalf("after heal: %v", err)
+	}
+
+	// Reset closes open connections and refuses new ones.
+	p.SetMode(LinkReset)
+	_ = c2.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c2.Read(make([]byte, 1)); err == nil {
+		t.Fatal("reset left the connection open")
+	}
+	c3, err := net.Dial("tcp", p.Addr())
+	if err == nil {
+		defer c3.Close()
+		if _, err := roundTrip(c3, bufio.NewReader(c3), 500*time.Millisecond); err == nil {
+			t.Fatal("reset link carried a new connection")
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// StoreDir is node i's JetStream store directory; it outlives a kill.
+func (p *Processes) StoreDir(i int) string {
+	return filepath.Join(p.cfg.Dir, fmt.Sprintf("n%d", i+1))
+}
+
+// MonitorURL is node i's HTTP monitoring address.
+func (p *Processes) MonitorURL(i int) string { return p.monitors[i] }
+
+// Running reports whether node i has a live process (paused counts).
+func (p *Processes) Running(i int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmds[i] != nil
+}
+
+// Pid is node i's process id, 0 when it is down.
+func (p *Processes) Pid(i int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmds[i] == nil {
+		return 0
+	}
+	return p.cmds[i].Process.Pid
+}
+
+// Pause freezes node i with SIGSTOP: its sockets stay open, nothing
+// answers — a long GC pause or a stalled VM.
+func (p *Processes) Pause(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cmds[i]
+	if c == nil {
+		return fmt.Errorf("%s is not running", p.names[i])
+	}
+	if err := c.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	p.paused[i] = true
+	return nil
+}
+
+// Resume continues a paused node with SIGCONT.
+func (p *Processes) Resume(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cmds[i]
+	if c == nil || !p.paused[i] {
+		return nil
+	}
+	p.paused[i] = false
+	return c.Process.Signal(syscall.SIGCONT)
+}
+
+// Shutdown stops node i gracefully (SIGTERM, then SIGKILL after timeout):
+// a planned restart, as an operator or an upgrade does it.
+func (p *Processes) Shutdown(i int, timeout time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cmds[i]
+	if c == nil {
+		return fmt.Errorf("%s is not running", p.names[i])
+	}
+	if p.paused[i] {
+		_ = c.Process.Signal(syscall.SIGCONT)
+		p.paused[i] = false
+	}
+	_ = c.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = c.Process.Kill()
+		<-done
+		err = fmt.Errorf("%s did not stop within %s: killed", p.names[i], timeout)
+	}
+	p.cmds[i] = nil
+	return err
+}
+
+// SetBin makes node i's next start run bin: a rolling upgrade.
+func (p *Processes) SetBin(i int, bin string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bins[i] = bin
+}
+
+// Bin is the binary node i runs (or will run at its next start).
+func (p *Processes) Bin(i int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bins[i]
+}
+
+// SelfServe reports whether the nodes are this harness run as servers.
+func (p *Processes) SelfServe() bool { return p.cfg.SelfServe }
+
+// Routes asks node i's monitoring endpoint how many routes it has.
+func (p *Processes) Routes(ctx context.Context, i int) (int, error) {
+	var rz struct {
+		NumRoutes int `json:"num_routes"`
+	}
+	if err := getJSON(ctx, p.monitors[i]+"/routez", &rz); err != nil {
+		return 0, err
+	}
+	return rz.NumRoutes, nil
+}
+
+// WaitHealthy waits until every node answers its /healthz with status ok
+// (JetStream up and current), or ctx ends.
+func (p *Processes) WaitHealthy(ctx context.Context) error {
+	for i := range p.names {
+		for {
+			var hz struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+			}
+			err := getJSON(ctx, p.monitors[i]+"/healthz", &hz)
+			if err == nil && hz.Status == "ok" {
+				break
+			}
+			if err == nil {
+				err = fmt.Errorf("%s", hz.Error)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not healthy: %v", p.names[i], err)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
