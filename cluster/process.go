@@ -35,7 +35,7 @@ type ProcessConfig struct {
 
 // Processes is a running cluster of nats-server processes.
 type Processes struct {
-	cfg   ProcessConfig
+	cfg    ProcessConfig
 	mu     sync.Mutex // guards cmds, bins and paused against a nemesis changing nodes
 	cmds   []*exec.Cmd
 	bins   []string // per node: a rolling upgrade swaps them one by one
