@@ -1,93 +1,213 @@
 // Package chaos injects faults into the servers of a run while the workload
 // goes on — the nemesis — and records every fault, with its window, into
-// the history.
+// the history. After the last fault it heals everything and waits, bounded
+// and recorded, for a healthy cluster, so the final reads see one.
 package chaos
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
 )
 
-// Kinds of fault this package can inject.
-var Kinds = []string{"kill"}
-
-// Schedule says what to inject and how often.
+// Schedule says what to inject, where and how often.
 type Schedule struct {
+	// Kinds: each fault is one of these, picked at random (a mix).
 	Kinds []string
-	// Interval between the starts of two faults; the first starts after one
-	// interval, so the workload warms up on a healthy cluster.
+	// Target selects the nodes a fault hits (see Targets).
+	Target string
+	// Start of the first fault; default one Interval, so the workload warms
+	// up on a healthy cluster.
+	Start time.Duration
+	// Interval between the starts of two faults.
 	Interval time.Duration
 	// Duration of each fault (a killed node stays down this long).
 	Duration time.Duration
-	Seed     uint64
+	// Latency and Jitter: the delay a latency fault adds on each link.
+	Latency, Jitter time.Duration
+	// PartitionMode: how a partition cuts links, reset (default) or
+	// blackhole.
+	PartitionMode cluster.LinkMode
+	// UpgradeBin: rolling-restart starts each node on this binary.
+	UpgradeBin string
+	// HealTimeout bounds the wait for a healthy cluster after the last
+	// fault.
+	HealTimeout time.Duration
+	Seed        uint64
 }
 
 // Nemesis runs a Schedule against a target.
 type Nemesis struct {
 	Schedule Schedule
 	Target   *cluster.Target
-	Now      func() int64 // ns since run start, the run's clock
-	Out      *history.Writer
-	rng      *rand.Rand
+	// Stream is the bucket's stream: leader selection, step-downs and the
+	// final health wait are about it.
+	Stream string
+	Now    func() int64 // ns since run start, the run's clock
+	Out    *history.Writer
+	rng    *rand.Rand
+	ops    *streamOps
 }
 
-// Validate says whether the schedule can run against target.
+// Validate says whether the schedule can run against t.
 func (s Schedule) Validate(t *cluster.Target) error {
 	for _, k := range s.Kinds {
-		switch k {
-		case "kill":
-			if t.Processes == nil {
-				return fmt.Errorf("fault %q needs spawned servers (--server-bin): it kills processes", k)
-			}
-		default:
-			return fmt.Errorf("unknown fault %q (known: %v)", k, Kinds)
+		f, ok := faults[k]
+		if !ok {
+			return fmt.Errorf("unknown fault %q (known: %s)", k, strings.Join(Kinds(), ", "))
 		}
+		if f.needsProcesses && t.Processes == nil {
+			return fmt.Errorf("fault %q needs spawned servers (--server-bin, or none to spawn this harness): %s", k, f.why)
+		}
+		if (k == "partition" || k == "latency") && t.Processes != nil && t.Processes.Links == nil {
+			return fmt.Errorf("fault %q needs at least 2 nodes: it acts on the links between them", k)
+		}
+		if k == "latency" && s.Latency <= 0 {
+			return fmt.Errorf("fault latency needs a positive latency (--fault-latency)")
+		}
+	}
+	if s.UpgradeBin != "" {
+		if _, err := os.Stat(s.UpgradeBin); err != nil {
+			return fmt.Errorf("upgrade binary: %w", err)
+		}
+	}
+	if _, err := parseTarget(s.Target); err != nil {
+		return err
 	}
 	if len(s.Kinds) > 0 && (s.Interval <= 0 || s.Duration <= 0 || s.Duration >= s.Interval) {
 		return fmt.Errorf("faults need 0 < fault duration < fault interval, got %s and %s", s.Duration, s.Interval)
 	}
+	if s.Start < 0 {
+		return fmt.Errorf("fault start must not be negative, got %s", s.Start)
+	}
 	return nil
 }
 
-// Run injects faults until ctx ends, then heals: every node is running again
-// when it returns.
+// Run injects faults until ctx ends, then heals every fault and waits for
+// a healthy cluster: every node up, the stream with a leader and current
+// replicas. That wait is recorded as a fault of kind heal.
 func (n *Nemesis) Run(ctx context.Context) {
 	if len(n.Schedule.Kinds) == 0 {
 		return
 	}
 	n.rng = rand.New(rand.NewPCG(n.Schedule.Seed, 0xfa017))
-	t := time.NewTicker(n.Schedule.Interval)
-	defer t.Stop()
+	n.ops = newStreamOps(n.Target, n.Stream)
+	defer n.ops.close()
+	first := n.Schedule.Start
+	if first == 0 {
+		first = n.Schedule.Interval
+	}
+	next := time.NewTimer(first)
+	defer next.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			n.heal()
 			return
-		case <-t.C:
+		case <-next.C:
 		}
+		started := time.Now()
 		kind := n.Schedule.Kinds[n.rng.IntN(len(n.Schedule.Kinds))]
 		n.inject(ctx, kind)
+		wait := n.Schedule.Interval - time.Since(started)
+		if wait < 0 {
+			wait = 0
+		}
+		next.Reset(wait)
 	}
 }
 
+// inject runs one fault from start to heal and records it.
 func (n *Nemesis) inject(ctx context.Context, kind string) {
-	p := n.Target.Processes
-	i := n.rng.IntN(len(p.Names()))
-	f := history.Fault{Kind: kind, Target: p.Names()[i], Start: n.Now()}
-	if err := p.Kill(i); err != nil {
-		f.Error = err.Error()
+	f := faults[kind]
+	nodes, err := n.pickTargets(ctx, kind)
+	rec := history.Fault{Kind: kind, Target: n.names(nodes), Start: n.Now()}
+	if err != nil {
+		rec.Error = err.Error()
+	} else {
+		rec.Detail, err = f.run(ctx, n, nodes)
+		if err != nil {
+			rec.Error = err.Error()
+		}
 	}
+	rec.End = n.Now()
+	n.Out.Write(&history.Record{Kind: history.KindFault, Fault: &rec})
+}
+
+// hold waits for the fault's duration, or less when the run ends.
+func (n *Nemesis) hold(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 	case <-time.After(n.Schedule.Duration):
 	}
-	if err := p.Restart(i); err != nil && f.Error == "" {
-		f.Error = "restart: " + err.Error()
+}
+
+// heal undoes whatever is still broken and waits for health.
+func (n *Nemesis) heal() {
+	rec := history.Fault{Kind: "heal", Target: "cluster", Start: n.Now()}
+	if p := n.Target.Processes; p != nil {
+		if p.Links != nil {
+			p.Links.Heal()
+		}
+		for i := range p.Names() {
+			_ = p.Resume(i)
+			if !p.Running(i) {
+				if err := p.Restart(i); err != nil {
+					rec.Error = err.Error()
+				}
+			}
+		}
 	}
-	f.End = n.Now()
-	n.Out.Write(&history.Record{Kind: history.KindFault, Fault: &f})
+	timeout := n.Schedule.HealTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := n.waitHealthy(ctx); err != nil && rec.Error == "" {
+		rec.Error = fmt.Sprintf("cluster not healthy within %s: %v", timeout, err)
+	}
+	rec.End = n.Now()
+	rec.Detail = fmt.Sprintf("healthy after %.1f s", float64(rec.End-rec.Start)/1e9)
+	if rec.Error != "" {
+		rec.Detail = ""
+	}
+	n.Out.Write(&history.Record{Kind: history.KindFault, Fault: &rec})
+}
+
+// waitHealthy: every spawned node passes its health check and the stream
+// has a leader with every replica current.
+func (n *Nemesis) waitHealthy(ctx context.Context) error {
+	if p := n.Target.Processes; p != nil {
+		if err := p.WaitHealthy(ctx); err != nil {
+			return err
+		}
+	}
+	return n.ops.waitStreamHealthy(ctx)
+}
+
+func (n *Nemesis) names(nodes []int) string {
+	all := n.nodeNames()
+	var s []string
+	for _, i := range nodes {
+		s = append(s, all[i])
+	}
+	return strings.Join(s, ",")
+}
+
+func (n *Nemesis) nodeNames() []string {
+	if p := n.Target.Processes; p != nil {
+		return p.Names()
+	}
+	var names []string
+	for i := 0; i < n.Target.Nodes; i++ {
+		names = append(names, fmt.Sprintf("n%d", i+1))
+	}
+	return names
 }

@@ -160,9 +160,20 @@ func watchComplete(h *history.History) *history.History {
 	return h
 }
 
-// replicated makes h the history of an R3 bucket.
+// replicated makes h an R3 run's history: its three nodes answered the
+// replica reads alike, with the final reads' messages.
 func replicated(h *history.History) *history.History {
 	h.Meta.Replicas = 3
+	if h.End != nil {
+		h.End.ReplicaNodes = []string{"n1", "n2", "n3"}
+		for _, f := range h.Final {
+			for _, n := range h.End.ReplicaNodes {
+				r := f
+				r.Kind, r.Node = history.KindReplica, n
+				h.Replicas = append(h.Replicas, r)
+			}
+		}
+	}
 	return h
 }
 

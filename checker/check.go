@@ -83,7 +83,11 @@ func Check(h *history.History, opts Options) *Result {
 	add(c, notes)
 	c, notes = checkNoLostWrites(ops, h)
 	add(c, notes)
-	c, notes = checkReadsValid(ops, h.Final)
+	c, notes = checkReadsValid(ops, h.Final, h.Replicas)
+	add(c, notes)
+	c, notes = checkReplicasConverge(h)
+	add(c, notes)
+	c, notes = checkBucketIntact(h)
 	add(c, notes)
 
 	res.Verdict = Verdict(res.Checks)

@@ -836,14 +836,14 @@ func TestVerdict(t *testing.T) {
 }
 
 func TestDefaultRequired(t *testing.T) {
-	if got := DefaultRequired(1); !slices.Equal(got, AllChecks) {
-		t.Errorf("DefaultRequired(1) = %v, want every check %v", got, AllChecks)
+	if got := DefaultRequired(1); !slices.Equal(got, slices.DeleteFunc(slices.Clone(AllChecks), func(c string) bool { return c == CheckReplicasConverge })) {
+		t.Errorf("DefaultRequired(1) = %v, want every check but replicas-converge", got)
 	}
 	got := DefaultRequired(3)
 	if slices.Contains(got, CheckLinearizableReads) {
 		t.Errorf("DefaultRequired(3) = %v: reads must not be required on replicated buckets", got)
 	}
-	for _, c := range []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites} {
+	for _, c := range []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid, CheckReplicasConverge, CheckBucketIntact} {
 		if !slices.Contains(got, c) {
 			t.Errorf("DefaultRequired(3) = %v lacks %s", got, c)
 		}
@@ -883,12 +883,12 @@ func TestCheckVerdictFolding(t *testing.T) {
 	}{
 		{
 			name: "stale read on R1: reads required, fail",
-			h:    staleRead(), want: Fail, requiredChecks: AllChecks,
+			h:    staleRead(), want: Fail, requiredChecks: DefaultRequired(1),
 		},
 		{
 			name: "stale read on R3: reads measured but not required, pass",
 			h:    replicated(staleRead()), want: Pass,
-			requiredChecks: []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid},
+			requiredChecks: DefaultRequired(3),
 		},
 		{
 			name: "stale read on R3 whose scenario requires reads: fail",
@@ -921,7 +921,7 @@ func TestCheckVerdictFolding(t *testing.T) {
 				h.Meta = nil
 				return h
 			}(),
-			want: Fail, requiredChecks: AllChecks,
+			want: Fail, requiredChecks: DefaultRequired(1),
 		},
 	}
 	for _, tc := range tests {

@@ -12,7 +12,7 @@ import (
 // at the revision that write got.
 const CheckReadsValid = "reads-valid"
 
-func checkReadsValid(ops, finals []history.Record) (CheckResult, []string) {
+func checkReadsValid(ops, finals, replicas []history.Record) (CheckResult, []string) {
 	c := CheckResult{Name: CheckReadsValid}
 	writes := map[string]history.Record{}
 	for _, op := range ops {
@@ -48,6 +48,11 @@ func checkReadsValid(ops, finals []history.Record) (CheckResult, []string) {
 	}
 	for _, f := range finals {
 		check(f, "final read")
+	}
+	for _, r := range replicas {
+		if r.Error == "" {
+			check(r, "replica read on "+r.Node)
+		}
 	}
 	if len(bad) == 0 {
 		c.Result = Pass

@@ -9,16 +9,20 @@ const (
 )
 
 // AllChecks lists the checks this package runs, in report order.
-var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid}
+var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+	CheckReplicasConverge, CheckBucketIntact}
 
-// DefaultRequired is what a scenario requires when it says nothing: every
-// check on R1; on replicated buckets reads are reported but not required,
+// DefaultRequired is what a scenario requires when it says nothing: on R1
+// every check but replicas-converge (one replica has nothing to converge
+// with); on replicated buckets reads are reported but not required,
 // because direct gets may be answered by a lagging replica.
 func DefaultRequired(replicas int) []string {
 	if replicas > 1 {
-		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid}
+		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+			CheckReplicasConverge, CheckBucketIntact}
 	}
-	return append([]string(nil), AllChecks...)
+	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+		CheckBucketIntact}
 }
 
 // Status of one check.

@@ -164,6 +164,30 @@ func (t *Target) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// ConnectOnly opens a connection to the one server at url and never moves
+// to another: reads through it are that server's answers.
+func (t *Target) ConnectOnly(url, name string) (*nats.Conn, error) {
+	opts := append([]nats.Option{nats.Name(name), nats.Timeout(3 * time.Second), nats.NoReconnect()}, t.auth...)
+	return nats.Connect(url, opts...)
+}
+
+// NodeURLs is one client URL per server: the ones the harness started, or
+// for external servers every server the connection nc learnt of.
+func (t *Target) NodeURLs(nc *nats.Conn) []string {
+	if t.Mode != ModeExternal {
+		return t.URLs
+	}
+	seen := map[string]bool{}
+	var urls []string
+	for _, u := range nc.Servers() {
+		if !seen[u] {
+			seen[u] = true
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
 // Down stops the servers the harness started; external ones are left alone.
 // It may be called more than once.
 func (t *Target) Down() {

@@ -10,13 +10,15 @@ import (
 
 // History is a whole history file in memory, split by kind.
 type History struct {
-	Meta   *Meta
-	Ops    []Record
-	Watch  []Record
-	Final  []Record
-	Stored []Record
-	Faults []Fault
-	End    *End
+	Meta  *Meta
+	Ops   []Record
+	Watch []Record
+	Final []Record
+	// Replicas: each node's own answer for each key after the run.
+	Replicas []Record
+	Stored   []Record
+	Faults   []Fault
+	End      *End
 	// Truncated counts trailing lines that could not be parsed: the tail
 	// of a file whose writer was killed mid-line.
 	Truncated int
@@ -78,6 +80,8 @@ func Read(r io.Reader) (*History, error) {
 			h.Final = append(h.Final, rec)
 		case KindStored:
 			h.Stored = append(h.Stored, rec)
+		case KindReplica:
+			h.Replicas = append(h.Replicas, rec)
 		case KindFault:
 			if rec.Fault != nil {
 				h.Faults = append(h.Faults, *rec.Fault)

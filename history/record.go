@@ -18,6 +18,10 @@ const (
 	KindFinal  Kind = "final"  // one key's last message, read through the stream leader after the run
 	KindStored Kind = "stored" // one message the stream still held after the run
 	KindFault  Kind = "fault"  // one injected fault, written when it ends
+	// KindReplica is one key's last message as one node's own replica
+	// answered it after the run (a direct get through a connection to that
+	// node), for comparing replicas.
+	KindReplica Kind = "replica"
 	KindEnd    Kind = "end"    // last line of a run that ended normally or was interrupted cleanly
 )
 
@@ -74,6 +78,9 @@ type Record struct {
 	Watcher int   `json:"watcher,omitempty"`
 	At      int64 `json:"at,omitempty"` // receive time, ns since run start
 
+	// replica
+	Node string `json:"node,omitempty"`
+
 	// meta / end / fault
 	Meta  *Meta  `json:"meta,omitempty"`
 	End   *End   `json:"end,omitempty"`
@@ -106,10 +113,11 @@ type Meta struct {
 
 // Fault is one fault the nemesis injected, with its window.
 type Fault struct {
-	Kind   string `json:"kind"`   // kill, ...
-	Target string `json:"target"` // node name
+	Kind   string `json:"kind"`   // kill, pause, partition, ...; heal: the wait for a healthy cluster after the last fault
+	Target string `json:"target"` // node names, comma-separated, or "cluster"
 	Start  int64  `json:"start"`  // ns since run start
 	End    int64  `json:"end"`    // ns since run start: when it was healed
+	Detail string `json:"detail,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
 
@@ -128,6 +136,17 @@ type End struct {
 	StoredComplete bool `json:"stored_complete,omitempty"`
 	// FinalReads: every key got a final record.
 	FinalReads bool `json:"final_reads"`
+	// BucketMissing: the bucket's stream was gone after the run.
+	BucketMissing bool `json:"bucket_missing,omitempty"`
+	// ReplicaNodes: the servers whose replicas were read key by key (replica
+	// records); empty when they were not read (one node, R1).
+	ReplicaNodes []string `json:"replica_nodes,omitempty"`
+}
+
+// SameMessage: two reads of a key's last message (final, replica) saw the
+// same message.
+func SameMessage(a, b Record) bool {
+	return a.Rev == b.Rev && a.Found == b.Found && a.Read == b.Read && a.Marker == b.Marker
 }
 
 // IsWrite reports whether op changes the key.

@@ -72,11 +72,14 @@ type TargetSummary struct {
 }
 
 // Fault is one injected fault window.
+// Kind heal is the wait for a healthy cluster after the last fault.
 type Fault struct {
 	Kind     string  `json:"kind"`
 	Target   string  `json:"target"`
 	StartSec float64 `json:"start_sec"`
 	EndSec   float64 `json:"end_sec"`
+	Detail   string  `json:"detail,omitempty"`
+	Error    string  `json:"error,omitempty"`
 }
 
 // Input is what a summary is made from.
@@ -130,7 +133,8 @@ func Build(in Input) *Summary {
 		s.LatencySource = "history (invoke to complete)"
 	}
 	for _, f := range h.Faults {
-		s.Faults = append(s.Faults, Fault{Kind: f.Kind, Target: f.Target, StartSec: float64(f.Start) / 1e9, EndSec: float64(f.End) / 1e9})
+		s.Faults = append(s.Faults, Fault{Kind: f.Kind, Target: f.Target, StartSec: float64(f.Start) / 1e9, EndSec: float64(f.End) / 1e9,
+			Detail: f.Detail, Error: f.Error})
 	}
 	clients := map[int]bool{}
 	total := 0

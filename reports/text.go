@@ -43,6 +43,13 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	if len(s.Faults) > 0 {
+		fmt.Fprintln(w, "\nfaults:")
+		for _, f := range s.Faults {
+			fmt.Fprintf(w, "  %6.1fs-%6.1fs  %-16s %-9s %s\n", f.StartSec, f.EndSec, f.Kind, f.Target, faultOutcome(f))
+		}
+	}
+
 	fmt.Fprintln(w)
 	for _, c := range s.Checks {
 		req := "reported"
@@ -68,6 +75,17 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  view: linearizability/%s\n", v)
 	}
 	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(string(s.Verdict)))
+}
+
+// faultOutcome: what the fault did, or why it did not.
+func faultOutcome(f Fault) string {
+	if f.Error == "" {
+		return f.Detail
+	}
+	if f.Detail == "" {
+		return "ERROR " + f.Error
+	}
+	return f.Detail + "; ERROR " + f.Error
 }
 
 func resolutionLine(s *Summary) string {

@@ -109,7 +109,7 @@ func lineOfNode(n ast.Node) int {
 
 // durationPaths are the scenario's duration fields. The YAML decoder reports
 // a bad duration without its position, so they are checked here first.
-var durationPaths = []string{"$.workload.duration", "$.workload.op_timeout", "$.expect.check_timeout", "$.faults.interval", "$.faults.duration"}
+var durationPaths = []string{"$.workload.duration", "$.workload.op_timeout", "$.expect.check_timeout", "$.faults.interval", "$.faults.duration", "$.faults.start", "$.faults.latency", "$.faults.jitter", "$.faults.heal_timeout"}
 
 func checkDurations(source string, data []byte) error {
 	f, err := parser.ParseBytes(data, 0)

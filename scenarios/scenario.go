@@ -33,11 +33,24 @@ type Target struct {
 	ServerBin string `yaml:"server_bin"`
 }
 
-// Faults is the nemesis schedule: which faults, how often, how long.
+// Faults is the nemesis schedule: which faults, where, how often, how long.
+// With several kinds each fault is one of them at random (a mix).
 type Faults struct {
-	Kinds    []string `yaml:"kinds"`    // kill
+	Kinds    []string `yaml:"kinds"`    // kill, stop, pause, partition, latency, leader-stepdown, corrupt, rolling-restart
+	Target   string   `yaml:"target"`   // random (default), leader, minority, majority, all, bridge, or node names n1,n2
+	Start    Duration `yaml:"start"`    // first fault (default: one interval in)
 	Interval Duration `yaml:"interval"` // between fault starts
 	Duration Duration `yaml:"duration"` // how long each lasts
+	// Latency and Jitter: what a latency fault adds to each route hop.
+	Latency Duration `yaml:"latency"`
+	Jitter  Duration `yaml:"jitter"`
+	// PartitionMode: reset (default: connections closed, redials refused)
+	// or blackhole (bytes held, endpoints find out by their own timeouts).
+	PartitionMode string `yaml:"partition_mode"`
+	// UpgradeBin: rolling-restart brings every node back on this binary.
+	UpgradeBin string `yaml:"upgrade_bin"`
+	// HealTimeout bounds the wait for a healthy cluster after the last fault.
+	HealTimeout Duration `yaml:"heal_timeout"`
 }
 
 // Bucket configures the bucket the run creates for itself.
@@ -129,6 +142,15 @@ func (s *Scenario) Defaults() {
 	}
 	if len(s.Faults.Kinds) > 0 && s.Faults.Duration == 0 {
 		s.Faults.Duration = s.Faults.Interval / 2
+	}
+	if s.Faults.Latency == 0 {
+		s.Faults.Latency = Duration(50 * time.Millisecond)
+	}
+	if s.Faults.PartitionMode == "" {
+		s.Faults.PartitionMode = "reset"
+	}
+	if s.Faults.HealTimeout == 0 {
+		s.Faults.HealTimeout = Duration(60 * time.Second)
 	}
 	if s.Expect.CheckTimeout == 0 {
 		s.Expect.CheckTimeout = checker.DefaultTimeout

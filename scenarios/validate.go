@@ -103,6 +103,16 @@ func (s *Scenario) validate() error {
 			return &FieldError{Path: "$.thresholds", MapKey: name, Msg: err.Error()}
 		}
 	}
+	fl := s.Faults
+	if m := fl.PartitionMode; m != "" && m != "reset" && m != "blackhole" {
+		return fieldErr("$.faults.partition_mode", "must be reset or blackhole, got %q", m)
+	}
+	for path, d := range map[string]Duration{"$.faults.start": fl.Start, "$.faults.interval": fl.Interval, "$.faults.duration": fl.Duration,
+		"$.faults.latency": fl.Latency, "$.faults.jitter": fl.Jitter, "$.faults.heal_timeout": fl.HealTimeout} {
+		if d < 0 {
+			return fieldErr(path, "must be positive, got %s", d)
+		}
+	}
 	if s.Expect.CheckTimeout < 0 {
 		return fieldErr("$.expect.check_timeout", "must be positive, got %s", s.Expect.CheckTimeout)
 	}

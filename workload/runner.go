@@ -46,7 +46,7 @@ type Config struct {
 	// Nemesis, when set, runs beside the clients until the workload stops
 	// and must return with the cluster healed. It gets the run's clock and
 	// the history, to record its faults.
-	Nemesis func(ctx context.Context, now func() int64, out *history.Writer)
+	Nemesis func(ctx context.Context, env NemesisEnv)
 }
 
 // Result is what the run measured; the history file holds the rest.
@@ -184,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Nemesis != nil {
 		go func() {
 			defer close(nemesisDone)
-			cfg.Nemesis(runCtx, clock.Now, out)
+			cfg.Nemesis(runCtx, NemesisEnv{Stream: cluster.StreamName(cfg.Bucket.Name), Now: clock.Now, Out: out})
 		}()
 	} else {
 		close(nemesisDone)
@@ -226,6 +226,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("writing history: %w", err)
 	}
 	return res, nil
+}
+
+// NemesisEnv is what a nemesis needs from the run it breaks.
+type NemesisEnv struct {
+	Stream string       // the bucket's stream
+	Now    func() int64 // the run's clock, ns since start
+	Out    *history.Writer
 }
 
 // Progress is a snapshot of a running workload, for live display.
@@ -322,8 +329,12 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 		w.Stop()
 	}
 	end.LastSeq = lastSeq
+	end.BucketMissing = errors.Is(err, jetstream.ErrStreamNotFound)
 
 	end.FinalReads = finalReads(ctx, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
+	if cfg.Bucket.Replicas > 1 {
+		end.ReplicaNodes = readReplicas(ctx, cfg.Target, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
+	}
 	if err == nil {
 		var stored map[uint64]bool
 		if len(missed) > 0 && lastSeq > 0 || anyUnknown {
@@ -425,6 +436,9 @@ func streamLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (
 			}
 		}
 		cancel()
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return 0, err // gone, not electing: waiting will not bring it back
+		}
 		last = err
 		time.Sleep(250 * time.Millisecond)
 	}

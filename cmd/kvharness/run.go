@@ -54,6 +54,12 @@ type runFlags struct {
 	faults           string
 	faultInterval    time.Duration
 	faultDuration    time.Duration
+	faultTarget      string
+	faultStart       time.Duration
+	faultLatency     time.Duration
+	faultJitter      time.Duration
+	partitionMode    string
+	upgradeBin       string
 	out              string
 	quiet            bool
 	auth             cluster.Auth
@@ -98,9 +104,15 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.require, "require", "", "comma-separated checks that must pass (default: per replicas)")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 0, "budget of each linearizability check")
 	fl.StringArrayVar(&f.thresholds, "threshold", nil, `limit that fails the run when crossed, e.g. "put.p99<5ms", "update.error_rate<1%", "throughput>1000" (repeatable)`)
-	fl.StringVar(&f.faults, "faults", "", "faults to inject while the workload runs, comma-separated: kill (needs --server-bin)")
+	fl.StringVar(&f.faults, "faults", "", "faults to inject while the workload runs, comma-separated, one at a time at random: "+strings.Join(chaos.Kinds(), ", "))
+	fl.StringVar(&f.faultTarget, "fault-target", "", "nodes a fault hits: "+strings.Join(chaos.Targets, ", ")+", or names like n1,n2 (default random)")
+	fl.DurationVar(&f.faultStart, "fault-start", 0, "when the first fault starts (default: one interval in)")
 	fl.DurationVar(&f.faultInterval, "fault-interval", 0, "time between fault starts (default 5s)")
 	fl.DurationVar(&f.faultDuration, "fault-duration", 0, "how long each fault lasts (default half the interval)")
+	fl.DurationVar(&f.faultLatency, "fault-latency", 0, "delay a latency fault adds per route hop (default 50ms)")
+	fl.DurationVar(&f.faultJitter, "fault-jitter", 0, "random extra delay, up to this, of a latency fault")
+	fl.StringVar(&f.partitionMode, "partition-mode", "", "how a partition cuts routes: reset (default) or blackhole")
+	fl.StringVar(&f.upgradeBin, "upgrade-bin", "", "rolling-restart brings each node back on this nats-server binary (upgrade validation)")
 	fl.StringVar(&f.out, "out", "", "results folder (default: results/<time>-<scenario>)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.StringVar(&f.auth.CredsFile, "creds", "", "NATS credentials file")
@@ -214,6 +226,24 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	if set("fault-duration") {
 		s.Faults.Duration = f.faultDuration
 	}
+	if set("fault-target") {
+		s.Faults.Target = f.faultTarget
+	}
+	if set("fault-start") {
+		s.Faults.Start = f.faultStart
+	}
+	if set("fault-latency") {
+		s.Faults.Latency = f.faultLatency
+	}
+	if set("fault-jitter") {
+		s.Faults.Jitter = f.faultJitter
+	}
+	if set("partition-mode") {
+		s.Faults.PartitionMode = f.partitionMode
+	}
+	if set("upgrade-bin") {
+		s.Faults.UpgradeBin = f.upgradeBin
+	}
 	if set("check-timeout") {
 		s.Expect.CheckTimeout = f.checkTimeout
 	}
@@ -305,7 +335,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	// binary given, the harness spawns itself (`kvharness server`), so a
 	// fault scenario runs on a machine with nothing installed.
 	serverBin, selfServe := sc.Target.ServerBin, false
-	if serverBin == "" && !external && len(sc.Faults.Kinds) > 0 {
+	if serverBin == "" && !external && chaos.NeedProcesses(sc.Faults.Kinds) {
 		exe, err := os.Executable()
 		if err != nil {
 			return usageErr("cannot find this binary to spawn servers: %v", err)
@@ -329,14 +359,20 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		return usageErr("%v", err)
 	}
 	defer target.Down()
-	schedule := chaos.Schedule{Kinds: sc.Faults.Kinds, Interval: sc.Faults.Interval, Duration: sc.Faults.Duration, Seed: sc.Workload.Seed}
+	fl := sc.Faults
+	schedule := chaos.Schedule{Kinds: fl.Kinds, Target: fl.Target, Start: fl.Start, Interval: fl.Interval, Duration: fl.Duration,
+		Latency: fl.Latency, Jitter: fl.Jitter, PartitionMode: cluster.LinkReset, UpgradeBin: fl.UpgradeBin,
+		HealTimeout: fl.HealTimeout, Seed: sc.Workload.Seed}
+	if fl.PartitionMode == "blackhole" {
+		schedule.PartitionMode = cluster.LinkBlackhole
+	}
 	if err := schedule.Validate(target); err != nil {
 		return usageErr("%v", err)
 	}
-	var nemesis func(context.Context, func() int64, *history.Writer)
+	var nemesis func(context.Context, workload.NemesisEnv)
 	if len(schedule.Kinds) > 0 {
-		nemesis = func(ctx context.Context, now func() int64, out *history.Writer) {
-			(&chaos.Nemesis{Schedule: schedule, Target: target, Now: now, Out: out}).Run(ctx)
+		nemesis = func(ctx context.Context, env workload.NemesisEnv) {
+			(&chaos.Nemesis{Schedule: schedule, Target: target, Stream: env.Stream, Now: env.Now, Out: env.Out}).Run(ctx)
 		}
 	}
 

@@ -1,0 +1,206 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+)
+
+// fault is one kind of fault: what it does and what it needs.
+type fault struct {
+	// About is the one line the README and `--help` give.
+	About          string
+	needsProcesses bool
+	why            string
+	// run injects the fault on nodes, holds it, heals it, and describes
+	// what it did.
+	run func(ctx context.Context, n *Nemesis, nodes []int) (string, error)
+}
+
+var faults = map[string]fault{
+	"kill": {
+		About:          "SIGKILL the target nodes (a crash: no shutdown, no flush), restart them on the same store after the fault duration",
+		needsProcesses: true, why: "it kills processes",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			p := n.Target.Processes
+			err := eachNode(nodes, p.Kill)
+			n.hold(ctx)
+			return "killed, restarted", errors.Join(err, eachNode(nodes, p.Restart))
+		},
+	},
+	"stop": {
+		About:          "stop the target nodes gracefully (SIGTERM, as an operator would), start them again after the fault duration",
+		needsProcesses: true, why: "it stops processes",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			p := n.Target.Processes
+			err := eachNode(nodes, func(i int) error { return p.Shutdown(i, 10*time.Second) })
+			n.hold(ctx)
+			return "stopped, started", errors.Join(err, eachNode(nodes, p.Restart))
+		},
+	},
+	"pause": {
+		About:          "freeze the target nodes with SIGSTOP (sockets open, nothing answers: a GC pause or a stalled VM), SIGCONT after the fault duration",
+		needsProcesses: true, why: "it signals processes",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			p := n.Target.Processes
+			err := eachNode(nodes, p.Pause)
+			n.hold(ctx)
+			return "SIGSTOP, SIGCONT", errors.Join(err, eachNode(nodes, p.Resume))
+		},
+	},
+	"partition": {
+		About: "cut the cluster routes between the target nodes and the rest (target bridge: two halves that both reach one node; all: every node alone) " +
+			"in the harness's route proxies, by reset or blackhole; heal after the fault duration. Client links stay up",
+		needsProcesses: true, why: "it cuts the route proxies of spawned clusters",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			l := n.Target.Processes.Links
+			if l == nil {
+				return "", fmt.Errorf("a single node has no links to cut")
+			}
+			groups := n.partitionGroups(nodes)
+			if err := l.Partition(groups, n.Schedule.PartitionMode); err != nil {
+				return "", err
+			}
+			n.hold(ctx)
+			l.Heal()
+			return fmt.Sprintf("%s: %s", n.Schedule.PartitionMode, n.describeGroups(groups)), nil
+		},
+	},
+	"latency": {
+		About:          "delay every cluster route of the target nodes by the fault latency plus random jitter, both ways, in the route proxies; restore after the fault duration",
+		needsProcesses: true, why: "it slows the route proxies of spawned clusters",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			l := n.Target.Processes.Links
+			if l == nil {
+				return "", fmt.Errorf("a single node has no links to slow")
+			}
+			l.Slow(nodes, n.Schedule.Latency, n.Schedule.Jitter)
+			n.hold(ctx)
+			l.Heal()
+			return fmt.Sprintf("+%s ±%s on their routes", n.Schedule.Latency, n.Schedule.Jitter), nil
+		},
+	},
+	"leader-stepdown": {
+		About: "ask the bucket stream's leader to step down through the JetStream API ($JS.API.STREAM.LEADER.STEPDOWN) and wait for a new leader; works on any target, external servers included",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			old, _ := n.ops.leader(ctx)
+			if err := n.ops.stepDown(ctx); err != nil {
+				return "", err
+			}
+			wctx, cancel := context.WithTimeout(ctx, n.Schedule.Duration)
+			defer cancel()
+			for {
+				if leader, err := n.ops.leader(wctx); err == nil && leader != old {
+					return fmt.Sprintf("leader %s -> %s", old, leader), nil
+				}
+				select {
+				case <-wctx.Done():
+					return fmt.Sprintf("leader %s stepped down; no new leader within %s", old, n.Schedule.Duration), nil
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		},
+	},
+	"corrupt": {
+		About: "SIGKILL the target nodes, damage the bucket stream's files in their stores (flip bits in or truncate a message block, damage the index) " +
+			"and restart them after the fault duration; a minority of an R3 bucket must recover from its peers",
+		needsProcesses: true, why: "it edits the store of a stopped process",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			p := n.Target.Processes
+			err := eachNode(nodes, p.Kill)
+			var done []string
+			for _, i := range nodes {
+				what, cerr := corruptStore(p.StoreDir(i), n.Stream, n.rng)
+				err = errors.Join(err, cerr)
+				if what != "" {
+					done = append(done, p.Names()[i]+": "+what)
+				}
+			}
+			n.hold(ctx)
+			return strings.Join(done, "; "), errors.Join(err, eachNode(nodes, p.Restart))
+		},
+	},
+	"rolling-restart": {
+		About: "restart every node in turn, gracefully, waiting until it is healthy and the stream current before the next; " +
+			"with an upgrade binary (--upgrade-bin) each node comes back on that release: the upgrade-validation scenario",
+		needsProcesses: true, why: "it restarts processes",
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			p := n.Target.Processes
+			var steps []string
+			for _, i := range nodes {
+				started := time.Now()
+				if err := p.Shutdown(i, 10*time.Second); err != nil {
+					return strings.Join(steps, ", "), err
+				}
+				if n.Schedule.UpgradeBin != "" {
+					p.SetBin(i, n.Schedule.UpgradeBin)
+				}
+				if err := p.Restart(i); err != nil {
+					return strings.Join(steps, ", "), err
+				}
+				wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				err := n.waitHealthy(wctx)
+				cancel()
+				if err != nil {
+					return strings.Join(steps, ", "), fmt.Errorf("%s not healthy after restart: %w", p.Names()[i], err)
+				}
+				steps = append(steps, fmt.Sprintf("%s %.1fs", p.Names()[i], time.Since(started).Seconds()))
+			}
+			on := ""
+			if n.Schedule.UpgradeBin != "" {
+				on = " onto " + filepath.Base(n.Schedule.UpgradeBin)
+			}
+			return "restarted" + on + ": " + strings.Join(steps, ", "), nil
+		},
+	},
+}
+
+// Kinds lists the fault kinds, sorted.
+func Kinds() []string {
+	var k []string
+	for name := range faults {
+		k = append(k, name)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// NeedProcesses reports whether any of kinds needs spawned servers.
+func NeedProcesses(kinds []string) bool {
+	for _, k := range kinds {
+		if faults[k].needsProcesses {
+			return true
+		}
+	}
+	return false
+}
+
+// About says what a fault kind does, for help texts.
+func About(kind string) string { return faults[kind].About }
+
+// eachNode applies f to every node and joins the errors: one node failing
+// must not leave the others broken.
+func eachNode(nodes []int, f func(int) error) error {
+	var err error
+	for _, i := range nodes {
+		err = errors.Join(err, f(i))
+	}
+	return err
+}
+
+func (n *Nemesis) describeGroups(groups [][]int) string {
+	var parts []string
+	for _, g := range groups {
+		parts = append(parts, "{"+n.names(g)+"}")
+	}
+	s := strings.Join(parts, " | ")
+	if t, _ := parseTarget(n.Schedule.Target); t.selector == "bridge" {
+		s += " (the target bridges both)"
+	}
+	return s
+}

@@ -1,0 +1,118 @@
+package checker
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+func findCheck(t *testing.T, res *Result, name string) CheckResult {
+	t.Helper()
+	for _, c := range res.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s", name)
+	return CheckResult{}
+}
+
+func twoKeys() *history.History {
+	return replicated(hist(
+		put(1, "a", "v1", 1, at(0, 10)),
+		put(2, "b", "w1", 2, at(5, 15)),
+		put(1, "a", "v2", 3, at(20, 30)),
+		final("a", "v2", 3),
+		final("b", "w1", 2),
+	))
+}
+
+func TestReplicasConvergePasses(t *testing.T) {
+	res, _ := runCheck(t, twoKeys())
+	if c := findCheck(t, res, CheckReplicasConverge); c.Result != Pass {
+		t.Fatalf("%+v", c)
+	}
+	if res.Verdict != Pass {
+		t.Fatalf("verdict %s\n%s", res.Verdict, dump(res))
+	}
+}
+
+// Split brain: one node kept an older value of "a" after the run.
+func TestReplicasConvergeNamesTheDivergingNodeAndKey(t *testing.T) {
+	h := twoKeys()
+	for i, r := range h.Replicas {
+		if r.Node == "n2" && r.Key == "a" {
+			h.Replicas[i].Read, h.Replicas[i].Rev = "v1", 1
+		}
+	}
+	res, _ := runCheck(t, h)
+	c := findCheck(t, res, CheckReplicasConverge)
+	if c.Result != Fail || res.Verdict != Fail {
+		t.Fatalf("diverged replica passed: %+v, verdict %s", c, res.Verdict)
+	}
+	for _, want := range []string{`key "a"`, "n2 rev 1 v1", "n1 rev 3 v2", "leader rev 3 v2"} {
+		if !strings.Contains(c.Detail, want) {
+			t.Errorf("detail lacks %q: %s", want, c.Detail)
+		}
+	}
+}
+
+// A node whose replica lost a key's tombstone: one says deleted, the
+// others still hold the value.
+func TestReplicasConvergeCatchesAMarkerOnOneNode(t *testing.T) {
+	h := twoKeys()
+	for i, r := range h.Replicas {
+		if r.Node == "n3" && r.Key == "b" {
+			h.Replicas[i] = history.Record{Kind: history.KindReplica, Node: "n3", Key: "b", Rev: 4, Marker: history.MarkerDel}
+		}
+	}
+	res, _ := runCheck(t, h)
+	if c := findCheck(t, res, CheckReplicasConverge); c.Result != Fail || !strings.Contains(c.Detail, "n3 rev 4 del marker") {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestReplicasConvergeUnknownWhenANodeCannotBeRead(t *testing.T) {
+	h := twoKeys()
+	h.Replicas = append(h.Replicas, history.Record{Kind: history.KindReplica, Node: "n4", Error: "cannot connect: refused"})
+	res, _ := runCheck(t, h)
+	if c := findCheck(t, res, CheckReplicasConverge); c.Result != Unknown {
+		t.Fatalf("unreadable node: %+v", c)
+	}
+	if res.Verdict != Unknown {
+		t.Fatalf("verdict %s", res.Verdict)
+	}
+}
+
+// A replica answering with a value nobody wrote is a phantom read.
+func TestReplicaPhantomFailsReadsValid(t *testing.T) {
+	h := twoKeys()
+	h.Replicas[0].Read = "ghost"
+	res, _ := runCheck(t, h)
+	if c := findCheck(t, res, CheckReadsValid); c.Result != Fail || !strings.Contains(c.Detail, "replica read on n1") {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestBucketIntact(t *testing.T) {
+	res, _ := runCheck(t, twoKeys())
+	if c := findCheck(t, res, CheckBucketIntact); c.Result != Pass {
+		t.Fatalf("%+v", c)
+	}
+
+	gone := twoKeys()
+	gone.End.BucketMissing = true
+	res, _ = runCheck(t, gone)
+	if c := findCheck(t, res, CheckBucketIntact); c.Result != Fail || res.Verdict != Fail {
+		t.Fatalf("missing bucket: %+v", c)
+	}
+
+	unreadable := twoKeys()
+	unreadable.Final = unreadable.Final[:1]
+	unreadable.End.FinalReads = false
+	res, _ = runCheck(t, unreadable)
+	if c := findCheck(t, res, CheckBucketIntact); c.Result != Fail || !strings.Contains(strings.Join(res.Notes, "\n"), `key "b" could not be read`) {
+		t.Fatalf("unreadable key: %+v %v", c, res.Notes)
+	}
+}
