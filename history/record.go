@@ -22,7 +22,7 @@ const (
 	// answered it after the run (a direct get through a connection to that
 	// node), for comparing replicas.
 	KindReplica Kind = "replica"
-	KindEnd    Kind = "end"    // last line of a run that ended normally or was interrupted cleanly
+	KindEnd     Kind = "end" // last line of a run that ended normally or was interrupted cleanly
 )
 
 // Op names. Writes carry a unique value; reads name the write they saw.
