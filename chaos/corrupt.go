@@ -66,15 +66,21 @@ func flipBits(path, base string, rng *rand.Rand) (string, error) {
 		return "", nil
 	}
 	var at []string
-	for k := 0; k < 8; k++ {
+	flipped := map[int]bool{} // distinct bytes: a second flip could undo the first
+	for k := 0; k < 8 && len(flipped) < len(data); k++ {
 		off := rng.IntN(len(data))
+		if flipped[off] {
+			k--
+			continue
+		}
+		flipped[off] = true
 		data[off] ^= 1 << rng.IntN(8)
 		at = append(at, fmt.Sprint(off))
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("flipped 8 bits of %s at bytes %s", rel(base, path), strings.Join(at, ",")), nil
+	return fmt.Sprintf("flipped %d bits of %s at bytes %s", len(at), rel(base, path), strings.Join(at, ",")), nil
 }
 
 // truncateTail cuts path to a random length below its size: the last

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ func parseTarget(s string) (target, error) {
 	}
 	names := strings.Split(s, ",")
 	for _, n := range names {
-		if !strings.HasPrefix(n, "n") || len(n) < 2 {
+		if num, err := strconv.Atoi(strings.TrimPrefix(n, "n")); !strings.HasPrefix(n, "n") || err != nil || num < 1 {
 			return target{}, fmt.Errorf("fault target %q: want one of %s, or node names like n1,n2", s, strings.Join(Targets, ", "))
 		}
 	}

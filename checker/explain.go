@@ -68,26 +68,48 @@ func explainKnown(ops []porcupine.Operation) string {
 			return fmt.Sprintf("read of a value never written: %s", describe(op))
 		}
 	}
-	// A read or write that lands below a write completed before it began.
+	// A read or write that lands below a write completed before it began:
+	// compare each op with the highest revision among the writes that
+	// completed before it was called (sorted by completion, prefix maxima),
+	// so a failing key of many operations is explained in n log n.
+	type doneWrite struct {
+		ret int64
+		rev uint64
+		op  porcupine.Operation
+	}
+	var writes []doneWrite
+	for _, op := range ops {
+		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		if history.IsWrite(in.Op) && out.Outcome == history.OK && out.Rev != 0 {
+			writes = append(writes, doneWrite{op.Return, out.Rev, op})
+		}
+	}
+	sort.Slice(writes, func(i, j int) bool { return writes[i].ret < writes[j].ret })
+	best := make([]int, len(writes)) // best[i]: index of the highest revision in writes[:i+1]
+	for i := range writes {
+		best[i] = i
+		if i > 0 && writes[best[i-1]].rev >= writes[i].rev {
+			best[i] = best[i-1]
+		}
+	}
 	for _, op := range ops {
 		in, out := op.Input.(kvInput), op.Output.(kvOutput)
 		if out.Outcome != history.OK || out.Rev == 0 {
 			continue
 		}
-		for _, prior := range ops {
-			pin, pout := prior.Input.(kvInput), prior.Output.(kvOutput)
-			if !history.IsWrite(pin.Op) || pout.Outcome != history.OK || pout.Rev == 0 || prior.Return >= op.Call {
-				continue
+		k := sort.Search(len(writes), func(i int) bool { return writes[i].ret >= op.Call })
+		if k == 0 {
+			continue
+		}
+		prior := writes[best[k-1]]
+		if prior.rev > out.Rev || (prior.rev == out.Rev && history.IsWrite(in.Op)) {
+			what := "stale read"
+			if history.IsWrite(in.Op) {
+				what = "revision went backwards"
+			} else if in.Op == opFinal {
+				what = "acknowledged write lost"
 			}
-			if pout.Rev > out.Rev || (pout.Rev == out.Rev && history.IsWrite(in.Op)) {
-				what := "stale read"
-				if history.IsWrite(in.Op) {
-					what = "revision went backwards"
-				} else if in.Op == opFinal {
-					what = "acknowledged write lost"
-				}
-				return fmt.Sprintf("%s: %s began after %s had completed", what, describe(op), describe(prior))
-			}
+			return fmt.Sprintf("%s: %s began after %s had completed", what, describe(op), describe(prior.op))
 		}
 	}
 	return ""

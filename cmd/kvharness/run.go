@@ -222,6 +222,7 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	}
 	if set("fault-interval") {
 		s.Faults.Interval = f.faultInterval
+		s.Faults.Start = 0 // the scenario's first fault was timed for its own interval
 	}
 	if set("fault-duration") {
 		s.Faults.Duration = f.faultDuration
