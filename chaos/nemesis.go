@@ -112,6 +112,10 @@ func (n *Nemesis) Run(ctx context.Context) {
 			return
 		case <-next.C:
 		}
+		if ctx.Err() != nil { // the run ended as the timer fired
+			n.heal()
+			return
+		}
 		started := time.Now()
 		kind := n.Schedule.Kinds[n.rng.IntN(len(n.Schedule.Kinds))]
 		n.inject(ctx, kind)
