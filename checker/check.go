@@ -89,6 +89,7 @@ func Check(h *history.History, opts Options) *Result {
 	add(c, notes)
 	c, notes = checkBucketIntact(h)
 	add(c, notes)
+	add(checkClusterHeals(h), nil)
 
 	res.Verdict = Verdict(res.Checks)
 	sort.Strings(res.Visualizations)

@@ -58,6 +58,23 @@ func TestReplicasConvergeNamesTheDivergingNodeAndKey(t *testing.T) {
 	}
 }
 
+// Every node's direct get answers an old message while the leader holds a
+// newer one (seen on nats-server 2.10.27 after repeated kills: a replica
+// that stopped applying answered the direct gets of every node).
+func TestReplicasConvergeComparesWithTheLeader(t *testing.T) {
+	h := twoKeys()
+	for i, r := range h.Replicas {
+		if r.Node != history.LeaderNode && r.Key == "a" {
+			h.Replicas[i].Read, h.Replicas[i].Rev = "v1", 1
+		}
+	}
+	res, _ := runCheck(t, h)
+	c := findCheck(t, res, CheckReplicasConverge)
+	if c.Result != Fail || !strings.Contains(c.Detail, "leader rev 3 v2") || !strings.Contains(c.Detail, "n3 rev 1 v1") {
+		t.Fatalf("replicas agreeing on a stale message passed: %+v", c)
+	}
+}
+
 // A node whose replica lost a key's tombstone: one says deleted, the
 // others still hold the value.
 func TestReplicasConvergeCatchesAMarkerOnOneNode(t *testing.T) {
@@ -88,7 +105,11 @@ func TestReplicasConvergeUnknownWhenANodeCannotBeRead(t *testing.T) {
 // A replica answering with a value nobody wrote is a phantom read.
 func TestReplicaPhantomFailsReadsValid(t *testing.T) {
 	h := twoKeys()
-	h.Replicas[0].Read = "ghost"
+	for i, r := range h.Replicas {
+		if r.Node == "n1" && r.Key == "a" {
+			h.Replicas[i].Read = "ghost"
+		}
+	}
 	res, _ := runCheck(t, h)
 	if c := findCheck(t, res, CheckReadsValid); c.Result != Fail || !strings.Contains(c.Detail, "replica read on n1") {
 		t.Fatalf("%+v", c)
@@ -114,5 +135,25 @@ func TestBucketIntact(t *testing.T) {
 	res, _ = runCheck(t, unreadable)
 	if c := findCheck(t, res, CheckBucketIntact); c.Result != Fail || !strings.Contains(strings.Join(res.Notes, "\n"), `key "b" could not be read`) {
 		t.Fatalf("unreadable key: %+v %v", c, res.Notes)
+	}
+}
+
+func TestClusterHeals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults []history.Fault
+		want   Status
+	}{
+		{"no faults", nil, Pass},
+		{"healed", []history.Fault{{Kind: "kill", Target: "n1"}, {Kind: "heal", Target: "cluster", Start: 1e9, End: 3e9}}, Pass},
+		{"never healthy", []history.Fault{{Kind: "kill", Target: "n1"}, {Kind: "heal", Target: "cluster", Error: "n3 not healthy"}}, Fail},
+		{"killed before the heal", []history.Fault{{Kind: "kill", Target: "n1"}}, Unknown},
+	} {
+		h := twoKeys()
+		h.Faults = tc.faults
+		res, _ := runCheck(t, h)
+		if c := findCheck(t, res, CheckClusterHeals); c.Result != tc.want || !c.Required {
+			t.Errorf("%s: %+v, want %s, required", tc.name, c, tc.want)
+		}
 	}
 }

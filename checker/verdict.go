@@ -10,7 +10,7 @@ const (
 
 // AllChecks lists the checks this package runs, in report order.
 var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
-	CheckReplicasConverge, CheckBucketIntact}
+	CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 
 // DefaultRequired is what a scenario requires when it says nothing: on R1
 // every check but replicas-converge (one replica has nothing to converge
@@ -19,10 +19,10 @@ var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckR
 func DefaultRequired(replicas int) []string {
 	if replicas > 1 {
 		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
-			CheckReplicasConverge, CheckBucketIntact}
+			CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 	}
 	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
-		CheckBucketIntact}
+		CheckBucketIntact, CheckClusterHeals}
 }
 
 // Status of one check.

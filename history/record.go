@@ -143,6 +143,10 @@ type End struct {
 	ReplicaNodes []string `json:"replica_nodes,omitempty"`
 }
 
+// LeaderNode is the Node of replica records read through the stream leader
+// (STREAM.MSG.GET) in the same rounds as the nodes' own replicas.
+const LeaderNode = "leader"
+
 // SameMessage: two reads of a key's last message (final, replica) saw the
 // same message.
 func SameMessage(a, b Record) bool {

@@ -48,57 +48,60 @@ func ReadDirect(ctx context.Context, nc *nats.Conn, bucket, key string) (history
 // replicaState is what one node holds for every key.
 type replicaState struct {
 	node string
+	read func(ctx context.Context, key string) (history.Record, error)
 	recs map[string]history.Record
 	err  error
 }
 
-// readReplicas reads every key from every node's own replica and records
-// the answers. Replicas apply what the leader committed a little after it,
-// so a key on which the nodes disagree is read again, for a bounded time,
-// until they agree; what is recorded is the last round. It returns the
+// readReplicas reads every key from every node's own replica, and from the
+// stream leader beside them, and records the answers. Followers apply what
+// the leader committed a little after it, so a key on which the answers
+// differ is read again, everywhere, for a bounded time, until they agree;
+// what is recorded is the last round, leader included, so the comparison
+// never mixes reads from before and after a late write. It returns the
 // names of the nodes read.
 func readReplicas(ctx context.Context, t *cluster.Target, control *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) []string {
 	urls := t.NodeURLs(control)
 	if len(urls) < 2 {
 		return nil
 	}
-	var conns []*nats.Conn
-	var states []*replicaState
+	states := []*replicaState{{node: history.LeaderNode, recs: map[string]history.Record{},
+		read: func(ctx context.Context, key string) (history.Record, error) { return ReadLast(ctx, control, bucket, key) }}}
+	var nodes []string
 	for _, u := range urls {
 		nc, err := t.ConnectOnly(u, "kvharness-replica-read")
 		st := &replicaState{node: u, recs: map[string]history.Record{}, err: err}
 		if err == nil {
-			st.node = nc.ConnectedServerName()
-			conns = append(conns, nc)
 			defer nc.Close()
-		} else {
-			conns = append(conns, nil)
+			st.node = nc.ConnectedServerName()
+			st.read = func(ctx context.Context, key string) (history.Record, error) { return ReadDirect(ctx, nc, bucket, key) }
 		}
+		nodes = append(nodes, st.node)
 		states = append(states, st)
 	}
 	pending := keys
 	deadline := time.Now().Add(10 * time.Second)
 	for len(pending) > 0 {
 		var wg sync.WaitGroup
-		for i, st := range states {
-			if conns[i] == nil {
+		for _, st := range states {
+			if st.err != nil {
 				continue
 			}
 			wg.Add(1)
-			go func(nc *nats.Conn, st *replicaState) {
+			go func(st *replicaState) {
 				defer wg.Done()
 				for _, key := range pending {
 					rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 					invoke := clock.Now()
-					rec, err := ReadDirect(rctx, nc, bucket, key)
+					rec, err := st.read(rctx, key)
 					cancel()
-					rec.Node, rec.Invoke, rec.Complete = st.node, invoke, clock.Now()
+					rec.Kind, rec.Node, rec.Invoke, rec.Complete = history.KindReplica, st.node, invoke, clock.Now()
 					if err != nil {
 						rec.Error = err.Error()
 					}
 					st.recs[key] = rec
 				}
-			}(conns[i], st)
+			}(st)
 		}
 		wg.Wait()
 		pending = disagreeing(states, pending)
@@ -107,9 +110,7 @@ func readReplicas(ctx context.Context, t *cluster.Target, control *nats.Conn, bu
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	var nodes []string
 	for _, st := range states {
-		nodes = append(nodes, st.node)
 		if st.err != nil {
 			out.Write(&history.Record{Kind: history.KindReplica, Node: st.node, Error: "cannot connect: " + st.err.Error()})
 			continue

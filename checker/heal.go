@@ -1,0 +1,38 @@
+package checker
+
+import (
+	"fmt"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// CheckClusterHeals: after the last fault the nemesis healed everything and
+// the cluster became healthy (every node up and current, the stream with
+// a leader and current replicas) within the scenario's heal timeout. A
+// cluster that stays broken once its faults are gone fails an upgrade or
+// robustness run even when no data was lost.
+const CheckClusterHeals = "cluster-heals"
+
+func checkClusterHeals(h *history.History) CheckResult {
+	c := CheckResult{Name: CheckClusterHeals}
+	var heal *history.Fault
+	injected := 0
+	for i := range h.Faults {
+		if h.Faults[i].Kind == "heal" {
+			heal = &h.Faults[i]
+		} else {
+			injected++
+		}
+	}
+	switch {
+	case heal == nil && injected == 0:
+		c.Result, c.Detail = Pass, "no faults injected: nothing to heal"
+	case heal == nil:
+		c.Result, c.Detail = Unknown, fmt.Sprintf("%d faults injected, the run ended before the heal", injected)
+	case heal.Error != "":
+		c.Result, c.Detail = Fail, fmt.Sprintf("after %d faults: %s", injected, heal.Error)
+	default:
+		c.Result, c.Detail = Pass, fmt.Sprintf("after %d faults, healthy %.1f s after the heal began", injected, float64(heal.End-heal.Start)/1e9)
+	}
+	return c
+}

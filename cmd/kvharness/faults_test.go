@@ -1,0 +1,152 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func natsServerBin(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("spawns a 3-node cluster")
+	}
+	bin := os.Getenv("KVHARNESS_NATS_SERVER")
+	if bin == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
+			t.Fatal("KVHARNESS_NATS_SERVER not set (run `make test`)")
+		}
+		t.Skip("KVHARNESS_NATS_SERVER not set")
+	}
+	return bin
+}
+
+// clusterDirs lists the spawned cluster's store folders left in a results
+// folder (a clean stop removes them).
+func clusterDirs(out string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(out, "nodes", "kvharness-cluster-*"))
+	return dirs
+}
+
+// TestFaultMixHealsAndConverges: a mix of partition, pause and step-down
+// on spawned servers; every fault is recorded with its detail, the heal is
+// recorded without error, the replicas converge, and nothing is left.
+func TestFaultMixHealsAndConverges(t *testing.T) {
+	bin := natsServerBin(t)
+	out := t.TempDir()
+	r := runBin(t, 3*time.Minute, "run", "--server-bin", bin, "--faults", "partition,pause,leader-stepdown",
+		"--fault-interval", "2500ms", "--fault-duration", "1s", "--duration", "11s", "--quiet", "--out", out)
+	s := assertGoodRun(t, r, out, "put", "get")
+	kinds := map[string]int{}
+	for _, f := range s.Faults {
+		kinds[f.Kind]++
+		if f.Detail == "" && f.Kind != "heal" {
+			t.Errorf("fault without detail: %+v", f)
+		}
+	}
+	if kinds["heal"] != 1 || s.Faults[len(s.Faults)-1].Kind != "heal" || len(s.Faults) < 4 {
+		t.Errorf("faults %+v: want 3+ faults, then the heal", s.Faults)
+	}
+	for _, want := range []string{"faults:", "heal", "replicas-converge    pass", "bucket-intact        pass"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if left := serversOf(t, out); len(left) > 0 {
+		t.Errorf("servers left after the run: %v", left)
+	}
+	if dirs := clusterDirs(out); len(dirs) > 0 {
+		t.Errorf("cluster stores left after the run: %v", dirs)
+	}
+}
+
+// TestInterruptAndKillDuringFaults: Ctrl-C while a node is cut off heals
+// it, finishes the run and cleans up; SIGKILL while a node is frozen with
+// SIGSTOP still takes every server with the harness.
+func TestInterruptAndKillDuringFaults(t *testing.T) {
+	bin := natsServerBin(t)
+	for _, tc := range []struct {
+		fault string
+		sig   syscall.Signal
+	}{{"partition", syscall.SIGINT}, {"pause", syscall.SIGKILL}} {
+		t.Run(tc.fault, func(t *testing.T) {
+			out := t.TempDir()
+			cmd := exec.Command(binPath, "run", "--server-bin", bin, "--faults", tc.fault, "--fault-start", "1s",
+				"--fault-interval", "30s", "--fault-duration", "25s", "--duration", "60s", "--quiet", "--out", out)
+			var stdout strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stdout
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			// The fault starts 1 s into the workload; wait for its node to
+			// be cut off or frozen.
+			deadline := time.Now().Add(60 * time.Second)
+			for !faultActive(t, out, tc.fault) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %s fault began:\n%s", tc.fault, stdout.String())
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			code := waitExit(t, cmd, 2*time.Minute)
+			if tc.sig == syscall.SIGINT {
+				if code != 0 {
+					t.Fatalf("exit %d after SIGINT during a partition:\n%s", code, stdout.String())
+				}
+				s := readSummary(t, out)
+				last := s.Faults[len(s.Faults)-1]
+				if last.Kind != "heal" || s.Faults[0].Kind != tc.fault {
+					t.Errorf("faults %+v", s.Faults)
+				}
+				if dirs := clusterDirs(out); len(dirs) > 0 {
+					t.Errorf("cluster stores left after Ctrl-C: %v", dirs)
+				}
+			}
+			for time.Now().Before(deadline) && len(serversOf(t, out)) > 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if left := serversOf(t, out); len(left) > 0 {
+				t.Fatalf("servers outlived the harness (%s during %s): %v", tc.sig, tc.fault, left)
+			}
+			if r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); r.code != 0 && r.code != 3 {
+				t.Fatalf("check after %s: exit %d\n%s%s", tc.sig, r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// faultActive: a spawned node is frozen (pause) or has lost every route
+// (partition), seen from outside the harness: the process state, or the
+// node's log.
+func faultActive(t *testing.T, out, fault string) bool {
+	procs := serversOf(t, out)
+	if len(procs) < 3 {
+		return false
+	}
+	switch fault {
+	case "pause":
+		for _, p := range procs {
+			pid := strings.Fields(p)[0]
+			stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+			if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "T" {
+				return true
+			}
+		}
+	case "partition":
+		for _, n := range []string{"n1", "n2", "n3"} {
+			log, _ := os.ReadFile(filepath.Join(out, "nodes", n+".log"))
+			if strings.Contains(string(log), "Router connection closed") {
+				return true
+			}
+		}
+	}
+	return false
+}
