@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -48,7 +50,28 @@ func (p *Processes) Pause(i int) error {
 		return err
 	}
 	p.paused[i] = true
-	return nil
+	// A signal is delivered when the kernel next schedules the process: wait
+	// until it is really stopped, so the fault window starts when it does.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if processState(c.Process.Pid) == 'T' {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s did not stop within 2s of SIGSTOP", p.names[i])
+}
+
+// processState is the state letter of /proc/PID/stat (R, S, T, ...).
+func processState(pid int) byte {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: the state follows
+	// the last ')'.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2]
+	}
+	return 0
 }
 
 // Resume continues a paused node with SIGCONT.

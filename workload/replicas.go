@@ -66,7 +66,9 @@ func readReplicas(ctx context.Context, t *cluster.Target, control *nats.Conn, bu
 		return nil
 	}
 	states := []*replicaState{{node: history.LeaderNode, recs: map[string]history.Record{},
-		read: func(ctx context.Context, key string) (history.Record, error) { return ReadLast(ctx, control, bucket, key) }}}
+		read: func(ctx context.Context, key string) (history.Record, error) {
+			return ReadLast(ctx, control, bucket, key)
+		}}}
 	var nodes []string
 	for _, u := range urls {
 		nc, err := t.ConnectOnly(u, "kvharness-replica-read")

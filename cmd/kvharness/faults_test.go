@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,7 +128,7 @@ func TestInterruptAndKillDuringFaults(t *testing.T) {
 
 // faultActive: a spawned node is frozen (pause) or has lost every route
 // (partition), seen from outside the harness: the process state, or the
-// node's log.
+// node's monitoring endpoint.
 func faultActive(t *testing.T, out, fault string) bool {
 	procs := serversOf(t, out)
 	if len(procs) < 3 {
@@ -141,9 +144,24 @@ func faultActive(t *testing.T, out, fault string) bool {
 			}
 		}
 	case "partition":
-		for _, n := range []string{"n1", "n2", "n3"} {
-			log, _ := os.ReadFile(filepath.Join(out, "nodes", n+".log"))
-			if strings.Contains(string(log), "Router connection closed") {
+		// A node's monitoring port (from its config) reports no routes.
+		confs, _ := filepath.Glob(filepath.Join(out, "nodes", "kvharness-cluster-*", "n*.conf"))
+		for _, conf := range confs {
+			b, _ := os.ReadFile(conf)
+			m := regexp.MustCompile(`http: (\S+)`).FindSubmatch(b)
+			if m == nil {
+				continue
+			}
+			resp, err := http.Get("http://" + string(m[1]) + "/routez")
+			if err != nil {
+				continue
+			}
+			var rz struct {
+				NumRoutes int `json:"num_routes"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&rz)
+			resp.Body.Close()
+			if err == nil && rz.NumRoutes == 0 {
 				return true
 			}
 		}
