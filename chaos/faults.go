@@ -85,21 +85,32 @@ var faults = map[string]fault{
 		},
 	},
 	"leader-stepdown": {
-		About: "ask the bucket stream's leader to step down through the JetStream API ($JS.API.STREAM.LEADER.STEPDOWN) and wait for a new leader; works on any target, external servers included",
+		About: "ask the bucket stream's leader to step down through the JetStream API ($JS.API.STREAM.LEADER.STEPDOWN) and wait (up to 15 s) for a new leader: the fault window is the election; works on any target, external servers included",
 		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
 			old, _ := n.ops.leader(ctx)
 			if err := n.ops.stepDown(ctx); err != nil {
 				return "", err
 			}
-			wctx, cancel := context.WithTimeout(ctx, n.Schedule.Duration)
+			stepped := time.Now()
+			// The window is the election: step-down to a new leader, bounded
+			// (the fault duration does not apply).
+			const electionBound = 15 * time.Second
+			wctx, cancel := context.WithTimeout(ctx, electionBound)
 			defer cancel()
+			last := ""
 			for {
-				if leader, err := n.ops.leader(wctx); err == nil && leader != old {
+				leader, err := n.ops.leader(wctx)
+				if err == nil && leader != old {
 					return fmt.Sprintf("leader %s -> %s", old, leader), nil
+				}
+				if err == nil {
+					last = leader
+				} else {
+					last = err.Error()
 				}
 				select {
 				case <-wctx.Done():
-					return fmt.Sprintf("leader %s stepped down; no new leader within %s", old, n.Schedule.Duration), nil
+					return fmt.Sprintf("leader %s stepped down; %s later: %s", old, time.Since(stepped).Round(time.Millisecond), last), nil
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
@@ -198,7 +209,7 @@ func (n *Nemesis) describeGroups(groups [][]int) string {
 		parts = append(parts, "{"+n.names(g)+"}")
 	}
 	s := strings.Join(parts, " | ")
-	if t, _ := parseTarget(n.Schedule.Target); t.selector == "bridge" {
+	if t, _ := parseTarget(n.step.Target); t.selector == "bridge" {
 		s += " (the target bridges both)"
 	}
 	return s

@@ -16,8 +16,21 @@ import (
 	"github.com/kvharness/kvharness/history"
 )
 
-// Schedule says what to inject, where and how often.
+// Step is one planned fault: what, where, when (since the workload
+// started), for how long.
+type Step struct {
+	Kind     string
+	Target   string
+	At       time.Duration
+	Duration time.Duration
+}
+
+// Schedule says what to inject, where and how often: a random mix of
+// Kinds at an Interval, or a Plan of steps, one after the other.
 type Schedule struct {
+	// Plan, when set, replaces the mix: each step runs once, in order, at
+	// its time or as soon as the step before it has healed.
+	Plan []Step
 	// Kinds: each fault is one of these, picked at random (a mix).
 	Kinds []string
 	// Target selects the nodes a fault hits (see Targets).
@@ -53,11 +66,25 @@ type Nemesis struct {
 	Out    *history.Writer
 	rng    *rand.Rand
 	ops    *streamOps
+	step   Step // the fault being injected
 }
 
 // Validate says whether the schedule can run against t.
 func (s Schedule) Validate(t *cluster.Target) error {
-	for _, k := range s.Kinds {
+	if len(s.Plan) > 0 && len(s.Kinds) > 0 {
+		return fmt.Errorf("faults: give either kinds (a random mix) or plan (a list of steps), not both")
+	}
+	kinds := s.Kinds
+	for i, st := range s.Plan {
+		kinds = append(kinds, st.Kind)
+		if st.Duration <= 0 || st.At < 0 {
+			return fmt.Errorf("faults plan step %d (%s): needs a positive duration and a start >= 0", i+1, st.Kind)
+		}
+		if _, err := parseTarget(st.Target); err != nil {
+			return fmt.Errorf("faults plan step %d: %w", i+1, err)
+		}
+	}
+	for _, k := range kinds {
 		f, ok := faults[k]
 		if !ok {
 			return fmt.Errorf("unknown fault %q (known: %s)", k, strings.Join(Kinds(), ", "))
@@ -89,16 +116,21 @@ func (s Schedule) Validate(t *cluster.Target) error {
 	return nil
 }
 
-// Run injects faults until ctx ends, then heals every fault and waits for
-// a healthy cluster: every node up, the stream with a leader and current
-// replicas. That wait is recorded as a fault of kind heal.
+// Run injects faults until ctx ends (or the plan is done), then heals
+// every fault and waits for a healthy cluster: every node up, the stream
+// with a leader and current replicas. That wait is recorded as a fault of
+// kind heal.
 func (n *Nemesis) Run(ctx context.Context) {
-	if len(n.Schedule.Kinds) == 0 {
+	if len(n.Schedule.Kinds) == 0 && len(n.Schedule.Plan) == 0 {
 		return
 	}
 	n.rng = rand.New(rand.NewPCG(n.Schedule.Seed, 0xfa017))
 	n.ops = newStreamOps(n.Target, n.Stream)
 	defer n.ops.close()
+	if len(n.Schedule.Plan) > 0 {
+		n.runPlan(ctx)
+		return
+	}
 	first := n.Schedule.Start
 	if first == 0 {
 		first = n.Schedule.Interval
@@ -117,8 +149,8 @@ func (n *Nemesis) Run(ctx context.Context) {
 			return
 		}
 		started := time.Now()
-		kind := n.Schedule.Kinds[n.rng.IntN(len(n.Schedule.Kinds))]
-		n.inject(ctx, kind)
+		n.step = Step{Kind: n.Schedule.Kinds[n.rng.IntN(len(n.Schedule.Kinds))], Target: n.Schedule.Target, Duration: n.Schedule.Duration}
+		n.inject(ctx)
 		wait := n.Schedule.Interval - time.Since(started)
 		if wait < 0 {
 			wait = 0
@@ -127,8 +159,30 @@ func (n *Nemesis) Run(ctx context.Context) {
 	}
 }
 
-// inject runs one fault from start to heal and records it.
-func (n *Nemesis) inject(ctx context.Context, kind string) {
+// runPlan runs the plan's steps in order, each at its time, then waits for
+// the workload to end before healing.
+func (n *Nemesis) runPlan(ctx context.Context) {
+	started := time.Now()
+	for _, st := range n.Schedule.Plan {
+		select {
+		case <-ctx.Done():
+			n.heal()
+			return
+		case <-time.After(time.Until(started.Add(st.At))):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		n.step = st
+		n.inject(ctx)
+	}
+	<-ctx.Done()
+	n.heal()
+}
+
+// inject runs n.step from start to heal and records it.
+func (n *Nemesis) inject(ctx context.Context) {
+	kind := n.step.Kind
 	f := faults[kind]
 	nodes, err := n.pickTargets(ctx, kind)
 	rec := history.Fault{Kind: kind, Target: n.names(nodes), Start: n.Now()}
@@ -148,7 +202,7 @@ func (n *Nemesis) inject(ctx context.Context, kind string) {
 func (n *Nemesis) hold(ctx context.Context) {
 	select {
 	case <-ctx.Done():
-	case <-time.After(n.Schedule.Duration):
+	case <-time.After(n.step.Duration):
 	}
 }
 

@@ -54,7 +54,7 @@ func (s *streamOps) info(ctx context.Context) (*jetstream.StreamInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	st, err := js.Stream(actx, s.stream)
 	if err != nil {

@@ -54,7 +54,7 @@ func (n *Nemesis) pickTargets(ctx context.Context, kind string) ([]int, error) {
 		}
 		return nodes, nil
 	}
-	t, _ := parseTarget(n.Schedule.Target)
+	t, _ := parseTarget(n.step.Target)
 	perm := n.rng.Perm(count)
 	switch t.selector {
 	case "random", "bridge":
@@ -103,7 +103,7 @@ func (n *Nemesis) partitionGroups(nodes []int) [][]int {
 			rest = append(rest, i)
 		}
 	}
-	t, _ := parseTarget(n.Schedule.Target)
+	t, _ := parseTarget(n.step.Target)
 	switch {
 	case t.selector == "all":
 		var groups [][]int

@@ -109,7 +109,17 @@ func lineOfNode(n ast.Node) int {
 
 // durationPaths are the scenario's duration fields. The YAML decoder reports
 // a bad duration without its position, so they are checked here first.
-var durationPaths = []string{"$.workload.duration", "$.workload.op_timeout", "$.expect.check_timeout", "$.faults.interval", "$.faults.duration", "$.faults.start", "$.faults.latency", "$.faults.jitter", "$.faults.heal_timeout"}
+var durationPaths = append([]string{"$.workload.duration", "$.workload.op_timeout", "$.expect.check_timeout", "$.faults.interval",
+	"$.faults.duration", "$.faults.start", "$.faults.latency", "$.faults.jitter", "$.faults.heal_timeout"}, planDurationPaths()...)
+
+// planDurationPaths: the durations of the first steps of a fault plan.
+func planDurationPaths() []string {
+	var paths []string
+	for i := 0; i < 32; i++ {
+		paths = append(paths, fmt.Sprintf("$.faults.plan[%d].at", i), fmt.Sprintf("$.faults.plan[%d].duration", i))
+	}
+	return paths
+}
 
 func checkDurations(source string, data []byte) error {
 	f, err := parser.ParseBytes(data, 0)

@@ -51,6 +51,25 @@ type Faults struct {
 	UpgradeBin string `yaml:"upgrade_bin"`
 	// HealTimeout bounds the wait for a healthy cluster after the last fault.
 	HealTimeout Duration `yaml:"heal_timeout"`
+	// Plan, instead of kinds: faults that run once each, in order.
+	Plan []FaultStep `yaml:"plan"`
+}
+
+// FaultStep is one planned fault.
+type FaultStep struct {
+	Kind     string   `yaml:"kind"`
+	Target   string   `yaml:"target"`   // as Faults.Target; default random
+	At       Duration `yaml:"at"`       // since the workload started
+	Duration Duration `yaml:"duration"` // how long it lasts
+}
+
+// FaultKinds lists every kind the faults name, mix and plan.
+func (f Faults) FaultKinds() []string {
+	kinds := append([]string(nil), f.Kinds...)
+	for _, st := range f.Plan {
+		kinds = append(kinds, st.Kind)
+	}
+	return kinds
 }
 
 // Bucket configures the bucket the run creates for itself.

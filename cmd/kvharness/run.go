@@ -219,6 +219,7 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	}
 	if set("faults") {
 		s.Faults.Kinds = splitList(f.faults)
+		s.Faults.Plan = nil // the flag's mix replaces the scenario's faults
 	}
 	if set("fault-interval") {
 		s.Faults.Interval = f.faultInterval
@@ -336,7 +337,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	// binary given, the harness spawns itself (`kvharness server`), so a
 	// fault scenario runs on a machine with nothing installed.
 	serverBin, selfServe := sc.Target.ServerBin, false
-	if serverBin == "" && !external && chaos.NeedProcesses(sc.Faults.Kinds) {
+	if serverBin == "" && !external && chaos.NeedProcesses(sc.Faults.FaultKinds()) {
 		exe, err := os.Executable()
 		if err != nil {
 			return usageErr("cannot find this binary to spawn servers: %v", err)
@@ -367,11 +368,14 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	if fl.PartitionMode == "blackhole" {
 		schedule.PartitionMode = cluster.LinkBlackhole
 	}
+	for _, st := range fl.Plan {
+		schedule.Plan = append(schedule.Plan, chaos.Step{Kind: st.Kind, Target: st.Target, At: st.At, Duration: st.Duration})
+	}
 	if err := schedule.Validate(target); err != nil {
 		return usageErr("%v", err)
 	}
 	var nemesis func(context.Context, workload.NemesisEnv)
-	if len(schedule.Kinds) > 0 {
+	if len(schedule.Kinds) > 0 || len(schedule.Plan) > 0 {
 		nemesis = func(ctx context.Context, env workload.NemesisEnv) {
 			(&chaos.Nemesis{Schedule: schedule, Target: target, Stream: env.Stream, Now: env.Now, Out: env.Out}).Run(ctx)
 		}
