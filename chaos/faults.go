@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kvharness/kvharness/cluster"
 )
 
 // fault is one kind of fault: what it does and what it needs.
@@ -25,32 +27,17 @@ var faults = map[string]fault{
 	"kill": {
 		About:          "SIGKILL the target nodes (a crash: no shutdown, no flush), restart them on the same store after the fault duration",
 		needsProcesses: true, why: "it kills processes",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
-			p := n.Target.Processes
-			err := eachNode(nodes, p.Kill)
-			n.hold(ctx)
-			return "killed, restarted", errors.Join(err, eachNode(nodes, p.Restart))
-		},
+		run: downAndUp("killed, restarted", (*cluster.Processes).Kill, (*cluster.Processes).Restart),
 	},
 	"stop": {
 		About:          "stop the target nodes gracefully (SIGTERM, as an operator would), start them again after the fault duration",
 		needsProcesses: true, why: "it stops processes",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
-			p := n.Target.Processes
-			err := eachNode(nodes, func(i int) error { return p.Shutdown(i, 10*time.Second) })
-			n.hold(ctx)
-			return "stopped, started", errors.Join(err, eachNode(nodes, p.Restart))
-		},
+		run: downAndUp("stopped, started", func(p *cluster.Processes, i int) error { return p.Shutdown(i, 10*time.Second) }, (*cluster.Processes).Restart),
 	},
 	"pause": {
 		About:          "freeze the target nodes with SIGSTOP (sockets open, nothing answers: a GC pause or a stalled VM), SIGCONT after the fault duration",
 		needsProcesses: true, why: "it signals processes",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
-			p := n.Target.Processes
-			err := eachNode(nodes, p.Pause)
-			n.hold(ctx)
-			return "SIGSTOP, SIGCONT", errors.Join(err, eachNode(nodes, p.Resume))
-		},
+		run: downAndUp("SIGSTOP, SIGCONT", (*cluster.Processes).Pause, (*cluster.Processes).Resume),
 	},
 	"partition": {
 		About: "cut the cluster routes between the target nodes and the rest (target bridge: two halves that both reach one node; all: every node alone) " +
@@ -192,6 +179,17 @@ func NeedProcesses(kinds []string) bool {
 
 // About says what a fault kind does, for help texts.
 func About(kind string) string { return faults[kind].About }
+
+// downAndUp is a fault that takes each target node down, holds, and brings
+// it back, whatever happens in between.
+func downAndUp(detail string, down, up func(*cluster.Processes, int) error) func(context.Context, *Nemesis, []int) (string, error) {
+	return func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		p := n.Target.Processes
+		err := eachNode(nodes, func(i int) error { return down(p, i) })
+		n.hold(ctx)
+		return detail, errors.Join(err, eachNode(nodes, func(i int) error { return up(p, i) }))
+	}
+}
 
 // eachNode applies f to every node and joins the errors: one node failing
 // must not leave the others broken.
