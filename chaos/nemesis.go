@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kvharness/kvharness/cluster"
@@ -66,7 +67,17 @@ type Nemesis struct {
 	Out    *history.Writer
 	rng    *rand.Rand
 	ops    *streamOps
-	step   Step // the fault being injected
+	step   Step                   // the fault being injected
+	now    atomic.Pointer[string] // what is broken right now, for progress displays
+}
+
+// Current says which fault is in progress ("" when none), for live
+// progress; safe to call from any goroutine.
+func (n *Nemesis) Current() string {
+	if s := n.now.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // Validate says whether the schedule can run against t.
@@ -186,6 +197,9 @@ func (n *Nemesis) inject(ctx context.Context) {
 	f := faults[kind]
 	nodes, err := n.pickTargets(ctx, kind)
 	rec := history.Fault{Kind: kind, Target: n.names(nodes), Start: n.Now()}
+	current := kind + " " + rec.Target
+	n.now.Store(&current)
+	defer n.now.Store(nil)
 	if err != nil {
 		rec.Error = err.Error()
 	} else {
@@ -209,6 +223,9 @@ func (n *Nemesis) hold(ctx context.Context) {
 // heal undoes whatever is still broken and waits for health.
 func (n *Nemesis) heal() {
 	rec := history.Fault{Kind: "heal", Target: "cluster", Start: n.Now()}
+	healing := "healing"
+	n.now.Store(&healing)
+	defer n.now.Store(nil)
 	if p := n.Target.Processes; p != nil {
 		if p.Links != nil {
 			p.Links.Heal()

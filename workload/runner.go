@@ -243,6 +243,7 @@ type Progress struct {
 	Errors         int64         // definite failures other than CAS conflicts
 	Unknown        int64         // outcomes never learned
 	Late           int64         // open loop: ops started behind schedule
+	Fault          string        // the fault in progress, if any (set by the caller that runs the nemesis)
 }
 
 func reportProgress(ctx context.Context, done chan struct{}, started time.Time, total time.Duration, p Pacer, clients []*Client, f func(Progress)) {

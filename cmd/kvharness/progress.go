@@ -52,6 +52,9 @@ func (p *progressPrinter) update(pr workload.Progress) {
 	if pr.Late > 0 {
 		line += fmt.Sprintf("  late %d", pr.Late)
 	}
+	if pr.Fault != "" {
+		line += "  fault: " + pr.Fault
+	}
 	if p.terminal {
 		fmt.Fprintf(p.w, "\r%-78s", line)
 		p.drawn = true

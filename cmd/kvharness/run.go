@@ -375,16 +375,21 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		return usageErr("%v", err)
 	}
 	var nemesis func(context.Context, workload.NemesisEnv)
+	nem := &chaos.Nemesis{Schedule: schedule, Target: target}
 	if len(schedule.Kinds) > 0 || len(schedule.Plan) > 0 {
 		nemesis = func(ctx context.Context, env workload.NemesisEnv) {
-			(&chaos.Nemesis{Schedule: schedule, Target: target, Stream: env.Stream, Now: env.Now, Out: env.Out}).Run(ctx)
+			nem.Stream, nem.Now, nem.Out = env.Stream, env.Now, env.Out
+			nem.Run(ctx)
 		}
 	}
 
 	var progress func(workload.Progress)
 	printer := newProgressPrinter(cmd.ErrOrStderr(), isTerminal(os.Stderr))
 	if !f.quiet {
-		progress = printer.update
+		progress = func(p workload.Progress) {
+			p.Fault = nem.Current()
+			printer.update(p)
+		}
 	}
 	w := sc.Workload
 	keyZipf := 0.0
