@@ -128,8 +128,8 @@ func sortedByCall(ops []porcupine.Operation) []int {
 func describe(op porcupine.Operation) string {
 	in, out := op.Input.(kvInput), op.Output.(kvOutput)
 	who := "final read"
-	if r, ok := op.Metadata.(history.Record); ok && in.Op != opFinal {
-		who = fmt.Sprintf("client %d", r.Client)
+	if client, ok := op.Metadata.(int); ok && in.Op != opFinal {
+		who = fmt.Sprintf("client %d", client)
 	}
 	end := "∞"
 	if op.Return != infinity {

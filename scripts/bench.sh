@@ -80,3 +80,22 @@ for op in ("put", "get"):
         print(f"{op:<6} {o['latency_us']['p99']/1000:>35.1f} ms {o['service_latency_us']['p99']/1000:>29.1f} ms")
 print(f"late ops (started >1 ms behind schedule): {s.get('late_ops', 0)}")
 PY
+
+# Checker scale: simulated histories of a linearizable bucket over 1,000
+# keys with 5 % unknown outcomes (checker/bench_test.go), checked by
+# `kvharness check` alone: wall time and peak RSS, 100k to 1M operations.
+hdir="$DIR.out/histories"
+mkdir -p "$hdir"
+KVHARNESS_BENCH_HISTORY="$hdir" go test -run '^$' -bench CheckScale -benchtime 1x ./checker >/dev/null
+echo
+echo "checker: kvharness check on simulated histories, 1,000 keys, 5 % unknown outcomes"
+printf '%-10s %10s %14s\n' "ops" "seconds" "peak RSS MB"
+measure() { # command...: prints wall seconds and the child's peak RSS in KB
+  python3 -c 'import resource, subprocess, sys, time
+t = time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+print(f"{time.time() - t:.1f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")' "$@"
+}
+for n in 100000 300000 1000000; do
+  read -r secs kb < <(measure "$KVH" check "$hdir/$n.jsonl")
+  printf '%-10s %10s %14s\n' "$n" "$secs" "$((kb / 1024))"
+done

@@ -21,6 +21,7 @@ func newCheckCmd() *cobra.Command {
 		Short: "Re-check a recorded history offline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			limitCheckMemory()
 			h, err := history.ReadFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)

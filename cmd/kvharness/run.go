@@ -437,6 +437,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		fmt.Fprintf(os.Stderr, "kvharness: %v\n", err)
 	}
 
+	limitCheckMemory()
 	h, err := history.ReadFile(historyPath)
 	if err != nil {
 		return usageErr("reading back the history: %v", err)
