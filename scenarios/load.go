@@ -112,11 +112,13 @@ func lineOfNode(n ast.Node) int {
 var durationPaths = append([]string{"$.workload.duration", "$.workload.op_timeout", "$.expect.check_timeout", "$.faults.interval",
 	"$.faults.duration", "$.faults.start", "$.faults.latency", "$.faults.jitter", "$.faults.heal_timeout"}, planDurationPaths()...)
 
-// planDurationPaths: the durations of the first steps of a fault plan.
+// planDurationPaths: the durations of the first steps of a fault plan and
+// of a rate schedule.
 func planDurationPaths() []string {
 	var paths []string
 	for i := 0; i < 32; i++ {
-		paths = append(paths, fmt.Sprintf("$.faults.plan[%d].at", i), fmt.Sprintf("$.faults.plan[%d].duration", i))
+		paths = append(paths, fmt.Sprintf("$.faults.plan[%d].at", i), fmt.Sprintf("$.faults.plan[%d].duration", i),
+			fmt.Sprintf("$.workload.stages[%d].for", i))
 	}
 	return paths
 }

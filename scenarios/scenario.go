@@ -3,6 +3,9 @@
 package scenarios
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kvharness/kvharness/checker"
@@ -88,7 +91,10 @@ type Workload struct {
 	Ops      int64    `yaml:"ops"` // total ops across clients; 0: run for the duration
 	// Rate: open-loop arrival rate in ops/s across all clients (latency from
 	// each op's intended start); 0: closed loop.
-	Rate             float64        `yaml:"rate"`
+	Rate float64 `yaml:"rate"`
+	// Stages: open loop at a sequence of rates, e.g.
+	// [{rate: 1000, for: 30s}, {rate: 5000, for: 60s}]; instead of rate.
+	Stages           []RateStage    `yaml:"stages"`
 	Keys             int            `yaml:"keys"`
 	KeyDistribution  string         `yaml:"key_distribution"` // uniform | zipf
 	ZipfS            float64        `yaml:"zipf_s"`           // zipf exponent, > 1
@@ -101,6 +107,21 @@ type Workload struct {
 	// after the run.
 	NoWatcher bool   `yaml:"no_watcher"`
 	Seed      uint64 `yaml:"seed"`
+}
+
+// RateStage is one step of an open-loop schedule.
+type RateStage struct {
+	Rate float64  `yaml:"rate"` // ops/s across all clients
+	For  Duration `yaml:"for"`  // how long
+}
+
+// StagesDuration is how long the stages last together.
+func (w Workload) StagesDuration() time.Duration {
+	var d time.Duration
+	for _, st := range w.Stages {
+		d += st.For
+	}
+	return d
 }
 
 // Expect says what must hold for the run to pass.
@@ -131,6 +152,9 @@ func (s *Scenario) Defaults() {
 	w := &s.Workload
 	if w.Clients == 0 {
 		w.Clients = 4
+	}
+	if w.Duration == 0 && w.Ops == 0 && len(w.Stages) > 0 {
+		w.Duration = w.StagesDuration() // the schedule is the run
 	}
 	if w.Duration == 0 && w.Ops == 0 {
 		w.Duration = 10 * time.Second
@@ -174,4 +198,20 @@ func (s *Scenario) Defaults() {
 	if s.Expect.CheckTimeout == 0 {
 		s.Expect.CheckTimeout = checker.DefaultTimeout
 	}
+}
+
+// ParseStages reads the --stages flag: RATE:DURATION pairs, comma-separated,
+// e.g. "1000:30s,5000:1m".
+func ParseStages(s string) ([]RateStage, error) {
+	var stages []RateStage
+	for _, part := range strings.Split(s, ",") {
+		rate, dur, ok := strings.Cut(strings.TrimSpace(part), ":")
+		r, rerr := strconv.ParseFloat(rate, 64)
+		d, derr := time.ParseDuration(dur)
+		if !ok || rerr != nil || derr != nil || r <= 0 || d <= 0 {
+			return nil, fmt.Errorf("--stages: %q is not RATE:DURATION with both positive (like 1000:30s)", part)
+		}
+		stages = append(stages, RateStage{Rate: r, For: d})
+	}
+	return stages, nil
 }

@@ -43,6 +43,10 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		"name: x\nworkload:\n  mix: {put: 0}\n":  "line 3",
 		"name: x\nworkload:\n  zipf_s: 0.5\n":    "line 3",
 		"name: x\nname: y\n":                     "line 2",
+		"name: x\nworkload:\n  stages:\n    - {rate: 100, for: 1s}\n    - {rate: 200, for: later}\n": "line 5",
+		"name: x\nworkload:\n  stages:\n    - {rate: 0, for: 1s}\n":                                  "line 4",
+		"name: x\nfaults:\n  plan:\n    - {kind: kill, at: soon, duration: 1s}\n":                    "line 4",
+		"name: x\nfaults:\n  partition_mode: sever\n":                                                "line 3",
 	}
 	for yaml, want := range cases {
 		_, err := Parse("s.yaml", []byte(yaml))
@@ -52,6 +56,25 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		}
 		if msg := err.Error(); !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 			t.Errorf("error %q: want one line mentioning %q", msg, want)
+		}
+	}
+}
+
+func TestStagesSetTheDuration(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("workload:\n  stages: [{rate: 100, for: 10s}, {rate: 500, for: 20s}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Defaults()
+	if s.Workload.Duration != 30*time.Second {
+		t.Errorf("duration %s, want the stages' 30s", s.Workload.Duration)
+	}
+	if st, err := ParseStages("1000:30s, 5000:1m"); err != nil || len(st) != 2 || st[1].Rate != 5000 || st[1].For != time.Minute {
+		t.Errorf("ParseStages: %+v %v", st, err)
+	}
+	for _, bad := range []string{"", "1000", "1000:", "x:1s", "-5:1s", "100:0s"} {
+		if _, err := ParseStages(bad); err == nil {
+			t.Errorf("ParseStages accepted %q", bad)
 		}
 	}
 }

@@ -63,6 +63,14 @@ func (s *Scenario) validate() error {
 	if w.Rate < 0 {
 		return fieldErr("$.workload.rate", "must be >= 0 ops/s, got %g", w.Rate)
 	}
+	if len(w.Stages) > 0 && w.Rate > 0 {
+		return fieldErr("$.workload.stages", "give either rate or stages, not both")
+	}
+	for i, st := range w.Stages {
+		if st.Rate <= 0 || st.For <= 0 {
+			return fieldErr(fmt.Sprintf("$.workload.stages[%d]", i), "needs rate > 0 and for > 0, got rate %g for %s", st.Rate, st.For)
+		}
+	}
 	if w.Keys < 0 || w.Keys > 1_000_000 {
 		return fieldErr("$.workload.keys", "must be between 1 and 1000000, got %d", w.Keys)
 	}

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -53,15 +54,24 @@ func take(issued *atomic.Int64, budget int64) (int64, bool) {
 	return n - 1, true
 }
 
+// Stage is one step of an open-loop schedule: Rate ops/s for For (0: for
+// the rest of the run).
+type Stage struct {
+	Rate float64
+	For  time.Duration
+}
+
 // OpenLoop schedules ops at a fixed arrival rate across all clients, as wrk2
-// does: op i is meant to start at start + i/Rate, whether or not the server
+// does — or at a sequence of rates, one stage after the other: op i is meant
+// to start at the time its stage's rate gives it, whether or not the server
 // kept up. Clients wait for their op's slot; when every client is busy the
 // slot passes and the op starts late — latency is then measured from the
 // intended start, so a stalled server shows in the percentiles instead of
-// silently slowing the load down. Late ops are counted.
+// silently slowing the load down. Late ops are counted. After the last
+// stage with a length, the run is over.
 type OpenLoop struct {
-	Rate float64 // ops per second, all clients together
-	Ops  int64
+	Stages []Stage
+	Ops    int64
 	// LateAfter is how far behind schedule an op must start to count as
 	// late (default 1 ms).
 	LateAfter time.Duration
@@ -71,9 +81,33 @@ type OpenLoop struct {
 	late   atomic.Int64
 }
 
-// NewOpenLoop starts the schedule now.
+// NewOpenLoop starts a fixed-rate schedule now.
 func NewOpenLoop(rate float64, ops int64) *OpenLoop {
-	return &OpenLoop{Rate: rate, Ops: ops, LateAfter: time.Millisecond, start: time.Now()}
+	return NewStagedLoop([]Stage{{Rate: rate}}, ops)
+}
+
+// NewStagedLoop starts a schedule of stages now.
+func NewStagedLoop(stages []Stage, ops int64) *OpenLoop {
+	return &OpenLoop{Stages: stages, Ops: ops, LateAfter: time.Millisecond, start: time.Now()}
+}
+
+// offset is when op i is meant to start, from the start of the schedule;
+// false once the stages are over.
+func (p *OpenLoop) offset(i int64) (time.Duration, bool) {
+	var at time.Duration
+	first := int64(0) // index of the stage's first op
+	for _, st := range p.Stages {
+		if st.For <= 0 {
+			return at + time.Duration(float64(i-first)/st.Rate*float64(time.Second)), true
+		}
+		n := int64(st.Rate * st.For.Seconds())
+		if i < first+n {
+			return at + time.Duration(float64(i-first)/st.Rate*float64(time.Second)), true
+		}
+		first += n
+		at += st.For
+	}
+	return 0, false
 }
 
 func (p *OpenLoop) Next(ctx context.Context) (time.Time, bool) {
@@ -84,7 +118,11 @@ func (p *OpenLoop) Next(ctx context.Context) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	intended := p.start.Add(time.Duration(float64(i) / p.Rate * float64(time.Second)))
+	off, ok := p.offset(i)
+	if !ok {
+		return time.Time{}, false
+	}
+	intended := p.start.Add(off)
 	if wait := time.Until(intended); wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
@@ -99,7 +137,23 @@ func (p *OpenLoop) Next(ctx context.Context) (time.Time, bool) {
 	return intended, true
 }
 
-func (p *OpenLoop) Kind() string  { return "open-loop " + formatRate(p.Rate) + "/s" }
+// Kind names the schedule: "open-loop 500/s", or its stages
+// "open-loop 1000/s 30s, 5000/s 1m0s".
+func (p *OpenLoop) Kind() string {
+	if len(p.Stages) == 1 && p.Stages[0].For <= 0 {
+		return "open-loop " + formatRate(p.Stages[0].Rate) + "/s"
+	}
+	var parts []string
+	for _, st := range p.Stages {
+		part := formatRate(st.Rate) + "/s"
+		if st.For > 0 {
+			part += " " + st.For.String()
+		}
+		parts = append(parts, part)
+	}
+	return "open-loop " + strings.Join(parts, ", ")
+}
+
 func (p *OpenLoop) Issued() int64 { return p.issued.Load() }
 func (p *OpenLoop) Late() int64   { return p.late.Load() }
 

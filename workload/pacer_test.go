@@ -83,3 +83,45 @@ func TestClosedLoopBudget(t *testing.T) {
 		t.Fatal("a stopped run let an op through")
 	}
 }
+
+// Stages: op i is due where its stage's rate puts it; after the last stage
+// with a length the schedule is over.
+func TestStagedLoopSchedule(t *testing.T) {
+	p := NewStagedLoop([]Stage{{Rate: 100, For: time.Second}, {Rate: 1000, For: 2 * time.Second}}, 0)
+	for _, tc := range []struct {
+		i    int64
+		want time.Duration
+		ok   bool
+	}{
+		{0, 0, true},
+		{50, 500 * time.Millisecond, true},
+		{99, 990 * time.Millisecond, true},
+		{100, time.Second, true},             // first op of the 1000/s stage
+		{600, 1500 * time.Millisecond, true}, // 500 ops into it
+		{2099, 2999 * time.Millisecond, true},
+		{2100, 0, false}, // 100 + 2000 ops: the stages are over
+	} {
+		got, ok := p.offset(tc.i)
+		if ok != tc.ok || (ok && (got-tc.want).Abs() > time.Microsecond) {
+			t.Errorf("op %d: %s %t, want %s %t", tc.i, got, ok, tc.want, tc.ok)
+		}
+	}
+	if k := p.Kind(); k != "open-loop 100/s 1s, 1000/s 2s" {
+		t.Errorf("kind %q", k)
+	}
+	if k := NewOpenLoop(500, 0).Kind(); k != "open-loop 500/s" {
+		t.Errorf("kind %q", k)
+	}
+	// A run of stages ends when they do, even with time left.
+	short := NewStagedLoop([]Stage{{Rate: 1000, For: 20 * time.Millisecond}}, 0)
+	n := 0
+	for {
+		if _, ok := short.Next(context.Background()); !ok {
+			break
+		}
+		n++
+	}
+	if n != 20 {
+		t.Errorf("%d ops in a 20 ms stage at 1000/s, want 20", n)
+	}
+}

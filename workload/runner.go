@@ -26,8 +26,10 @@ type Config struct {
 	Duration         time.Duration
 	Ops              int64 // total op budget across clients; 0: duration only
 	// Rate, when > 0, paces ops open-loop at this many per second across
-	// all clients; 0 is closed loop.
+	// all clients; Stages, when set, at a sequence of rates; neither is
+	// closed loop.
 	Rate      float64
+	Stages    []Stage
 	Keys      KeySpace
 	Mix       Mix
 	ValueSize int
@@ -105,10 +107,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	res := &Result{ServerVersion: control.ConnectedServerVersion(), Pacing: (&ClosedLoop{}).Kind()}
-	if cfg.Rate > 0 {
-		res.Pacing = (&OpenLoop{Rate: cfg.Rate}).Kind()
-	}
+	res := &Result{ServerVersion: control.ConnectedServerVersion(), Pacing: cfg.newPacer().Kind()}
 	meta := cfg.Meta
 	meta.Bucket = cfg.Bucket.Name
 	meta.Replicas = cfg.Bucket.Replicas
@@ -167,10 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		runCtx, stop = context.WithTimeout(ctx, cfg.Duration)
 	}
 	defer stop()
-	var pacer Pacer = &ClosedLoop{Ops: cfg.Ops}
-	if cfg.Rate > 0 {
-		pacer = NewOpenLoop(cfg.Rate, cfg.Ops)
-	}
+	pacer := cfg.newPacer()
 	started := time.Now()
 	var wg sync.WaitGroup
 	for _, c := range clients {
@@ -226,6 +222,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("writing history: %w", err)
 	}
 	return res, nil
+}
+
+func (cfg Config) openLoop() bool { return cfg.Rate > 0 || len(cfg.Stages) > 0 }
+
+// newPacer starts the run's schedule.
+func (cfg Config) newPacer() Pacer {
+	switch {
+	case len(cfg.Stages) > 0:
+		return NewStagedLoop(cfg.Stages, cfg.Ops)
+	case cfg.Rate > 0:
+		return NewOpenLoop(cfg.Rate, cfg.Ops)
+	}
+	return &ClosedLoop{Ops: cfg.Ops}
 }
 
 // NemesisEnv is what a nemesis needs from the run it breaks.
@@ -304,7 +313,7 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 			opTimeout: cfg.OpTimeout,
 			lastRev:   map[string]uint64{},
 		})
-		if cfg.Rate > 0 {
+		if cfg.openLoop() {
 			clients[len(clients)-1].svc = latency.NewRecorder()
 		}
 	}

@@ -484,6 +484,22 @@ func TestOpenLoopRun(t *testing.T) {
 	if s.Throughput < 300 || s.Throughput > 440 {
 		t.Errorf("throughput %.0f ops/s at --rate 400", s.Throughput)
 	}
+
+	// Stages: the run lasts as long as they do, at their rates.
+	staged := t.TempDir()
+	r = runBin(t, 2*time.Minute, "run", "single", "--stages", "100:1s,400:1s", "--quiet", "--out", staged)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	sum := readSummary(t, staged)
+	total := 0
+	for _, o := range sum.Ops {
+		total += o.OK + o.Fail + o.Unknown
+	}
+	if !strings.Contains(r.stdout, "open-loop 100/s 1s, 400/s 1s") || total != 500 {
+		t.Errorf("staged run: %d ops (want 100 + 400)\n%s", total, r.stdout)
+	}
+	wantUsageError(t, runBin(t, time.Minute, "run", "single", "--stages", "100:1s", "--rate", "5", "--out", t.TempDir()), "--stages")
 }
 
 // serversOf lists nats-server processes whose config lives under dir.

@@ -39,6 +39,7 @@ type runFlags struct {
 	duration         time.Duration
 	ops              int64
 	rate             float64
+	stages           string
 	keys             int
 	keyDist          string
 	zipfS            float64
@@ -92,6 +93,7 @@ func newRunCmd() *cobra.Command {
 	fl.DurationVar(&f.duration, "duration", 0, "how long the workload runs")
 	fl.Int64Var(&f.ops, "ops", 0, "total operations across clients (0: run for the duration)")
 	fl.Float64Var(&f.rate, "rate", 0, "open-loop arrival rate, ops/s across all clients; latency from each op's intended start (default: closed loop)")
+	fl.StringVar(&f.stages, "stages", "", `open loop at a sequence of rates, RATE:DURATION,... e.g. "1000:30s,5000:1m" (the run lasts as long as the stages)`)
 	fl.IntVar(&f.keys, "keys", 0, "number of keys")
 	fl.StringVar(&f.keyDist, "key-dist", "", "key distribution: uniform or zipf")
 	fl.Float64Var(&f.zipfS, "zipf-s", 0, "zipf exponent (> 1; larger is hotter)")
@@ -168,11 +170,25 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	if set("keys") {
 		w.Keys = f.keys
 	}
+	if set("stages") && set("rate") {
+		return fmt.Errorf("give either --rate or --stages, not both")
+	}
+	if set("stages") {
+		st, err := scenarios.ParseStages(f.stages)
+		if err != nil {
+			return err
+		}
+		w.Stages, w.Rate = st, 0
+		if !set("duration") {
+			w.Duration = w.StagesDuration()
+		}
+	}
 	if set("rate") {
 		if f.rate <= 0 {
 			return fmt.Errorf("--rate must be positive (ops/s)")
 		}
 		w.Rate = f.rate
+		w.Stages = nil
 	}
 	if set("key-dist") {
 		w.KeyDistribution = f.keyDist
@@ -413,6 +429,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Duration:         w.Duration,
 		Ops:              w.Ops,
 		Rate:             w.Rate,
+		Stages:           stages(w.Stages),
 		Keys:             workload.NewKeySpace(w.Keys, keyZipf),
 		Mix:              workload.Mix(w.Mix),
 		ValueSize:        w.ValueSize,
@@ -464,6 +481,15 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	summary.WriteText(cmd.OutOrStdout())
 	fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", outDir)
 	return exitWith(summary.ExitCode)
+}
+
+// stages converts the scenario's rate schedule for the workload.
+func stages(in []scenarios.RateStage) []workload.Stage {
+	var out []workload.Stage
+	for _, st := range in {
+		out = append(out, workload.Stage{Rate: st.Rate, For: st.For})
+	}
+	return out
 }
 
 // bucketName is unique per run, so concurrent runs against one cluster do
