@@ -124,8 +124,11 @@ func resolve(h *history.History) resolved {
 		}
 		r.ops = append(r.ops, op)
 	}
+	// The key sequences check their own coverage (every stream sequence up
+	// to the highest seen is accounted for, acknowledgements included), so
+	// they apply even when the watcher fell behind, as in a pipelined run.
+	r.seqs = sequences(h)
 	if complete {
-		r.seqs = sequences(h)
 		r.resolveDeletes()
 	}
 	return r

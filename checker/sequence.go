@@ -7,8 +7,9 @@ import (
 )
 
 // keySequence is the whole sequence of one key's messages, known when the
-// recording watcher, the messages stored after the run and the final reads
-// together hold every stream sequence up to the highest one seen.
+// recording watcher, the messages stored after the run, the final reads and
+// the revisions acknowledged to writers together hold every stream sequence
+// up to the highest one seen.
 //
 // It lets the model place each write exactly: a write can only be the
 // message that follows the key's current one. Without it, writes whose
@@ -36,7 +37,16 @@ func sequences(h *history.History) map[string]*keySequence {
 	byKey := map[string][]message{}
 	seen := map[uint64]bool{}
 	var highest uint64
-	for _, list := range [][]history.Record{h.Watch, h.Stored, h.Final} {
+	// What the stream was seen to hold comes first; acknowledgements fill
+	// the gaps (a pipelined run outpaces the watcher). Where both name a
+	// revision and disagree, revisions-unique fails the run anyway.
+	var acked []history.Record
+	for _, op := range h.Ops {
+		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
+			acked = append(acked, op)
+		}
+	}
+	for _, list := range [][]history.Record{h.Watch, h.Stored, h.Final, acked} {
 		for _, m := range list {
 			if m.Rev == 0 || seen[m.Rev] {
 				continue

@@ -94,7 +94,10 @@ type Workload struct {
 	Rate float64 `yaml:"rate"`
 	// Stages: open loop at a sequence of rates, e.g.
 	// [{rate: 1000, for: 30s}, {rate: 5000, for: 60s}]; instead of rate.
-	Stages           []RateStage    `yaml:"stages"`
+	Stages []RateStage `yaml:"stages"`
+	// Inflight > 1: throughput mode, each client keeps this many puts in
+	// flight (pipelined, like nats bench); the mix must be puts only.
+	Inflight         int            `yaml:"inflight"`
 	Keys             int            `yaml:"keys"`
 	KeyDistribution  string         `yaml:"key_distribution"` // uniform | zipf
 	ZipfS            float64        `yaml:"zipf_s"`           // zipf exponent, > 1

@@ -63,6 +63,19 @@ func (s *Scenario) validate() error {
 	if w.Rate < 0 {
 		return fieldErr("$.workload.rate", "must be >= 0 ops/s, got %g", w.Rate)
 	}
+	if w.Inflight < 0 || w.Inflight > 100_000 {
+		return fieldErr("$.workload.inflight", "must be between 1 and 100000, got %d", w.Inflight)
+	}
+	if w.Inflight > 1 {
+		for op, weight := range w.Mix {
+			if op != history.OpPut && weight > 0 {
+				return fieldErr("$.workload.inflight", "pipelines puts: the mix must be puts only (put=1), it has %s", op)
+			}
+		}
+		if w.SharedConnection {
+			return fieldErr("$.workload.inflight", "needs a connection per client (no shared_connection)")
+		}
+	}
 	if len(w.Stages) > 0 && w.Rate > 0 {
 		return fieldErr("$.workload.stages", "give either rate or stages, not both")
 	}

@@ -22,6 +22,11 @@ type Client struct {
 	lat       *latency.Recorder // from the intended start (= actual start in a closed loop)
 	svc       *latency.Recorder // open loop only: service time, from the actual start
 	opTimeout time.Duration
+	// js and inflight: with inflight > 1, puts are pipelined (see
+	// runPipelined) through js, which bounds its pending acks to inflight.
+	js       jetstream.JetStream
+	bucket   string
+	inflight int
 	// lastRev is the revision this client last saw per key, from its own
 	// reads and writes: what its next update expects, so that clients
 	// race each other and real CAS conflicts happen.
@@ -35,6 +40,10 @@ type Client struct {
 // own timeout from a background context: stopping the run stops new ops
 // but lets the ones in flight finish, so stopping creates no unknowns.
 func (c *Client) Run(ctx context.Context, p Pacer) {
+	if c.inflight > 1 {
+		c.runPipelined(ctx, p)
+		return
+	}
 	for {
 		intended, ok := p.Next(ctx)
 		if !ok {
@@ -60,22 +69,34 @@ func (c *Client) do(p Planned, intended time.Time) {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
+	start := c.begin(&rec, intended)
+	err := c.execute(ctx, &rec, payload)
+	cancel()
+	c.finish(&rec, err, start, intended)
+}
+
+// begin stamps an operation's invocation and, for a write, records it
+// before its request goes out; it returns the actual start.
+func (c *Client) begin(rec *history.Record, intended time.Time) time.Time {
 	start := time.Now()
 	rec.Invoke = c.clock.Now()
 	if lag := start.Sub(intended); lag > 0 {
 		rec.Intended = rec.Invoke - int64(lag) // open loop: the op's slot passed while clients were busy
 	}
-	if history.IsWrite(p.Op) {
-		inv := rec
+	if history.IsWrite(rec.Op) {
+		inv := *rec
 		inv.Kind = history.KindInvoke
 		c.out.Write(&inv)
 	}
-	err := c.execute(ctx, &rec, payload)
+	return start
+}
+
+// finish records a completed (or given up) operation: its outcome, the
+// client's counters and view of revisions, its latency and its line.
+func (c *Client) finish(rec *history.Record, err error, start, intended time.Time) {
 	rec.Complete = c.clock.Now() // for an unknown op: when the client gave up; the checker uses infinity
 	done := time.Now()
-	cancel()
-
-	rec.Outcome, rec.ErrClass = Classify(p.Op, err)
+	rec.Outcome, rec.ErrClass = Classify(rec.Op, err)
 	if err != nil && rec.ErrClass != "" {
 		rec.Error = err.Error()
 	}
@@ -85,12 +106,12 @@ func (c *Client) do(p Planned, intended time.Time) {
 	case rec.Outcome == history.Fail && !history.IsCASRefusal(rec.ErrClass):
 		c.errors.Add(1)
 	}
-	c.learn(&rec)
-	c.lat.Record(p.Op, string(rec.Outcome), done.Sub(intended))
+	c.learn(rec)
+	c.lat.Record(rec.Op, string(rec.Outcome), done.Sub(intended))
 	if c.svc != nil {
-		c.svc.Record(p.Op, string(rec.Outcome), done.Sub(start))
+		c.svc.Record(rec.Op, string(rec.Outcome), done.Sub(start))
 	}
-	c.out.Write(&rec)
+	c.out.Write(rec)
 }
 
 // execute performs one operation with nats.go, as an application would.

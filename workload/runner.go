@@ -28,8 +28,11 @@ type Config struct {
 	// Rate, when > 0, paces ops open-loop at this many per second across
 	// all clients; Stages, when set, at a sequence of rates; neither is
 	// closed loop.
-	Rate      float64
-	Stages    []Stage
+	Rate   float64
+	Stages []Stage
+	// Inflight > 1 pipelines puts: each client keeps up to this many
+	// unacknowledged (the mix must be puts only, connections not shared).
+	Inflight  int
 	Keys      KeySpace
 	Mix       Mix
 	ValueSize int
@@ -293,6 +296,7 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 	clients := make([]*Client, 0, cfg.Clients)
 	for i := 0; i < cfg.Clients; i++ {
 		kv := shared
+		var js jetstream.JetStream
 		if !cfg.SharedConnection {
 			nc, err := cfg.Target.Connect(fmt.Sprintf("kvharness-client-%d", i+1))
 			if err != nil {
@@ -302,8 +306,19 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 			if kv, err = bucketHandle(ctx, nc, cfg.Bucket.Name); err != nil {
 				return nil, conns, err
 			}
+			if cfg.Inflight > 1 {
+				// The client's own window: its pending acks are bounded by
+				// the JetStream context of its own connection.
+				if js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(cfg.Inflight),
+					jetstream.WithPublishAsyncTimeout(cfg.OpTimeout)); err != nil {
+					return nil, conns, err
+				}
+			}
 		}
 		clients = append(clients, &Client{
+			js:        js,
+			bucket:    cfg.Bucket.Name,
+			inflight:  cfg.Inflight,
 			ID:        i + 1,
 			kv:        kv,
 			gen:       NewGenerator(cfg.Seed, i+1, cfg.Mix, cfg.Keys, cfg.ValueSize),

@@ -40,6 +40,7 @@ type runFlags struct {
 	ops              int64
 	rate             float64
 	stages           string
+	inflight         int
 	keys             int
 	keyDist          string
 	zipfS            float64
@@ -94,6 +95,7 @@ func newRunCmd() *cobra.Command {
 	fl.Int64Var(&f.ops, "ops", 0, "total operations across clients (0: run for the duration)")
 	fl.Float64Var(&f.rate, "rate", 0, "open-loop arrival rate, ops/s across all clients; latency from each op's intended start (default: closed loop)")
 	fl.StringVar(&f.stages, "stages", "", `open loop at a sequence of rates, RATE:DURATION,... e.g. "1000:30s,5000:1m" (the run lasts as long as the stages)`)
+	fl.IntVar(&f.inflight, "inflight", 0, "throughput mode: each client keeps up to N puts in flight, pipelined (needs --mix put=1)")
 	fl.IntVar(&f.keys, "keys", 0, "number of keys")
 	fl.StringVar(&f.keyDist, "key-dist", "", "key distribution: uniform or zipf")
 	fl.Float64Var(&f.zipfS, "zipf-s", 0, "zipf exponent (> 1; larger is hotter)")
@@ -169,6 +171,12 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	}
 	if set("keys") {
 		w.Keys = f.keys
+	}
+	if set("inflight") {
+		if f.inflight < 1 {
+			return fmt.Errorf("--inflight must be positive")
+		}
+		w.Inflight = f.inflight
 	}
 	if set("stages") && set("rate") {
 		return fmt.Errorf("give either --rate or --stages, not both")
@@ -430,6 +438,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Ops:              w.Ops,
 		Rate:             w.Rate,
 		Stages:           stages(w.Stages),
+		Inflight:         w.Inflight,
 		Keys:             workload.NewKeySpace(w.Keys, keyZipf),
 		Mix:              workload.Mix(w.Mix),
 		ValueSize:        w.ValueSize,
