@@ -644,3 +644,14 @@ func TestSelfSpawnedServers(t *testing.T) {
 		t.Fatalf("servers left after the run: %v", left)
 	}
 }
+
+// TestThroughputMode: --inflight pipelines puts; the run is recorded and
+// checked like any other, and a mix with other ops is refused.
+func TestThroughputMode(t *testing.T) {
+	out := t.TempDir()
+	s := assertGoodRun(t, runBin(t, 2*time.Minute, "run", "single", "--mix", "put=1", "--inflight", "32", "--duration", "2s", "--quiet", "--out", out), out, "put")
+	if s.Ops["put"].OK < 1000 {
+		t.Errorf("%d puts in 2 s of throughput mode", s.Ops["put"].OK)
+	}
+	wantUsageError(t, runBin(t, time.Minute, "run", "single", "--inflight", "32", "--out", t.TempDir()), "inflight")
+}
