@@ -39,7 +39,11 @@ func NewRecorder() *Recorder { return &Recorder{hists: map[Key]*hdrhistogram.His
 
 // Record adds one latency. Values beyond the bounds are clamped rather than
 // dropped, so an hour-long stall still counts.
+// A nil Recorder records nothing (a run with recording off).
 func (r *Recorder) Record(op, outcome string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	k := Key{op, outcome}
 	h := r.hists[k]
 	if h == nil {
@@ -63,6 +67,9 @@ type Set map[Key]*hdrhistogram.Histogram
 func Merge(rs ...*Recorder) Set {
 	s := Set{}
 	for _, r := range rs {
+		if r == nil {
+			continue
+		}
 		for k, h := range r.hists {
 			s.add(k, h)
 		}

@@ -97,7 +97,10 @@ type Workload struct {
 	Stages []RateStage `yaml:"stages"`
 	// Inflight > 1: throughput mode, each client keeps this many puts in
 	// flight (pipelined, like nats bench); the mix must be puts only.
-	Inflight         int            `yaml:"inflight"`
+	Inflight int `yaml:"inflight"`
+	// Preload: one put per key before the workload starts, so reads find
+	// values from the start (recorded like any op).
+	Preload          bool           `yaml:"preload"`
 	Keys             int            `yaml:"keys"`
 	KeyDistribution  string         `yaml:"key_distribution"` // uniform | zipf
 	ZipfS            float64        `yaml:"zipf_s"`           // zipf exponent, > 1

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# bench.sh — kvharness vs `nats bench kv put`, side by side on one nats-server
-# process: same clients, value size, keys and bucket settings, closed loop.
-# Rounds alternate between the tools so drift on a busy machine hits both; the
-# median of each is compared. Run by `make bench` (which builds the tools).
+# bench.sh — kvharness vs `nats bench kv put` and `kv get`, side by side on
+# one nats-server process: same clients, value size, keys and bucket
+# settings, closed loop; kvharness's throughput mode (--inflight) and its
+# recording on vs off; then the coordinated-omission demonstration and the
+# checker's scale. Rounds alternate between the tools so drift on a busy
+# machine hits both; the median of each is compared. Run by `make bench`
+# (which builds the tools).
 #
 # Env: CLIENTS (8) MSGS (80000) SIZE (128) KEYS (16) ROUNDS (5)
 set -euo pipefail
@@ -32,32 +35,55 @@ nats_put() {
     --size "${SIZE}B" --randomize "$KEYS" --no-progress 2>&1 |
     sed -n 's/.*aggregated stats: \([0-9,]*\) msgs\/sec.*/\1/p' | tr -d ,
 }
-kvh_put() { # $1: extra flags
+nats_get() { # the keys exist: nats_put wrote them
+  "$NATS" -s "$URL" bench kv get --bucket benchkv --clients "$CLIENTS" --msgs "$MSGS" \
+    --randomize "$KEYS" --no-progress 2>&1 |
+    sed -n 's/.*aggregated stats: \([0-9,]*\) msgs\/sec.*/\1/p' | tr -d ,
+}
+kvh() { # $1: mix, $2: extra flags; prints ops/s
   local out="$DIR.out/run$RANDOM"
-  "$KVH" run single --server "$URL" --mix put=1 --clients "$CLIENTS" --ops "$MSGS" \
-    --value-size "$SIZE" --keys "$KEYS" --history 1 --quiet --out "$out" $1 >/dev/null
-  python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["throughput_ops_per_sec"]))' "$out/summary.json"
+  "$KVH" run single --server "$URL" --mix "$1" --clients "$CLIENTS" --ops "$MSGS" \
+    --value-size "$SIZE" --keys "$KEYS" --history 1 --quiet --out "$out" $2 >"$out.txt"
+  if grep -q '^recording off' "$out.txt"; then
+    sed -n 's/.*: \([0-9]*\) ops\/s.*/\1/p' "$out.txt"
+  else
+    python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["throughput_ops_per_sec"]))' "$out/summary.json"
+  fi
 }
 median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -a NB KW KN
+declare -a NB NG KN KW KG KT KR
 for r in $(seq "$ROUNDS"); do
   NB+=("$(nats_put)")
-  KN+=("$(kvh_put --no-watcher)")
-  KW+=("$(kvh_put "")")
+  NG+=("$(nats_get)")
+  KN+=("$(kvh put=1 --no-watcher)")
+  KW+=("$(kvh put=1 "")")
+  KG+=("$(kvh get=1 "--no-watcher --preload")")
+  KT+=("$(kvh put=1 "--no-watcher --inflight 64")")
+  KR+=("$(kvh put=1 "--no-watcher --no-record")")
 done
-nb=$(echo "${NB[*]}" | median); kn=$(echo "${KN[*]}" | median); kw=$(echo "${KW[*]}" | median)
+nb=$(echo "${NB[*]}" | median); ng=$(echo "${NG[*]}" | median)
+kn=$(echo "${KN[*]}" | median); kw=$(echo "${KW[*]}" | median); kg=$(echo "${KG[*]}" | median)
+kt=$(echo "${KT[*]}" | median); kr=$(echo "${KR[*]}" | median)
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 echo
-echo "put throughput, 1 nats-server $("$SERVER" --version | awk '{print $NF}'), R1 file bucket (history 1), $CLIENTS clients, $SIZE B values, $KEYS keys, $MSGS ops per run, median of $ROUNDS"
-printf '%-58s %10s  %s\n' "tool" "ops/s" "runs"
-printf '%-58s %10s  %s\n' "nats bench kv put (natscli v0.5.0)" "$nb" "${NB[*]}"
-printf '%-58s %10s  %s\n' "kvharness --mix put=1, history+histograms, no watcher" "$kn" "${KN[*]}"
-printf '%-58s %10s  %s\n' "kvharness --mix put=1, history+histograms+rec. watcher" "$kw" "${KW[*]}"
+echo "1 nats-server $("$SERVER" --version | awk '{print $NF}'), R1 file bucket (history 1), $CLIENTS clients, $SIZE B values, $KEYS keys, $MSGS ops per run, median of $ROUNDS rounds"
+printf '%-62s %10s  %s\n' "tool" "ops/s" "runs"
+printf '%-62s %10s  %s\n' "nats bench kv put (natscli v0.5.0)" "$nb" "${NB[*]}"
+printf '%-62s %10s  %s\n' "nats bench kv get" "$ng" "${NG[*]}"
+printf '%-62s %10s  %s\n' "kvharness --mix put=1, recording, no watcher" "$kn" "${KN[*]}"
+printf '%-62s %10s  %s\n' "kvharness --mix put=1, recording + recording watcher" "$kw" "${KW[*]}"
+printf '%-62s %10s  %s\n' "kvharness --mix get=1 --preload, recording, no watcher" "$kg" "${KG[*]}"
+printf '%-62s %10s  %s\n' "kvharness --mix put=1 --inflight 64 (throughput mode)" "$kt" "${KT[*]}"
+printf '%-62s %10s  %s\n' "kvharness --mix put=1 --no-record (recording off)" "$kr" "${KR[*]}"
 echo
-echo "ratio kvharness/nats bench (same clients, no watcher):   $(ratio "$kn" "$nb")"
-echo "ratio kvharness/nats bench (with the recording watcher): $(ratio "$kw" "$nb")"
+printf '%-62s %6s\n' "ratio" "x"
+printf '%-62s %6s\n' "put: kvharness / nats bench kv put (closed loop)" "$(ratio "$kn" "$nb")"
+printf '%-62s %6s\n' "put with the recording watcher / nats bench kv put" "$(ratio "$kw" "$nb")"
+printf '%-62s %6s\n' "get: kvharness / nats bench kv get" "$(ratio "$kg" "$ng")"
+printf '%-62s %6s\n' "throughput mode: kvharness --inflight 64 / nats bench kv put" "$(ratio "$kt" "$nb")"
+printf '%-62s %6s\n' "recording on / recording off (1 - this = its cost)" "$(ratio "$kn" "$kr")"
 
 # Coordinated omission, shown: an open-loop run at a fixed rate on a spawned
 # server that is frozen (SIGSTOP) for 1 s in the middle. Latency measured

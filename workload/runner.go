@@ -30,6 +30,12 @@ type Config struct {
 	// closed loop.
 	Rate   float64
 	Stages []Stage
+	// Preload writes one value to every key before the workload starts.
+	Preload bool
+	// NoRecord turns recording off — no history, no histograms, no
+	// watcher, no final phase — to measure what recording costs; such a
+	// run cannot be checked.
+	NoRecord bool
 	// Inflight > 1 pipelines puts: each client keeps up to this many
 	// unacknowledged (the mix must be puts only, connections not shared).
 	Inflight  int
@@ -59,6 +65,7 @@ type Result struct {
 	Latency       latency.Set   // from each op's intended start (open loop) or actual start
 	Service       latency.Set   // open loop: service time, from the actual start; nil otherwise
 	Late          int64         // open loop: ops that started behind schedule
+	Issued        int64         // ops started, all outcomes
 	Elapsed       time.Duration // the workload phase, excluding setup and final reads
 	Interrupted   bool
 	ServerVersion string
@@ -106,8 +113,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 
-	out, err := history.Create(cfg.HistoryPath)
-	if err != nil {
+	out := history.Discard()
+	if cfg.NoRecord {
+		cfg.NoWatcher = true
+	} else if out, err = history.Create(cfg.HistoryPath); err != nil {
 		return nil, &SetupError{err}
 	}
 	res := &Result{ServerVersion: control.ConnectedServerVersion(), Pacing: cfg.newPacer().Kind()}
@@ -169,6 +178,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		runCtx, stop = context.WithTimeout(ctx, cfg.Duration)
 	}
 	defer stop()
+	if cfg.Preload {
+		// One put per key before the clock of the workload starts, recorded
+		// like any op: reads then find values from the first request.
+		for _, key := range cfg.Keys.Keys {
+			clients[0].do(Planned{Op: history.OpPut, Key: key}, time.Now())
+		}
+	}
 	pacer := cfg.newPacer()
 	started := time.Now()
 	var wg sync.WaitGroup
@@ -216,6 +232,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Service = latency.Merge(service...)
 	}
 	res.Late = pacer.Late()
+	res.Issued = pacer.Issued()
+	if cfg.NoRecord {
+		return res, nil
+	}
 
 	end := finalPhase(control, js, cfg, watcher, unknowns > 0, clock, out)
 	end.Interrupted = res.Interrupted
@@ -225,6 +245,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("writing history: %w", err)
 	}
 	return res, nil
+}
+
+// recorder is a client's latency recorder; nil (records nothing) with
+// recording off.
+func recorder(cfg Config) *latency.Recorder {
+	if cfg.NoRecord {
+		return nil
+	}
+	return latency.NewRecorder()
 }
 
 func (cfg Config) openLoop() bool { return cfg.Rate > 0 || len(cfg.Stages) > 0 }
@@ -324,12 +353,12 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 			gen:       NewGenerator(cfg.Seed, i+1, cfg.Mix, cfg.Keys, cfg.ValueSize),
 			clock:     clock,
 			out:       out,
-			lat:       latency.NewRecorder(),
+			lat:       recorder(cfg),
 			opTimeout: cfg.OpTimeout,
 			lastRev:   map[string]uint64{},
 		})
 		if cfg.openLoop() {
-			clients[len(clients)-1].svc = latency.NewRecorder()
+			clients[len(clients)-1].svc = recorder(cfg)
 		}
 	}
 	return clients, conns, nil

@@ -41,6 +41,8 @@ type runFlags struct {
 	rate             float64
 	stages           string
 	inflight         int
+	noRecord         bool
+	preload          bool
 	keys             int
 	keyDist          string
 	zipfS            float64
@@ -96,6 +98,8 @@ func newRunCmd() *cobra.Command {
 	fl.Float64Var(&f.rate, "rate", 0, "open-loop arrival rate, ops/s across all clients; latency from each op's intended start (default: closed loop)")
 	fl.StringVar(&f.stages, "stages", "", `open loop at a sequence of rates, RATE:DURATION,... e.g. "1000:30s,5000:1m" (the run lasts as long as the stages)`)
 	fl.IntVar(&f.inflight, "inflight", 0, "throughput mode: each client keeps up to N puts in flight, pipelined (needs --mix put=1)")
+	fl.BoolVar(&f.noRecord, "no-record", false, "benchmark aid: record nothing (no history, histograms, watcher or checks), print the throughput only — what recording costs is the difference")
+	fl.BoolVar(&f.preload, "preload", false, "write one value to every key before the workload starts (reads find values from the start)")
 	fl.IntVar(&f.keys, "keys", 0, "number of keys")
 	fl.StringVar(&f.keyDist, "key-dist", "", "key distribution: uniform or zipf")
 	fl.Float64Var(&f.zipfS, "zipf-s", 0, "zipf exponent (> 1; larger is hotter)")
@@ -171,6 +175,9 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	}
 	if set("keys") {
 		w.Keys = f.keys
+	}
+	if set("preload") {
+		w.Preload = f.preload
 	}
 	if set("inflight") {
 		if f.inflight < 1 {
@@ -439,6 +446,8 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Rate:             w.Rate,
 		Stages:           stages(w.Stages),
 		Inflight:         w.Inflight,
+		NoRecord:         f.noRecord,
+		Preload:          w.Preload,
 		Keys:             workload.NewKeySpace(w.Keys, keyZipf),
 		Mix:              workload.Mix(w.Mix),
 		ValueSize:        w.ValueSize,
@@ -463,6 +472,11 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		fmt.Fprintf(os.Stderr, "kvharness: %v\n", err)
 	}
 
+	if f.noRecord {
+		fmt.Fprintf(cmd.OutOrStdout(), "recording off: %d ops in %.1fs: %.0f ops/s (nothing checked)\n",
+			res.Issued, res.Elapsed.Seconds(), float64(res.Issued)/res.Elapsed.Seconds())
+		return nil
+	}
 	limitCheckMemory()
 	h, err := history.ReadFile(historyPath)
 	if err != nil {
