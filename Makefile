@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench lint tools clean
+.PHONY: build run test test-short bench soak lint tools clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kvharness
@@ -43,6 +43,9 @@ test-short:
 
 bench: build tools
 	./scripts/bench.sh
+
+soak: build tools
+	./scripts/soak.sh
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
