@@ -32,3 +32,22 @@ func TestMergeAcrossWorkers(t *testing.T) {
 		t.Fatalf("clamped count %d", got)
 	}
 }
+
+func TestWindowDrains(t *testing.T) {
+	w := NewWindow()
+	for i := 1; i <= 100; i++ {
+		w.Record(time.Duration(i) * time.Millisecond)
+	}
+	h := NewHistogram()
+	w.DrainInto(h)
+	if h.TotalCount() != 100 || h.ValueAtQuantile(99) < 98_000 || h.ValueAtQuantile(99) > 100_000 {
+		t.Fatalf("count %d p99 %d µs", h.TotalCount(), h.ValueAtQuantile(99))
+	}
+	h.Reset()
+	w.DrainInto(h)
+	if h.TotalCount() != 0 {
+		t.Fatalf("a drained window still held %d values", h.TotalCount())
+	}
+	var none *Window
+	none.Record(time.Second) // nil: records nothing, no panic
+}

@@ -21,6 +21,7 @@ type Client struct {
 	out       *history.Writer
 	lat       *latency.Recorder // from the intended start (= actual start in a closed loop)
 	svc       *latency.Recorder // open loop only: service time, from the actual start
+	recent    *latency.Window   // live progress only: the last second's latencies
 	opTimeout time.Duration
 	// js and inflight: with inflight > 1, puts are pipelined (see
 	// runPipelined) through js, which bounds its pending acks to inflight.
@@ -108,6 +109,7 @@ func (c *Client) finish(rec *history.Record, err error, start, intended time.Tim
 	}
 	c.learn(rec)
 	c.lat.Record(rec.Op, string(rec.Outcome), done.Sub(intended))
+	c.recent.Record(done.Sub(intended))
 	if c.svc != nil {
 		c.svc.Record(rec.Op, string(rec.Outcome), done.Sub(start))
 	}

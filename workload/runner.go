@@ -206,6 +206,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	progressDone := make(chan struct{})
 	if cfg.Progress != nil {
+		for _, c := range clients {
+			c.recent = latency.NewWindow()
+		}
 		go reportProgress(runCtx, progressDone, started, cfg.Duration, pacer, clients, cfg.Progress)
 	} else {
 		close(progressDone)
@@ -284,6 +287,7 @@ type Progress struct {
 	Errors         int64         // definite failures other than CAS conflicts
 	Unknown        int64         // outcomes never learned
 	Late           int64         // open loop: ops started behind schedule
+	P99            time.Duration // of the ops completed in the last interval, from their intended start
 	Fault          string        // the fault in progress, if any (set by the caller that runs the nemesis)
 }
 
@@ -293,15 +297,21 @@ func reportProgress(ctx context.Context, done chan struct{}, started time.Time, 
 	defer t.Stop()
 	var lastOps int64
 	last := started
+	second := latency.NewHistogram()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			pr := Progress{Elapsed: now.Sub(started), Total: total, Ops: p.Issued(), Late: p.Late()}
+			second.Reset()
 			for _, c := range clients {
 				pr.Errors += c.errors.Load()
 				pr.Unknown += c.unknowns.Load()
+				c.recent.DrainInto(second)
+			}
+			if second.TotalCount() > 0 {
+				pr.P99 = time.Duration(second.ValueAtQuantile(99)) * time.Microsecond
 			}
 			pr.OpsPerSec = float64(pr.Ops-lastOps) / now.Sub(last).Seconds()
 			lastOps, last = pr.Ops, now

@@ -48,7 +48,8 @@ func (p *progressPrinter) update(pr workload.Progress) {
 	if pr.Total > 0 {
 		total = fmt.Sprintf("/%.0fs", pr.Total.Seconds())
 	}
-	line := fmt.Sprintf("%6.1fs%s  %d ops  %.0f ops/s  errors %d  unknown %d", pr.Elapsed.Seconds(), total, pr.Ops, pr.OpsPerSec, pr.Errors, pr.Unknown)
+	line := fmt.Sprintf("%6.1fs%s  %d ops  %.0f ops/s  p99 %s  errors %d  unknown %d", pr.Elapsed.Seconds(), total, pr.Ops, pr.OpsPerSec,
+		formatP99(pr.P99), pr.Errors, pr.Unknown)
 	if pr.Late > 0 {
 		line += fmt.Sprintf("  late %d", pr.Late)
 	}
@@ -56,11 +57,25 @@ func (p *progressPrinter) update(pr workload.Progress) {
 		line += "  fault: " + pr.Fault
 	}
 	if p.terminal {
-		fmt.Fprintf(p.w, "\r%-78s", line)
+		fmt.Fprintf(p.w, "\r%s\x1b[K", line) // erase what a longer previous line left
 		p.drawn = true
 		return
 	}
 	fmt.Fprintln(p.w, strings.TrimSpace(line))
+}
+
+// formatP99: milliseconds with a precision that suits the value.
+func formatP99(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case d == 0:
+		return "-"
+	case ms < 10:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.0fms", ms)
+	}
+	return fmt.Sprintf("%.1fs", ms/1000)
 }
 
 // done ends the redrawn line so what follows starts on its own.

@@ -13,14 +13,14 @@ func TestProgressOnTerminalRedrawsOneLine(t *testing.T) {
 	var b bytes.Buffer
 	p := newProgressPrinter(&b, true)
 	for s := 1; s <= 3; s++ {
-		p.update(workload.Progress{Elapsed: time.Duration(s) * time.Second, Total: 15 * time.Second, Ops: int64(1000 * s), OpsPerSec: 1000, Unknown: 2, Fault: "pause n2"})
+		p.update(workload.Progress{Elapsed: time.Duration(s) * time.Second, Total: 15 * time.Second, Ops: int64(1000 * s), OpsPerSec: 1000, Unknown: 2, Fault: "pause n2", P99: 4200 * time.Microsecond})
 	}
 	p.done()
 	out := b.String()
 	if strings.Count(out, "\r") != 3 || strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
 		t.Fatalf("want 3 redraws and one final newline, got %q", out)
 	}
-	if !strings.Contains(out, "3.0s/15s") || !strings.Contains(out, "unknown 2") || !strings.Contains(out, "fault: pause n2") {
+	if !strings.Contains(out, "3.0s/15s") || !strings.Contains(out, "unknown 2") || !strings.Contains(out, "fault: pause n2") || !strings.Contains(out, "p99 4.20ms") {
 		t.Fatalf("line lacks elapsed/total, unknowns or the fault in progress: %q", out)
 	}
 }
