@@ -130,6 +130,9 @@ var faults = map[string]fault{
 			p := n.Target.Processes
 			var steps []string
 			for _, i := range nodes {
+				if ctx.Err() != nil { // the run ended: the heal starts what is down
+					break
+				}
 				started := time.Now()
 				if err := p.Shutdown(i, 10*time.Second); err != nil {
 					return strings.Join(steps, ", "), err
@@ -140,7 +143,7 @@ var faults = map[string]fault{
 				if err := p.Restart(i); err != nil {
 					return strings.Join(steps, ", "), err
 				}
-				wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 				err := n.waitHealthy(wctx)
 				cancel()
 				if err != nil {

@@ -197,6 +197,9 @@ func (n *Nemesis) inject(ctx context.Context) {
 	f := faults[kind]
 	nodes, err := n.pickTargets(ctx, kind)
 	rec := history.Fault{Kind: kind, Target: n.names(nodes), Start: n.Now()}
+	if len(nodes) == 0 && err == nil {
+		rec.Target = "stream"
+	}
 	current := kind + " " + rec.Target
 	n.now.Store(&current)
 	defer n.now.Store(nil)

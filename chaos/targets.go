@@ -39,18 +39,13 @@ func parseTarget(s string) (target, error) {
 func (n *Nemesis) pickTargets(ctx context.Context, kind string) ([]int, error) {
 	all := n.nodeNames()
 	count := len(all)
-	if kind == "leader-stepdown" || kind == "rolling-restart" {
-		// Both act on the cluster as a whole: the current leader, every node.
+	switch kind {
+	case "leader-stepdown":
+		return nil, nil // it acts on the stream, whichever server leads it (its detail names them)
+	case "rolling-restart":
 		var nodes []int
 		for i := range all {
 			nodes = append(nodes, i)
-		}
-		if kind == "leader-stepdown" {
-			leader, err := n.ops.leader(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return []int{slices.Index(all, leader)}, nil
 		}
 		return nodes, nil
 	}

@@ -38,8 +38,10 @@ func sequences(h *history.History) map[string]*keySequence {
 	seen := map[uint64]bool{}
 	var highest uint64
 	// What the stream was seen to hold comes first; acknowledgements fill
-	// the gaps (a pipelined run outpaces the watcher). Where both name a
-	// revision and disagree, revisions-unique fails the run anyway.
+	// the gaps (a pipelined run outpaces the watcher). A sequence only
+	// restricts where writes may be linearized, so a wrong acknowledgement
+	// here can fail a run, never pass one; where the watcher saw a
+	// conflicting message at the same revision, revisions-unique fails too.
 	var acked []history.Record
 	for _, op := range h.Ops {
 		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {

@@ -1,5 +1,7 @@
 package checker
 
+import "slices"
+
 // Check names, as they appear in summary.json and scenario `expect` lists.
 const (
 	CheckLinearizableWrites = "linearizable-writes"
@@ -23,6 +25,13 @@ func DefaultRequired(replicas int) []string {
 	}
 	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
 		CheckBucketIntact, CheckClusterHeals}
+}
+
+// DefaultRequiredExternal is DefaultRequired for servers the harness did not
+// start: replicas-converge is reported, not required, since their nodes may
+// not all be reachable one by one (a load balancer, unadvertised servers).
+func DefaultRequiredExternal(replicas int) []string {
+	return slices.DeleteFunc(DefaultRequired(replicas), func(c string) bool { return c == CheckReplicasConverge })
 }
 
 // Status of one check.

@@ -81,8 +81,6 @@ func (p *LinkProxy) SetMode(m LinkMode) {
 	p.mu.Lock()
 	old := p.mode
 	p.mode = m
-	close(p.changed)
-	p.changed = make(chan struct{})
 	var drop []*proxiedConn
 	if m == LinkReset || (old == LinkBlackhole && m != LinkBlackhole) {
 		for c := range p.conns {
@@ -90,9 +88,15 @@ func (p *LinkProxy) SetMode(m LinkMode) {
 		}
 	}
 	p.mu.Unlock()
+	// Close what is dropped before waking the held readers, so none of them
+	// forwards the stale chunk it holds.
 	for _, c := range drop {
 		c.close()
 	}
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
 }
 
 // SetDelay delays every chunk by delay plus a uniform random share of

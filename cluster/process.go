@@ -241,8 +241,11 @@ func (p *Processes) Kill(i int) error {
 func (p *Processes) Restart(i int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmds[i] != nil {
-		return nil
+	if c := p.cmds[i]; c != nil {
+		if processState(c.Process.Pid) != 'Z' {
+			return nil // still running
+		}
+		_ = c.Wait() // it exited on its own (a crash on restart): reap it, start it again
 	}
 	cmd, err := p.launch(i, p.bins[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY)
 	if err != nil {

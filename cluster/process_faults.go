@@ -20,11 +20,12 @@ func (p *Processes) StoreDir(i int) string {
 // MonitorURL is node i's HTTP monitoring address.
 func (p *Processes) MonitorURL(i int) string { return p.monitors[i] }
 
-// Running reports whether node i has a live process (paused counts).
+// Running reports whether node i has a live process (paused counts; one
+// that exited on its own, a zombie until reaped, does not).
 func (p *Processes) Running(i int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cmds[i] != nil
+	return p.cmds[i] != nil && processState(p.cmds[i].Process.Pid) != 'Z'
 }
 
 // Pid is node i's process id, 0 when it is down.

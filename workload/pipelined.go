@@ -23,8 +23,10 @@ type pendingPut struct {
 // kv.Put does) without waiting for the previous acknowledgement, as
 // `nats bench kv put` and batching producers do. Each put is recorded like
 // any other — invoke line before it is sent, op line with its revision when
-// its ack comes — so the history and checks are the same; latency is send
-// to ack. The mix is puts only (the scenario checks that).
+// its ack comes — so the history and checks are the same; latency is from
+// the send to when the client took the ack (acks are taken in order, so a
+// fast ack behind a slow one counts as slow). The mix is puts only (the
+// scenario checks that).
 func (c *Client) runPipelined(ctx context.Context, p Pacer) {
 	pending := make(chan pendingPut, c.inflight)
 	collected := make(chan struct{})

@@ -173,18 +173,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, &SetupError{err}
 	}
 
+	if cfg.Preload {
+		// One put per key before the workload's clock starts, recorded like
+		// any op: reads then find values from the first request.
+		for _, key := range cfg.Keys.Keys {
+			if ctx.Err() != nil {
+				break
+			}
+			clients[0].do(Planned{Op: history.OpPut, Key: key}, time.Now())
+		}
+	}
+	if cfg.Progress != nil {
+		for _, c := range clients { // before they start: they record into it
+			c.recent = latency.NewWindow()
+		}
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	if cfg.Duration > 0 {
 		runCtx, stop = context.WithTimeout(ctx, cfg.Duration)
 	}
 	defer stop()
-	if cfg.Preload {
-		// One put per key before the clock of the workload starts, recorded
-		// like any op: reads then find values from the first request.
-		for _, key := range cfg.Keys.Keys {
-			clients[0].do(Planned{Op: history.OpPut, Key: key}, time.Now())
-		}
-	}
 	pacer := cfg.newPacer()
 	started := time.Now()
 	var wg sync.WaitGroup
@@ -206,9 +214,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	progressDone := make(chan struct{})
 	if cfg.Progress != nil {
-		for _, c := range clients {
-			c.recent = latency.NewWindow()
-		}
 		go reportProgress(runCtx, progressDone, started, cfg.Duration, pacer, clients, cfg.Progress)
 	} else {
 		close(progressDone)
@@ -396,15 +401,18 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	end.BucketMissing = errors.Is(err, jetstream.ErrStreamNotFound)
 
 	end.FinalReads = finalReads(ctx, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
-	if cfg.Bucket.Replicas > 1 {
-		end.ReplicaNodes = readReplicas(ctx, cfg.Target, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
-	}
 	if err == nil {
 		var stored map[uint64]bool
 		if len(missed) > 0 && lastSeq > 0 || anyUnknown {
 			stored, end.StoredComplete, _ = RecordStored(ctx, js, cfg.Bucket.Name, lastSeq, clock, out)
 		}
 		end.WatchComplete = covered(missed, stored)
+	}
+	if cfg.Bucket.Replicas > 1 {
+		// Last, on a budget of its own: what resolves unknowns comes first.
+		rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+		end.ReplicaNodes = readReplicas(rctx, cfg.Target, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
+		rcancel()
 	}
 	end.At = clock.Now()
 	return end

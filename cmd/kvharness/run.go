@@ -339,6 +339,9 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	required := sc.Expect.Required
 	if len(required) == 0 {
 		required = checker.DefaultRequired(sc.Bucket.Replicas)
+		if external {
+			required = checker.DefaultRequiredExternal(sc.Bucket.Replicas)
+		}
 	}
 
 	outDir := f.out
