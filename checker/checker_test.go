@@ -848,6 +848,9 @@ func TestDefaultRequired(t *testing.T) {
 			t.Errorf("DefaultRequired(3) = %v lacks %s", got, c)
 		}
 	}
+	if ext := DefaultRequiredExternal(3); slices.Contains(ext, CheckReplicasConverge) || !slices.Contains(ext, CheckNoLostWrites) {
+		t.Errorf("DefaultRequiredExternal(3) = %v: replicas-converge reported only, the rest required", ext)
+	}
 	// The result is the caller's to change.
 	DefaultRequired(1)[0] = "changed"
 	if AllChecks[0] != CheckLinearizableWrites {
