@@ -157,3 +157,20 @@ func TestClusterHeals(t *testing.T) {
 		}
 	}
 }
+
+// A killed run (no end record): the watcher saw every message up to its
+// last one, but not the marker of a delete acknowledged just before the
+// kill. Key sequences must not be built from that partial view, or the
+// delete could not be placed and a correct history would fail.
+func TestKilledRunDeleteWithUnseenMarker(t *testing.T) {
+	h := hist(
+		put(1, "k", "v1", 1, at(0, 10)),
+		del(2, "k", at(20, 30)),
+		watch("k", "v1", 1, 11),
+	)
+	h.Final, h.End = nil, nil
+	res, _ := runCheck(t, h)
+	if c := findCheck(t, res, CheckLinearizableWrites); c.Result != Pass {
+		t.Fatalf("%+v\n%s", c, dump(res))
+	}
+}

@@ -60,7 +60,12 @@ func sequences(h *history.History) map[string]*keySequence {
 			byKey[m.Key] = append(byKey[m.Key], message{Rev: m.Rev, Marker: m.Marker})
 		}
 	}
-	if uint64(len(seen)) != highest {
+	// Every sequence up to the highest seen, and up to the stream's last
+	// sequence when the run ended: then every message is known, markers of
+	// acknowledged deletes included (they carry no revision to fill a gap
+	// with). A killed run has no end record; its tail may hold markers
+	// nobody saw, and pinning would wrongly refuse the deletes they record.
+	if uint64(len(seen)) != highest || h.End == nil || highest < h.End.LastSeq {
 		return nil
 	}
 	out := make(map[string]*keySequence, len(byKey))
