@@ -174,3 +174,18 @@ func TestKilledRunDeleteWithUnseenMarker(t *testing.T) {
 		t.Fatalf("%+v\n%s", c, dump(res))
 	}
 }
+
+// The same with an end record whose stream end is unknown (the stream
+// could not be read after the run): no sequences either.
+func TestUnknownStreamEndDeleteWithUnseenMarker(t *testing.T) {
+	h := hist(
+		put(1, "k", "v1", 1, at(0, 10)),
+		del(2, "k", at(20, 30)),
+		watch("k", "v1", 1, 11),
+	)
+	h.Final, h.End.LastSeq, h.End.FinalReads = nil, 0, false
+	res, _ := runCheck(t, h)
+	if c := findCheck(t, res, CheckLinearizableWrites); c.Result != Pass {
+		t.Fatalf("%+v\n%s", c, dump(res))
+	}
+}

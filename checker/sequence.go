@@ -63,9 +63,10 @@ func sequences(h *history.History) map[string]*keySequence {
 	// Every sequence up to the highest seen, and up to the stream's last
 	// sequence when the run ended: then every message is known, markers of
 	// acknowledged deletes included (they carry no revision to fill a gap
-	// with). A killed run has no end record; its tail may hold markers
-	// nobody saw, and pinning would wrongly refuse the deletes they record.
-	if uint64(len(seen)) != highest || h.End == nil || highest < h.End.LastSeq {
+	// with). A killed run has no end record, and a run that could not read
+	// the stream's last sequence does not know it: their tails may hold
+	// markers nobody saw, and pinning would wrongly refuse those deletes.
+	if uint64(len(seen)) != highest || !reachesStreamEnd(h, highest) {
 		return nil
 	}
 	out := make(map[string]*keySequence, len(byKey))
@@ -81,4 +82,18 @@ func sequences(h *history.History) map[string]*keySequence {
 		out[key] = ks
 	}
 	return out
+}
+
+// reachesStreamEnd: the run finished and what was seen reaches the stream's
+// last sequence as it stood after the run.
+func reachesStreamEnd(h *history.History, highest uint64) bool {
+	switch {
+	case h.End == nil:
+		return false
+	case h.End.WatchComplete:
+		return true
+	case h.End.LastSeq == 0:
+		return highest == 0 // unknown end: only an empty stream is known whole
+	}
+	return highest >= h.End.LastSeq
 }
