@@ -20,9 +20,11 @@ type BucketConfig struct {
 }
 
 // CreateBucket creates the run's own bucket. A freshly formed cluster may
-// briefly answer "no suitable peers" or time out while electing, so creation
-// is retried until ctx ends — except for requests the server refuses as bad
-// (400) or can never place (replicas > 1 on a server that is not
+// briefly answer "no suitable peers" (400, 10005: a peer not yet known to
+// the meta leader) or time out while electing, so creation is retried until
+// ctx ends — "no suitable peers" for 15 s, since a cluster really too small
+// answers the same — except for requests the server refuses as bad (other
+// 400s) or can never place (replicas > 1 on a server that is not
 // clustered), which fail at once.
 func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig) (jetstream.KeyValue, error) {
 	storage := jetstream.FileStorage
@@ -37,6 +39,7 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 		MaxValueSize: cfg.MaxValueSize,
 	}
 	var last error
+	started := time.Now()
 	for ctx.Err() == nil {
 		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
 		kv, err := js.CreateKeyValue(attempt, kvc)
@@ -46,8 +49,11 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 		}
 		last = err
 		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.Code == 400 || apiErr.ErrorCode == errReplicasNotSupported) {
-			break
+		if errors.As(err, &apiErr) {
+			settling := apiErr.ErrorCode == errNoSuitablePeers && time.Since(started) < 15*time.Second
+			if (apiErr.Code == 400 && !settling) || apiErr.ErrorCode == errReplicasNotSupported {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -61,6 +67,9 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 // errReplicasNotSupported: "replicas > 1 not supported in non-clustered
 // mode" — a single server will never accept the bucket.
 const errReplicasNotSupported = 10074
+
+// errNoSuitablePeers: "no suitable peers for placement".
+const errNoSuitablePeers = 10005
 
 // DeleteBucket removes the run's bucket, bounded by ctx.
 func DeleteBucket(ctx context.Context, js jetstream.JetStream, name string) error {
