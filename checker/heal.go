@@ -28,11 +28,18 @@ func checkClusterHeals(h *history.History) CheckResult {
 	case heal == nil && injected == 0:
 		c.Result, c.Detail = Pass, "no faults injected: nothing to heal"
 	case heal == nil:
-		c.Result, c.Detail = Unknown, fmt.Sprintf("%d faults injected, the run ended before the heal", injected)
+		c.Result, c.Detail = Unknown, fmt.Sprintf("%s injected, the run ended before the heal", faultCount(injected))
 	case heal.Error != "":
-		c.Result, c.Detail = Fail, fmt.Sprintf("after %d faults: %s", injected, heal.Error)
+		c.Result, c.Detail = Fail, fmt.Sprintf("after %s: %s", faultCount(injected), heal.Error)
 	default:
-		c.Result, c.Detail = Pass, fmt.Sprintf("after %d faults, healthy %.1f s after the heal began", injected, float64(heal.End-heal.Start)/1e9)
+		c.Result, c.Detail = Pass, fmt.Sprintf("after %s, healthy %.1f s after the heal began", faultCount(injected), float64(heal.End-heal.Start)/1e9)
 	}
 	return c
+}
+
+func faultCount(n int) string {
+	if n == 1 {
+		return "1 fault"
+	}
+	return fmt.Sprintf("%d faults", n)
 }
