@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 func TestEmbeddedClusterFormsAndCleansUp(t *testing.T) {
@@ -104,14 +106,8 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // release `make test` built, and checks they place an R3 stream and leave
 // nothing behind.
 func TestProcessClusterOfEachRelease(t *testing.T) {
-	for _, env := range []string{"KVHARNESS_NATS_SERVER", "KVHARNESS_NATS_SERVER_OLD"} {
-		bin := os.Getenv(env)
-		if bin == "" {
-			if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
-				t.Fatalf("%s not set (run `make test`)", env)
-			}
-			t.Skipf("%s not set; `make test` builds nats-server releases and sets it", env)
-		}
+	for _, env := range testenv.Releases {
+		bin := testenv.ServerBin(t, env)
 		dir := t.TempDir() + "/cluster"
 		p, err := StartProcesses(ProcessConfig{Bin: bin, Nodes: 3, Dir: dir})
 		if err != nil {

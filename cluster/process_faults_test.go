@@ -2,12 +2,13 @@ package cluster
 
 import (
 	"context"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 // startTestProcesses starts 3 processes of the nats-server `make test`
@@ -17,13 +18,7 @@ func startTestProcesses(t *testing.T) *Processes {
 	if testing.Short() {
 		t.Skip("starts 3 nats-server processes")
 	}
-	bin := os.Getenv("KVHARNESS_NATS_SERVER")
-	if bin == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
-			t.Fatal("KVHARNESS_NATS_SERVER not set (run `make test`)")
-		}
-		t.Skip("KVHARNESS_NATS_SERVER not set; `make test` builds nats-server and sets it")
-	}
+	bin := testenv.ServerBin(t, testenv.NATSServer)
 	p, err := StartProcesses(ProcessConfig{Bin: bin, Nodes: 3, Dir: t.TempDir() + "/cluster"})
 	if err != nil {
 		t.Fatal(err)

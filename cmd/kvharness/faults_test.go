@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 func natsServerBin(t *testing.T) string {
@@ -18,14 +20,7 @@ func natsServerBin(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("spawns a 3-node cluster")
 	}
-	bin := os.Getenv("KVHARNESS_NATS_SERVER")
-	if bin == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
-			t.Fatal("KVHARNESS_NATS_SERVER not set (run `make test`)")
-		}
-		t.Skip("KVHARNESS_NATS_SERVER not set")
-	}
-	return bin
+	return testenv.ServerBin(t, testenv.NATSServer)
 }
 
 // clusterDirs lists the spawned cluster's store folders left in a results
@@ -198,10 +193,7 @@ func TestCompareCatchesALatencyFault(t *testing.T) {
 // mechanism, not the outcome.
 func TestRollingUpgrade(t *testing.T) {
 	newBin := natsServerBin(t)
-	oldBin := os.Getenv("KVHARNESS_NATS_SERVER_OLD")
-	if oldBin == "" {
-		t.Skip("KVHARNESS_NATS_SERVER_OLD not set")
-	}
+	oldBin := testenv.ServerBin(t, testenv.NATSServerOld)
 	out := t.TempDir()
 	r := runBin(t, 4*time.Minute, "run", "rolling-upgrade", "--server-bin", oldBin, "--upgrade-bin", newBin,
 		"--fault-start", "2s", "--duration", "12s", "--quiet", "--out", out)

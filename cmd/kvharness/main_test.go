@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 // These tests run the real binary, as a user or CI would: exit codes and
@@ -264,15 +265,9 @@ func TestRunDefaultEmbeddedCluster(t *testing.T) {
 // TestRunExternalProcesses runs against 3 separate nats-server processes of
 // the current release and of an older one (binaries built by `make tools`).
 func TestRunExternalProcesses(t *testing.T) {
-	for _, env := range []string{"KVHARNESS_NATS_SERVER", "KVHARNESS_NATS_SERVER_OLD"} {
+	for _, env := range testenv.Releases {
 		t.Run(env, func(t *testing.T) {
-			bin := os.Getenv(env)
-			if bin == "" {
-				if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
-					t.Fatalf("%s not set (run `make test`)", env)
-				}
-				t.Skipf("%s not set; `make test` builds nats-server releases and sets it", env)
-			}
+			bin := testenv.ServerBin(t, env)
 			procs, err := cluster.StartProcesses(cluster.ProcessConfig{Bin: bin, Nodes: 3, Dir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
@@ -518,13 +513,7 @@ func serversOf(t *testing.T, dir string) []string {
 // given release (here the older one), logs land in nodes/, and no server
 // outlives the harness — neither a normal run nor one killed with SIGKILL.
 func TestSpawnedServers(t *testing.T) {
-	bin := os.Getenv("KVHARNESS_NATS_SERVER_OLD")
-	if bin == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
-			t.Fatal("KVHARNESS_NATS_SERVER_OLD not set (run `make test`)")
-		}
-		t.Skip("KVHARNESS_NATS_SERVER_OLD not set")
-	}
+	bin := testenv.ServerBin(t, testenv.NATSServerOld)
 	out := t.TempDir()
 	r := runBin(t, 3*time.Minute, "run", "--server-bin", bin, "--ops", "2000", "--quiet", "--out", out)
 	s := assertGoodRun(t, r, out, "put", "update", "get")
@@ -568,13 +557,7 @@ func TestSpawnedServers(t *testing.T) {
 // log shows a fresh start after each), are listed with their windows, and
 // the R3 bucket keeps every acknowledged write.
 func TestKillFaults(t *testing.T) {
-	bin := os.Getenv("KVHARNESS_NATS_SERVER")
-	if bin == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
-			t.Fatal("KVHARNESS_NATS_SERVER not set (run `make test`)")
-		}
-		t.Skip("KVHARNESS_NATS_SERVER not set")
-	}
+	bin := testenv.ServerBin(t, testenv.NATSServer)
 	wantUsageError(t, runBin(t, time.Minute, "run", "--server-bin", bin, "--faults", "explode", "--out", t.TempDir()), "explode")
 
 	out := t.TempDir()

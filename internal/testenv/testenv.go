@@ -1,0 +1,33 @@
+// Package testenv finds, for tests, the nats-server releases `make test`
+// builds into .tools/ and names in the environment.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// The environment variables `make test` sets: the current nats-server
+// release and an older one.
+const (
+	NATSServer    = "KVHARNESS_NATS_SERVER"
+	NATSServerOld = "KVHARNESS_NATS_SERVER_OLD"
+)
+
+// Releases lists both, current first.
+var Releases = []string{NATSServer, NATSServerOld}
+
+// ServerBin returns the binary env names. Without it the test is skipped —
+// or fails under `make test` (KVHARNESS_REQUIRE_EXTERNAL), so a suite that
+// should have run these tests never passes empty.
+func ServerBin(t testing.TB, env string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_EXTERNAL") != "" {
+			t.Fatalf("%s not set (run `make test`)", env)
+		}
+		t.Skipf("%s not set; `make test` builds nats-server releases and sets it", env)
+	}
+	return bin
+}
