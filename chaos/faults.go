@@ -14,7 +14,7 @@ import (
 
 // fault is one kind of fault: what it does and what it needs.
 type fault struct {
-	// About is the one line the README and `--help` give.
+	// About says what it does (the README's table says the same).
 	About          string
 	needsProcesses bool
 	why            string
@@ -179,9 +179,6 @@ func NeedProcesses(kinds []string) bool {
 	}
 	return false
 }
-
-// About says what a fault kind does, for help texts.
-func About(kind string) string { return faults[kind].About }
 
 // downAndUp is a fault that takes each target node down, holds, and brings
 // it back, whatever happens in between.

@@ -22,7 +22,7 @@ func TestScheduleValidate(t *testing.T) {
 		if want := NeedProcesses([]string{kind}); (err != nil) != want {
 			t.Errorf("%s on embedded servers: error %v, want an error: %t", kind, err, want)
 		}
-		if About(kind) == "" {
+		if faults[kind].About == "" {
 			t.Errorf("%s has no description", kind)
 		}
 	}

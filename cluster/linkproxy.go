@@ -69,13 +69,6 @@ func NewLinkProxy(target string, seed uint64) (*LinkProxy, error) {
 // Addr is the host:port to dial instead of the target.
 func (p *LinkProxy) Addr() string { return p.ln.Addr().String() }
 
-// Mode returns the current mode.
-func (p *LinkProxy) Mode() LinkMode {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mode
-}
-
 // SetMode cuts or restores the link.
 func (p *LinkProxy) SetMode(m LinkMode) {
 	p.mu.Lock()

@@ -17,9 +17,6 @@ func (p *Processes) StoreDir(i int) string {
 	return filepath.Join(p.cfg.Dir, fmt.Sprintf("n%d", i+1))
 }
 
-// MonitorURL is node i's HTTP monitoring address.
-func (p *Processes) MonitorURL(i int) string { return p.monitors[i] }
-
 // Running reports whether node i has a live process (paused counts; one
 // that exited on its own, a zombie until reaped, does not).
 func (p *Processes) Running(i int) bool {
@@ -121,16 +118,6 @@ func (p *Processes) SetBin(i int, bin string) {
 	defer p.mu.Unlock()
 	p.bins[i] = bin
 }
-
-// Bin is the binary node i runs (or will run at its next start).
-func (p *Processes) Bin(i int) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.bins[i]
-}
-
-// SelfServe reports whether the nodes are this harness run as servers.
-func (p *Processes) SelfServe() bool { return p.cfg.SelfServe }
 
 // Routes asks node i's monitoring endpoint how many routes it has.
 func (p *Processes) Routes(ctx context.Context, i int) (int, error) {
