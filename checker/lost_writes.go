@@ -41,6 +41,10 @@ func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, [
 		acked++
 		f, ok := final[op.Key]
 		switch {
+		case ok && op.TTL > 0 && f.Invoke > op.Complete+op.TTL:
+			// Its TTL ran out before the final read: the server removed it,
+			// revealing what the key held before or leaving a marker that
+			// may itself have expired by now.
 		case !ok || (!f.Found && f.Marker == ""):
 			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q has no message at all", op.Op, op.Value, op.Client, op.Rev, op.Key))
 		case f.Rev < op.Rev:

@@ -42,6 +42,11 @@ func observations(h *history.History) map[string]sighting {
 			add(w.Read, w.Rev, w.At)
 		}
 	}
+	for _, w := range h.Delivered { // the scenario's watchers saw the stream too
+		if w.Marker == history.MarkerNone {
+			add(w.Read, w.Rev, w.At)
+		}
+	}
 	for _, f := range h.Final {
 		if f.Found {
 			add(f.Read, f.Rev, f.Invoke)

@@ -17,16 +17,59 @@ type StaleReads struct {
 	Frac  float64 `json:"fraction"`
 	// MaxRevsBehind is the largest number of revisions a stale read lagged.
 	MaxRevsBehind uint64 `json:"max_revs_behind"`
+	// Staleness in time: how long before the read began the value it
+	// returned had been overwritten (the first overwrite's completion).
+	P50StaleMs float64 `json:"p50_stale_ms"`
+	P99StaleMs float64 `json:"p99_stale_ms"`
+	MaxStaleMs float64 `json:"max_stale_ms"`
+	// ByPath splits the figures by read path (direct, leader) when gets
+	// took more than one.
+	ByPath map[string]*StaleReads `json:"by_path,omitempty"`
+}
+
+// Read paths, as named in reports (Record.Path "" is a direct get).
+const (
+	PathDirect = "direct"
+	PathLeader = history.PathLeader
+)
+
+func pathName(p string) string {
+	if p == "" {
+		return PathDirect
+	}
+	return p
 }
 
 func (s StaleReads) String() string {
-	return fmt.Sprintf("%d of %d gets returned an overwritten value (%.2f%%)", s.Stale, s.Gets, 100*s.Frac)
+	out := fmt.Sprintf("%d of %d gets returned an overwritten value (%.2f%%)", s.Stale, s.Gets, 100*s.Frac)
+	if s.Stale > 0 {
+		out += fmt.Sprintf(", up to %d revisions and %.1f ms behind", s.MaxRevsBehind, s.MaxStaleMs)
+	}
+	return out
+}
+
+type staleTally struct {
+	s    StaleReads
+	lags []float64 // ms
+}
+
+func (t *staleTally) done() *StaleReads {
+	if t.s.Gets > 0 {
+		t.s.Frac = float64(t.s.Stale) / float64(t.s.Gets)
+	}
+	if n := len(t.lags); n > 0 {
+		sort.Float64s(t.lags)
+		t.s.P50StaleMs = t.lags[n/2]
+		t.s.P99StaleMs = t.lags[min(n-1, n*99/100)]
+		t.s.MaxStaleMs = t.lags[n-1]
+	}
+	return &t.s
 }
 
 func staleReads(ops []history.Record) StaleReads {
 	type done struct {
 		at  int64
-		rev uint64
+		rev uint64 // the highest revision completed by then
 	}
 	writes := map[string][]done{}
 	for _, op := range ops {
@@ -35,7 +78,8 @@ func staleReads(ops []history.Record) StaleReads {
 		}
 	}
 	// Per key: writes by completion time with the running maximum revision,
-	// so "newest revision completed before t" is one binary search.
+	// so "newest revision completed before t" and "when was revision r first
+	// overwritten" are binary searches.
 	for k, ws := range writes {
 		sort.Slice(ws, func(i, j int) bool { return ws[i].at < ws[j].at })
 		for i := 1; i < len(ws); i++ {
@@ -45,23 +89,47 @@ func staleReads(ops []history.Record) StaleReads {
 		}
 		writes[k] = ws
 	}
-	var s StaleReads
+	var all staleTally
+	byPath := map[string]*staleTally{}
 	for _, op := range ops {
 		if op.Op != history.OpGet || op.Outcome != history.OK || !op.Found {
 			continue
 		}
-		s.Gets++
+		p := byPath[pathName(op.Path)]
+		if p == nil {
+			p = &staleTally{}
+			byPath[pathName(op.Path)] = p
+		}
+		all.s.Gets++
+		p.s.Gets++
 		ws := writes[op.Key]
 		i := sort.Search(len(ws), func(i int) bool { return ws[i].at >= op.Invoke })
-		if i > 0 && ws[i-1].rev > op.Rev {
-			s.Stale++
-			if behind := ws[i-1].rev - op.Rev; behind > s.MaxRevsBehind {
-				s.MaxRevsBehind = behind
-			}
+		if i == 0 || ws[i-1].rev <= op.Rev {
+			continue
+		}
+		behind := ws[i-1].rev - op.Rev
+		j := sort.Search(i, func(j int) bool { return ws[j].rev > op.Rev })
+		lag := float64(op.Invoke-ws[j].at) / 1e6
+		for _, t := range []*staleTally{&all, p} {
+			t.s.Stale++
+			t.s.MaxRevsBehind = max(t.s.MaxRevsBehind, behind)
+			t.lags = append(t.lags, lag)
 		}
 	}
-	if s.Gets > 0 {
-		s.Frac = float64(s.Stale) / float64(s.Gets)
+	s := *all.done()
+	if len(byPath) > 1 || len(byPath) == 1 && byPath[PathDirect] == nil {
+		s.ByPath = map[string]*StaleReads{}
+		for name, t := range byPath {
+			s.ByPath[name] = t.done()
+		}
+	}
+	return s
+}
+
+// forPath is the figures of one read path ("" direct).
+func (s StaleReads) forPath(path string) StaleReads {
+	if p := s.ByPath[pathName(path)]; p != nil {
+		return *p
 	}
 	return s
 }

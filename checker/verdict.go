@@ -1,6 +1,10 @@
 package checker
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/kvharness/kvharness/history"
+)
 
 // Check names, as they appear in summary.json and scenario `expect` lists.
 const (
@@ -8,11 +12,20 @@ const (
 	CheckLinearizableReads  = "linearizable-reads"
 	CheckRevisionsUnique    = "revisions-unique"
 	CheckNoLostWrites       = "no-lost-writes"
+	// CheckLinearizableReadsLeader: linearizable-reads for the gets routed
+	// to the stream leader (read path "leader") rather than direct gets.
+	CheckLinearizableReadsLeader = "linearizable-reads-leader"
 )
 
-// AllChecks lists the checks this package runs, in report order.
-var AllChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+// coreChecks apply to every run.
+var coreChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
 	CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
+
+// AllChecks lists the checks this package runs, in report order: the core
+// ones, then those of read paths, watchers, History() and the use-case
+// patterns, which are skipped where they do not apply.
+var AllChecks = append(append(slices.Clone(coreChecks), CheckLinearizableReadsLeader, CheckHistoryMatches), append(WatchChecks,
+	CheckCounterExact, CheckMutualExclusion, CheckTTLExpiry)...)
 
 // DefaultRequired is what a scenario requires when it says nothing: on R1
 // every check but replicas-converge (one replica has nothing to converge
@@ -25,6 +38,43 @@ func DefaultRequired(replicas int) []string {
 	}
 	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
 		CheckBucketIntact, CheckClusterHeals}
+}
+
+// Shape is what a run's default required checks depend on.
+type Shape struct {
+	Replicas int
+	External bool   // servers the harness did not start
+	Watchers bool   // the scenario has watchers
+	Pattern  string // history.Meta.Pattern
+}
+
+// DefaultRequiredFor is what a scenario requires when it says nothing:
+// DefaultRequired (or DefaultRequiredExternal) and History() matching the
+// writes, plus the watch checks when it has watchers and its pattern's own
+// check. With per-key TTLs (lease, sessions) the linearizability checks are
+// reported, not required: the server's expiry markers are writes no client
+// made, which the model does not know.
+func DefaultRequiredFor(s Shape) []string {
+	req := DefaultRequired(s.Replicas)
+	if s.External {
+		req = DefaultRequiredExternal(s.Replicas)
+	}
+	req = append(req, CheckHistoryMatches)
+	if s.Watchers {
+		req = append(req, WatchChecks...)
+	}
+	switch s.Pattern {
+	case history.PatternCounter:
+		req = append(req, CheckCounterExact)
+	case history.PatternLease, history.PatternSessions:
+		req = slices.DeleteFunc(req, func(c string) bool { return c == CheckLinearizableWrites || c == CheckLinearizableReads })
+		if s.Pattern == history.PatternLease {
+			req = append(req, CheckMutualExclusion)
+		} else {
+			req = append(req, CheckTTLExpiry)
+		}
+	}
+	return req
 }
 
 // DefaultRequiredExternal is DefaultRequired for servers the harness did not

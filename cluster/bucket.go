@@ -17,6 +17,9 @@ type BucketConfig struct {
 	Storage      string // "file" or "memory"
 	History      int
 	MaxValueSize int32
+	// LimitMarkerTTL > 0 allows per-message TTLs (leases, sessions) and
+	// keeps the markers the server writes when one runs out this long.
+	LimitMarkerTTL time.Duration
 }
 
 // CreateBucket creates the run's own bucket. A freshly formed cluster may
@@ -32,11 +35,12 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 		storage = jetstream.MemoryStorage
 	}
 	kvc := jetstream.KeyValueConfig{
-		Bucket:       cfg.Name,
-		History:      uint8(cfg.History),
-		Replicas:     cfg.Replicas,
-		Storage:      storage,
-		MaxValueSize: cfg.MaxValueSize,
+		Bucket:         cfg.Name,
+		History:        uint8(cfg.History),
+		Replicas:       cfg.Replicas,
+		Storage:        storage,
+		MaxValueSize:   cfg.MaxValueSize,
+		LimitMarkerTTL: cfg.LimitMarkerTTL,
 	}
 	var last error
 	started := time.Now()

@@ -53,6 +53,13 @@ func appendRecord(b []byte, r *Record) []byte {
 	}
 	b = appendStringField(b, "error", r.Error)
 	b = appendStringField(b, "err_class", r.ErrClass)
+	if r.TTL != 0 {
+		b = appendIntField(b, "ttl", r.TTL)
+	}
+	b = appendStringField(b, "path", r.Path)
+	if r.Count != 0 {
+		b = appendIntField(b, "count", r.Count)
+	}
 	if r.Watcher != 0 {
 		b = appendIntField(b, "watcher", int64(r.Watcher))
 	}

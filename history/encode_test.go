@@ -16,12 +16,13 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 	pick := func() string { return strs[rng.IntN(len(strs))] }
 	for i := 0; i < 2000; i++ {
 		r := Record{
-			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored}[rng.IntN(4)],
+			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored, KindHistory}[rng.IntN(5)],
 			Client: rng.IntN(3), Op: pick(), Key: pick(), Value: pick(),
 			ExpectRev: uint64(rng.IntN(3)) * 1e12, HasExpect: rng.IntN(2) == 0,
 			Outcome: Outcome(pick()), Rev: uint64(rng.IntN(3)) * 7, Found: rng.IntN(2) == 0,
 			Read: pick(), Marker: pick(), Intended: rng.Int64N(2) * 5, Invoke: rng.Int64N(3) * 1e10, Complete: rng.Int64N(3),
-			Error: pick(), ErrClass: pick(), Watcher: rng.IntN(2), At: rng.Int64N(3),
+			Error: pick(), ErrClass: pick(), TTL: rng.Int64N(2) * 2e9, Path: pick(), Count: rng.Int64N(3),
+			Watcher: rng.IntN(2), At: rng.Int64N(3),
 		}
 		line := appendRecord(nil, &r)
 		if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {

@@ -17,8 +17,13 @@ type History struct {
 	// Replicas: each node's own answer for each key after the run.
 	Replicas []Record
 	Stored   []Record
-	Faults   []Fault
-	End      *End
+	// Delivered: what the scenario's watchers received (watch records with
+	// Watcher > 0); Watch holds the recording watcher's.
+	Delivered []Record
+	// KeyHistory: each key's History() after the run, in returned order.
+	KeyHistory []Record
+	Faults     []Fault
+	End        *End
 	// Truncated counts trailing lines that could not be parsed: the tail
 	// of a file whose writer was killed mid-line.
 	Truncated int
@@ -75,7 +80,13 @@ func Read(r io.Reader) (*History, error) {
 			delete(pendingWrites, started{rec.Client, rec.Invoke})
 			h.Ops = append(h.Ops, rec)
 		case KindWatch:
-			h.Watch = append(h.Watch, rec)
+			if rec.Watcher > 0 {
+				h.Delivered = append(h.Delivered, rec)
+			} else {
+				h.Watch = append(h.Watch, rec)
+			}
+		case KindHistory:
+			h.KeyHistory = append(h.KeyHistory, rec)
 		case KindFinal:
 			h.Final = append(h.Final, rec)
 		case KindStored:

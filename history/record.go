@@ -3,12 +3,17 @@
 // checker, which reads; it imports no NATS package.
 package history
 
+import "strings"
+
 // Kind says what a line of history.jsonl describes.
 type Kind string
 
 const (
-	KindMeta Kind = "meta" // first line: what was run against what
-	KindOp   Kind = "op"   // one client operation, invoke to completion
+	// KindMeta is the first line: what was run against what. A run with
+	// scenario watchers writes it again once they started (with their
+	// specs); the last one counts.
+	KindMeta Kind = "meta"
+	KindOp   Kind = "op" // one client operation, invoke to completion
 	// KindInvoke is written when a write starts, before its request is sent.
 	// If the process is killed, a write in flight leaves only this line — yet
 	// an operation that completed meanwhile may have seen its effect. The
@@ -22,6 +27,9 @@ const (
 	// answered it after the run (a direct get through a connection to that
 	// node), for comparing replicas.
 	KindReplica Kind = "replica"
+	// KindHistory is one entry of a key's History() after the run, in the
+	// order the client library returned them.
+	KindHistory Kind = "history"
 	KindEnd     Kind = "end" // last line of a run that ended normally or was interrupted cleanly
 )
 
@@ -73,6 +81,14 @@ type Record struct {
 	Complete  int64   `json:"complete,omitempty"` // ns since run start; unset for unknown
 	Error     string  `json:"error,omitempty"`
 	ErrClass  string  `json:"err_class,omitempty"`
+	// TTL: the write asked for a per-message TTL (ns): the server removes
+	// the key this long after storing it.
+	TTL int64 `json:"ttl,omitempty"`
+	// Path: how a get was routed; empty is a direct get (any replica may
+	// answer), "leader" a message get answered by the stream leader.
+	Path string `json:"path,omitempty"`
+	// Count: counter pattern, the counter value this write stores.
+	Count int64 `json:"count,omitempty"`
 
 	// watch, stored
 	Watcher int   `json:"watcher,omitempty"`
@@ -109,6 +125,71 @@ type Meta struct {
 	CheckTimeoutSec float64 `json:"check_timeout_sec,omitempty"`
 	// Thresholds are the scenario's limits, as written, re-evaluated offline.
 	Thresholds map[string]string `json:"thresholds,omitempty"`
+	// Pattern: what the clients did, when not the op mix: counter, lease,
+	// sessions (see the workload package).
+	Pattern string `json:"pattern,omitempty"`
+	// Watchers: the scenario's watchers, whose deliveries are watch records
+	// with Watcher = ID (the harness's own recording watcher is ID 0).
+	Watchers []WatcherSpec `json:"watchers,omitempty"`
+	// TTLToleranceMs: how late after its TTL a key may still be read.
+	TTLToleranceMs int64 `json:"ttl_tolerance_ms,omitempty"`
+}
+
+// Patterns: what a scenario's clients do instead of the op mix (Meta.Pattern).
+const (
+	PatternCounter  = "counter"  // get, then update with the count + 1, retry on conflict
+	PatternLease    = "lease"    // leader election: create a lease key with a TTL, renew with CAS, release
+	PatternSessions = "sessions" // session keys created with a TTL, touched, read, deleted
+)
+
+// PathLeader is Record.Path of a get routed to the stream leader.
+const PathLeader = "leader"
+
+// Watch modes, as nats.go offers them.
+const (
+	WatchLatest  = "latest"  // the latest entry of each key, then updates (nats.go's default)
+	WatchHistory = "history" // every entry the bucket holds, then updates
+	WatchUpdates = "updates" // only entries written after the watch began
+)
+
+// WatcherSpec is one watcher of the scenario.
+type WatcherSpec struct {
+	ID int `json:"id"`
+	// Keys the watcher filters on (NATS subject wildcards allowed); empty
+	// means every key.
+	Keys []string `json:"keys,omitempty"`
+	Mode string   `json:"mode"`
+	// StartSeq is the stream's last sequence when the watch began: what a
+	// latest or updates-only watcher is not expected to deliver.
+	StartSeq uint64 `json:"start_seq"`
+}
+
+// Watches reports whether the watcher's filter covers key.
+func (w WatcherSpec) Watches(key string) bool {
+	if len(w.Keys) == 0 {
+		return true
+	}
+	for _, f := range w.Keys {
+		if SubjectMatches(f, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// SubjectMatches matches a key against a NATS subject filter: tokens split
+// by '.', '*' matches one token, '>' the rest.
+func SubjectMatches(filter, key string) bool {
+	ft, kt := strings.Split(filter, "."), strings.Split(key, ".")
+	for i, f := range ft {
+		if f == ">" {
+			return len(kt) > i
+		}
+		if i >= len(kt) || f != "*" && f != kt[i] {
+			return false
+		}
+	}
+	return len(ft) == len(kt)
 }
 
 // Fault is one fault the nemesis injected, with its window.
@@ -141,6 +222,8 @@ type End struct {
 	// ReplicaNodes: the servers whose replicas were read key by key (replica
 	// records); empty when they were not read (one node, R1).
 	ReplicaNodes []string `json:"replica_nodes,omitempty"`
+	// HistoryReads: every key's History() was read (history records).
+	HistoryReads bool `json:"history_reads,omitempty"`
 }
 
 // LeaderNode is the Node of replica records read through the stream leader

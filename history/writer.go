@@ -71,6 +71,23 @@ func (w *Writer) Write(r *Record) {
 	_, w.err = w.buf.Write(w.line)
 }
 
+// WriteAll appends records as one block: no other writer's line comes
+// between them.
+func (w *Writer) WriteAll(rs []Record) {
+	if w.f == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range rs {
+		if w.err != nil || w.closed {
+			return
+		}
+		w.line = appendRecord(w.line[:0], &rs[i])
+		_, w.err = w.buf.Write(w.line)
+	}
+}
+
 // Flush pushes buffered lines to the file.
 func (w *Writer) Flush() {
 	w.mu.Lock()

@@ -140,3 +140,16 @@ func Summarize(h *hdrhistogram.Histogram) Percentiles {
 		Mean:  h.Mean(),
 	}
 }
+
+// With returns a set holding s's histograms and more's (more wins where
+// both have one); s is not changed.
+func (s Set) With(more Set) Set {
+	out := make(Set, len(s)+len(more))
+	for k, h := range s {
+		out[k] = h
+	}
+	for k, h := range more {
+		out[k] = h
+	}
+	return out
+}

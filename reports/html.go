@@ -24,6 +24,7 @@ var (
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ms":     func(us float64) string { return ms(us) },
+	"pct":    func(f float64) float64 { return 100 * f },
 	"upper":  strings.ToUpper,
 	"lower":  strings.ToLower,
 	"actual": formatActual,

@@ -32,16 +32,19 @@ type Summary struct {
 	Pacing              string                `json:"pacing"`
 	// LateOps: open loop, ops that started more than 1 ms behind schedule
 	// because every client was busy (never silently dropped).
-	LateOps        int64                          `json:"late_ops"`
-	Clients        int                            `json:"clients"`
-	Seed           uint64                         `json:"seed"`
-	Bucket         string                         `json:"bucket"`
-	Interrupted    bool                           `json:"interrupted"`
-	Thresholds     []ThresholdResult              `json:"thresholds"`
-	Resolution     map[string]*checker.Resolution `json:"unknown_resolution"`
-	StaleReads     checker.StaleReads             `json:"stale_reads"`
-	Notes          []string                       `json:"notes,omitempty"`
-	Visualizations []string                       `json:"linearizability_views,omitempty"`
+	LateOps     int64                          `json:"late_ops"`
+	Clients     int                            `json:"clients"`
+	Seed        uint64                         `json:"seed"`
+	Bucket      string                         `json:"bucket"`
+	Interrupted bool                           `json:"interrupted"`
+	Thresholds  []ThresholdResult              `json:"thresholds"`
+	Resolution  map[string]*checker.Resolution `json:"unknown_resolution"`
+	StaleReads  checker.StaleReads             `json:"stale_reads"`
+	// Propagation: the scenario's watchers, when it has some (their
+	// latency is ops.watch).
+	Propagation    *Propagation `json:"watch_propagation,omitempty"`
+	Notes          []string     `json:"notes,omitempty"`
+	Visualizations []string     `json:"linearizability_views,omitempty"`
 	// LatencySource says where latency figures come from: the run's own
 	// per-worker histograms, or invoke/complete times in the history when
 	// re-checked offline.
@@ -162,9 +165,14 @@ func Build(in Input) *Summary {
 		}
 	}
 	s.LateOps = in.Late
+	if rec, prop := watchPropagation(h); rec != nil {
+		s.Propagation = &prop
+		s.Ops[OpWatch] = &OpSummary{OK: prop.Deliveries, ByOutcome: map[string]latency.Percentiles{}}
+		lat = lat.With(latency.Merge(rec))
+	}
 	for name, o := range s.Ops {
 		o.LatencyUS = latency.Summarize(lat.ForOp(name))
-		if s.openLoop() && in.Service != nil {
+		if s.openLoop() && in.Service != nil && name != OpWatch {
 			svc := latency.Summarize(in.Service.ForOp(name))
 			o.ServiceUS = &svc
 		}
@@ -267,6 +275,7 @@ func (s *Summary) SortedOps() []string {
 	for op := range s.Ops {
 		ops = append(ops, op)
 	}
+	order[OpWatch] = len(history.Ops) // deliveries, after the client ops
 	sort.Slice(ops, func(i, j int) bool { return order[ops[i]] < order[ops[j]] })
 	return ops
 }

@@ -43,6 +43,11 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	if p := s.Propagation; p != nil {
+		fmt.Fprintf(w, "\nwatch: %d deliveries to %d watchers, latency from the writer's acknowledgement to the delivery (%d arrived before it: 0)\n",
+			p.Deliveries, p.Watchers, p.BeforeAck)
+	}
+
 	if len(s.Faults) > 0 {
 		fmt.Fprintln(w, "\nfaults:")
 		for _, f := range s.Faults {
@@ -56,14 +61,14 @@ func (s *Summary) WriteText(w io.Writer) {
 		if c.Required {
 			req = "required"
 		}
-		fmt.Fprintf(w, "  %-20s %-8s %-9s %s\n", c.Name, c.Result, req, c.Detail)
+		fmt.Fprintf(w, "  %-25s %-8s %-9s %s\n", c.Name, c.Result, req, c.Detail)
 	}
 	for _, t := range s.Thresholds {
 		status := "pass"
 		if !t.Pass {
 			status = "fail"
 		}
-		fmt.Fprintf(w, "  %-20s %-8s %-9s actual %s\n", t.Name+" "+t.Expr, status, "threshold", formatActual(t.Actual, t.Unit))
+		fmt.Fprintf(w, "  %-25s %-8s %-9s actual %s\n", t.Name+" "+t.Expr, status, "threshold", formatActual(t.Actual, t.Unit))
 	}
 	if line := resolutionLine(s); line != "" {
 		fmt.Fprintf(w, "  %s\n", line)

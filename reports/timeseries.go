@@ -30,6 +30,19 @@ func perSecond(h *history.History) []Series {
 	}
 	byOp := map[string]map[int64]*bucket{}
 	var last, end int64
+	bucketOf := func(op string, sec int64) *bucket {
+		m := byOp[op]
+		if m == nil {
+			m = map[int64]*bucket{}
+			byOp[op] = m
+		}
+		b := m[sec]
+		if b == nil {
+			b = &bucket{}
+			m[sec] = b
+		}
+		return b
+	}
 	for _, op := range h.Ops {
 		if op.Complete > end {
 			end = op.Complete
@@ -41,16 +54,7 @@ func perSecond(h *history.History) []Series {
 		if sec > last {
 			last = sec
 		}
-		m := byOp[op.Op]
-		if m == nil {
-			m = map[int64]*bucket{}
-			byOp[op.Op] = m
-		}
-		b := m[sec]
-		if b == nil {
-			b = &bucket{}
-			m[sec] = b
-		}
+		b := bucketOf(op.Op, sec)
 		switch op.Outcome {
 		case history.OK:
 			b.ok++
@@ -64,12 +68,31 @@ func perSecond(h *history.History) []Series {
 			b.lat = append(b.lat, float64(op.Complete-op.Invoke)/1e6)
 		}
 	}
+	// Deliveries to the scenario's watchers, by second of arrival, with
+	// their propagation from the write's acknowledgement.
+	if len(h.Delivered) > 0 {
+		acked := make(map[string]int64, len(h.Ops))
+		for _, op := range h.Ops {
+			if op.Value != "" && op.Outcome == history.OK {
+				acked[op.Value] = op.Complete
+			}
+		}
+		for _, d := range h.Delivered {
+			done, ok := acked[d.Read]
+			if !ok || d.Marker != history.MarkerNone || d.At/1e9 > last {
+				continue
+			}
+			b := bucketOf(OpWatch, d.At/1e9)
+			b.ok++
+			b.lat = append(b.lat, math.Max(0, float64(d.At-done)/1e6))
+		}
+	}
 	// A last second the run barely entered would show as a collapse.
 	if last > 0 && end-last*1e9 < 5e8 {
 		last--
 	}
 	var out []Series
-	for _, name := range history.Ops {
+	for _, name := range append(history.Ops[:len(history.Ops):len(history.Ops)], OpWatch) {
 		m := byOp[name]
 		if m == nil {
 			continue

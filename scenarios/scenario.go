@@ -82,6 +82,11 @@ type Bucket struct {
 	History      int    `yaml:"history"` // revisions kept per key, 1..64
 	MaxValueSize int    `yaml:"max_value_size"`
 	Keep         bool   `yaml:"keep"` // keep the bucket after the run
+	// LimitMarkerTTL: how long the bucket keeps the markers of keys whose
+	// TTL ran out; > 0 enables per-key TTLs (default with key_ttl: the
+	// same). With history > 1 the server raises any message TTL below it
+	// to it, so it must not exceed key_ttl.
+	LimitMarkerTTL Duration `yaml:"limit_marker_ttl"`
 }
 
 // Workload is what the clients do.
@@ -113,6 +118,31 @@ type Workload struct {
 	// after the run.
 	NoWatcher bool   `yaml:"no_watcher"`
 	Seed      uint64 `yaml:"seed"`
+	// OwnKeys: client i writes and reads only key i (modulo keys), like
+	// workers each publishing their own status.
+	OwnKeys bool `yaml:"own_keys"`
+	// Pattern: a use case's loop instead of the op mix — counter (get +
+	// CAS update, retried on conflict), lease (leader election on the
+	// first key), sessions (the mix, every write with key_ttl).
+	Pattern string `yaml:"pattern"`
+	// KeyTTL: per-message TTL of every write; lease and sessions need it.
+	KeyTTL Duration `yaml:"key_ttl"`
+	// ReadPath routes gets: direct (default: nats.go's Get, any replica
+	// may answer), leader (a message get the stream leader answers), or
+	// both (each get one of the two at random, to compare them).
+	ReadPath string `yaml:"read_path"`
+	// Watchers: groups of watchers, each recording what it receives.
+	Watchers []WatcherGroup `yaml:"watchers"`
+}
+
+// WatcherGroup is Count watchers alike.
+type WatcherGroup struct {
+	Count int `yaml:"count"`
+	// Keys: the keys (or NATS wildcard filters) watched; empty: all.
+	Keys []string `yaml:"keys"`
+	// Mode: latest (default: each key's latest entry, then updates),
+	// history (every entry held, then updates), updates (only new ones).
+	Mode string `yaml:"mode"`
 }
 
 // RateStage is one step of an open-loop schedule.
@@ -135,6 +165,9 @@ type Expect struct {
 	// Required check names; empty: the default for the bucket's replicas.
 	Required     []string `yaml:"required"`
 	CheckTimeout Duration `yaml:"check_timeout"`
+	// TTLTolerance: how late after its TTL a key may still be read before
+	// ttl-expiry fails (default 1s: the server expires on a timer).
+	TTLTolerance Duration `yaml:"ttl_tolerance"`
 }
 
 // Duration is written as "15s" in YAML.
@@ -200,6 +233,25 @@ func (s *Scenario) Defaults() {
 	}
 	if s.Faults.HealTimeout == 0 {
 		s.Faults.HealTimeout = Duration(60 * time.Second)
+	}
+	if w.KeyTTL > 0 && b.LimitMarkerTTL == 0 {
+		// Not longer: with history > 1 the server raises every message TTL
+		// below limit_marker_ttl to it (see validate).
+		b.LimitMarkerTTL = w.KeyTTL
+	}
+	if w.ReadPath == "" {
+		w.ReadPath = "direct"
+	}
+	for i := range w.Watchers {
+		if w.Watchers[i].Count == 0 {
+			w.Watchers[i].Count = 1
+		}
+		if w.Watchers[i].Mode == "" {
+			w.Watchers[i].Mode = "latest"
+		}
+	}
+	if s.Expect.TTLTolerance == 0 {
+		s.Expect.TTLTolerance = Duration(checker.DefaultTTLTolerance)
 	}
 	if s.Expect.CheckTimeout == 0 {
 		s.Expect.CheckTimeout = checker.DefaultTimeout

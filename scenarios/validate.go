@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
@@ -114,6 +115,57 @@ func (s *Scenario) validate() error {
 			return fieldErr("$.workload.mix", "no op has a positive weight")
 		}
 	}
+	switch w.Pattern {
+	case "", history.PatternCounter, history.PatternSessions:
+	case history.PatternLease:
+		if w.Keys > 1 {
+			return fieldErr("$.workload.keys", "a lease scenario elects on one key, got %d", w.Keys)
+		}
+	default:
+		return fieldErr("$.workload.pattern", "must be counter, lease or sessions, got %q", w.Pattern)
+	}
+	if w.Pattern != "" && w.Inflight > 1 {
+		return fieldErr("$.workload.inflight", "pipelines puts: not with pattern %s", w.Pattern)
+	}
+	if (w.Pattern == history.PatternLease || w.Pattern == history.PatternSessions) && w.KeyTTL == 0 {
+		return fieldErr("$.workload.key_ttl", "pattern %s needs a per-key TTL (like 2s)", w.Pattern)
+	}
+	if w.KeyTTL != 0 && w.KeyTTL < time.Second {
+		return fieldErr("$.workload.key_ttl", "must be at least 1s (the server's smallest TTL), got %s", w.KeyTTL)
+	}
+	if w.KeyTTL != 0 && w.Inflight > 1 {
+		return fieldErr("$.workload.key_ttl", "not with inflight (pipelined puts carry no TTL)")
+	}
+	if b.LimitMarkerTTL != 0 && b.LimitMarkerTTL < time.Second {
+		return fieldErr("$.bucket.limit_marker_ttl", "must be at least 1s, got %s", b.LimitMarkerTTL)
+	}
+	if w.KeyTTL > 0 && b.LimitMarkerTTL > w.KeyTTL && b.History != 1 {
+		return fieldErr("$.bucket.limit_marker_ttl", "%s is longer than key_ttl %s: with history > 1 the server raises every message TTL to at least limit_marker_ttl, so keys would live %s", b.LimitMarkerTTL, w.KeyTTL, b.LimitMarkerTTL)
+	}
+	switch w.ReadPath {
+	case "", "direct", "leader", "both":
+	default:
+		return fieldErr("$.workload.read_path", "must be direct, leader or both, got %q", w.ReadPath)
+	}
+	for i, g := range w.Watchers {
+		path := fmt.Sprintf("$.workload.watchers[%d]", i)
+		if g.Count < 0 || g.Count > 1000 {
+			return fieldErr(path+".count", "must be between 1 and 1000, got %d", g.Count)
+		}
+		switch g.Mode {
+		case "", history.WatchLatest, history.WatchHistory, history.WatchUpdates:
+		default:
+			return fieldErr(path+".mode", "must be latest, history or updates, got %q", g.Mode)
+		}
+		for j, k := range g.Keys {
+			if !validKeyFilter(k) {
+				return fieldErr(fmt.Sprintf("%s.keys[%d]", path, j), "%q is not a key or a key filter (letters, digits, -_=/. and the wildcards * and >)", k)
+			}
+		}
+	}
+	if s.Expect.TTLTolerance < 0 {
+		return fieldErr("$.expect.ttl_tolerance", "must be positive, got %s", s.Expect.TTLTolerance)
+	}
 	for i, c := range s.Expect.Required {
 		if !contains(checker.AllChecks, c) {
 			return fieldErr(fmt.Sprintf("$.expect.required[%d]", i), "unknown check %q", c)
@@ -147,4 +199,25 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// validKeyFilter: a KV key, or a filter over keys with NATS wildcards ('*'
+// one token, '>' the rest, last).
+func validKeyFilter(f string) bool {
+	if f == "" || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") || strings.Contains(f, "..") {
+		return false
+	}
+	tokens := strings.Split(f, ".")
+	for i, t := range tokens {
+		if t == "*" || t == ">" && i == len(tokens)-1 {
+			continue
+		}
+		for _, r := range t {
+			ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=/", r)
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
 }

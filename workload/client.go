@@ -5,8 +5,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/latency"
 )
@@ -16,6 +18,7 @@ import (
 type Client struct {
 	ID        int
 	kv        jetstream.KeyValue
+	nc        *nats.Conn // the client's connection, for gets routed to the stream leader
 	gen       *Generator
 	clock     Clock
 	out       *history.Writer
@@ -23,8 +26,9 @@ type Client struct {
 	svc       *latency.Recorder // open loop only: service time, from the actual start
 	recent    *latency.Window   // live progress only: the last second's latencies
 	opTimeout time.Duration
-	// js and inflight: with inflight > 1, puts are pipelined (see
-	// runPipelined) through js, which bounds its pending acks to inflight.
+	// js: the client's JetStream context. With inflight > 1, puts are
+	// pipelined (see runPipelined) through js, which then bounds its
+	// pending acks to inflight.
 	js       jetstream.JetStream
 	bucket   string
 	inflight int
@@ -32,6 +36,11 @@ type Client struct {
 	// reads and writes: what its next update expects, so that clients
 	// race each other and real CAS conflicts happen.
 	lastRev map[string]uint64
+	// keyTTL, when set, gives every put, create and update a per-message
+	// TTL (sessions, leases).
+	keyTTL time.Duration
+	// pattern: a use case's loop instead of the op mix (patterns.go).
+	pattern string
 	// Live counters, read by the progress display and at the end of the run:
 	// definite failures other than CAS refusals, and outcomes never learned.
 	errors, unknowns atomic.Int64
@@ -41,8 +50,15 @@ type Client struct {
 // own timeout from a background context: stopping the run stops new ops
 // but lets the ones in flight finish, so stopping creates no unknowns.
 func (c *Client) Run(ctx context.Context, p Pacer) {
-	if c.inflight > 1 {
+	switch {
+	case c.inflight > 1:
 		c.runPipelined(ctx, p)
+		return
+	case c.pattern == history.PatternCounter:
+		c.runCounter(ctx, p)
+		return
+	case c.pattern == history.PatternLease:
+		c.runLease(ctx, p)
 		return
 	}
 	for {
@@ -55,7 +71,7 @@ func (c *Client) Run(ctx context.Context, p Pacer) {
 }
 
 func (c *Client) do(p Planned, intended time.Time) {
-	rec := history.Record{Kind: history.KindOp, Client: c.ID, Op: p.Op, Key: p.Key}
+	rec := history.Record{Kind: history.KindOp, Client: c.ID, Op: p.Op, Key: p.Key, Path: p.Path}
 	var payload []byte
 	if p.Op == history.OpPut || p.Op == history.OpUpdate || p.Op == history.OpCreate {
 		rec.Value, payload = c.gen.NextValue()
@@ -69,11 +85,20 @@ func (c *Client) do(p Planned, intended time.Time) {
 		}
 	}
 
+	if c.keyTTL > 0 && (p.Op == history.OpPut || p.Op == history.OpUpdate || p.Op == history.OpCreate) {
+		rec.TTL = int64(c.keyTTL)
+	}
+	c.perform(&rec, payload, intended)
+}
+
+// perform runs one recorded operation on its own timeout.
+func (c *Client) perform(rec *history.Record, payload []byte, intended time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
-	start := c.begin(&rec, intended)
-	err := c.execute(ctx, &rec, payload)
-	cancel()
-	c.finish(&rec, err, start, intended)
+	defer cancel()
+	start := c.begin(rec, intended)
+	err := c.execute(ctx, rec, payload)
+	c.finish(rec, err, start, intended)
+	return err
 }
 
 // begin stamps an operation's invocation and, for a write, records it
@@ -120,12 +145,22 @@ func (c *Client) finish(rec *history.Record, err error, start, intended time.Tim
 func (c *Client) execute(ctx context.Context, rec *history.Record, payload []byte) error {
 	var err error
 	switch rec.Op {
-	case history.OpPut:
-		rec.Rev, err = c.kv.Put(ctx, rec.Key, payload)
-	case history.OpUpdate:
-		rec.Rev, err = c.kv.Update(ctx, rec.Key, payload, rec.ExpectRev)
+	case history.OpPut, history.OpUpdate:
+		if rec.TTL > 0 {
+			// nats.go's Put and Update take no TTL: publish the way they
+			// do, with the TTL header added (see publishWithTTL).
+			rec.Rev, err = c.publishWithTTL(ctx, rec, payload)
+		} else if rec.Op == history.OpPut {
+			rec.Rev, err = c.kv.Put(ctx, rec.Key, payload)
+		} else {
+			rec.Rev, err = c.kv.Update(ctx, rec.Key, payload, rec.ExpectRev)
+		}
 	case history.OpCreate:
-		rec.Rev, err = c.kv.Create(ctx, rec.Key, payload)
+		var opts []jetstream.KVCreateOpt
+		if rec.TTL > 0 {
+			opts = append(opts, jetstream.KeyTTL(time.Duration(rec.TTL)))
+		}
+		rec.Rev, err = c.kv.Create(ctx, rec.Key, payload, opts...)
 	case history.OpDelete, history.OpPurge:
 		var opts []jetstream.KVDeleteOpt
 		if rec.HasExpect {
@@ -137,10 +172,18 @@ func (c *Client) execute(ctx context.Context, rec *history.Record, payload []byt
 			err = c.kv.Delete(ctx, rec.Key, opts...)
 		}
 	case history.OpGet:
+		if rec.Path == history.PathLeader {
+			var last history.Record
+			if last, err = ReadLast(ctx, c.nc, c.bucket, rec.Key); err == nil && last.Found {
+				// A marker reads as "not found", as nats.go's Get has it.
+				rec.Found, rec.Rev, rec.Read = true, last.Rev, last.Read
+			}
+			break
+		}
 		var e jetstream.KeyValueEntry
 		e, err = c.kv.Get(ctx, rec.Key)
 		if err == nil {
-			rec.Found, rec.Rev, rec.Read = true, e.Revision(), DecodeValue(e.Value())
+			rec.Found, rec.Rev, rec.Read, rec.Count = true, e.Revision(), DecodeValue(e.Value()), decodeCount(e.Value())
 		}
 	}
 	return err
@@ -158,4 +201,19 @@ func (c *Client) learn(rec *history.Record) {
 		// The key is gone; its marker's revision is unknown to us.
 		delete(c.lastRev, rec.Key)
 	}
+}
+
+// publishWithTTL is Put (no precondition) or Update (expected last
+// revision) with a per-message TTL: what renews a lease or touches a
+// session, since nats.go's Update cannot set one.
+func (c *Client) publishWithTTL(ctx context.Context, rec *history.Record, payload []byte) (uint64, error) {
+	opts := []jetstream.PublishOpt{jetstream.WithMsgTTL(time.Duration(rec.TTL))}
+	if rec.HasExpect {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(rec.ExpectRev))
+	}
+	ack, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: cluster.Subject(c.bucket, rec.Key), Data: payload}, opts...)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
@@ -64,12 +65,20 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 }
 
 // markerOf reads the KV-Operation header: a delete or purge marker, or none.
+// A marker the server placed itself (a key's TTL ran out) names its reason
+// instead; it is read the way nats.go reads it.
 func markerOf(h nats.Header) string {
 	switch strings.ToUpper(h.Get("KV-Operation")) {
 	case "DEL":
 		return history.MarkerDel
 	case "PURGE":
 		return history.MarkerPurge
+	}
+	switch h.Get(jetstream.MarkerReasonHeader) {
+	case "MaxAge", "Purge":
+		return history.MarkerPurge
+	case "Remove":
+		return history.MarkerDel
 	}
 	return history.MarkerNone
 }

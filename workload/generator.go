@@ -109,7 +109,16 @@ type Planned struct {
 	Key string
 	// CAS: delete with a last-revision precondition.
 	CAS bool
+	// Path: for a get, how it is routed (history.Record.Path).
+	Path string
 }
+
+// Read paths a workload can take for its gets.
+const (
+	ReadPathDirect = "direct" // nats.go's Get: a direct get, any replica may answer (the default)
+	ReadPathLeader = "leader" // a message get (STREAM.MSG.GET), answered by the stream leader
+	ReadPathBoth   = "both"   // each get takes one of the two at random, to compare them
+)
 
 // Generator produces one client's reproducible sequence of operations: the
 // same seed and client id give the same ops, keys and choices.
@@ -120,6 +129,8 @@ type Generator struct {
 	cum     []int
 	ops     []string
 	total   int
+	path    string
+	own     string // when set, the only key this client touches
 	client  int
 	seq     uint64
 	valSize int
@@ -146,13 +157,26 @@ func (g *Generator) Next() Planned {
 	n := g.rng.IntN(g.total)
 	i := sort.SearchInts(g.cum, n+1)
 	p := Planned{Op: g.ops[i]}
-	if g.zipf != nil {
+	switch {
+	case g.own != "":
+		p.Key = g.own
+	case g.zipf != nil:
 		p.Key = g.keys[g.zipf.Uint64()]
-	} else {
+	default:
 		p.Key = g.keys[g.rng.IntN(len(g.keys))]
 	}
 	if p.Op == history.OpDelete || p.Op == history.OpPurge {
 		p.CAS = g.rng.IntN(2) == 0
+	}
+	if p.Op == history.OpGet {
+		switch g.path {
+		case ReadPathLeader:
+			p.Path = history.PathLeader
+		case ReadPathBoth:
+			if g.rng.IntN(2) == 0 {
+				p.Path = history.PathLeader
+			}
+		}
 	}
 	return p
 }

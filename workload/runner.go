@@ -44,6 +44,20 @@ type Config struct {
 	ValueSize int
 	Seed      uint64
 	OpTimeout time.Duration
+	// ReadPath routes gets: ReadPathDirect (default), ReadPathLeader or ReadPathBoth.
+	ReadPath string
+	// OwnKeys: client i touches only key i (modulo the keys), as workers
+	// publishing their own status do.
+	OwnKeys bool
+	// Pattern, when set, replaces the op mix with a use case's loop
+	// (history.PatternCounter, PatternLease, PatternSessions).
+	Pattern string
+	// KeyTTL: per-message TTL of every write (lease, sessions); the bucket
+	// must allow it (cluster.BucketConfig.LimitMarkerTTL).
+	KeyTTL time.Duration
+	// Watchers: the scenario's watchers, started after the preload and
+	// before the clients.
+	Watchers []WatcherGroup
 	// NoWatcher turns the recording watcher off: one consumer less on the
 	// server (for throughput comparisons). Unknown writes are then resolved
 	// from the messages the stream still holds after the run.
@@ -161,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	clients, conns, err := makeClients(setup, cfg, kv, clock, out)
+	clients, conns, err := makeClients(setup, cfg, control, kv, clock, out)
 	for _, nc := range conns {
 		closeAll = append(closeAll, nc.Close)
 	}
@@ -182,6 +196,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			clients[0].do(Planned{Op: history.OpPut, Key: key}, time.Now())
 		}
+	}
+	var watchers []*ScenarioWatcher
+	if len(cfg.Watchers) > 0 {
+		startSeq, err := streamLastSeq(setup, js, cluster.StreamName(cfg.Bucket.Name))
+		var conns []*nats.Conn
+		if err == nil {
+			watchers, conns, err = startWatchers(setup, cfg.Target, cfg.Bucket.Name, cfg.Watchers, startSeq, clock, out)
+		}
+		for _, nc := range conns {
+			closeAll = append(closeAll, nc.Close)
+		}
+		if err != nil {
+			if watcher != nil {
+				watcher.Stop()
+			}
+			stopWatchers(ctx, watchers, nil)
+			out.Close()
+			return nil, &SetupError{fmt.Errorf("starting the scenario's watchers: %w", err)}
+		}
+		for _, w := range watchers {
+			meta.Watchers = append(meta.Watchers, w.Spec)
+		}
+		out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
 	}
 	if cfg.Progress != nil {
 		for _, c := range clients { // before they start: they record into it
@@ -245,7 +282,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 
-	end := finalPhase(control, js, cfg, watcher, unknowns > 0, clock, out)
+	end := finalPhase(control, js, cfg, watcher, watchers, unknowns > 0, clock, out)
 	end.Interrupted = res.Interrupted
 	res.FinalReads, res.WatchComplete = end.FinalReads, end.WatchComplete
 	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
@@ -335,14 +372,16 @@ func bucketHandle(ctx context.Context, nc *nats.Conn, bucket string) (jetstream.
 
 // makeClients gives each client its own connection unless the scenario
 // shares one: separate connections are how independent services behave.
-func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clock Clock, out *history.Writer) ([]*Client, []*nats.Conn, error) {
+func makeClients(ctx context.Context, cfg Config, sharedConn *nats.Conn, shared jetstream.KeyValue, clock Clock, out *history.Writer) ([]*Client, []*nats.Conn, error) {
 	var conns []*nats.Conn
 	clients := make([]*Client, 0, cfg.Clients)
 	for i := 0; i < cfg.Clients; i++ {
 		kv := shared
+		nc := sharedConn
 		var js jetstream.JetStream
 		if !cfg.SharedConnection {
-			nc, err := cfg.Target.Connect(fmt.Sprintf("kvharness-client-%d", i+1))
+			var err error
+			nc, err = cfg.Target.Connect(fmt.Sprintf("kvharness-client-%d", i+1))
 			if err != nil {
 				return nil, conns, err
 			}
@@ -359,17 +398,31 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 				}
 			}
 		}
+		if js == nil {
+			var err error
+			if js, err = jetstream.New(nc); err != nil {
+				return nil, conns, err
+			}
+		}
+		gen := NewGenerator(cfg.Seed, i+1, cfg.Mix, cfg.Keys, cfg.ValueSize)
+		gen.path = cfg.ReadPath
+		if cfg.OwnKeys {
+			gen.own = cfg.Keys.Keys[i%len(cfg.Keys.Keys)]
+		}
 		clients = append(clients, &Client{
 			js:        js,
 			bucket:    cfg.Bucket.Name,
 			inflight:  cfg.Inflight,
 			ID:        i + 1,
 			kv:        kv,
-			gen:       NewGenerator(cfg.Seed, i+1, cfg.Mix, cfg.Keys, cfg.ValueSize),
+			gen:       gen,
+			nc:        nc,
 			clock:     clock,
 			out:       out,
 			lat:       recorder(cfg),
 			opTimeout: cfg.OpTimeout,
+			keyTTL:    cfg.KeyTTL,
+			pattern:   cfg.Pattern,
 			lastRev:   map[string]uint64{},
 		})
 		if cfg.openLoop() {
@@ -383,7 +436,7 @@ func makeClients(ctx context.Context, cfg Config, shared jetstream.KeyValue, clo
 // reads every key's last message through the stream leader and, where the
 // watcher missed sequences or some write's outcome is unknown, records the
 // messages the stream still holds.
-func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingWatcher, anyUnknown bool, clock Clock, out *history.Writer) history.End {
+func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingWatcher, watchers []*ScenarioWatcher, anyUnknown bool, clock Clock, out *history.Writer) history.End {
 	end := history.End{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -400,13 +453,24 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	end.LastSeq = lastSeq
 	end.BucketMissing = errors.Is(err, jetstream.ErrStreamNotFound)
 
-	end.FinalReads = finalReads(ctx, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
+	var finals map[string]uint64
+	end.FinalReads, finals = finalReads(ctx, nc, cfg.Bucket.Name, cfg.Keys.Keys, clock, out)
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	stopWatchers(wctx, watchers, finals)
+	wcancel()
 	if err == nil {
 		var stored map[uint64]bool
-		if len(missed) > 0 && lastSeq > 0 || anyUnknown {
+		// The scenario's watchers are checked against what the bucket
+		// holds at the end: record it.
+		if len(missed) > 0 && lastSeq > 0 || anyUnknown || len(watchers) > 0 {
 			stored, end.StoredComplete, _ = RecordStored(ctx, js, cfg.Bucket.Name, lastSeq, clock, out)
 		}
 		end.WatchComplete = covered(missed, stored)
+	}
+	if kv, err := js.KeyValue(ctx, cfg.Bucket.Name); err == nil {
+		hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		end.HistoryReads = readKeyHistories(hctx, kv, cfg.Keys.Keys, clock, out)
+		hcancel()
 	}
 	if cfg.Bucket.Replicas > 1 {
 		// Last, on a budget of its own: what resolves unknowns comes first.
@@ -420,11 +484,13 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 
 // finalReads reads every key's last message, a few keys at a time so a
 // large key space fits the final phase's budget. It reports whether every
-// key was read.
-func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) bool {
+// key was read, and each key's last revision.
+func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) (bool, map[string]uint64) {
 	const parallel = 16
 	var wg sync.WaitGroup
 	var failed atomic.Bool
+	var mu sync.Mutex
+	last := make(map[string]uint64, len(keys))
 	next := make(chan string)
 	for i := 0; i < parallel; i++ {
 		wg.Add(1)
@@ -437,6 +503,9 @@ func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string
 					continue
 				}
 				out.Write(&rec)
+				mu.Lock()
+				last[key] = rec.Rev
+				mu.Unlock()
 			}
 		}()
 	}
@@ -445,7 +514,7 @@ func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string
 	}
 	close(next)
 	wg.Wait()
-	return !failed.Load()
+	return !failed.Load(), last
 }
 
 func readLastRetrying(ctx context.Context, nc *nats.Conn, bucket, key string, clock Clock) (history.Record, error) {

@@ -51,15 +51,7 @@ func (rw *RecordingWatcher) loop() {
 		if e == nil {
 			continue // end of initial values
 		}
-		rec := history.Record{Kind: history.KindWatch, Watcher: rw.ID, Key: e.Key(), Rev: e.Revision(), At: rw.clock.Now()}
-		switch e.Operation() {
-		case jetstream.KeyValueDelete:
-			rec.Marker = history.MarkerDel
-		case jetstream.KeyValuePurge:
-			rec.Marker = history.MarkerPurge
-		default:
-			rec.Read = DecodeValue(e.Value())
-		}
+		rec := watchRecord(e, rw.ID, rw.clock)
 		rw.out.Write(&rec)
 		rw.mu.Lock()
 		if rec.Rev > rw.next {
@@ -108,4 +100,18 @@ wait:
 func (rw *RecordingWatcher) Stop() {
 	_ = rw.w.Stop()
 	<-rw.done
+}
+
+// watchRecord is one delivered entry as a history line, stamped on receipt.
+func watchRecord(e jetstream.KeyValueEntry, watcher int, clock Clock) history.Record {
+	rec := history.Record{Kind: history.KindWatch, Watcher: watcher, Key: e.Key(), Rev: e.Revision(), At: clock.Now()}
+	switch e.Operation() {
+	case jetstream.KeyValueDelete:
+		rec.Marker = history.MarkerDel
+	case jetstream.KeyValuePurge:
+		rec.Marker = history.MarkerPurge
+	default:
+		rec.Read = DecodeValue(e.Value())
+	}
+	return rec
 }

@@ -51,6 +51,8 @@ type runFlags struct {
 	opTimeout        time.Duration
 	sharedConnection bool
 	noWatcher        bool
+	watchers         int
+	readPath         string
 	seed             uint64
 	require          string
 	checkTimeout     time.Duration
@@ -107,6 +109,8 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&f.mix, "mix", "", "op weights, e.g. put=2,update=3,create=1,get=3,delete=1,purge=0")
 	fl.DurationVar(&f.opTimeout, "op-timeout", 0, "per-operation timeout; a write that times out has an unknown outcome")
 	fl.BoolVar(&f.sharedConnection, "shared-connection", false, "all clients share one connection (default: one each)")
+	fl.IntVar(&f.watchers, "watchers", 0, "add N watchers of every key (latest entries, then updates), checked for order, completeness and phantoms")
+	fl.StringVar(&f.readPath, "read-path", "", "route gets: direct (nats.go Get, any replica may answer), leader (message get via the stream leader), or both")
 	fl.BoolVar(&f.noWatcher, "no-watcher", false, "no recording watcher (one consumer less on the server); resolve unknown writes from the stream after the run")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the op sequence (same seed, same ops)")
 	fl.StringVar(&f.require, "require", "", "comma-separated checks that must pass (default: per replicas)")
@@ -227,6 +231,17 @@ func applyFlags(s *scenarios.Scenario, f *runFlags, set func(string) bool) error
 	if set("shared-connection") {
 		w.SharedConnection = f.sharedConnection
 	}
+	if set("watchers") {
+		if f.watchers < 0 {
+			return fmt.Errorf("--watchers must be >= 0")
+		}
+		if f.watchers > 0 {
+			w.Watchers = append(w.Watchers, scenarios.WatcherGroup{Count: f.watchers})
+		}
+	}
+	if set("read-path") {
+		w.ReadPath = f.readPath
+	}
 	if set("no-watcher") {
 		w.NoWatcher = f.noWatcher
 	}
@@ -338,10 +353,8 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	}
 	required := sc.Expect.Required
 	if len(required) == 0 {
-		required = checker.DefaultRequired(sc.Bucket.Replicas)
-		if external {
-			required = checker.DefaultRequiredExternal(sc.Bucket.Replicas)
-		}
+		required = checker.DefaultRequiredFor(checker.Shape{Replicas: sc.Bucket.Replicas, External: external,
+			Watchers: len(sc.Workload.Watchers) > 0, Pattern: sc.Workload.Pattern})
 	}
 
 	outDir := f.out
@@ -435,11 +448,12 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	res, err := workload.Run(ctx, workload.Config{
 		Target: target,
 		Bucket: cluster.BucketConfig{
-			Name:         bucketName(),
-			Replicas:     sc.Bucket.Replicas,
-			Storage:      sc.Bucket.Storage,
-			History:      sc.Bucket.History,
-			MaxValueSize: int32(sc.Bucket.MaxValueSize),
+			Name:           bucketName(),
+			Replicas:       sc.Bucket.Replicas,
+			Storage:        sc.Bucket.Storage,
+			History:        sc.Bucket.History,
+			MaxValueSize:   int32(sc.Bucket.MaxValueSize),
+			LimitMarkerTTL: sc.Bucket.LimitMarkerTTL,
 		},
 		KeepBucket:       sc.Bucket.Keep,
 		Clients:          w.Clients,
@@ -457,10 +471,16 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 		Seed:             w.Seed,
 		OpTimeout:        w.OpTimeout,
 		NoWatcher:        w.NoWatcher,
+		Pattern:          w.Pattern,
+		OwnKeys:          w.OwnKeys,
+		KeyTTL:           w.KeyTTL,
+		ReadPath:         w.ReadPath,
+		Watchers:         watcherGroups(w.Watchers),
 		HistoryPath:      historyPath,
-		Meta:             history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds(), Thresholds: sc.Thresholds},
-		Progress:         progress,
-		Nemesis:          nemesis,
+		Meta: history.Meta{Scenario: sc.Name, Required: required, CheckTimeoutSec: sc.Expect.CheckTimeout.Seconds(), Thresholds: sc.Thresholds,
+			Pattern: w.Pattern, TTLToleranceMs: sc.Expect.TTLTolerance.Milliseconds()},
+		Progress: progress,
+		Nemesis:  nemesis,
 	})
 	printer.done()
 	target.Down()
@@ -507,6 +527,15 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	summary.WriteText(cmd.OutOrStdout())
 	fmt.Fprintf(cmd.OutOrStdout(), "results: %s\n", outDir)
 	return exitWith(summary.ExitCode)
+}
+
+// watcherGroups converts the scenario's watchers for the workload.
+func watcherGroups(in []scenarios.WatcherGroup) []workload.WatcherGroup {
+	var out []workload.WatcherGroup
+	for _, g := range in {
+		out = append(out, workload.WatcherGroup{Count: g.Count, Keys: g.Keys, Mode: g.Mode})
+	}
+	return out
 }
 
 // stages converts the scenario's rate schedule for the workload.

@@ -1,0 +1,132 @@
+package checker
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// CheckMutualExclusion (lease pattern): no two candidates ever both hold the
+// lease.
+//
+// The clock reasoning. Every time in the history is read from one monotonic
+// clock of the harness process; the server runs on its own clock, and we
+// assume only that it advances at the same rate (the same host, or hosts
+// whose clocks drift by far less than a lease's TTL). A candidate's write
+// with a per-message TTL is stored by the server at some instant after the
+// candidate invoked it, and the server removes it no earlier than TTL after
+// storing it. So a lease written (create) or renewed (CAS update) by
+// invocation time t is the candidate's at least until t + TTL, whatever the
+// network delays: that deadline is what a correct candidate may rely on, and
+// it does not depend on when the acknowledgement came back.
+//
+// A candidate holds the lease from the acknowledgement of its acquire until
+// its deadline; each acknowledged renewal invoked before the deadline moves
+// the deadline to its own invocation + TTL (one invoked later starts a new
+// tenure at its acknowledgement). A release (delete with the lease's
+// revision) ends the tenure at its invocation: the candidate stops acting
+// before it lets go. A write of unknown outcome grants nothing. Two
+// candidates' tenures that overlap are a violation: the server let one
+// acquire a lease whose holder could still rely on it.
+const CheckMutualExclusion = "mutual-exclusion"
+
+type tenure struct {
+	client     int
+	key        string
+	start, end int64
+	by         string // the writes that made it, for the note
+}
+
+func leaseTenures(ops []history.Record) []tenure {
+	byClient := map[int][]history.Record{}
+	for _, op := range ops {
+		if history.IsWrite(op.Op) {
+			byClient[op.Client] = append(byClient[op.Client], op)
+		}
+	}
+	var out []tenure
+	for client, list := range byClient {
+		sort.Slice(list, func(i, j int) bool { return list[i].Invoke < list[j].Invoke })
+		var cur *tenure
+		closeAt := func(t int64) {
+			if cur != nil {
+				if t < cur.end {
+					cur.end = t
+				}
+				out = append(out, *cur)
+				cur = nil
+			}
+		}
+		for _, op := range list {
+			acked := op.Outcome == history.OK
+			switch {
+			case op.Op == history.OpCreate && acked && op.TTL > 0:
+				closeAt(op.Invoke)
+				cur = &tenure{client: client, key: op.Key, start: op.Complete, end: op.Invoke + op.TTL, by: op.Value}
+			case op.Op == history.OpUpdate && acked && op.TTL > 0:
+				if cur != nil && cur.key == op.Key && op.Invoke < cur.end {
+					cur.end = op.Invoke + op.TTL
+					continue
+				}
+				closeAt(op.Invoke)
+				cur = &tenure{client: client, key: op.Key, start: op.Complete, end: op.Invoke + op.TTL, by: op.Value}
+			case op.Op == history.OpDelete || op.Op == history.OpPurge:
+				if cur != nil && cur.key == op.Key {
+					closeAt(op.Invoke)
+				}
+			}
+		}
+		if cur != nil {
+			out = append(out, *cur)
+		}
+	}
+	return out
+}
+
+func checkMutualExclusion(h *history.History) (CheckResult, []string) {
+	c := CheckResult{Name: CheckMutualExclusion}
+	if h.Meta == nil || h.Meta.Pattern != history.PatternLease {
+		c.Result, c.Detail = Skipped, "not a lease (leader election) scenario"
+		return c, nil
+	}
+	tenures := leaseTenures(h.Ops)
+	sort.Slice(tenures, func(i, j int) bool {
+		if tenures[i].key != tenures[j].key {
+			return tenures[i].key < tenures[j].key
+		}
+		return tenures[i].start < tenures[j].start
+	})
+	var problems []string
+	var held time.Duration
+	leaders := map[int]bool{}
+	for i, t := range tenures {
+		leaders[t.client] = true
+		if t.end > t.start {
+			held += time.Duration(t.end - t.start)
+		}
+		// The latest-ending earlier tenure of another candidate on this key.
+		for j := i - 1; j >= 0 && tenures[j].key == t.key; j-- {
+			p := tenures[j]
+			if p.client != t.client && p.end > t.start {
+				problems = append(problems, fmt.Sprintf("key %q: candidate %d acquired at %.3fs (%s) while candidate %d held it until %.3fs (%s): both leaders for %s",
+					t.key, t.client, sec(t.start), t.by, p.client, sec(p.end), p.by, time.Duration(min(p.end, t.end)-t.start).Round(time.Microsecond)))
+				break
+			}
+		}
+	}
+	if len(tenures) == 0 {
+		c.Result, c.Detail = Unknown, "no candidate ever held the lease"
+		return c, nil
+	}
+	detail := fmt.Sprintf("%d tenures by %d candidates, %.1fs held in all", len(tenures), len(leaders), held.Seconds())
+	if len(problems) > 0 {
+		c.Result, c.Detail = Fail, detail+fmt.Sprintf("; %d overlapping", len(problems))
+		return c, notesFor(CheckMutualExclusion, problems)
+	}
+	c.Result, c.Detail = Pass, detail+", never two at once (a holder relies on its lease until invoke + TTL)"
+	return c, nil
+}
+
+func sec(ns int64) float64 { return float64(ns) / 1e9 }

@@ -1,0 +1,217 @@
+package checker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// Checks of the scenario's watchers (history.Meta.Watchers), over what each
+// one delivered (history.History.Delivered).
+const (
+	// CheckWatchOrder: per watcher and key, revisions strictly increase —
+	// no entry delivered twice, none out of order.
+	CheckWatchOrder = "watch-order"
+	// CheckWatchComplete: every revision the bucket holds at the end for a
+	// watched key (that the watcher's mode promises) reached every watcher
+	// of the key, and each watcher's last delivery per key is the key's
+	// final state.
+	CheckWatchComplete = "watch-complete"
+	// CheckWatchNoPhantoms: every delivered value was written by an
+	// operation of the history, to that key, at that revision if the write
+	// was acknowledged with one.
+	CheckWatchNoPhantoms = "watch-no-phantoms"
+)
+
+// WatchChecks are the checks a scenario with watchers requires by default.
+var WatchChecks = []string{CheckWatchOrder, CheckWatchComplete, CheckWatchNoPhantoms}
+
+func noWatchers(name string, h *history.History) (CheckResult, bool) {
+	if h.Meta == nil || len(h.Meta.Watchers) == 0 {
+		return CheckResult{Name: name, Result: Skipped, Detail: "the scenario has no watchers"}, true
+	}
+	return CheckResult{Name: name}, false
+}
+
+func checkWatchOrder(h *history.History) (CheckResult, []string) {
+	c, skip := noWatchers(CheckWatchOrder, h)
+	if skip {
+		return c, nil
+	}
+	type wk struct {
+		watcher int
+		key     string
+	}
+	last := map[wk]uint64{}
+	var problems []string
+	for _, d := range h.Delivered {
+		k := wk{d.Watcher, d.Key}
+		prev, seen := last[k]
+		switch {
+		case seen && d.Rev == prev:
+			problems = append(problems, fmt.Sprintf("watcher %d, key %q: revision %d delivered twice", d.Watcher, d.Key, d.Rev))
+		case seen && d.Rev < prev:
+			problems = append(problems, fmt.Sprintf("watcher %d, key %q: revision %d delivered after %d", d.Watcher, d.Key, d.Rev, prev))
+		}
+		if d.Rev > prev {
+			last[k] = d.Rev
+		}
+	}
+	if len(problems) > 0 {
+		c.Result, c.Detail = Fail, fmt.Sprintf("%d deliveries out of order or repeated, in %d entries to %d watchers", len(problems), len(h.Delivered), len(h.Meta.Watchers))
+		return c, notesFor(CheckWatchOrder, problems)
+	}
+	c.Result, c.Detail = Pass, fmt.Sprintf("%d entries to %d watchers, each key's revisions in increasing order", len(h.Delivered), len(h.Meta.Watchers))
+	return c, nil
+}
+
+func checkWatchComplete(h *history.History) (CheckResult, []string) {
+	c, skip := noWatchers(CheckWatchComplete, h)
+	if skip {
+		return c, nil
+	}
+	if h.End == nil {
+		c.Result, c.Detail = Unknown, "the run did not finish: the bucket's final state was not read"
+		return c, nil
+	}
+	// What the bucket holds at the end, per key, in revision order.
+	held := map[string][]uint64{}
+	if h.End.StoredComplete {
+		for _, s := range h.Stored {
+			held[s.Key] = append(held[s.Key], s.Rev)
+		}
+		for _, revs := range held {
+			sort.Slice(revs, func(i, j int) bool { return revs[i] < revs[j] })
+		}
+	}
+	final := map[string]uint64{}
+	for _, f := range h.Final {
+		if f.Rev > 0 {
+			final[f.Key] = f.Rev
+		}
+	}
+	type wk struct {
+		watcher int
+		key     string
+	}
+	got := map[wk]map[uint64]bool{}
+	lastGot := map[wk]uint64{}
+	for _, d := range h.Delivered {
+		k := wk{d.Watcher, d.Key}
+		if got[k] == nil {
+			got[k] = map[uint64]bool{}
+		}
+		got[k][d.Rev] = true
+		if d.Rev > lastGot[k] {
+			lastGot[k] = d.Rev
+		}
+	}
+	keys := make([]string, 0, len(h.Meta.Keys))
+	keys = append(keys, h.Meta.Keys...)
+	var problems []string
+	missing, behind, expected := 0, 0, 0
+	for _, w := range h.Meta.Watchers {
+		for _, key := range keys {
+			if !w.Watches(key) {
+				continue
+			}
+			k := wk{w.ID, key}
+			var missed []uint64
+			for _, rev := range promised(w, held[key]) {
+				expected++
+				if !got[k][rev] {
+					missed = append(missed, rev)
+				}
+			}
+			if len(missed) > 0 {
+				missing += len(missed)
+				problems = append(problems, fmt.Sprintf("watcher %d, key %q: never delivered revision(s) %s that the bucket holds", w.ID, key, revList(missed)))
+			}
+			if f := final[key]; f > 0 && (f > w.StartSeq || w.Mode != history.WatchUpdates) && lastGot[k] != f {
+				behind++
+				problems = append(problems, fmt.Sprintf("watcher %d, key %q: last delivered revision %d, the key's final revision is %d", w.ID, key, lastGot[k], f))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		c.Result, c.Detail = Fail, fmt.Sprintf("%d held revisions never delivered, %d watcher/key pairs not at the final state", missing, behind)
+		return c, notesFor(CheckWatchComplete, problems)
+	}
+	if !h.End.StoredComplete {
+		c.Result, c.Detail = Unknown, "every watcher reached each key's final state, but the bucket's full contents were not read to compare every revision"
+		return c, nil
+	}
+	c.Result, c.Detail = Pass, fmt.Sprintf("%d watchers delivered all %d held revisions they promise and end at each key's final state", len(h.Meta.Watchers), expected)
+	return c, nil
+}
+
+// promised: of the revisions the bucket holds for a key (ascending), those
+// the watcher must have delivered. A history watcher owes all of them; an
+// updates-only watcher those written after it began; a latest watcher also
+// the key's latest revision when it began, if that is still held.
+func promised(w history.WatcherSpec, held []uint64) []uint64 {
+	if w.Mode == history.WatchHistory {
+		return held
+	}
+	i := sort.Search(len(held), func(i int) bool { return held[i] > w.StartSeq })
+	if w.Mode == history.WatchLatest && i > 0 {
+		i--
+	}
+	return held[i:]
+}
+
+func revList(revs []uint64) string {
+	s := ""
+	for i, r := range revs {
+		if i == 5 {
+			return s + fmt.Sprintf(" and %d more", len(revs)-i)
+		}
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprint(r)
+	}
+	return s
+}
+
+func checkWatchNoPhantoms(h *history.History) (CheckResult, []string) {
+	c, skip := noWatchers(CheckWatchNoPhantoms, h)
+	if skip {
+		return c, nil
+	}
+	writes := make(map[string]history.Record, len(h.Ops))
+	for _, op := range h.Ops {
+		if op.Value != "" {
+			writes[op.Value] = op
+		}
+	}
+	var problems []string
+	values := 0
+	for _, d := range h.Delivered {
+		if d.Marker != history.MarkerNone {
+			continue
+		}
+		values++
+		w, ok := writes[d.Read]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q at revision %d was never written", d.Watcher, d.Key, d.Read, d.Rev))
+		case w.Key != d.Key:
+			problems = append(problems, fmt.Sprintf("watcher %d: value %q delivered for key %q, written to %q", d.Watcher, d.Read, d.Key, w.Key))
+		case w.Outcome == history.OK && w.Rev != 0 && w.Rev != d.Rev:
+			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at revision %d, acknowledged at %d", d.Watcher, d.Key, d.Read, d.Rev, w.Rev))
+		case w.Outcome == history.Fail && w.Op != history.OpCreate:
+			// A create's second request (after a delete marker) can land
+			// although the client reports the first one's conflict; resolve
+			// counts those. Any other definite failure must not be seen.
+			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q of a %s that failed (%s) was delivered at revision %d", d.Watcher, d.Key, d.Read, w.Op, w.ErrClass, d.Rev))
+		}
+	}
+	if len(problems) > 0 {
+		c.Result, c.Detail = Fail, fmt.Sprintf("%d of %d delivered values were not written as delivered", len(problems), values)
+		return c, notesFor(CheckWatchNoPhantoms, problems)
+	}
+	c.Result, c.Detail = Pass, fmt.Sprintf("all %d delivered values were written by the history's operations, at the delivered revisions", values)
+	return c, nil
+}
