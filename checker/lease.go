@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -67,7 +68,7 @@ func leaseTenures(ops []history.Record) []tenure {
 				cur = &tenure{client: client, key: op.Key, start: op.Complete, end: op.Invoke + op.TTL, by: op.Value}
 			case op.Op == history.OpUpdate && acked && op.TTL > 0:
 				if cur != nil && cur.key == op.Key && op.Invoke < cur.end {
-					cur.end = op.Invoke + op.TTL
+					cur.end, cur.by = op.Invoke+op.TTL, op.Value // the renewal now sets the deadline
 					continue
 				}
 				closeAt(op.Invoke)
@@ -101,11 +102,12 @@ func checkMutualExclusion(h *history.History) (CheckResult, []string) {
 	var problems []string
 	var held time.Duration
 	leaders := map[int]bool{}
+	// An acquire acknowledged after its own deadline gave its candidate
+	// nothing to rely on: an empty tenure overlaps nothing.
+	tenures = slices.DeleteFunc(tenures, func(t tenure) bool { return t.end <= t.start })
 	for i, t := range tenures {
 		leaders[t.client] = true
-		if t.end > t.start {
-			held += time.Duration(t.end - t.start)
-		}
+		held += time.Duration(t.end - t.start)
 		// The latest-ending earlier tenure of another candidate on this key.
 		for j := i - 1; j >= 0 && tenures[j].key == t.key; j-- {
 			p := tenures[j]

@@ -105,8 +105,11 @@ func visualizationName(key, check string) string {
 		}
 		return '_'
 	}, key)
-	if check == CheckLinearizableReads {
+	switch check {
+	case CheckLinearizableReads:
 		return safe + "-reads.html"
+	case CheckLinearizableReadsLeader:
+		return safe + "-reads-leader.html"
 	}
 	return safe + ".html"
 }

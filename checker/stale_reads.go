@@ -128,8 +128,11 @@ func staleReads(ops []history.Record) StaleReads {
 
 // forPath is the figures of one read path ("" direct).
 func (s StaleReads) forPath(path string) StaleReads {
+	if s.ByPath == nil {
+		return s // one path: the figures are its own
+	}
 	if p := s.ByPath[pathName(path)]; p != nil {
 		return *p
 	}
-	return s
+	return StaleReads{}
 }

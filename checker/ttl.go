@@ -39,6 +39,7 @@ func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []st
 	}
 	var problems []string
 	reads, afterExpiry := 0, 0
+	var maxLate time.Duration
 	check := func(r history.Record, who string) {
 		if !r.Found {
 			return
@@ -53,7 +54,9 @@ func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []st
 			return
 		}
 		afterExpiry++
-		if late := time.Duration(r.Invoke - expires); late > tol {
+		late := time.Duration(r.Invoke - expires)
+		maxLate = max(maxLate, late)
+		if late > tol {
 			problems = append(problems, fmt.Sprintf("%s of key %q at %.3fs returned %s, written with TTL %s by %.3fs: %s past its expiry (tolerance %s)",
 				who, r.Key, sec(r.Invoke), r.Read, time.Duration(w.TTL), sec(w.Complete), late.Round(time.Millisecond), tol))
 		}
@@ -66,7 +69,7 @@ func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []st
 	for _, f := range h.Final {
 		check(f, "final read")
 	}
-	detail := fmt.Sprintf("%d reads of values written with a TTL, %d within the tolerance %s after expiry", reads, afterExpiry, tol)
+	detail := fmt.Sprintf("%d reads of values written with a TTL; %d after expiry (the latest %s after; tolerance %s)", reads, afterExpiry, maxLate.Round(time.Millisecond), tol)
 	if len(problems) > 0 {
 		c.Result, c.Detail = Fail, fmt.Sprintf("%d reads returned a value more than %s past its TTL; ", len(problems), tol)+detail
 		return c, notesFor(CheckTTLExpiry, problems)

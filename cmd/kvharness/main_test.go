@@ -167,10 +167,11 @@ func TestScenariosList(t *testing.T) {
 type summary struct {
 	Verdict string `json:"verdict"`
 	Checks  []struct {
-		Name, Result string
-		Required     bool
+		Name, Result, Detail string
+		Required             bool
 	} `json:"checks"`
-	Ops map[string]struct {
+	Propagation *struct{ Deliveries, Watchers int } `json:"watch_propagation"`
+	Ops         map[string]struct {
 		OK, Fail, Unknown int
 		LatencyUS         struct{ P50, P99, Max float64 } `json:"latency_us"`
 	} `json:"ops"`
