@@ -92,7 +92,7 @@ func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, [
 		c.Result, c.Detail = Unknown, "no increment happened"
 		return c, nil
 	}
-	detail := joinShort(summary)
+	detail := firstFew(summary, 3, "; ")
 	if anyUnknown {
 		detail += "; increments of unknown outcome bound the final count to a range"
 	}
@@ -102,19 +102,4 @@ func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, [
 	}
 	c.Result, c.Detail = Pass, detail
 	return c, nil
-}
-
-// joinShort joins up to three items and counts the rest.
-func joinShort(items []string) string {
-	s := ""
-	for i, it := range items {
-		if i == 3 {
-			return s + fmt.Sprintf("; and %d more", len(items)-i)
-		}
-		if i > 0 {
-			s += "; "
-		}
-		s += it
-	}
-	return s
 }

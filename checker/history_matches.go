@@ -28,8 +28,19 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 		return c, nil
 	}
 	entries := map[string][]history.Record{}
+	var keys []string // the keys read, in order
 	for _, e := range h.KeyHistory {
-		entries[e.Key] = append(entries[e.Key], e)
+		if _, seen := entries[e.Key]; !seen {
+			keys = append(keys, e.Key)
+			entries[e.Key] = nil
+		}
+		if e.Rev != 0 {
+			entries[e.Key] = append(entries[e.Key], e)
+		}
+	}
+	if len(keys) == 0 {
+		// A history from before empty histories were recorded: every key.
+		keys = h.Meta.Keys
 	}
 	writes := map[string]history.Record{}
 	acked := map[string][]history.Record{}
@@ -54,7 +65,7 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 	exact := r.seqs != nil && !anyTTL
 	var problems []string
 	total := 0
-	for _, key := range h.Meta.Keys {
+	for _, key := range keys {
 		es := entries[key]
 		total += len(es)
 		bad := func(format string, args ...any) {
@@ -115,14 +126,14 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 		}
 	}
 	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, fmt.Sprintf("%d problems in the History() of %d keys", len(problems), len(h.Meta.Keys))
+		c.Result, c.Detail = Fail, fmt.Sprintf("%d problems in the History() of %d keys", len(problems), len(keys))
 		return c, notesFor(CheckHistoryMatches, problems)
 	}
 	how := "consistent with the writes"
 	if exact {
 		how = "exactly the messages the stream kept"
 	}
-	c.Result, c.Detail = Pass, fmt.Sprintf("History() of %d keys (%d entries, depth %d): %s", len(h.Meta.Keys), total, depth, how)
+	c.Result, c.Detail = Pass, fmt.Sprintf("History() of %d keys (%d entries, depth %d): %s", len(keys), total, depth, how)
 	return c, nil
 }
 

@@ -17,9 +17,19 @@ func keyHistMarker(key, marker string, rev uint64) history.Record {
 	return history.Record{Kind: history.KindHistory, Key: key, Rev: rev, Marker: marker, At: ms(finalComp)}
 }
 
-// historyRead marks h's History() as read for every key, with entries.
+// historyRead marks h's History() as read for every key, with entries; a
+// key without any gets the empty-history record the runner writes.
 func historyRead(h *history.History, entries ...history.Record) *history.History {
 	h.End.HistoryReads = true
+	has := map[string]bool{}
+	for _, e := range entries {
+		has[e.Key] = true
+	}
+	for _, k := range h.Meta.Keys {
+		if !has[k] {
+			entries = append(entries, history.Record{Kind: history.KindHistory, Key: k, At: ms(finalComp)})
+		}
+	}
 	return addRecs(h, entries...)
 }
 

@@ -1,6 +1,9 @@
 package checker
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // maxNotesPerCheck bounds the explanations printed per check; the details
 // stay in the history (and, for linearizability, in the views of every
@@ -19,4 +22,12 @@ func notesFor(check string, problems []string) []string {
 		notes = append(notes, check+": "+p)
 	}
 	return notes
+}
+
+// firstFew joins up to n items with sep and counts the rest.
+func firstFew(items []string, n int, sep string) string {
+	if len(items) <= n {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:n], sep) + fmt.Sprintf("%s and %d more", sep, len(items)-n)
 }

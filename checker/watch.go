@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -161,18 +162,13 @@ func promised(w history.WatcherSpec, held []uint64) []uint64 {
 	return held[i:]
 }
 
+// revList names up to five revisions and counts the rest.
 func revList(revs []uint64) string {
-	s := ""
+	items := make([]string, len(revs))
 	for i, r := range revs {
-		if i == 5 {
-			return s + fmt.Sprintf(" and %d more", len(revs)-i)
-		}
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprint(r)
+		items[i] = strconv.FormatUint(r, 10)
 	}
-	return s
+	return firstFew(items, 5, ", ")
 }
 
 func checkWatchNoPhantoms(h *history.History) (CheckResult, []string) {

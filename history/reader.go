@@ -20,7 +20,8 @@ type History struct {
 	// Delivered: what the scenario's watchers received (watch records with
 	// Watcher > 0); Watch holds the recording watcher's.
 	Delivered []Record
-	// KeyHistory: each key's History() after the run, in returned order.
+	// KeyHistory: keys' History() after the run, in returned order (a
+	// record without a revision: read, and empty).
 	KeyHistory []Record
 	Faults     []Fault
 	End        *End

@@ -28,7 +28,8 @@ const (
 	// node), for comparing replicas.
 	KindReplica Kind = "replica"
 	// KindHistory is one entry of a key's History() after the run, in the
-	// order the client library returned them.
+	// order the client library returned them; a key whose History() was
+	// empty has one without a revision.
 	KindHistory Kind = "history"
 	KindEnd     Kind = "end" // last line of a run that ended normally or was interrupted cleanly
 )
@@ -222,7 +223,8 @@ type End struct {
 	// ReplicaNodes: the servers whose replicas were read key by key (replica
 	// records); empty when they were not read (one node, R1).
 	ReplicaNodes []string `json:"replica_nodes,omitempty"`
-	// HistoryReads: every key's History() was read (history records).
+	// HistoryReads: the History() of every key (up to 10,000; an even
+	// sample of more) was read: history records.
 	HistoryReads bool `json:"history_reads,omitempty"`
 }
 

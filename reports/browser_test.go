@@ -190,6 +190,15 @@ func TestReportRendersInBrowser(t *testing.T) {
 	if len(info.Charts) < 4 {
 		t.Errorf("page has %d .chart elements, want at least 4 (latency and throughput per op, spectrum)", len(info.Charts))
 	}
+	watchCharts := 0
+	for _, c := range info.Charts {
+		if strings.HasPrefix(c.Title, "watch ") {
+			watchCharts++
+		}
+	}
+	if os.Getenv("KVHARNESS_REPORT_DIR") == "" && watchCharts != 2 {
+		t.Errorf("%d charts of op watch, want its latency (propagation) and its deliveries per second", watchCharts)
+	}
 	for i, c := range info.Charts {
 		name := fmt.Sprintf("chart %d %q", i, c.Title)
 		if n, err := strconv.Atoi(c.Points); err != nil || n <= 0 {
@@ -414,6 +423,20 @@ func syntheticHistory(seed uint64) *history.History {
 	for _, p := range ops {
 		h.Ops = append(h.Ops, p.rec)
 		end = max(end, p.rec.Complete)
+	}
+	// Two watchers of every key receive each write a little after it took
+	// effect (sometimes before its writer has the acknowledgement).
+	h.Meta.Watchers = []history.WatcherSpec{{ID: 1, Mode: history.WatchLatest}, {ID: 2, Mode: history.WatchLatest}}
+	h.Meta.Required = []string{checker.CheckLinearizableWrites, checker.CheckWatchOrder} // no stored messages to hold watch-complete to
+	sort.Slice(ops, func(i, j int) bool { return ops[i].at < ops[j].at })
+	for _, p := range ops {
+		if p.rec.Value == "" || p.rec.Outcome != history.OK {
+			continue
+		}
+		for w := 1; w <= 2; w++ {
+			h.Delivered = append(h.Delivered, history.Record{Kind: history.KindWatch, Watcher: w, Key: p.rec.Key,
+				Rev: p.rec.Rev, Read: p.rec.Value, At: p.at + ms(0.2+rng.ExpFloat64())})
+		}
 	}
 	// Final reads through the stream leader, after the run.
 	at := end + ms(50)

@@ -223,13 +223,16 @@ func (s *Summary) WriteFiles(dir string, h *history.History) error {
 }
 
 // LatencyFromHistory rebuilds histograms from invoke/complete times, for
-// runs re-checked offline.
+// runs re-checked offline, and watch propagation (always from the history).
 func LatencyFromHistory(h *history.History) latency.Set {
 	r := latency.NewRecorder()
 	for _, op := range h.Ops {
 		if op.Complete > op.Invoke {
 			r.Record(op.Op, string(op.Outcome), time.Duration(op.Complete-op.Invoke))
 		}
+	}
+	if watch, _ := watchPropagation(h); watch != nil {
+		return latency.Merge(r, watch)
 	}
 	return latency.Merge(r)
 }

@@ -47,6 +47,13 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		"name: x\nworkload:\n  stages:\n    - {rate: 0, for: 1s}\n":                                  "line 4",
 		"name: x\nfaults:\n  plan:\n    - {kind: kill, at: soon, duration: 1s}\n":                    "line 4",
 		"name: x\nfaults:\n  partition_mode: sever\n":                                                "line 3",
+		"name: x\nworkload:\n  pattern: queue\n":                                                     "line 3",
+		"name: x\nworkload:\n  pattern: lease\n":                                                     "key_ttl",
+		"name: x\nworkload:\n  key_ttl: 500ms\n":                                                     "line 3",
+		"name: x\nworkload:\n  read_path: nearest\n":                                                 "line 3",
+		"name: x\nworkload:\n  watchers:\n    - {count: 2, mode: sometimes}\n":                       "line 4",
+		"name: x\nworkload:\n  watchers:\n    - {keys: [\"a b\"]}\n":                                 "line 4",
+		"name: x\nbucket:\n  limit_marker_ttl: 1m\nworkload:\n  key_ttl: 2s\n":                       "raises every message TTL",
 	}
 	for yaml, want := range cases {
 		_, err := Parse("s.yaml", []byte(yaml))

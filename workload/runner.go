@@ -469,7 +469,7 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 	}
 	if kv, err := js.KeyValue(ctx, cfg.Bucket.Name); err == nil {
 		hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		end.HistoryReads = readKeyHistories(hctx, kv, cfg.Keys.Keys, clock, out)
+		end.HistoryReads = readKeyHistories(hctx, kv, historyKeys(cfg.Keys.Keys), clock, out)
 		hcancel()
 	}
 	if cfg.Bucket.Replicas > 1 {
@@ -486,26 +486,36 @@ func finalPhase(nc *nats.Conn, js jetstream.JetStream, cfg Config, w *RecordingW
 // large key space fits the final phase's budget. It reports whether every
 // key was read, and each key's last revision.
 func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) (bool, map[string]uint64) {
-	const parallel = 16
-	var wg sync.WaitGroup
-	var failed atomic.Bool
 	var mu sync.Mutex
 	last := make(map[string]uint64, len(keys))
+	ok := forEachKey(keys, 16, func(key string) bool {
+		rec, err := readLastRetrying(ctx, nc, bucket, key, clock)
+		if err != nil {
+			return false
+		}
+		out.Write(&rec)
+		mu.Lock()
+		last[key] = rec.Rev
+		mu.Unlock()
+		return true
+	})
+	return ok, last
+}
+
+// forEachKey runs read for every key, parallel at a time, and reports
+// whether every one succeeded.
+func forEachKey(keys []string, parallel int, read func(key string) bool) bool {
+	var wg sync.WaitGroup
+	var failed atomic.Bool
 	next := make(chan string)
 	for i := 0; i < parallel; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for key := range next {
-				rec, err := readLastRetrying(ctx, nc, bucket, key, clock)
-				if err != nil {
+				if !read(key) {
 					failed.Store(true)
-					continue
 				}
-				out.Write(&rec)
-				mu.Lock()
-				last[key] = rec.Rev
-				mu.Unlock()
 			}
 		}()
 	}
@@ -514,7 +524,7 @@ func finalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string
 	}
 	close(next)
 	wg.Wait()
-	return !failed.Load(), last
+	return !failed.Load()
 }
 
 func readLastRetrying(ctx context.Context, nc *nats.Conn, bucket, key string, clock Clock) (history.Record, error) {
