@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kvharness/kvharness/checker"
 )
 
 // WriteText prints the human summary: configuration, ops table, checks,
@@ -56,12 +58,21 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
+	var notApplicable []string
 	for _, c := range s.Checks {
+		if c.Result == checker.Skipped && !c.Required {
+			notApplicable = append(notApplicable, c.Name)
+			continue
+		}
 		req := "reported"
 		if c.Required {
 			req = "required"
 		}
 		fmt.Fprintf(w, "  %-25s %-8s %-9s %s\n", c.Name, c.Result, req, c.Detail)
+	}
+	if len(notApplicable) > 0 {
+		// summary.json and report.html keep their rows and reasons.
+		fmt.Fprintf(w, "  %-25s %s\n", "skipped (not applicable)", strings.Join(notApplicable, ", "))
 	}
 	for _, t := range s.Thresholds {
 		status := "pass"

@@ -46,7 +46,7 @@ func TestUseCaseScenarios(t *testing.T) {
 		}},
 		{"service-status", "5s", watch, nil},
 		{"counter", "5s", []string{"counter-exact", "history-matches"}, nil},
-		{"leader-election", "10s", []string{"mutual-exclusion", "watch-complete"}, func(t *testing.T, s summary) {
+		{"leader-election", "12s", []string{"mutual-exclusion", "watch-complete"}, func(t *testing.T, s summary) {
 			if s.Ops["create"].OK < 2 || s.Ops["update"].OK == 0 {
 				t.Errorf("want at least two acquisitions and a renewal, got %+v", s.Ops)
 			}
