@@ -88,6 +88,10 @@ type Result struct {
 	WatchComplete bool
 }
 
+// setupBudget bounds connecting, creating the bucket and starting clients
+// and watchers (a variable so a test can show watches outlive it).
+var setupBudget = 60 * time.Second
+
 // SetupError marks failures before any operation ran (bad target, bucket
 // cannot be created): the CLI reports them as usage/connection errors.
 type SetupError struct{ Err error }
@@ -100,7 +104,7 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // history. A canceled ctx is an interruption, not an error: the history it
 // leaves is complete and checkable.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	setup, cancelSetup := context.WithTimeout(context.Background(), 60*time.Second)
+	setup, cancelSetup := context.WithTimeout(context.Background(), setupBudget)
 	defer cancelSetup()
 
 	control, err := cfg.Target.Connect("kvharness-control")
@@ -156,6 +160,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}()
 
+	// Watches live for the whole run: nats.go ends a watch when the
+	// context it was started with ends, so not the setup budget's.
+	watchCtx, endWatches := context.WithCancel(context.Background())
+	defer endWatches()
 	var watcher *RecordingWatcher
 	if !cfg.NoWatcher {
 		watchConn, err := cfg.Target.Connect("kvharness-watcher")
@@ -169,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			out.Close()
 			return nil, &SetupError{err}
 		}
-		if watcher, err = StartWatcher(setup, watchKV, 0, clock, out); err != nil {
+		if watcher, err = StartWatcher(watchCtx, watchKV, 0, clock, out); err != nil {
 			out.Close()
 			return nil, &SetupError{fmt.Errorf("starting the recording watcher: %w", err)}
 		}
@@ -198,11 +206,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	var watchers []*ScenarioWatcher
-	if len(cfg.Watchers) > 0 {
+	if len(cfg.Watchers) > 0 && !cfg.NoRecord {
 		startSeq, err := streamLastSeq(setup, js, cluster.StreamName(cfg.Bucket.Name))
 		var conns []*nats.Conn
 		if err == nil {
-			watchers, conns, err = startWatchers(setup, cfg.Target, cfg.Bucket.Name, cfg.Watchers, startSeq, clock, out)
+			watchers, conns, err = startWatchers(watchCtx, cfg.Target, cfg.Bucket.Name, cfg.Watchers, startSeq, clock, out)
 		}
 		for _, nc := range conns {
 			closeAll = append(closeAll, nc.Close)

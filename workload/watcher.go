@@ -32,9 +32,9 @@ type RecordingWatcher struct {
 // SeqRange is an inclusive range of stream sequences.
 type SeqRange struct{ From, To uint64 }
 
-// StartWatcher starts watching. IncludeHistory makes the consumer start at
-// the first sequence of the (fresh) bucket, so nothing written before the
-// consumer existed is missed.
+// StartWatcher starts watching; the watch ends with Stop or when ctx ends.
+// IncludeHistory makes the consumer start at the first sequence of the
+// (fresh) bucket, so nothing written before the consumer existed is missed.
 func StartWatcher(ctx context.Context, kv jetstream.KeyValue, id int, clock Clock, out *history.Writer) (*RecordingWatcher, error) {
 	w, err := kv.WatchAll(ctx, jetstream.IncludeHistory())
 	if err != nil {

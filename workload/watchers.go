@@ -37,8 +37,8 @@ type ScenarioWatcher struct {
 }
 
 // startWatchers starts every watcher of the groups, numbered from 1, each
-// on its own connection. startSeq is the stream's last sequence now: no
-// client runs yet, so it is exact.
+// on its own connection; they watch until stopped or ctx ends. startSeq is
+// the stream's last sequence now: no client runs yet, so it is exact.
 func startWatchers(ctx context.Context, t *cluster.Target, bucket string, groups []WatcherGroup, startSeq uint64, clock Clock, out *history.Writer) ([]*ScenarioWatcher, []*nats.Conn, error) {
 	var ws []*ScenarioWatcher
 	var conns []*nats.Conn

@@ -219,3 +219,42 @@ func TestServerTTLFacts(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchesOutliveTheSetupBudget: nats.go ends a watch when the context
+// it was started with ends. Started with the setup budget's, every watcher
+// went quiet a minute into a run and every longer run failed
+// watch-complete; here the budget is a second and the run three.
+func TestWatchesOutliveTheSetupBudget(t *testing.T) {
+	defer func(d time.Duration) { setupBudget = d }(setupBudget)
+	setupBudget = time.Second
+	target, err := cluster.Up(cluster.TargetConfig{Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(target.Down)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	res, err := Run(context.Background(), Config{
+		Target: target, Bucket: cluster.BucketConfig{Name: "outlive", Replicas: 1, Storage: "memory", History: 4},
+		Clients: 2, Duration: 3 * time.Second, Rate: 50, Keys: NewKeySpace(4, 0), Mix: Mix{"put": 1},
+		ValueSize: 16, Seed: 1, OpTimeout: 2 * time.Second, HistoryPath: path,
+		Watchers: []WatcherGroup{{Count: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastWatch, lastDelivered int64
+	for _, w := range h.Watch {
+		lastWatch = max(lastWatch, w.At)
+	}
+	for _, d := range h.Delivered {
+		lastDelivered = max(lastDelivered, d.At)
+	}
+	if !res.WatchComplete || lastWatch < int64(2*time.Second) || lastDelivered < int64(2*time.Second) {
+		t.Errorf("watch complete %v; last entries at %.1fs (recording watcher) and %.1fs (scenario watcher): want both past the 1s setup budget",
+			res.WatchComplete, float64(lastWatch)/1e9, float64(lastDelivered)/1e9)
+	}
+}
