@@ -41,20 +41,21 @@ func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, [
 		acked++
 		f, ok := final[op.Key]
 		switch {
-		case ok && op.TTL > 0 && f.Invoke > op.Complete+op.TTL:
-			// Its TTL ran out before the final read: the server removed it,
-			// revealing what the key held before or leaving a marker that
-			// may itself have expired by now.
+		case h.End.WatchComplete && watched[op.Rev] != op.Value:
+			// every sequence was seen (by the watcher or in the stream after
+			// the run), and this write's was not where it was acknowledged
+			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d never appeared in the stream", op.Op, op.Value, op.Client, op.Rev))
+		case ok && op.TTL > 0 && f.Invoke > op.Invoke+op.TTL:
+			// Its TTL may have run out before the final read (the server
+			// stamps a write after its invocation and keeps it TTL from
+			// then): removed, revealing what the key held before or leaving
+			// a marker that may itself have expired by now.
 		case !ok || (!f.Found && f.Marker == ""):
 			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q has no message at all", op.Op, op.Value, op.Client, op.Rev, op.Key))
 		case f.Rev < op.Rev:
 			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q ends at revision %d", op.Op, op.Value, op.Client, op.Rev, op.Key, f.Rev))
 		case f.Rev == op.Rev && f.Read != op.Value:
 			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but the final message there is %q", op.Op, op.Value, op.Client, op.Rev, f.Read))
-		case h.End.WatchComplete && watched[op.Rev] != op.Value:
-			// every sequence was seen (by the watcher or in the stream after
-			// the run), and this write's was not where it was acknowledged
-			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d never appeared in the stream", op.Op, op.Value, op.Client, op.Rev))
 		}
 	}
 	if len(lost) == 0 {

@@ -25,7 +25,9 @@ func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []st
 	c := CheckResult{Name: CheckTTLExpiry}
 	writes := map[string]history.Record{}
 	for _, op := range ops {
-		if op.TTL > 0 && op.Value != "" && op.Complete > 0 && op.Outcome != history.Fail {
+		// An unknown write that was never seen has no bound on when it was
+		// stored (its Complete is when its client gave up): left out.
+		if op.TTL > 0 && op.Value != "" && op.Complete > 0 && op.Outcome != history.Fail && (op.Outcome == history.OK || op.Rev != 0) {
 			writes[op.Value] = op
 		}
 	}

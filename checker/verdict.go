@@ -46,33 +46,44 @@ type Shape struct {
 	External bool   // servers the harness did not start
 	Watchers bool   // the scenario has watchers
 	Pattern  string // history.Meta.Pattern
+	TTL      bool   // writes carry per-key TTLs
+	// LeaderReads: gets are routed to the stream leader (some or all);
+	// NoDirectReads: all of them.
+	LeaderReads, NoDirectReads bool
 }
 
 // DefaultRequiredFor is what a scenario requires when it says nothing:
 // DefaultRequired (or DefaultRequiredExternal) and History() matching the
 // writes, plus the watch checks when it has watchers and its pattern's own
-// check. With per-key TTLs (lease, sessions) the linearizability checks are
-// reported, not required: the server's expiry markers are writes no client
-// made, which the model does not know.
+// check. With per-key TTLs, ttl-expiry instead of the linearizability
+// checks, which are skipped: the server's expiry removes messages and
+// writes markers no client made, which the model does not know.
 func DefaultRequiredFor(s Shape) []string {
 	req := DefaultRequired(s.Replicas)
 	if s.External {
 		req = DefaultRequiredExternal(s.Replicas)
 	}
 	req = append(req, CheckHistoryMatches)
+	if s.LeaderReads && s.Replicas <= 1 {
+		req = append(req, CheckLinearizableReadsLeader) // as direct reads are on R1
+	}
+	if s.NoDirectReads {
+		req = slices.DeleteFunc(req, func(c string) bool { return c == CheckLinearizableReads })
+	}
 	if s.Watchers {
 		req = append(req, WatchChecks...)
+	}
+	if s.TTL {
+		req = slices.DeleteFunc(req, func(c string) bool {
+			return c == CheckLinearizableWrites || c == CheckLinearizableReads || c == CheckLinearizableReadsLeader
+		})
+		req = append(req, CheckTTLExpiry)
 	}
 	switch s.Pattern {
 	case history.PatternCounter:
 		req = append(req, CheckCounterExact)
-	case history.PatternLease, history.PatternSessions:
-		req = slices.DeleteFunc(req, func(c string) bool { return c == CheckLinearizableWrites || c == CheckLinearizableReads })
-		if s.Pattern == history.PatternLease {
-			req = append(req, CheckMutualExclusion)
-		} else {
-			req = append(req, CheckTTLExpiry)
-		}
+	case history.PatternLease:
+		req = append(req, CheckMutualExclusion)
 	}
 	return req
 }

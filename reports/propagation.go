@@ -22,15 +22,25 @@ type Propagation struct {
 	Watchers  int `json:"watchers"`
 }
 
-// watchPropagation measures, from the history, every delivery of an
-// acknowledged write's value to a scenario watcher.
-func watchPropagation(h *history.History) (*latency.Recorder, Propagation) {
-	p := Propagation{}
-	if h.Meta != nil {
-		p.Watchers = len(h.Meta.Watchers)
+// propagationSample is one delivery of a write made while its watcher
+// watched: when it arrived, and how long after the write's acknowledgement
+// (negative: before it).
+type propagationSample struct {
+	at  int64
+	lag time.Duration
+}
+
+// propagationSamples: every delivery of an acknowledged write's value to a
+// scenario watcher, in delivery order. A watcher's initial entries (values
+// written before it began, which latest and history watchers receive first)
+// are left out: they time the watcher's start, not propagation.
+func propagationSamples(h *history.History) []propagationSample {
+	if len(h.Delivered) == 0 || h.Meta == nil {
+		return nil
 	}
-	if len(h.Delivered) == 0 {
-		return nil, p
+	startSeq := map[int]uint64{}
+	for _, w := range h.Meta.Watchers {
+		startSeq[w.ID] = w.StartSeq
 	}
 	acked := make(map[string]int64, len(h.Ops))
 	for _, op := range h.Ops {
@@ -38,19 +48,34 @@ func watchPropagation(h *history.History) (*latency.Recorder, Propagation) {
 			acked[op.Value] = op.Complete
 		}
 	}
-	r := latency.NewRecorder()
+	out := make([]propagationSample, 0, len(h.Delivered))
 	for _, d := range h.Delivered {
 		done, ok := acked[d.Read]
-		if d.Marker != history.MarkerNone || !ok {
+		if d.Marker != history.MarkerNone || !ok || d.Rev <= startSeq[d.Watcher] {
 			continue
 		}
+		out = append(out, propagationSample{at: d.At, lag: time.Duration(d.At - done)})
+	}
+	return out
+}
+
+// watchPropagation measures propagation into a histogram (op watch).
+func watchPropagation(h *history.History) (*latency.Recorder, Propagation) {
+	p := Propagation{}
+	if h.Meta != nil {
+		p.Watchers = len(h.Meta.Watchers)
+	}
+	samples := propagationSamples(h)
+	if len(samples) == 0 {
+		return nil, p
+	}
+	r := latency.NewRecorder()
+	for _, s := range samples {
 		p.Deliveries++
-		lag := time.Duration(d.At - done)
-		if lag < 0 {
+		if s.lag < 0 {
 			p.BeforeAck++
-			lag = 0
 		}
-		r.Record(OpWatch, string(history.OK), lag)
+		r.Record(OpWatch, string(history.OK), max(s.lag, 0))
 	}
 	return r, p
 }

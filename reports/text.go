@@ -16,8 +16,10 @@ func (s *Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\nscenario %s — %s, %d node(s), R%d bucket %s, nats-server %s\n",
 		s.Scenario, s.Target.Mode, s.Target.Nodes, s.Target.Replicas, s.Bucket, s.Target.ServerVersion)
 	total := 0
-	for _, o := range s.Ops {
-		total += o.OK + o.Fail + o.Unknown
+	for name, o := range s.Ops {
+		if name != OpWatch { // deliveries, not client ops
+			total += o.OK + o.Fail + o.Unknown
+		}
 	}
 	note := ""
 	if s.Interrupted {

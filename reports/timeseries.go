@@ -70,21 +70,11 @@ func perSecond(h *history.History) []Series {
 	}
 	// Deliveries to the scenario's watchers, by second of arrival, with
 	// their propagation from the write's acknowledgement.
-	if len(h.Delivered) > 0 {
-		acked := make(map[string]int64, len(h.Ops))
-		for _, op := range h.Ops {
-			if op.Value != "" && op.Outcome == history.OK {
-				acked[op.Value] = op.Complete
-			}
-		}
-		for _, d := range h.Delivered {
-			done, ok := acked[d.Read]
-			if !ok || d.Marker != history.MarkerNone || d.At/1e9 > last {
-				continue
-			}
-			b := bucketOf(OpWatch, d.At/1e9)
+	for _, p := range propagationSamples(h) {
+		if sec := p.at / 1e9; sec <= last {
+			b := bucketOf(OpWatch, sec)
 			b.ok++
-			b.lat = append(b.lat, math.Max(0, float64(d.At-done)/1e6))
+			b.lat = append(b.lat, math.Max(0, float64(p.lag)/1e6))
 		}
 	}
 	// A last second the run barely entered would show as a collapse.

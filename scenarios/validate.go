@@ -130,14 +130,16 @@ func (s *Scenario) validate() error {
 	if (w.Pattern == history.PatternLease || w.Pattern == history.PatternSessions) && w.KeyTTL == 0 {
 		return fieldErr("$.workload.key_ttl", "pattern %s needs a per-key TTL (like 2s)", w.Pattern)
 	}
-	if w.KeyTTL != 0 && w.KeyTTL < time.Second {
-		return fieldErr("$.workload.key_ttl", "must be at least 1s (the server's smallest TTL), got %s", w.KeyTTL)
+	// The server keeps TTLs in whole seconds, rounding down: a lease of
+	// 1.5s would expire after 1s while its holder relies on 1.5s.
+	if w.KeyTTL != 0 && (w.KeyTTL < time.Second || w.KeyTTL%time.Second != 0) {
+		return fieldErr("$.workload.key_ttl", "must be whole seconds, at least 1s (the server keeps TTLs in seconds), got %s", w.KeyTTL)
 	}
 	if w.KeyTTL != 0 && w.Inflight > 1 {
 		return fieldErr("$.workload.key_ttl", "not with inflight (pipelined puts carry no TTL)")
 	}
-	if b.LimitMarkerTTL != 0 && b.LimitMarkerTTL < time.Second {
-		return fieldErr("$.bucket.limit_marker_ttl", "must be at least 1s, got %s", b.LimitMarkerTTL)
+	if b.LimitMarkerTTL != 0 && (b.LimitMarkerTTL < time.Second || b.LimitMarkerTTL%time.Second != 0) {
+		return fieldErr("$.bucket.limit_marker_ttl", "must be whole seconds, at least 1s, got %s", b.LimitMarkerTTL)
 	}
 	if w.KeyTTL > 0 && b.LimitMarkerTTL > w.KeyTTL && b.History != 1 {
 		return fieldErr("$.bucket.limit_marker_ttl", "%s is longer than key_ttl %s: with history > 1 the server raises every message TTL to at least limit_marker_ttl, so keys would live %s", b.LimitMarkerTTL, w.KeyTTL, b.LimitMarkerTTL)

@@ -176,7 +176,7 @@ func (c *Client) execute(ctx context.Context, rec *history.Record, payload []byt
 			var last history.Record
 			if last, err = ReadLast(ctx, c.nc, c.bucket, rec.Key); err == nil && last.Found {
 				// A marker reads as "not found", as nats.go's Get has it.
-				rec.Found, rec.Rev, rec.Read = true, last.Rev, last.Read
+				rec.Found, rec.Rev, rec.Read, rec.Count = true, last.Rev, last.Read, last.Count
 			}
 			break
 		}

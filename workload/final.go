@@ -46,7 +46,10 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 		if resp.Error.ErrCode == 10037 { // no message found: never written
 			return rec, nil
 		}
-		return rec, fmt.Errorf("STREAM.MSG.GET %s: %s (%d)", key, resp.Error.Description, resp.Error.ErrCode)
+		// As nats.go reports API errors, so one classification table
+		// serves both read paths.
+		return rec, fmt.Errorf("STREAM.MSG.GET %s: %w", key, &jetstream.APIError{
+			Code: resp.Error.Code, ErrorCode: jetstream.ErrorCode(resp.Error.ErrCode), Description: resp.Error.Description})
 	}
 	if resp.Message == nil {
 		return rec, fmt.Errorf("STREAM.MSG.GET %s: empty answer", key)
@@ -59,7 +62,7 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 	}
 	if rec.Marker == "" {
 		rec.Found = true
-		rec.Read = DecodeValue(resp.Message.Data)
+		rec.Read, rec.Count = DecodeValue(resp.Message.Data), decodeCount(resp.Message.Data)
 	}
 	return rec, nil
 }

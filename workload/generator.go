@@ -169,16 +169,22 @@ func (g *Generator) Next() Planned {
 		p.CAS = g.rng.IntN(2) == 0
 	}
 	if p.Op == history.OpGet {
-		switch g.path {
-		case ReadPathLeader:
-			p.Path = history.PathLeader
-		case ReadPathBoth:
-			if g.rng.IntN(2) == 0 {
-				p.Path = history.PathLeader
-			}
-		}
+		p.Path = g.getPath()
 	}
 	return p
+}
+
+// getPath picks a get's read path (history.Record.Path).
+func (g *Generator) getPath() string {
+	switch g.path {
+	case ReadPathLeader:
+		return history.PathLeader
+	case ReadPathBoth:
+		if g.rng.IntN(2) == 0 {
+			return history.PathLeader
+		}
+	}
+	return ""
 }
 
 // NextValue returns a value unique in the run: its id (client and sequence)

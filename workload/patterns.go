@@ -2,7 +2,6 @@ package workload
 
 import (
 	"context"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -28,7 +27,7 @@ func (c *Client) runCounter(ctx context.Context, p Pacer) {
 			if try > 0 {
 				intended = time.Now() // a retry is its own request, not late
 			}
-			get := history.Record{Kind: history.KindOp, Client: c.ID, Op: history.OpGet, Key: key}
+			get := history.Record{Kind: history.KindOp, Client: c.ID, Op: history.OpGet, Key: key, Path: c.gen.getPath()}
 			if c.perform(&get, nil, intended); get.Outcome != history.OK {
 				continue
 			}
@@ -82,7 +81,7 @@ func decodeCount(b []byte) int64 {
 func (c *Client) runLease(ctx context.Context, p Pacer) {
 	ttl := c.keyTTL
 	key := c.gen.keys[0]
-	rng := rand.New(rand.NewPCG(uint64(c.ID), 7))
+	rng := c.gen.rng // the run's seed and this client's stream, like its ops
 	sleep := func(d time.Duration) bool {
 		t := time.NewTimer(d)
 		defer t.Stop()

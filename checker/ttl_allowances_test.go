@@ -1,0 +1,75 @@
+package checker
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// Per-key TTLs: a key's last message expires without a watch event when
+// the bucket keeps older ones (workload's TestServerTTLFacts); the key falls
+// back to the message before. A watcher then ends past the final revision —
+// fine once that write's TTL ran out before the end, a failure otherwise.
+func TestWatchCompleteAllowsAnExpiredLastRevision(t *testing.T) {
+	run := func(ttlMs int64) *history.History {
+		h := hist(
+			put(1, "a", "v1", 1, at(0, 10)),
+			del(1, "a", at(20, 30)),
+			withTTL(create(2, "a", "v2", 3, at(40, 50)), ttlMs),
+			final("a", "", 0),
+		)
+		h.Final[0].Marker, h.Final[0].Rev = history.MarkerDel, 2 // the old marker is back
+		h.End.At = ms(5000)
+		h.Meta.Watchers = []history.WatcherSpec{{ID: 1, Mode: history.WatchUpdates}}
+		return addRecs(h, delivered(1, "a", "v1", 1, 5), delivered(1, "a", "", 2, 25), delivered(1, "a", "v2", 3, 45))
+	}
+	wantCheck(t, run(1000), CheckWatchComplete, Unknown) // passes the final-state rule; stored messages not read
+	wantCheck(t, run(60_000), CheckWatchComplete, Fail, []string{"last delivered revision 3, the key's final revision is 2"})
+}
+
+// A delivery that arrives before its write was invoked is a phantom even
+// where the linearizability checks (which also catch it) are skipped.
+func TestWatchNoPhantomsBeforeInvoke(t *testing.T) {
+	h := watched(append(inOrder(2),
+		delivered(1, "a", "v1", 1, 5),
+		delivered(1, "a", "v2", 2, 15), // v2 was invoked at 20
+		delivered(1, "b", "w1", 3, 45),
+	)...)
+	wantCheck(t, h, CheckWatchNoPhantoms, Fail, []string{"watcher 1", `"v2"`, "before its put was invoked"})
+}
+
+// A revision a scenario watcher or History() names must not name two messages.
+func TestRevisionsUniqueSeesDeliveriesAndHistories(t *testing.T) {
+	h := watched(append(inOrder(2),
+		delivered(1, "a", "v1", 1, 5),
+		delivered(1, "a", "v2", 3, 25), // v2 is at 2; 3 is w1
+		delivered(1, "b", "w1", 3, 45),
+	)...)
+	wantCheck(t, h, CheckRevisionsUnique, Fail)
+}
+
+func TestDefaultRequiredForShapes(t *testing.T) {
+	has := func(req []string, c string) bool { return slices.Contains(req, c) }
+	ttl := DefaultRequiredFor(Shape{Replicas: 3, TTL: true, Pattern: history.PatternSessions})
+	if has(ttl, CheckLinearizableWrites) || !has(ttl, CheckTTLExpiry) || !has(ttl, CheckNoLostWrites) {
+		t.Errorf("TTL shape requires %v: want ttl-expiry and no-lost-writes, not linearizable-writes", ttl)
+	}
+	mixTTL := DefaultRequiredFor(Shape{Replicas: 1, TTL: true})
+	if has(mixTTL, CheckLinearizableWrites) || has(mixTTL, CheckLinearizableReads) || !has(mixTTL, CheckTTLExpiry) {
+		t.Errorf("a plain mix with a TTL requires %v: the skipped checks must not be required", mixTTL)
+	}
+	leader1 := DefaultRequiredFor(Shape{Replicas: 1, LeaderReads: true, NoDirectReads: true})
+	if !has(leader1, CheckLinearizableReadsLeader) || has(leader1, CheckLinearizableReads) {
+		t.Errorf("R1 with leader gets only requires %v: want the leader read check, not the direct one", leader1)
+	}
+	if has(DefaultRequiredFor(Shape{Replicas: 3, LeaderReads: true}), CheckLinearizableReadsLeader) {
+		t.Error("R3 leader reads are reported, not required")
+	}
+	lease := DefaultRequiredFor(Shape{Replicas: 3, TTL: true, Pattern: history.PatternLease, Watchers: true})
+	for _, c := range append([]string{CheckMutualExclusion, CheckHistoryMatches}, WatchChecks...) {
+		if !has(lease, c) {
+			t.Errorf("lease shape requires %v: lacks %s", lease, c)
+		}
+	}
+}
