@@ -109,9 +109,9 @@ func Check(h *history.History, opts Options) *Result {
 		}
 	}
 
-	seen := make([]history.Record, 0, len(h.Watch)+len(h.Stored)+len(h.Delivered)+len(h.KeyHistory))
-	seen = append(append(append(append(seen, h.Watch...), h.Stored...), h.Delivered...), h.KeyHistory...)
-	c, notes := checkRevisionsUnique(ops, seen, h.Final)
+	seen := make([]history.Record, 0, len(h.Watch)+len(h.Stored)+len(h.KeyHistory))
+	seen = append(append(append(seen, h.Watch...), h.Stored...), h.KeyHistory...)
+	c, notes := checkRevisionsUnique(ops, seen, h.Delivered, h.Final)
 	add(c, notes)
 	c, notes = checkNoLostWrites(ops, h)
 	add(c, notes)

@@ -107,14 +107,26 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 		watcher int
 		key     string
 	}
-	got := map[wk]map[uint64]bool{}
+	// Only deliveries of held revisions matter for completeness: memory
+	// grows with what the bucket holds, not with the deliveries.
+	isHeld := map[string]map[uint64]bool{}
+	for key, revs := range held {
+		isHeld[key] = make(map[uint64]bool, len(revs))
+		for _, r := range revs {
+			isHeld[key][r] = true
+		}
+	}
+	type wr struct {
+		wk
+		rev uint64
+	}
+	got := map[wr]bool{}
 	lastGot := map[wk]uint64{}
 	for _, d := range h.Delivered {
 		k := wk{d.Watcher, d.Key}
-		if got[k] == nil {
-			got[k] = map[uint64]bool{}
+		if isHeld[d.Key][d.Rev] {
+			got[wr{k, d.Rev}] = true
 		}
-		got[k][d.Rev] = true
 		if d.Rev > lastGot[k] {
 			lastGot[k] = d.Rev
 		}
@@ -132,7 +144,7 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 			var missed []uint64
 			for _, rev := range promised(w, held[key]) {
 				expected++
-				if !got[k][rev] {
+				if !got[wr{k, rev}] {
 					missed = append(missed, rev)
 				}
 			}

@@ -24,7 +24,7 @@ func addRecs(h *history.History, recs ...history.Record) *history.History {
 	for _, r := range recs {
 		switch {
 		case r.Kind == history.KindWatch && r.Watcher > 0:
-			h.Delivered = append(h.Delivered, r)
+			h.Delivered = append(h.Delivered, history.DeliveryOf(r))
 		case r.Kind == history.KindWatch:
 			h.Watch = append(h.Watch, r)
 		case r.Kind == history.KindStored:

@@ -19,7 +19,7 @@ type History struct {
 	Stored   []Record
 	// Delivered: what the scenario's watchers received (watch records with
 	// Watcher > 0); Watch holds the recording watcher's.
-	Delivered []Record
+	Delivered []Delivery
 	// KeyHistory: keys' History() after the run, in returned order (a
 	// record without a revision: read, and empty).
 	KeyHistory []Record
@@ -50,6 +50,14 @@ func Read(r io.Reader) (*History, error) {
 		invoke int64
 	}
 	pendingWrites := map[started]Record{}
+	strs := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := strs[s]; ok {
+			return v
+		}
+		strs[s] = s
+		return s
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	line := 0
@@ -82,7 +90,10 @@ func Read(r io.Reader) (*History, error) {
 			h.Ops = append(h.Ops, rec)
 		case KindWatch:
 			if rec.Watcher > 0 {
-				h.Delivered = append(h.Delivered, rec)
+				// Each watcher names the same keys and values: one copy.
+				d := DeliveryOf(rec)
+				d.Key, d.Read = intern(d.Key), intern(d.Read)
+				h.Delivered = append(h.Delivered, d)
 			} else {
 				h.Watch = append(h.Watch, rec)
 			}

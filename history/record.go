@@ -146,6 +146,23 @@ const (
 // PathLeader is Record.Path of a get routed to the stream leader.
 const PathLeader = "leader"
 
+// Delivery is one entry a scenario watcher received (a watch record with
+// Watcher > 0), kept compact in memory: every write reaches every watcher,
+// so a run with many watchers holds many times more deliveries than ops.
+type Delivery struct {
+	Watcher int
+	Key     string
+	Rev     uint64
+	Read    string // value id; empty for a marker
+	Marker  string
+	At      int64 // receive time, ns since run start
+}
+
+// DeliveryOf is the delivery a watch record describes.
+func DeliveryOf(r Record) Delivery {
+	return Delivery{Watcher: r.Watcher, Key: r.Key, Rev: r.Rev, Read: r.Read, Marker: r.Marker, At: r.At}
+}
+
 // Watch modes, as nats.go offers them.
 const (
 	WatchLatest  = "latest"  // the latest entry of each key, then updates (nats.go's default)

@@ -434,7 +434,7 @@ func syntheticHistory(seed uint64) *history.History {
 			continue
 		}
 		for w := 1; w <= 2; w++ {
-			h.Delivered = append(h.Delivered, history.Record{Kind: history.KindWatch, Watcher: w, Key: p.rec.Key,
+			h.Delivered = append(h.Delivered, history.Delivery{Watcher: w, Key: p.rec.Key,
 				Rev: p.rec.Rev, Read: p.rec.Value, At: p.at + ms(0.2+rng.ExpFloat64())})
 		}
 	}
