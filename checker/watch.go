@@ -154,7 +154,7 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 			}
 			f := final[key]
 			expiredAway := lastGot[k] > f && (expiredBy[lastGot[k]] || expiredBy[f])
-			if f > 0 && (f > w.StartSeq || w.Mode != history.WatchUpdates) && lastGot[k] != f && !expiredAway {
+			if f > 0 && (f > w.Began() || w.Mode != history.WatchUpdates) && lastGot[k] != f && !expiredAway {
 				behind++
 				problems = append(problems, fmt.Sprintf("watcher %d, key %q: last delivered revision %d, the key's final revision is %d", w.ID, key, lastGot[k], f))
 			}
@@ -169,19 +169,26 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 		return c, nil
 	}
 	c.Result, c.Detail = Pass, fmt.Sprintf("%d watchers delivered all %d held revisions they promise and end at each key's final state", len(h.Meta.Watchers), expected)
+	if n := len(h.Meta.WatchersNotStarted); n > 0 {
+		c.Detail += fmt.Sprintf("; not started: %s", firstFew(h.Meta.WatchersNotStarted, 2, "; "))
+	}
 	return c, nil
 }
 
 // promised: of the revisions the bucket holds for a key (ascending), those
 // the watcher must have delivered. A history watcher owes all of them; an
 // updates-only watcher those written after it began; a latest watcher also
-// the key's latest revision when it began, if that is still held.
+// the key's latest revision when it began, if that is still held and known
+// (a watcher started under load began at a sequence known only within
+// [StartSeq, StartedBy]: it owes what came after, and its first entries
+// are checked by order and by the final state).
 func promised(w history.WatcherSpec, held []uint64) []uint64 {
 	if w.Mode == history.WatchHistory {
 		return held
 	}
-	i := sort.Search(len(held), func(i int) bool { return held[i] > w.StartSeq })
-	if w.Mode == history.WatchLatest && i > 0 {
+	i := sort.Search(len(held), func(i int) bool { return held[i] > w.Began() })
+	exact := w.StartedBy == 0 || w.StartedBy == w.StartSeq
+	if w.Mode == history.WatchLatest && exact && i > 0 {
 		i--
 	}
 	return held[i:]

@@ -132,6 +132,9 @@ type Meta struct {
 	// Watchers: the scenario's watchers, whose deliveries are watch records
 	// with Watcher = ID (the harness's own recording watcher is ID 0).
 	Watchers []WatcherSpec `json:"watchers,omitempty"`
+	// WatchersNotStarted: watchers due mid-run that could not start (a
+	// fault may leave no leader to create their consumers), why.
+	WatchersNotStarted []string `json:"watchers_not_started,omitempty"`
 	// TTLToleranceMs: how late after its TTL a key may still be read.
 	TTLToleranceMs int64 `json:"ttl_tolerance_ms,omitempty"`
 }
@@ -178,9 +181,18 @@ type WatcherSpec struct {
 	Keys []string `json:"keys,omitempty"`
 	Mode string   `json:"mode"`
 	// StartSeq is the stream's last sequence when the watch began: what a
-	// latest or updates-only watcher is not expected to deliver.
-	StartSeq uint64 `json:"start_seq"`
+	// latest or updates-only watcher is not expected to deliver. A watcher
+	// started while clients write began somewhere between StartSeq and
+	// StartedBy (the last sequence once it was running); revisions in
+	// between may or may not be delivered.
+	StartSeq  uint64 `json:"start_seq"`
+	StartedBy uint64 `json:"started_by,omitempty"`
+	// StartAt: when it began, ns since run start (0: before the clients).
+	StartAt int64 `json:"start_at,omitempty"`
 }
+
+// Began is the last sequence by which the watcher was certainly running.
+func (w WatcherSpec) Began() uint64 { return max(w.StartSeq, w.StartedBy) }
 
 // Watches reports whether the watcher's filter covers key.
 func (w WatcherSpec) Watches(key string) bool {

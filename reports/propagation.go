@@ -40,7 +40,7 @@ func propagationSamples(h *history.History) []propagationSample {
 	}
 	startSeq := map[int]uint64{}
 	for _, w := range h.Meta.Watchers {
-		startSeq[w.ID] = w.StartSeq
+		startSeq[w.ID] = w.Began()
 	}
 	acked := make(map[string]int64, len(h.Ops))
 	for _, op := range h.Ops {

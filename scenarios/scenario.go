@@ -143,6 +143,9 @@ type WatcherGroup struct {
 	// Mode: latest (default: each key's latest entry, then updates),
 	// history (every entry held, then updates), updates (only new ones).
 	Mode string `yaml:"mode"`
+	// Start: begin this long into the workload, while clients write (a
+	// service starting up); default 0, before the clients.
+	Start Duration `yaml:"start"`
 }
 
 // RateStage is one step of an open-loop schedule.

@@ -154,6 +154,9 @@ func (s *Scenario) validate() error {
 		if g.Count < 0 || g.Count > 1000 {
 			return fieldErr(path+".count", "must be between 1 and 1000, got %d", g.Count)
 		}
+		if g.Start < 0 || w.Duration > 0 && g.Start >= w.Duration {
+			return fieldErr(path+".start", "must be within the run (0 to %s), got %s", w.Duration, g.Start)
+		}
 		switch g.Mode {
 		case "", history.WatchLatest, history.WatchHistory, history.WatchUpdates:
 		default:

@@ -205,28 +205,34 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			clients[0].do(Planned{Op: history.OpPut, Key: key}, time.Now())
 		}
 	}
-	var watchers []*ScenarioWatcher
-	if len(cfg.Watchers) > 0 && !cfg.NoRecord {
-		startSeq, err := streamLastSeq(setup, js, cluster.StreamName(cfg.Bucket.Name))
-		var conns []*nats.Conn
-		if err == nil {
-			watchers, conns, err = startWatchers(watchCtx, cfg.Target, cfg.Bucket.Name, cfg.Watchers, startSeq, clock, out)
-		}
-		for _, nc := range conns {
-			closeAll = append(closeAll, nc.Close)
+	// The scenario's watchers: those of start 0 now, before any client
+	// writes; the others while the workload runs (startLate).
+	starter := &watcherStarter{ctx: watchCtx, target: cfg.Target, js: js, bucket: cfg.Bucket.Name, clock: clock, out: out}
+	var late []WatcherGroup
+	if !cfg.NoRecord {
+		var err error
+		for _, g := range cfg.Watchers {
+			if g.Start > 0 {
+				late = append(late, g)
+			} else if err = starter.start(setup, g, false, 0); err != nil {
+				break
+			}
 		}
 		if err != nil {
 			if watcher != nil {
 				watcher.Stop()
 			}
-			stopWatchers(ctx, watchers, nil)
+			stopWatchers(ctx, starter.started, nil)
+			for _, nc := range starter.conns {
+				nc.Close()
+			}
 			out.Close()
 			return nil, &SetupError{fmt.Errorf("starting the scenario's watchers: %w", err)}
 		}
-		for _, w := range watchers {
-			meta.Watchers = append(meta.Watchers, w.Spec)
+		if len(starter.started) > 0 {
+			meta.Watchers = watcherSpecs(starter.started)
+			out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
 		}
-		out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
 	}
 	if cfg.Progress != nil {
 		for _, c := range clients { // before they start: they record into it
@@ -248,6 +254,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			c.Run(runCtx, pacer)
 		}(c)
 	}
+	lateDone := make(chan struct{})
+	if len(late) > 0 {
+		go func() {
+			defer close(lateDone)
+			// Each start rewrites the meta line with every watcher so far
+			// (the last one counts); nothing else touches meta meanwhile.
+			starter.startLate(runCtx, started, late, func() {
+				meta.Watchers = watcherSpecs(starter.started)
+				out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
+			}, func(g WatcherGroup, err error) {
+				meta.WatchersNotStarted = append(meta.WatchersNotStarted,
+					fmt.Sprintf("%d %s watcher(s) due at %s: %v", g.Count, g.Mode, g.Start, err))
+			})
+		}()
+	} else {
+		close(lateDone)
+	}
 	nemesisDone := make(chan struct{})
 	if cfg.Nemesis != nil {
 		go func() {
@@ -265,6 +288,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	wg.Wait()
 	stop()
+	<-lateDone
+	watchers := starter.started
+	for _, nc := range starter.conns {
+		closeAll = append(closeAll, nc.Close)
+	}
 	<-progressDone
 	<-nemesisDone // healed: every node is back before the final phase
 	res.Elapsed = time.Since(started)
@@ -602,4 +630,13 @@ func streamLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (
 		time.Sleep(250 * time.Millisecond)
 	}
 	return 0, last
+}
+
+// watcherSpecs lists the watchers' specs for the meta line.
+func watcherSpecs(ws []*ScenarioWatcher) []history.WatcherSpec {
+	specs := make([]history.WatcherSpec, len(ws))
+	for i, w := range ws {
+		specs[i] = w.Spec
+	}
+	return specs
 }

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -18,6 +19,9 @@ type WatcherGroup struct {
 	Count int
 	Keys  []string // filters (NATS wildcards allowed); empty: every key
 	Mode  string   // history.WatchLatest (default), WatchHistory or WatchUpdates
+	// Start > 0: begin this long into the workload, while clients write
+	// (a service starting or restarting); 0: before the clients.
+	Start time.Duration
 }
 
 // ScenarioWatcher is one watcher of the scenario, as an application would
@@ -36,37 +40,104 @@ type ScenarioWatcher struct {
 	done chan struct{}
 }
 
-// startWatchers starts every watcher of the groups, numbered from 1, each
-// on its own connection; they watch until stopped or ctx ends. startSeq is
-// the stream's last sequence now: no client runs yet, so it is exact.
-func startWatchers(ctx context.Context, t *cluster.Target, bucket string, groups []WatcherGroup, startSeq uint64, clock Clock, out *history.Writer) ([]*ScenarioWatcher, []*nats.Conn, error) {
-	var ws []*ScenarioWatcher
-	var conns []*nats.Conn
-	for _, g := range groups {
-		for i := 0; i < g.Count; i++ {
-			id := len(ws) + 1
-			nc, err := t.Connect(fmt.Sprintf("kvharness-watcher-%d", id))
-			if err != nil {
-				return ws, conns, err
+// watcherStarter starts the scenario's watchers, each on its own
+// connection, numbered from 1 in the order started; they watch until
+// stopped or their context ends.
+type watcherStarter struct {
+	ctx     context.Context // the watches' lifetime
+	target  *cluster.Target
+	js      jetstream.JetStream
+	bucket  string
+	clock   Clock
+	out     *history.Writer
+	started []*ScenarioWatcher
+	conns   []*nats.Conn
+}
+
+// start starts a group's watchers, retrying each for up to retryFor (a
+// fault may leave no leader to create its consumer).
+func (s *watcherStarter) start(ctx context.Context, g WatcherGroup, late bool, retryFor time.Duration) error {
+	for i := 0; i < g.Count; i++ {
+		deadline := time.Now().Add(retryFor)
+		for {
+			err := s.startOne(ctx, g, late)
+			if err == nil {
+				break
 			}
-			conns = append(conns, nc)
-			kv, err := bucketHandle(ctx, nc, bucket)
-			if err != nil {
-				return ws, conns, err
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return err
 			}
-			mode := g.Mode
-			if mode == "" {
-				mode = history.WatchLatest
-			}
-			spec := history.WatcherSpec{ID: id, Keys: g.Keys, Mode: mode, StartSeq: startSeq}
-			w, err := startScenarioWatcher(ctx, kv, spec, clock, out)
-			if err != nil {
-				return ws, conns, fmt.Errorf("starting watcher %d: %w", id, err)
-			}
-			ws = append(ws, w)
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
-	return ws, conns, nil
+	return nil
+}
+
+// startOne starts one watcher, or nothing. Its start sequence is read
+// before and after it begins: equal before the clients run, a range while
+// they write (see history.WatcherSpec).
+func (s *watcherStarter) startOne(ctx context.Context, g WatcherGroup, late bool) error {
+	stream := cluster.StreamName(s.bucket)
+	id := len(s.started) + 1
+	nc, err := s.target.Connect(fmt.Sprintf("kvharness-watcher-%d", id))
+	if err != nil {
+		return err
+	}
+	s.conns = append(s.conns, nc)
+	kv, err := bucketHandle(ctx, nc, s.bucket)
+	if err != nil {
+		return err
+	}
+	mode := g.Mode
+	if mode == "" {
+		mode = history.WatchLatest
+	}
+	spec := history.WatcherSpec{ID: id, Keys: g.Keys, Mode: mode}
+	if late {
+		spec.StartAt = s.clock.Now()
+	}
+	if spec.StartSeq, err = streamLastSeq(ctx, s.js, stream); err != nil {
+		return err
+	}
+	w, err := startScenarioWatcher(s.ctx, kv, spec, s.clock, s.out)
+	if err != nil {
+		return fmt.Errorf("starting watcher %d: %w", id, err)
+	}
+	s.started = append(s.started, w)
+	switch after, err := streamLastSeq(ctx, s.js, stream); {
+	case err != nil:
+		w.Spec.StartedBy = unknownStart // running, since when unknown
+	case after != spec.StartSeq:
+		w.Spec.StartedBy = after
+	}
+	return nil
+}
+
+// unknownStart: a watcher known to run whose start sequence could not be
+// read owes no revision, only the final state (latest mode).
+const unknownStart = ^uint64(0) >> 1
+
+// startLate starts the groups that begin mid-run, each at its time after
+// begun, until ctx (the workload) ends. A watcher that cannot start within
+// 5 s is left out and reported to failed.
+func (s *watcherStarter) startLate(ctx context.Context, begun time.Time, groups []WatcherGroup, onStart func(), failed func(WatcherGroup, error)) {
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].Start < groups[j].Start })
+	for _, g := range groups {
+		t := time.NewTimer(time.Until(begun.Add(g.Start)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.start(sctx, g, true, 5*time.Second)
+		cancel()
+		if err != nil {
+			failed(g, err)
+		}
+		onStart()
+	}
 }
 
 func startScenarioWatcher(ctx context.Context, kv jetstream.KeyValue, spec history.WatcherSpec, clock Clock, out *history.Writer) (*ScenarioWatcher, error) {
@@ -117,7 +188,7 @@ func (w *ScenarioWatcher) caughtUp(final map[string]uint64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for key, rev := range final {
-		if w.Spec.Watches(key) && rev > w.Spec.StartSeq && w.last[key] < rev {
+		if w.Spec.Watches(key) && rev > w.Spec.Began() && w.last[key] < rev {
 			return false
 		}
 	}

@@ -223,7 +223,8 @@ func TestServerTTLFacts(t *testing.T) {
 // TestWatchesOutliveTheSetupBudget: nats.go ends a watch when the context
 // it was started with ends. Started with the setup budget's, every watcher
 // went quiet a minute into a run and every longer run failed
-// watch-complete; here the budget is a second and the run three.
+// watch-complete; here the budget is a second and the run three. A second
+// watcher starts mid-run, while clients write.
 func TestWatchesOutliveTheSetupBudget(t *testing.T) {
 	defer func(d time.Duration) { setupBudget = d }(setupBudget)
 	setupBudget = time.Second
@@ -237,7 +238,7 @@ func TestWatchesOutliveTheSetupBudget(t *testing.T) {
 		Target: target, Bucket: cluster.BucketConfig{Name: "outlive", Replicas: 1, Storage: "memory", History: 4},
 		Clients: 2, Duration: 3 * time.Second, Rate: 50, Keys: NewKeySpace(4, 0), Mix: Mix{"put": 1},
 		ValueSize: 16, Seed: 1, OpTimeout: 2 * time.Second, HistoryPath: path,
-		Watchers: []WatcherGroup{{Count: 1}},
+		Watchers: []WatcherGroup{{Count: 1}, {Count: 1, Start: 1500 * time.Millisecond}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +253,18 @@ func TestWatchesOutliveTheSetupBudget(t *testing.T) {
 	}
 	for _, d := range h.Delivered {
 		lastDelivered = max(lastDelivered, d.At)
+	}
+	if n := len(h.Meta.Watchers); n != 2 || h.Meta.Watchers[1].StartAt < int64(1500*time.Millisecond) {
+		t.Errorf("meta watchers %+v: want the second one started 1.5s into the run", h.Meta.Watchers)
+	}
+	lateGot := 0
+	for _, d := range h.Delivered {
+		if d.Watcher == 2 {
+			lateGot++
+		}
+	}
+	if lateGot == 0 {
+		t.Error("the watcher started mid-run delivered nothing")
 	}
 	if !res.WatchComplete || lastWatch < int64(2*time.Second) || lastDelivered < int64(2*time.Second) {
 		t.Errorf("watch complete %v; last entries at %.1fs (recording watcher) and %.1fs (scenario watcher): want both past the 1s setup budget",

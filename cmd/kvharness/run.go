@@ -537,7 +537,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 func watcherGroups(in []scenarios.WatcherGroup) []workload.WatcherGroup {
 	var out []workload.WatcherGroup
 	for _, g := range in {
-		out = append(out, workload.WatcherGroup{Count: g.Count, Keys: g.Keys, Mode: g.Mode})
+		out = append(out, workload.WatcherGroup{Count: g.Count, Keys: g.Keys, Mode: g.Mode, Start: g.Start})
 	}
 	return out
 }

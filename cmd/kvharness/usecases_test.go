@@ -39,9 +39,10 @@ func TestUseCaseScenarios(t *testing.T) {
 		checks   []string
 		extra    func(t *testing.T, s summary)
 	}{
-		{"config-sharing", "5s", append([]string{"history-matches"}, watch...), func(t *testing.T, s summary) {
-			if p := s.Propagation; p == nil || p.Watchers != 24 || p.Deliveries == 0 || s.Ops["watch"].OK != p.Deliveries || s.Ops["watch"].LatencyUS.P99 <= 0 {
-				t.Errorf("watch propagation %+v, ops.watch %+v: want 24 watchers, deliveries and a p99", s.Propagation, s.Ops["watch"])
+		{"config-sharing", "12s", append([]string{"history-matches"}, watch...), func(t *testing.T, s summary) {
+			// 28: the four that start at 10 s included.
+			if p := s.Propagation; p == nil || p.Watchers != 28 || p.Deliveries == 0 || s.Ops["watch"].OK != p.Deliveries || s.Ops["watch"].LatencyUS.P99 <= 0 {
+				t.Errorf("watch propagation %+v, ops.watch %+v: want 28 watchers, deliveries and a p99", s.Propagation, s.Ops["watch"])
 			}
 		}},
 		{"service-status", "5s", watch, nil},
