@@ -56,7 +56,7 @@ type Config struct {
 	// must allow it (cluster.BucketConfig.LimitMarkerTTL).
 	KeyTTL time.Duration
 	// Watchers: the scenario's watchers, started after the preload and
-	// before the clients.
+	// before the clients, or mid-run (WatcherGroup.Start).
 	Watchers []WatcherGroup
 	// NoWatcher turns the recording watcher off: one consumer less on the
 	// server (for throughput comparisons). Unknown writes are then resolved
