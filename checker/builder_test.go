@@ -252,3 +252,10 @@ func dump(res *Result) string {
 	b.WriteString("  " + res.ResolutionLine() + "\n")
 	return b.String()
 }
+
+// patternRun is a history of recs from a run of the given use-case pattern.
+func patternRun(pattern string, recs ...history.Record) *history.History {
+	h := hist(recs...)
+	h.Meta.Pattern = pattern
+	return h
+}

@@ -13,13 +13,6 @@ func inc(r history.Record, count int64) history.Record {
 	return r
 }
 
-// counterRun is a counter-pattern history of recs.
-func counterRun(recs ...history.Record) *history.History {
-	h := hist(recs...)
-	h.Meta.Pattern = history.PatternCounter
-	return h
-}
-
 func TestCounterExact(t *testing.T) {
 	tests := []struct {
 		name string
@@ -29,7 +22,7 @@ func TestCounterExact(t *testing.T) {
 	}{
 		{
 			name: "final count equals the acknowledged increments",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				get(2, "c", "i1", 1, at(15, 18)),
 				inc(update(2, "c", "i2", 1, 2, at(20, 30)), 2),
@@ -42,7 +35,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "lost increment: two acknowledged updates store the same count",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 				inc(update(2, "c", "i3", 1, 3, at(21, 31)), 2), // CAS on revision 1 should have failed
@@ -53,7 +46,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "unknown increment not seen: final may be without it",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 				unknown(inc(update(2, "c", "i3", 2, 0, at(40, 0)), 3)),
@@ -63,7 +56,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "unknown increments widen the range: final at the bottom",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 				unknown(inc(update(2, "c", "i3", 2, 0, at(40, 0)), 3)),
@@ -79,7 +72,7 @@ func TestCounterExact(t *testing.T) {
 			// on revision 2 says it happened: count 3 after 2 acknowledged
 			// increments and 1 unknown is the top of the range.
 			name: "unknown increments widen the range: final at the top",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				unknown(inc(update(2, "c", "i2", 1, 0, at(20, 0)), 2)),
 				get(1, "c", "i2", 2, at(40, 45)),
@@ -90,7 +83,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "unknown increment that the final read shows happened",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 				unknown(inc(update(2, "c", "i3", 2, 0, at(40, 0)), 3)),
@@ -100,7 +93,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "below the range: an acknowledged increment lost despite an unknown one",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 				inc(update(2, "c", "i3", 2, 3, at(40, 50)), 3),
@@ -112,7 +105,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "above the range",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				unknown(inc(update(2, "c", "i2", 1, 0, at(20, 0)), 5)),
 				final("c", "i2", 2), // seen, so it happened: 2 increments, count 5
@@ -122,7 +115,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "final value is no increment",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				put(2, "c", "stranger", 2, at(20, 30)),
 				final("c", "stranger", 2),
@@ -132,7 +125,7 @@ func TestCounterExact(t *testing.T) {
 		},
 		{
 			name: "failed increments do not count",
-			h: counterRun(
+			h: patternRun(history.PatternCounter,
 				inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 				failed(inc(update(2, "c", "i2", 1, 0, at(20, 30)), 2), history.ClassNoResponders),
 				final("c", "i1", 1),
@@ -152,7 +145,7 @@ func TestCounterExact(t *testing.T) {
 }
 
 func TestCounterExactRangeInDetail(t *testing.T) {
-	h := counterRun(
+	h := patternRun(history.PatternCounter,
 		inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 		inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 		unknown(inc(update(2, "c", "i3", 2, 0, at(40, 0)), 3)),
@@ -169,7 +162,7 @@ func TestCounterExactRangeInDetail(t *testing.T) {
 func TestCounterExactSkippedWithoutCounterPattern(t *testing.T) {
 	for _, pattern := range []string{"", history.PatternLease, history.PatternSessions} {
 		// A lost increment, but the run was no counter scenario.
-		h := counterRun(
+		h := patternRun(history.PatternCounter,
 			inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 			inc(update(1, "c", "i2", 1, 2, at(20, 30)), 2),
 			inc(update(2, "c", "i3", 1, 3, at(21, 31)), 2),
@@ -184,7 +177,7 @@ func TestCounterExactSkippedWithoutCounterPattern(t *testing.T) {
 }
 
 func TestCounterExactUnknownWithoutFinalReads(t *testing.T) {
-	h := counterRun(
+	h := patternRun(history.PatternCounter,
 		inc(create(1, "c", "i1", 1, at(0, 10)), 1),
 		final("c", "i1", 1),
 	)

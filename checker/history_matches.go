@@ -38,14 +38,10 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 			entries[e.Key] = append(entries[e.Key], e)
 		}
 	}
-	writes := map[string]history.Record{}
+	writes := writesByValue(r.ops)
 	acked := map[string][]history.Record{}
-	anyTTL := false
+	anyTTL := expiresByTTL(r.ops)
 	for _, op := range r.ops {
-		anyTTL = anyTTL || op.TTL > 0
-		if op.Value != "" {
-			writes[op.Value] = op
-		}
 		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
 			acked[op.Key] = append(acked[op.Key], op)
 		}

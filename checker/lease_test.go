@@ -19,13 +19,6 @@ func renew(client int, value string, expect, rev uint64, s span) history.Record 
 	return withTTL(update(client, "L", value, expect, rev, s), leaseTTL)
 }
 
-// leaseRun is a lease-pattern history of recs.
-func leaseRun(recs ...history.Record) *history.History {
-	h := hist(recs...)
-	h.Meta.Pattern = history.PatternLease
-	return h
-}
-
 // A holder may rely on its lease until invoke + TTL of its last acquire or
 // renewal: candidate 1 acquires at 0..10, so it holds the lease until 1000.
 func TestMutualExclusion(t *testing.T) {
@@ -172,14 +165,14 @@ func TestMutualExclusion(t *testing.T) {
 			if tc.note != nil {
 				notes = append(notes, append([]string{CheckMutualExclusion + ": "}, tc.note...))
 			}
-			wantCheck(t, leaseRun(tc.recs...), CheckMutualExclusion, tc.want, notes...)
+			wantCheck(t, patternRun(history.PatternLease, tc.recs...), CheckMutualExclusion, tc.want, notes...)
 		})
 	}
 }
 
 func TestMutualExclusionSkippedWithoutLeasePattern(t *testing.T) {
 	for _, pattern := range []string{"", history.PatternCounter, history.PatternSessions} {
-		h := leaseRun(
+		h := patternRun(history.PatternLease,
 			acquire(1, "c1a", 1, at(0, 10)),
 			acquire(2, "c2a", 2, at(500, 510)),
 			finalNone("L"),
@@ -193,7 +186,7 @@ func TestMutualExclusionSkippedWithoutLeasePattern(t *testing.T) {
 }
 
 func TestMutualExclusionUnknownWhenNobodyLed(t *testing.T) {
-	h := leaseRun(
+	h := patternRun(history.PatternLease,
 		unknown(acquire(1, "c1a", 0, at(0, 0))),
 		conflict(acquire(2, "c2a", 0, at(5, 10))),
 		finalNone("L"),
@@ -204,7 +197,7 @@ func TestMutualExclusionUnknownWhenNobodyLed(t *testing.T) {
 // The check is required by default in a lease scenario, while the
 // linearizability checks (which cannot model expiry) are not.
 func TestMutualExclusionRequiredForLeases(t *testing.T) {
-	h := leaseRun(
+	h := patternRun(history.PatternLease,
 		acquire(1, "c1a", 1, at(0, 10)),
 		acquire(2, "c2a", 3, at(1005, 1015)),
 		finalNone("L"),
@@ -225,7 +218,7 @@ func TestMutualExclusionRequiredForLeases(t *testing.T) {
 // created the key at 1.1..1.2 s; candidate 2's acknowledgement arrived at
 // 1.5 s, past its deadline. No two candidates ever both held the lease.
 func TestMutualExclusionIgnoresEmptyTenures(t *testing.T) {
-	h := leaseRun(
+	h := patternRun(history.PatternLease,
 		acquire(2, "c2a", 1, at(0, 1500)),
 		acquire(1, "c1a", 3, at(1100, 1200)),
 		finalNone("L"),

@@ -14,12 +14,7 @@ const CheckReadsValid = "reads-valid"
 
 func checkReadsValid(ops, finals, replicas []history.Record) (CheckResult, []string) {
 	c := CheckResult{Name: CheckReadsValid}
-	writes := map[string]history.Record{}
-	for _, op := range ops {
-		if history.IsWrite(op.Op) && op.Value != "" {
-			writes[op.Value] = op
-		}
-	}
+	writes := writesByValue(ops)
 	var bad []string
 	reads := 0
 	check := func(r history.Record, who string) {
@@ -62,4 +57,16 @@ func checkReadsValid(ops, finals, replicas []history.Record) (CheckResult, []str
 	c.Result = Fail
 	c.Detail = fmt.Sprintf("%d of %d reads returned what no write explains; first: %s", len(bad), reads, bad[0])
 	return c, notesFor(CheckReadsValid, bad)
+}
+
+// writesByValue indexes the writes by their value, which is unique per
+// write: any read, delivery or History() entry names the write it saw.
+func writesByValue(ops []history.Record) map[string]history.Record {
+	writes := make(map[string]history.Record, len(ops))
+	for _, op := range ops {
+		if history.IsWrite(op.Op) && op.Value != "" {
+			writes[op.Value] = op
+		}
+	}
+	return writes
 }

@@ -12,13 +12,6 @@ func withTTL(r history.Record, ttlMs int64) history.Record {
 	return r
 }
 
-// sessionRun is a sessions-pattern history of recs.
-func sessionRun(recs ...history.Record) *history.History {
-	h := hist(recs...)
-	h.Meta.Pattern = history.PatternSessions
-	return h
-}
-
 // The session key "s" is written at 0..10 ms with a TTL of 1 s: it expires
 // by 1010 ms, and with the default tolerance of 1 s must not be read from
 // 2010 ms on.
@@ -113,7 +106,7 @@ func TestTTLExpiry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := sessionRun(tc.recs...)
+			h := patternRun(history.PatternSessions, tc.recs...)
 			h.Meta.TTLToleranceMs = tc.toleranceMs
 			var notes [][]string
 			if tc.note != nil {
@@ -128,17 +121,17 @@ func TestTTLExpiry(t *testing.T) {
 }
 
 func TestTTLExpirySkippedWithoutTTLs(t *testing.T) {
-	h := sessionRun(put(1, "s", "v1", 1, at(0, 10)), get(2, "s", "v1", 1, at(5000, 5005)), final("s", "v1", 1))
+	h := patternRun(history.PatternSessions, put(1, "s", "v1", 1, at(0, 10)), get(2, "s", "v1", 1, at(5000, 5005)), final("s", "v1", 1))
 	wantCheck(t, h, CheckTTLExpiry, Skipped)
 	// A failed TTL write is no write with a TTL.
-	h = sessionRun(failed(withTTL(create(1, "s", "v1", 0, at(0, 10)), 1000), history.ClassBadRequest), finalNone("s"))
+	h = patternRun(history.PatternSessions, failed(withTTL(create(1, "s", "v1", 0, at(0, 10)), 1000), history.ClassBadRequest), finalNone("s"))
 	wantCheck(t, h, CheckTTLExpiry, Skipped)
 }
 
 // A TTL write of unknown outcome expires counting from when it was first
 // seen.
 func TestTTLExpiryUnknownWriteCountsFromSighting(t *testing.T) {
-	h := sessionRun(
+	h := patternRun(history.PatternSessions,
 		unknown(withTTL(create(1, "s", "v1", 0, at(0, 0)), 1000)),
 		watch("s", "v1", 1, 50), // in the stream by 50 ms: expires by 1050
 		get(2, "s", "v1", 1, at(2100, 2105)),
@@ -146,7 +139,7 @@ func TestTTLExpiryUnknownWriteCountsFromSighting(t *testing.T) {
 	)
 	wantCheck(t, h, CheckTTLExpiry, Fail, []string{CheckTTLExpiry + ": ", "written with TTL 1s by 0.050s", "1.05s past its expiry"})
 	// Never seen: when it landed is unknown, so nothing can be said.
-	h = sessionRun(
+	h = patternRun(history.PatternSessions,
 		unknown(withTTL(create(1, "s", "v1", 0, at(0, 0)), 1000)),
 		finalNone("s"),
 	)

@@ -208,12 +208,7 @@ func checkWatchNoPhantoms(h *history.History) (CheckResult, []string) {
 	if skip {
 		return c, nil
 	}
-	writes := make(map[string]history.Record, len(h.Ops))
-	for _, op := range h.Ops {
-		if op.Value != "" {
-			writes[op.Value] = op
-		}
-	}
+	writes := writesByValue(h.Ops)
 	var problems []string
 	values := 0
 	for _, d := range h.Delivered {
