@@ -49,14 +49,7 @@ func Check(h *history.History, opts Options) *Result {
 		required = h.Meta.Required
 	}
 	if required == nil {
-		shape := Shape{Replicas: 1}
-		if m := h.Meta; m != nil {
-			shape = Shape{Replicas: m.Replicas, External: m.Mode == "external", Watchers: len(m.Watchers) > 0, Pattern: m.Pattern}
-		}
-		shape.TTL = expiresByTTL(h.Ops)
-		gets := getsByPath(h.Ops)
-		shape.LeaderReads, shape.NoDirectReads = gets[PathLeader] > 0, gets[PathLeader] > 0 && gets[""] == 0
-		required = DefaultRequiredFor(shape)
+		required = DefaultRequiredFor(shapeOf(h))
 		if h.End == nil || !h.End.HistoryReads {
 			// A history from before History() was read (a run writes its
 			// required list into its meta line, so this is an old or

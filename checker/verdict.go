@@ -130,3 +130,16 @@ func Verdict(checks []CheckResult) Status {
 	}
 	return v
 }
+
+// shapeOf reads a run's Shape from its history, for one whose meta line
+// names no required checks.
+func shapeOf(h *history.History) Shape {
+	s := Shape{Replicas: 1}
+	if m := h.Meta; m != nil {
+		s = Shape{Replicas: m.Replicas, External: m.Mode == "external", Watchers: len(m.Watchers) > 0, Pattern: m.Pattern}
+	}
+	s.TTL = expiresByTTL(h.Ops)
+	gets := getsByPath(h.Ops)
+	s.LeaderReads, s.NoDirectReads = gets[PathLeader] > 0, gets[PathLeader] > 0 && gets[""] == 0
+	return s
+}

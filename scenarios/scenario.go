@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/history"
 )
 
 // Scenario is one YAML scenario file. Every field can be overridden by a
@@ -275,4 +276,16 @@ func ParseStages(s string) ([]RateStage, error) {
 		stages = append(stages, RateStage{Rate: r, For: d})
 	}
 	return stages, nil
+}
+
+// CheckShape is what the scenario's default required checks depend on
+// (checker.DefaultRequiredFor); external: run against servers the harness
+// did not start.
+func (s *Scenario) CheckShape(external bool) checker.Shape {
+	w := s.Workload
+	gets := w.Mix["get"] > 0 || w.Pattern == history.PatternCounter
+	return checker.Shape{Replicas: s.Bucket.Replicas, External: external,
+		Watchers: len(w.Watchers) > 0, Pattern: w.Pattern, TTL: w.KeyTTL > 0,
+		LeaderReads:   gets && (w.ReadPath == "leader" || w.ReadPath == "both"),
+		NoDirectReads: gets && w.ReadPath == "leader"}
 }

@@ -127,3 +127,20 @@ func TestThresholds(t *testing.T) {
 		t.Errorf("bad threshold in a file: %v", err)
 	}
 }
+
+func TestCheckShape(t *testing.T) {
+	s, err := Load("sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Defaults()
+	if sh := s.CheckShape(false); !sh.TTL || sh.Pattern != "sessions" || sh.Replicas != 3 || sh.Watchers || sh.LeaderReads {
+		t.Errorf("sessions shape %+v", sh)
+	}
+	s, _ = Load("counter")
+	s.Defaults()
+	s.Workload.ReadPath = "leader"
+	if sh := s.CheckShape(true); !sh.External || !sh.Watchers || !sh.LeaderReads || !sh.NoDirectReads || sh.TTL {
+		t.Errorf("counter shape with leader reads %+v: the counter's gets go to the leader", sh)
+	}
+}

@@ -353,12 +353,7 @@ func runScenario(cmd *cobra.Command, name string, f *runFlags) error {
 	}
 	required := sc.Expect.Required
 	if len(required) == 0 {
-		w := sc.Workload
-		gets := w.Mix["get"] > 0 || w.Pattern == history.PatternCounter
-		required = checker.DefaultRequiredFor(checker.Shape{Replicas: sc.Bucket.Replicas, External: external,
-			Watchers: len(w.Watchers) > 0, Pattern: w.Pattern, TTL: w.KeyTTL > 0,
-			LeaderReads:   gets && (w.ReadPath == "leader" || w.ReadPath == "both"),
-			NoDirectReads: gets && w.ReadPath == "leader"})
+		required = checker.DefaultRequiredFor(sc.CheckShape(external))
 	}
 
 	outDir := f.out
