@@ -132,7 +132,7 @@ func Build(in Input) *Summary {
 	}
 	lat := in.Latency
 	if lat == nil {
-		lat = LatencyFromHistory(h)
+		lat = opLatency(h) // watch propagation is added below, as for run histograms
 		s.LatencySource = "history (invoke to complete)"
 	}
 	for _, f := range h.Faults {
@@ -225,14 +225,20 @@ func (s *Summary) WriteFiles(dir string, h *history.History) error {
 // LatencyFromHistory rebuilds histograms from invoke/complete times, for
 // runs re-checked offline, and watch propagation (always from the history).
 func LatencyFromHistory(h *history.History) latency.Set {
+	lat := opLatency(h)
+	if watch, _ := watchPropagation(h); watch != nil {
+		lat = lat.With(latency.Merge(watch))
+	}
+	return lat
+}
+
+// opLatency: the client ops' histograms, from invoke/complete times.
+func opLatency(h *history.History) latency.Set {
 	r := latency.NewRecorder()
 	for _, op := range h.Ops {
 		if op.Complete > op.Invoke {
 			r.Record(op.Op, string(op.Outcome), time.Duration(op.Complete-op.Invoke))
 		}
-	}
-	if watch, _ := watchPropagation(h); watch != nil {
-		return latency.Merge(r, watch)
 	}
 	return latency.Merge(r)
 }
