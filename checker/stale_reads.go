@@ -29,7 +29,7 @@ type StaleReads struct {
 
 // Read paths, as named in reports (Record.Path "" is a direct get).
 const (
-	PathDirect = "direct"
+	PathDirect = history.ReadPathDirect
 	PathLeader = history.PathLeader
 )
 

@@ -149,6 +149,13 @@ const (
 // PathLeader is Record.Path of a get routed to the stream leader.
 const PathLeader = "leader"
 
+// Read paths a workload can take for its gets (scenario read_path).
+const (
+	ReadPathDirect = "direct"   // nats.go's Get: a direct get, any replica may answer (the default)
+	ReadPathLeader = PathLeader // a message get (STREAM.MSG.GET), answered by the stream leader
+	ReadPathBoth   = "both"     // each get takes one of the two at random, to compare them
+)
+
 // Delivery is one entry a scenario watcher received (a watch record with
 // Watcher > 0), kept compact in memory: every write reaches every watcher,
 // so a run with many watchers holds many times more deliveries than ops.

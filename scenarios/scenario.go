@@ -244,7 +244,7 @@ func (s *Scenario) Defaults() {
 		b.LimitMarkerTTL = w.KeyTTL
 	}
 	if w.ReadPath == "" {
-		w.ReadPath = "direct"
+		w.ReadPath = history.ReadPathDirect
 	}
 	for i := range w.Watchers {
 		if w.Watchers[i].Count == 0 {
@@ -286,6 +286,6 @@ func (s *Scenario) CheckShape(external bool) checker.Shape {
 	gets := w.Mix["get"] > 0 || w.Pattern == history.PatternCounter
 	return checker.Shape{Replicas: s.Bucket.Replicas, External: external,
 		Watchers: len(w.Watchers) > 0, Pattern: w.Pattern, TTL: w.KeyTTL > 0,
-		LeaderReads:   gets && (w.ReadPath == "leader" || w.ReadPath == "both"),
-		NoDirectReads: gets && w.ReadPath == "leader"}
+		LeaderReads:   gets && (w.ReadPath == history.ReadPathLeader || w.ReadPath == history.ReadPathBoth),
+		NoDirectReads: gets && w.ReadPath == history.ReadPathLeader}
 }

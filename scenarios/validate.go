@@ -145,7 +145,7 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.bucket.limit_marker_ttl", "%s is longer than key_ttl %s: with history > 1 the server raises every message TTL to at least limit_marker_ttl, so keys would live %s", b.LimitMarkerTTL, w.KeyTTL, b.LimitMarkerTTL)
 	}
 	switch w.ReadPath {
-	case "", "direct", "leader", "both":
+	case "", history.ReadPathDirect, history.ReadPathLeader, history.ReadPathBoth:
 	default:
 		return fieldErr("$.workload.read_path", "must be direct, leader or both, got %q", w.ReadPath)
 	}

@@ -113,13 +113,6 @@ type Planned struct {
 	Path string
 }
 
-// Read paths a workload can take for its gets.
-const (
-	ReadPathDirect = "direct" // nats.go's Get: a direct get, any replica may answer (the default)
-	ReadPathLeader = "leader" // a message get (STREAM.MSG.GET), answered by the stream leader
-	ReadPathBoth   = "both"   // each get takes one of the two at random, to compare them
-)
-
 // Generator produces one client's reproducible sequence of operations: the
 // same seed and client id give the same ops, keys and choices.
 type Generator struct {
@@ -177,9 +170,9 @@ func (g *Generator) Next() Planned {
 // getPath picks a get's read path (history.Record.Path).
 func (g *Generator) getPath() string {
 	switch g.path {
-	case ReadPathLeader:
+	case history.ReadPathLeader:
 		return history.PathLeader
-	case ReadPathBoth:
+	case history.ReadPathBoth:
 		if g.rng.IntN(2) == 0 {
 			return history.PathLeader
 		}

@@ -44,7 +44,7 @@ type Config struct {
 	ValueSize int
 	Seed      uint64
 	OpTimeout time.Duration
-	// ReadPath routes gets: ReadPathDirect (default), ReadPathLeader or ReadPathBoth.
+	// ReadPath routes gets: history.ReadPathDirect (default), ReadPathLeader or ReadPathBoth.
 	ReadPath string
 	// OwnKeys: client i touches only key i (modulo the keys), as workers
 	// publishing their own status do.
