@@ -18,12 +18,12 @@ import (
 )
 
 // Step is one planned fault: what, where, when (since the workload
-// started), for how long.
+// started), for how long. A scenario file's faults.plan lists them.
 type Step struct {
-	Kind     string
-	Target   string
-	At       time.Duration
-	Duration time.Duration
+	Kind     string        `yaml:"kind"`
+	Target   string        `yaml:"target"`   // as Schedule.Target; default random
+	At       time.Duration `yaml:"at"`       // since the workload started
+	Duration time.Duration `yaml:"duration"` // how long it lasts
 }
 
 // Schedule says what to inject, where and how often: a random mix of
@@ -69,6 +69,31 @@ type Nemesis struct {
 	ops    *streamOps
 	step   Step                   // the fault being injected
 	now    atomic.Pointer[string] // what is broken right now, for progress displays
+}
+
+// Active: the schedule injects something.
+func (s Schedule) Active() bool { return len(s.Kinds) > 0 || len(s.Plan) > 0 }
+
+// NeedsProcesses: some fault of the schedule acts on server processes, so
+// the servers must be spawned, not embedded.
+func (s Schedule) NeedsProcesses() bool {
+	kinds := append([]string(nil), s.Kinds...)
+	for _, st := range s.Plan {
+		kinds = append(kinds, st.Kind)
+	}
+	return NeedProcesses(kinds)
+}
+
+// ParsePartitionMode reads a partition mode's name: reset (also the
+// default, "") or blackhole.
+func ParsePartitionMode(name string) (cluster.LinkMode, error) {
+	switch name {
+	case "", "reset":
+		return cluster.LinkReset, nil
+	case "blackhole":
+		return cluster.LinkBlackhole, nil
+	}
+	return cluster.LinkReset, fmt.Errorf("partition mode must be reset or blackhole, got %q", name)
 }
 
 // Current says which fault is in progress ("" when none), for live
@@ -132,7 +157,7 @@ func (s Schedule) Validate(t *cluster.Target) error {
 // with a leader and current replicas. That wait is recorded as a fault of
 // kind heal.
 func (n *Nemesis) Run(ctx context.Context) {
-	if len(n.Schedule.Kinds) == 0 && len(n.Schedule.Plan) == 0 {
+	if !n.Schedule.Active() {
 		return
 	}
 	n.rng = rand.New(rand.NewPCG(n.Schedule.Seed, 0xfa017))

@@ -167,7 +167,7 @@ func replicated(h *history.History) *history.History {
 	if h.End != nil {
 		h.End.ReplicaNodes = []string{"n1", "n2", "n3"}
 		for _, f := range h.Final {
-			for _, n := range append([]string{history.LeaderNode}, h.End.ReplicaNodes...) {
+			for _, n := range append([]string{history.PathLeader}, h.End.ReplicaNodes...) {
 				r := f
 				r.Kind, r.Node = history.KindReplica, n
 				h.Replicas = append(h.Replicas, r)

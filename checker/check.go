@@ -85,20 +85,20 @@ func Check(h *history.History, opts Options) *Result {
 	linearizable(CheckLinearizableWrites, opsFilter{})
 	res.StaleReads = staleReads(ops)
 	gets := getsByPath(ops)
-	for _, path := range []string{"", PathLeader} {
+	for _, path := range []string{history.PathDirect, history.PathLeader} {
 		name := CheckLinearizableReads
-		if path != "" {
+		if path == history.PathLeader {
 			name = CheckLinearizableReadsLeader
 		}
 		// Without gets of its path the check would only repeat the write
 		// check; direct gets keep that for runs with no gets at all.
-		if gets[path] == 0 && (path != "" || gets[PathLeader] > 0) {
-			add(CheckResult{Name: name, Result: Skipped, Detail: fmt.Sprintf("no %s gets", pathName(path))}, nil)
+		if gets[path] == 0 && (path == history.PathLeader || gets[history.PathLeader] > 0) {
+			add(CheckResult{Name: name, Result: Skipped, Detail: fmt.Sprintf("no %s gets", path)}, nil)
 			continue
 		}
 		linearizable(name, opsFilter{includeGets: true, path: path})
 		if c := &res.Checks[len(res.Checks)-1]; c.Result != Skipped {
-			c.Detail += fmt.Sprintf("; %s gets: ", pathName(path)) + res.StaleReads.forPath(path).String()
+			c.Detail += fmt.Sprintf("; %s gets: ", path) + res.StaleReads.forPath(path).String()
 		}
 	}
 
@@ -154,7 +154,7 @@ func getsByPath(ops []history.Record) map[string]int {
 	n := map[string]int{}
 	for _, op := range ops {
 		if op.Op == history.OpGet && op.Outcome == history.OK {
-			n[op.Path]++
+			n[history.PathOf(op)]++
 		}
 	}
 	return n

@@ -199,7 +199,7 @@ func TestToOperations(t *testing.T) {
 	finals := []history.Record{final("k", "v4", 4)}
 
 	writes := toOperations(ops, finals, opsFilter{})
-	reads := toOperations(ops, finals, opsFilter{includeGets: true})
+	reads := toOperations(ops, finals, opsFilter{includeGets: true, path: history.PathDirect})
 	describeAll := func(pops []porcupine.Operation) string {
 		var s []string
 		for _, p := range pops {

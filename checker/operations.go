@@ -16,7 +16,7 @@ const infinity = math.MaxInt64
 // opsFilter selects which records take part in a linearizability check.
 type opsFilter struct {
 	includeGets bool
-	// path: which gets (Record.Path: "" direct, "leader").
+	// path: which gets (history.PathDirect or PathLeader).
 	path string
 	// seqs holds each key's message sequence when every one was seen.
 	seqs map[string]*keySequence
@@ -50,7 +50,7 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 	var res []porcupine.Operation
 	for _, r := range sorted {
 		isWrite := history.IsWrite(r.Op)
-		if !isWrite && !(f.includeGets && r.Op == history.OpGet && r.Path == f.path) {
+		if !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(r) == f.path) {
 			continue
 		}
 		conflict := r.ErrClass == history.ClassConflict

@@ -106,7 +106,7 @@ func TestReadPaths(t *testing.T) {
 			if s.Gets != 5 || s.Stale != 3 || s.MaxRevsBehind != 2 || s.P50StaleMs != 20 || s.MaxStaleMs != 50 || s.Frac != 0.6 {
 				t.Errorf("StaleReads over both paths = %+v, want 5 gets, 3 stale, 2 revisions, p50 20 ms, max 50 ms", s)
 			}
-			want := map[string]*StaleReads{PathDirect: &tc.directFigures, PathLeader: &tc.leaderFigures}
+			want := map[string]*StaleReads{history.PathDirect: &tc.directFigures, history.PathLeader: &tc.leaderFigures}
 			if len(s.ByPath) != 2 {
 				t.Fatalf("ByPath = %v, want direct and leader", s.ByPath)
 			}
@@ -139,12 +139,12 @@ func TestStaleMsIsFromTheFirstOverwrite(t *testing.T) {
 		final("a", "v3", 3),
 	)
 	res, _ := runCheck(t, h)
-	got := res.StaleReads.ByPath[PathLeader]
+	got := res.StaleReads.ByPath[history.PathLeader]
 	want := StaleReads{Gets: 3, Stale: 2, Frac: 2.0 / 3, MaxRevsBehind: 2, P50StaleMs: 115, P99StaleMs: 115, MaxStaleMs: 115}
 	if got == nil || !reflect.DeepEqual(*got, want) {
 		t.Errorf("ByPath[leader] = %+v, want %+v", got, want)
 	}
-	if _, ok := res.StaleReads.ByPath[PathDirect]; ok {
+	if _, ok := res.StaleReads.ByPath[history.PathDirect]; ok {
 		t.Errorf("ByPath has direct figures without direct gets: %+v", res.StaleReads.ByPath)
 	}
 }

@@ -62,7 +62,7 @@ func checkReplicasConverge(h *history.History) (CheckResult, []string) {
 		}
 		// Histories without leader rounds: the final read came first, so a
 		// replica may be ahead of it (a late write), never behind it.
-		if f, ok := leader[key]; ok && !hasNode(recs, history.LeaderNode) {
+		if f, ok := leader[key]; ok && !hasNode(recs, history.PathLeader) {
 			for _, r := range recs {
 				if r.Rev < f.Rev || (r.Rev == f.Rev && !history.SameMessage(r, f)) {
 					same = false
@@ -76,7 +76,7 @@ func checkReplicasConverge(h *history.History) (CheckResult, []string) {
 		for _, r := range recs {
 			parts = append(parts, r.Node+" "+describeLast(r))
 		}
-		if f, ok := leader[key]; ok && !hasNode(recs, history.LeaderNode) {
+		if f, ok := leader[key]; ok && !hasNode(recs, history.PathLeader) {
 			parts = append(parts, "leader (final read) "+describeLast(f))
 		}
 		differ = append(differ, fmt.Sprintf("key %q differs: %s", key, strings.Join(parts, "; ")))
@@ -94,7 +94,7 @@ func checkReplicasConverge(h *history.History) (CheckResult, []string) {
 	}
 	c.Result = Pass
 	leaderToo := ""
-	if len(byKey) > 0 && hasNode(byKey[keys[0]], history.LeaderNode) {
+	if len(byKey) > 0 && hasNode(byKey[keys[0]], history.PathLeader) {
 		leaderToo = " and the stream leader"
 	}
 	c.Detail = fmt.Sprintf("%d keys, same last revision and value on %s%s", len(keys), nodes, leaderToo)

@@ -64,7 +64,7 @@ func TestReplicasConvergeNamesTheDivergingNodeAndKey(t *testing.T) {
 func TestReplicasConvergeComparesWithTheLeader(t *testing.T) {
 	h := twoKeys()
 	for i, r := range h.Replicas {
-		if r.Node != history.LeaderNode && r.Key == "a" {
+		if r.Node != history.PathLeader && r.Key == "a" {
 			h.Replicas[i].Read, h.Replicas[i].Rev = "v1", 1
 		}
 	}

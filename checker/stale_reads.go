@@ -27,19 +27,6 @@ type StaleReads struct {
 	ByPath map[string]*StaleReads `json:"by_path,omitempty"`
 }
 
-// Read paths, as named in reports (Record.Path "" is a direct get).
-const (
-	PathDirect = history.ReadPathDirect
-	PathLeader = history.PathLeader
-)
-
-func pathName(p string) string {
-	if p == "" {
-		return PathDirect
-	}
-	return p
-}
-
 func (s StaleReads) String() string {
 	out := fmt.Sprintf("%d of %d gets returned an overwritten value (%.2f%%)", s.Stale, s.Gets, 100*s.Frac)
 	if s.Stale > 0 {
@@ -95,10 +82,10 @@ func staleReads(ops []history.Record) StaleReads {
 		if op.Op != history.OpGet || op.Outcome != history.OK || !op.Found {
 			continue
 		}
-		p := byPath[pathName(op.Path)]
+		p := byPath[history.PathOf(op)]
 		if p == nil {
 			p = &staleTally{}
-			byPath[pathName(op.Path)] = p
+			byPath[history.PathOf(op)] = p
 		}
 		all.s.Gets++
 		p.s.Gets++
@@ -117,7 +104,7 @@ func staleReads(ops []history.Record) StaleReads {
 		}
 	}
 	s := *all.done()
-	if len(byPath) > 1 || len(byPath) == 1 && byPath[PathDirect] == nil {
+	if len(byPath) > 1 || len(byPath) == 1 && byPath[history.PathDirect] == nil {
 		s.ByPath = map[string]*StaleReads{}
 		for name, t := range byPath {
 			s.ByPath[name] = t.done()
@@ -126,12 +113,12 @@ func staleReads(ops []history.Record) StaleReads {
 	return s
 }
 
-// forPath is the figures of one read path ("" direct).
+// forPath is the figures of one read path (history.PathDirect, PathLeader).
 func (s StaleReads) forPath(path string) StaleReads {
 	if s.ByPath == nil {
 		return s // one path: the figures are its own
 	}
-	if p := s.ByPath[pathName(path)]; p != nil {
+	if p := s.ByPath[path]; p != nil {
 		return *p
 	}
 	return StaleReads{}

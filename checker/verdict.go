@@ -140,6 +140,6 @@ func shapeOf(h *history.History) Shape {
 	}
 	s.TTL = expiresByTTL(h.Ops)
 	gets := getsByPath(h.Ops)
-	s.LeaderReads, s.NoDirectReads = gets[PathLeader] > 0, gets[PathLeader] > 0 && gets[""] == 0
+	s.LeaderReads, s.NoDirectReads = gets[history.PathLeader] > 0, gets[history.PathLeader] > 0 && gets[history.PathDirect] == 0
 	return s
 }

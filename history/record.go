@@ -139,23 +139,6 @@ type Meta struct {
 	TTLToleranceMs int64 `json:"ttl_tolerance_ms,omitempty"`
 }
 
-// Patterns: what a scenario's clients do instead of the op mix (Meta.Pattern).
-const (
-	PatternCounter  = "counter"  // get, then update with the count + 1, retry on conflict
-	PatternLease    = "lease"    // leader election: create a lease key with a TTL, renew with CAS, release
-	PatternSessions = "sessions" // session keys created with a TTL, touched, read, deleted
-)
-
-// PathLeader is Record.Path of a get routed to the stream leader.
-const PathLeader = "leader"
-
-// Read paths a workload can take for its gets (scenario read_path).
-const (
-	ReadPathDirect = "direct"   // nats.go's Get: a direct get, any replica may answer (the default)
-	ReadPathLeader = PathLeader // a message get (STREAM.MSG.GET), answered by the stream leader
-	ReadPathBoth   = "both"     // each get takes one of the two at random, to compare them
-)
-
 // Delivery is one entry a scenario watcher received (a watch record with
 // Watcher > 0), kept compact in memory: every write reaches every watcher,
 // so a run with many watchers holds many times more deliveries than ops.
@@ -172,13 +155,6 @@ type Delivery struct {
 func DeliveryOf(r Record) Delivery {
 	return Delivery{Watcher: r.Watcher, Key: r.Key, Rev: r.Rev, Read: r.Read, Marker: r.Marker, At: r.At}
 }
-
-// Watch modes, as nats.go offers them.
-const (
-	WatchLatest  = "latest"  // the latest entry of each key, then updates (nats.go's default)
-	WatchHistory = "history" // every entry the bucket holds, then updates
-	WatchUpdates = "updates" // only entries written after the watch began
-)
 
 // WatcherSpec is one watcher of the scenario.
 type WatcherSpec struct {
@@ -264,10 +240,6 @@ type End struct {
 	HistoryReads bool `json:"history_reads,omitempty"`
 }
 
-// LeaderNode is the Node of replica records read through the stream leader
-// (STREAM.MSG.GET) in the same rounds as the nodes' own replicas.
-const LeaderNode = "leader"
-
 // SameMessage: two reads of a key's last message (final, replica) saw the
 // same message.
 func SameMessage(a, b Record) bool {
@@ -282,26 +254,6 @@ func IsWrite(op string) bool {
 	}
 	return false
 }
-
-// Error classes, the vocabulary shared by the workload's classifier (which
-// assigns them) and the checker (which only needs to know a conflict).
-const (
-	ClassConflict     = "conflict"      // CAS precondition failed: nothing written
-	ClassBusy         = "conflict-busy" // CAS refused while another write to the key was in flight: nothing written, precondition not evaluated
-	ClassBadRequest   = "bad-request"   // refused by client or server before anything was written
-	ClassNoResponders = "no-responders" // nobody stores the subject: nothing written
-	ClassTimeout      = "timeout"       // no answer in time: may have been written
-	ClassDisconnected = "disconnected"  // connection lost or closed mid-request
-	ClassUnavailable  = "unavailable"   // no leader / cluster not ready
-	ClassCanceled     = "canceled"      // the run stopped before an answer came
-	ClassOther        = "other"         // unclassified: treated as unknown
-	ClassNoCompletion = "no-completion" // the run was killed before the op completed
-)
-
-// IsCASRefusal: the class of a write refused by its precondition (or while
-// another write to the key was in flight) — the API working as designed, so
-// error rates leave it out.
-func IsCASRefusal(class string) bool { return class == ClassConflict || class == ClassBusy }
 
 // Ops lists every client operation, in a fixed order (op mixes are walked in
 // this order so a seed reproduces the same sequence).

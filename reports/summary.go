@@ -15,10 +15,9 @@ import (
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/latency"
-	"github.com/kvharness/kvharness/scenarios"
 )
 
-// Summary is summary.json. Field names are an interface (DESIGN.md).
+// Summary is summary.json. Field names are an interface (docs/DESIGN.md).
 type Summary struct {
 	Scenario            string                `json:"scenario"`
 	Verdict             checker.Status        `json:"verdict"`
@@ -99,7 +98,7 @@ type Input struct {
 	Clients     int
 	Interrupted bool
 	// Thresholds: the scenario's limits; nil to take them from the history.
-	Thresholds []scenarios.Threshold
+	Thresholds []Threshold
 }
 
 // Build assembles the summary.
@@ -198,7 +197,7 @@ func Build(in Input) *Summary {
 		// Validated when the run started; a hand-edited history that breaks
 		// one shows up as a note.
 		var err error
-		if thresholds, err = scenarios.ParsedThresholds(h.Meta.Thresholds); err != nil {
+		if thresholds, err = ParsedThresholds(h.Meta.Thresholds); err != nil {
 			s.Notes = append(s.Notes, err.Error())
 		}
 	}
@@ -261,18 +260,6 @@ func historySpanSec(h *history.History) float64 {
 
 // openLoop: the run was paced at a fixed arrival rate (see workload.OpenLoop).
 func (s *Summary) openLoop() bool { return strings.HasPrefix(s.Pacing, "open-loop") }
-
-// ExitCode maps a verdict to the process exit code (DESIGN.md).
-func ExitCode(v checker.Status) int {
-	switch v {
-	case checker.Pass:
-		return 0
-	case checker.Fail:
-		return 1
-	default:
-		return 3
-	}
-}
 
 // SortedOps lists op names in the summary in the canonical order.
 func (s *Summary) SortedOps() []string {

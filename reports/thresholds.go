@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/kvharness/kvharness/checker"
-	"github.com/kvharness/kvharness/scenarios"
 )
 
 // ThresholdResult is one threshold, evaluated.
@@ -30,7 +29,7 @@ func formatActual(v float64, unit string) string {
 // evaluateThresholds checks each threshold against the summary's figures.
 // A crossed threshold fails the run, like a failed required check. Error
 // rates leave CAS conflicts out: a conflict is the API working as designed.
-func (s *Summary) evaluateThresholds(ts []scenarios.Threshold) {
+func (s *Summary) evaluateThresholds(ts []Threshold) {
 	for _, t := range ts {
 		r := ThresholdResult{Name: t.Name, Expr: t.Expr}
 		o := s.Ops[t.Op]

@@ -8,12 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/workload"
 )
 
-// Scenario is one YAML scenario file. Every field can be overridden by a
-// flag of `kvharness run`; zero values mean "use the default".
+// Scenario is one YAML scenario file. Zero values mean "use the default".
+// Most fields have a flag of `kvharness run` that overrides them (README,
+// "run"); name, description and faults.plan are the file's alone.
 type Scenario struct {
 	Name        string   `yaml:"name"`
 	Description string   `yaml:"description"`
@@ -57,23 +60,6 @@ type Faults struct {
 	HealTimeout Duration `yaml:"heal_timeout"`
 	// Plan, instead of kinds: faults that run once each, in order.
 	Plan []FaultStep `yaml:"plan"`
-}
-
-// FaultStep is one planned fault.
-type FaultStep struct {
-	Kind     string   `yaml:"kind"`
-	Target   string   `yaml:"target"`   // as Faults.Target; default random
-	At       Duration `yaml:"at"`       // since the workload started
-	Duration Duration `yaml:"duration"` // how long it lasts
-}
-
-// FaultKinds lists every kind the faults name, mix and plan.
-func (f Faults) FaultKinds() []string {
-	kinds := append([]string(nil), f.Kinds...)
-	for _, st := range f.Plan {
-		kinds = append(kinds, st.Kind)
-	}
-	return kinds
 }
 
 // Bucket configures the bucket the run creates for itself.
@@ -136,33 +122,13 @@ type Workload struct {
 	Watchers []WatcherGroup `yaml:"watchers"`
 }
 
-// WatcherGroup is Count watchers alike.
-type WatcherGroup struct {
-	Count int `yaml:"count"`
-	// Keys: the keys (or NATS wildcard filters) watched; empty: all.
-	Keys []string `yaml:"keys"`
-	// Mode: latest (default: each key's latest entry, then updates),
-	// history (every entry held, then updates), updates (only new ones).
-	Mode string `yaml:"mode"`
-	// Start: begin this long into the workload, while clients write (a
-	// service starting up); default 0, before the clients.
-	Start Duration `yaml:"start"`
-}
-
-// RateStage is one step of an open-loop schedule.
-type RateStage struct {
-	Rate float64  `yaml:"rate"` // ops/s across all clients
-	For  Duration `yaml:"for"`  // how long
-}
-
-// StagesDuration is how long the stages last together.
-func (w Workload) StagesDuration() time.Duration {
-	var d time.Duration
-	for _, st := range w.Stages {
-		d += st.For
-	}
-	return d
-}
+// WatcherGroup, RateStage and FaultStep are the workload's and the
+// nemesis's own types: a scenario file lists them as they are consumed.
+type (
+	WatcherGroup = workload.WatcherGroup
+	RateStage    = workload.Stage
+	FaultStep    = chaos.Step
+)
 
 // Expect says what must hold for the run to pass.
 type Expect struct {
@@ -179,8 +145,8 @@ type Duration = time.Duration
 
 // Defaults fills every zero field with the project default.
 func (s *Scenario) Defaults() {
-	if s.Target.Nodes == 0 {
-		s.Target.Nodes = 1
+	if s.Target.Nodes == 0 && !s.External() {
+		s.Target.Nodes = 1 // external servers: learnt from them
 	}
 	b := &s.Bucket
 	if b.Replicas == 0 {
@@ -244,7 +210,7 @@ func (s *Scenario) Defaults() {
 		b.LimitMarkerTTL = w.KeyTTL
 	}
 	if w.ReadPath == "" {
-		w.ReadPath = history.ReadPathDirect
+		w.ReadPath = history.PathDirect
 	}
 	for i := range w.Watchers {
 		if w.Watchers[i].Count == 0 {
@@ -279,13 +245,12 @@ func ParseStages(s string) ([]RateStage, error) {
 }
 
 // CheckShape is what the scenario's default required checks depend on
-// (checker.DefaultRequiredFor); external: run against servers the harness
-// did not start.
-func (s *Scenario) CheckShape(external bool) checker.Shape {
+// (checker.DefaultRequiredFor).
+func (s *Scenario) CheckShape() checker.Shape {
 	w := s.Workload
 	gets := w.Mix["get"] > 0 || w.Pattern == history.PatternCounter
-	return checker.Shape{Replicas: s.Bucket.Replicas, External: external,
+	return checker.Shape{Replicas: s.Bucket.Replicas, External: s.External(),
 		Watchers: len(w.Watchers) > 0, Pattern: w.Pattern, TTL: w.KeyTTL > 0,
-		LeaderReads:   gets && (w.ReadPath == history.ReadPathLeader || w.ReadPath == history.ReadPathBoth),
-		NoDirectReads: gets && w.ReadPath == history.ReadPathLeader}
+		LeaderReads:   gets && (w.ReadPath == history.PathLeader || w.ReadPath == history.PathBoth),
+		NoDirectReads: gets && w.ReadPath == history.PathLeader}
 }

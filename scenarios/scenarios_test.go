@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kvharness/kvharness/reports"
 )
 
 func TestBuiltinsAreValid(t *testing.T) {
@@ -113,13 +115,13 @@ func TestThresholds(t *testing.T) {
 		"delete.unknown_rate": {">= 0", 0, 0},
 	}
 	for name, c := range good {
-		th, err := ParseThreshold(name, c.expr)
+		th, err := reports.ParseThreshold(name, c.expr)
 		if err != nil || th.Limit != c.limit || !th.Holds(c.holds) {
 			t.Errorf("%s %s: %+v %v", name, c.expr, th, err)
 		}
 	}
 	for name, expr := range map[string]string{"put.p77": "<5ms", "jump.p99": "<5ms", "put.p99": "5ms", "put.error_rate": "< lots", "throughput": "> fast"} {
-		if _, err := ParseThreshold(name, expr); err == nil {
+		if _, err := reports.ParseThreshold(name, expr); err == nil {
 			t.Errorf("%s %s accepted", name, expr)
 		}
 	}
@@ -134,13 +136,14 @@ func TestCheckShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Defaults()
-	if sh := s.CheckShape(false); !sh.TTL || sh.Pattern != "sessions" || sh.Replicas != 3 || sh.Watchers || sh.LeaderReads {
+	if sh := s.CheckShape(); !sh.TTL || sh.Pattern != "sessions" || sh.Replicas != 3 || sh.Watchers || sh.LeaderReads {
 		t.Errorf("sessions shape %+v", sh)
 	}
 	s, _ = Load("counter")
 	s.Defaults()
 	s.Workload.ReadPath = "leader"
-	if sh := s.CheckShape(true); !sh.External || !sh.Watchers || !sh.LeaderReads || !sh.NoDirectReads || sh.TTL {
+	s.Target.Servers = []string{"nats://127.0.0.1:4222"}
+	if sh := s.CheckShape(); !sh.External || !sh.Watchers || !sh.LeaderReads || !sh.NoDirectReads || sh.TTL {
 		t.Errorf("counter shape with leader reads %+v: the counter's gets go to the leader", sh)
 	}
 }

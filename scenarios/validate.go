@@ -1,12 +1,16 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
+	"github.com/kvharness/kvharness/workload"
 )
 
 // FieldError is a bad value at a YAML path; Parse turns the path into a line.
@@ -101,18 +105,12 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.workload.op_timeout", "must be positive, got %s", w.OpTimeout)
 	}
 	if len(w.Mix) > 0 {
-		total := 0
-		for op, weight := range w.Mix {
-			if !contains(history.Ops, op) {
-				return fieldErr("$.workload.mix."+op, "unknown op %q (known: %s)", op, strings.Join(history.Ops, ", "))
+		if err := workload.Mix(w.Mix).Validate(); err != nil {
+			var me *workload.MixError
+			if errors.As(err, &me) && me.Op != "" {
+				return fieldErr("$.workload.mix."+me.Op, "%v", err)
 			}
-			if weight < 0 {
-				return fieldErr("$.workload.mix."+op, "weight must be >= 0, got %d", weight)
-			}
-			total += weight
-		}
-		if total == 0 {
-			return fieldErr("$.workload.mix", "no op has a positive weight")
+			return fieldErr("$.workload.mix", "%v", err)
 		}
 	}
 	switch w.Pattern {
@@ -145,7 +143,7 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.bucket.limit_marker_ttl", "%s is longer than key_ttl %s: with history > 1 the server raises every message TTL to at least limit_marker_ttl, so keys would live %s", b.LimitMarkerTTL, w.KeyTTL, b.LimitMarkerTTL)
 	}
 	switch w.ReadPath {
-	case "", history.ReadPathDirect, history.ReadPathLeader, history.ReadPathBoth:
+	case "", history.PathDirect, history.PathLeader, history.PathBoth:
 	default:
 		return fieldErr("$.workload.read_path", "must be direct, leader or both, got %q", w.ReadPath)
 	}
@@ -177,13 +175,13 @@ func (s *Scenario) validate() error {
 		}
 	}
 	for name, expr := range s.Thresholds {
-		if _, err := ParseThreshold(name, expr); err != nil {
+		if _, err := reports.ParseThreshold(name, expr); err != nil {
 			return &FieldError{Path: "$.thresholds", MapKey: name, Msg: err.Error()}
 		}
 	}
 	fl := s.Faults
-	if m := fl.PartitionMode; m != "" && m != "reset" && m != "blackhole" {
-		return fieldErr("$.faults.partition_mode", "must be reset or blackhole, got %q", m)
+	if _, err := chaos.ParsePartitionMode(fl.PartitionMode); err != nil {
+		return fieldErr("$.faults.partition_mode", "%v", err)
 	}
 	for path, d := range map[string]Duration{"$.faults.start": fl.Start, "$.faults.interval": fl.Interval, "$.faults.duration": fl.Duration,
 		"$.faults.latency": fl.Latency, "$.faults.jitter": fl.Jitter, "$.faults.heal_timeout": fl.HealTimeout} {

@@ -3,8 +3,12 @@ package workload
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -84,4 +88,118 @@ func markerOf(h nats.Header) string {
 		return history.MarkerDel
 	}
 	return history.MarkerNone
+}
+
+// FinalReads reads every key's last message, a few keys at a time so a
+// large key space fits the final phase's budget. It reports whether every
+// key was read, and each key's last revision.
+func FinalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) (bool, map[string]uint64) {
+	var mu sync.Mutex
+	last := make(map[string]uint64, len(keys))
+	ok := forEachKey(keys, 16, func(key string) bool {
+		rec, err := readLastRetrying(ctx, nc, bucket, key, clock)
+		if err != nil {
+			return false
+		}
+		out.Write(&rec)
+		mu.Lock()
+		last[key] = rec.Rev
+		mu.Unlock()
+		return true
+	})
+	return ok, last
+}
+
+// forEachKey runs read for every key, parallel at a time, and reports
+// whether every one succeeded.
+func forEachKey(keys []string, parallel int, read func(key string) bool) bool {
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	next := make(chan string)
+	for i := 0; i < parallel; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range next {
+				if !read(key) {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	for _, key := range keys {
+		next <- key
+	}
+	close(next)
+	wg.Wait()
+	return !failed.Load()
+}
+
+func readLastRetrying(ctx context.Context, nc *nats.Conn, bucket, key string, clock Clock) (history.Record, error) {
+	var last error
+	for attempt := 0; attempt < 5; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		invoke := clock.Now()
+		rec, err := ReadLast(rctx, nc, bucket, key)
+		cancel()
+		if err == nil {
+			rec.Invoke, rec.Complete = invoke, clock.Now()
+			return rec, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return history.Record{}, errors.Join(fmt.Errorf("final read of %q failed", key), last)
+}
+
+// SettledLastSeq waits (bounded) until the stream's last sequence stops
+// moving: writes whose clients gave up (timeouts) may still be queued at the
+// server and land after the workload stopped. Reading the final state before
+// they land would leave the watcher and the final reads out of step.
+func SettledLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	last, err := StreamLastSeq(ctx, js, stream)
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return last, nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		now, err := StreamLastSeq(ctx, js, stream)
+		if err != nil || now == last {
+			return last, nil
+		}
+		last = now
+	}
+	return last, nil
+}
+
+// StreamLastSeq asks the stream leader for its last sequence, retrying
+// while a cluster that just had faults elects leaders again.
+func StreamLastSeq(ctx context.Context, js jetstream.JetStream, stream string) (uint64, error) {
+	var last error
+	for ctx.Err() == nil {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		s, err := js.Stream(actx, stream)
+		if err == nil {
+			var info *jetstream.StreamInfo
+			if info, err = s.Info(actx); err == nil {
+				cancel()
+				return info.State.LastSeq, nil
+			}
+		}
+		cancel()
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return 0, err // gone, not electing: waiting will not bring it back
+		}
+		last = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	return 0, last
 }

@@ -38,20 +38,36 @@ func ParseMix(s string) (Mix, error) {
 	return m, m.Validate()
 }
 
-// Validate checks op names and that something has weight.
+// MixError is a bad op mix; Op names the entry at fault, if one is (a
+// scenario file points at its line).
+type MixError struct {
+	Op  string
+	Msg string
+}
+
+func (e *MixError) Error() string { return e.Msg }
+
+// Validate checks op names and that something has weight: the one rule for
+// mixes, from a flag or a scenario file. Ops are checked in a fixed order,
+// so the same bad mix always names the same entry.
 func (m Mix) Validate() error {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	total := 0
-	for name, w := range m {
+	for _, name := range names {
 		if !isMixOp(name) {
-			return fmt.Errorf("unknown op %q in mix (known: %s)", name, strings.Join(MixOps, ", "))
+			return &MixError{Op: name, Msg: fmt.Sprintf("unknown op %q in mix (known: %s)", name, strings.Join(MixOps, ", "))}
 		}
-		if w < 0 {
-			return fmt.Errorf("op %q has negative weight", name)
+		if m[name] < 0 {
+			return &MixError{Op: name, Msg: fmt.Sprintf("op %q has a negative weight (%d)", name, m[name])}
 		}
-		total += w
+		total += m[name]
 	}
 	if total == 0 {
-		return fmt.Errorf("op mix has no positive weight")
+		return &MixError{Msg: "op mix has no positive weight"}
 	}
 	return nil
 }
@@ -170,14 +186,14 @@ func (g *Generator) Next() Planned {
 // getPath picks a get's read path (history.Record.Path).
 func (g *Generator) getPath() string {
 	switch g.path {
-	case history.ReadPathLeader:
+	case history.PathLeader:
 		return history.PathLeader
-	case history.ReadPathBoth:
+	case history.PathBoth:
 		if g.rng.IntN(2) == 0 {
 			return history.PathLeader
 		}
 	}
-	return ""
+	return "" // direct: left out of the record (history.PathOf)
 }
 
 // NextValue returns a value unique in the run: its id (client and sequence)

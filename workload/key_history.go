@@ -27,13 +27,14 @@ func historyKeys(keys []string) []string {
 	return out
 }
 
-// readKeyHistories asks nats.go for keys' History() after the run — the
+// ReadKeyHistories asks nats.go for keys' History() after the run — the
 // versions an application reads back — and records each entry, in the
 // order returned, for the history-matches check; a key with no history
 // gets one record without a revision, so the checker knows it was read. It
-// reports whether every key was read.
-func readKeyHistories(ctx context.Context, kv jetstream.KeyValue, keys []string, clock Clock, out *history.Writer) bool {
-	return forEachKey(keys, 8, func(key string) bool {
+// reports whether every key was read. Beyond maxHistoryKeys keys, an even
+// sample is read.
+func ReadKeyHistories(ctx context.Context, kv jetstream.KeyValue, keys []string, clock Clock, out *history.Writer) bool {
+	return forEachKey(historyKeys(keys), 8, func(key string) bool {
 		recs, err := keyHistoryRetrying(ctx, kv, key, clock)
 		if err != nil {
 			return false

@@ -57,8 +57,8 @@ func take(issued *atomic.Int64, budget int64) (int64, bool) {
 // Stage is one step of an open-loop schedule: Rate ops/s for For (0: for
 // the rest of the run).
 type Stage struct {
-	Rate float64
-	For  time.Duration
+	Rate float64       `yaml:"rate"` // ops/s across all clients
+	For  time.Duration `yaml:"for"`  // how long
 }
 
 // OpenLoop schedules ops at a fixed arrival rate across all clients, as wrk2

@@ -53,19 +53,19 @@ type replicaState struct {
 	err  error
 }
 
-// readReplicas reads every key from every node's own replica, and from the
+// ReadReplicas reads every key from every node's own replica, and from the
 // stream leader beside them, and records the answers. Followers apply what
 // the leader committed a little after it, so a key on which the answers
 // differ is read again, everywhere, for a bounded time, until they agree;
 // what is recorded is the last round, leader included, so the comparison
 // never mixes reads from before and after a late write. It returns the
 // names of the nodes read.
-func readReplicas(ctx context.Context, t *cluster.Target, control *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) []string {
+func ReadReplicas(ctx context.Context, t *cluster.Target, control *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) []string {
 	urls := t.NodeURLs(control)
 	if len(urls) < 2 {
 		return nil
 	}
-	states := []*replicaState{{node: history.LeaderNode, recs: map[string]history.Record{},
+	states := []*replicaState{{node: history.PathLeader, recs: map[string]history.Record{},
 		read: func(ctx context.Context, key string) (history.Record, error) {
 			return ReadLast(ctx, control, bucket, key)
 		}}}

@@ -62,8 +62,8 @@ func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, la
 	return seen, false, ctx.Err()
 }
 
-// covered reports whether every sequence of the ranges is in seen.
-func covered(ranges []SeqRange, seen map[uint64]bool) bool {
+// Covered reports whether every sequence of the ranges is in seen.
+func Covered(ranges []SeqRange, seen map[uint64]bool) bool {
 	for _, r := range ranges {
 		for s := r.From; s <= r.To; s++ {
 			if !seen[s] {

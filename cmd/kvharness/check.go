@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/harness"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
 )
@@ -21,7 +22,7 @@ func newCheckCmd() *cobra.Command {
 		Short: "Re-check a recorded history offline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			limitCheckMemory()
+			harness.LimitCheckMemory()
 			h, err := history.ReadFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)
@@ -50,7 +51,7 @@ func newCheckCmd() *cobra.Command {
 }
 
 func exitWith(code int) error {
-	if code == exitPass {
+	if code == reports.ExitPass {
 		return nil
 	}
 	return &verdictExit{code: code}

@@ -35,7 +35,7 @@ func newCompareCmd() *cobra.Command {
 				return usageErr("writing %s: %v", out, err)
 			}
 			if len(c.Regressions) > 0 {
-				return exitWith(exitFail)
+				return exitWith(reports.ExitFail)
 			}
 			return nil
 		},

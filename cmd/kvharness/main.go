@@ -9,14 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-)
 
-// Exit codes (DESIGN.md).
-const (
-	exitPass         = 0
-	exitFail         = 1
-	exitUsage        = 2
-	exitInconclusive = 3
+	"github.com/kvharness/kvharness/reports"
 )
 
 // exitError carries an exit code and one line for stderr.
@@ -28,7 +22,7 @@ type exitError struct {
 func (e *exitError) Error() string { return e.msg }
 
 func usageErr(format string, args ...any) error {
-	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+	return &exitError{code: reports.ExitUsage, msg: fmt.Sprintf(format, args...)}
 }
 
 // verdictExit ends a command whose output is already printed with a code.
@@ -57,7 +51,7 @@ func execute(args []string) int {
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
-		return exitPass
+		return reports.ExitPass
 	}
 	var v *verdictExit
 	if errors.As(err, &v) {
@@ -70,5 +64,5 @@ func execute(args []string) int {
 	}
 	// Cobra's own errors (unknown command, bad args) are usage errors.
 	fmt.Fprintf(os.Stderr, "kvharness: %v\n", err)
-	return exitUsage
+	return reports.ExitUsage
 }

@@ -23,8 +23,15 @@ type progressPrinter struct {
 	drawn    bool
 }
 
-func newProgressPrinter(w io.Writer, terminal bool) *progressPrinter {
-	every := 10 * time.Second
+// logLineEvery is how often a plain progress line goes to logs.
+const logLineEvery = 10 * time.Second
+
+// newProgressPrinter: every, when > 0, replaces the log line interval (a
+// terminal redraws every second regardless).
+func newProgressPrinter(w io.Writer, terminal bool, every time.Duration) *progressPrinter {
+	if every <= 0 {
+		every = logLineEvery
+	}
 	if terminal {
 		every = 0
 	}

@@ -11,7 +11,7 @@ import (
 
 func TestProgressOnTerminalRedrawsOneLine(t *testing.T) {
 	var b bytes.Buffer
-	p := newProgressPrinter(&b, true)
+	p := newProgressPrinter(&b, true, 0)
 	for s := 1; s <= 3; s++ {
 		p.update(workload.Progress{Elapsed: time.Duration(s) * time.Second, Total: 15 * time.Second, Ops: int64(1000 * s), OpsPerSec: 1000, Unknown: 2, Fault: "pause n2", P99: 4200 * time.Microsecond})
 	}
@@ -27,7 +27,7 @@ func TestProgressOnTerminalRedrawsOneLine(t *testing.T) {
 
 func TestProgressInLogsEveryTenSeconds(t *testing.T) {
 	var b bytes.Buffer
-	p := newProgressPrinter(&b, false)
+	p := newProgressPrinter(&b, false, 0)
 	for s := 1; s <= 25; s++ {
 		p.update(workload.Progress{Elapsed: time.Duration(s) * time.Second, Ops: int64(s)})
 	}
@@ -38,16 +38,16 @@ func TestProgressInLogsEveryTenSeconds(t *testing.T) {
 	}
 }
 
-// --quiet shows no progress; without it, progress goes to stderr only and
-// never mixes into stdout's summary.
-func TestQuietRunHasNoProgress(t *testing.T) {
+// Progress goes to stderr (a line a second here), never into stdout's
+// summary; --quiet turns it off.
+func TestRunProgressOnStderrOnly(t *testing.T) {
 	out := t.TempDir()
-	r := runBin(t, time.Minute, "run", "single", "--duration", "2s", "--quiet", "--out", out)
-	if r.code != 0 || strings.Contains(r.stderr, "ops/s") || strings.Contains(r.stdout, "\r") {
-		t.Fatalf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	r := runBin(t, time.Minute, "run", "single", "--duration", "3s", "--progress-interval", "1s", "--out", out)
+	if r.code != 0 || !strings.Contains(r.stderr, "ops/s") || strings.Contains(r.stdout, "ops/s  p99") || strings.Contains(r.stdout, "\r") {
+		t.Fatalf("exit %d: want progress lines on stderr only\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
-	r = runBin(t, time.Minute, "run", "single", "--duration", "2s", "--out", out)
-	if r.code != 0 || strings.Contains(r.stdout, "errors 0") {
-		t.Fatalf("progress leaked into stdout: %q", r.stdout)
+	r = runBin(t, time.Minute, "run", "single", "--duration", "3s", "--progress-interval", "1s", "--quiet", "--out", t.TempDir())
+	if r.code != 0 || strings.Contains(r.stderr, "ops/s") {
+		t.Fatalf("exit %d: --quiet still showed progress\nstderr %q", r.code, r.stderr)
 	}
 }

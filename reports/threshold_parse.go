@@ -1,7 +1,8 @@
-package scenarios
+package reports
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ func ParseThreshold(name, expr string) (Threshold, error) {
 		t.Stat = "throughput"
 	} else {
 		op, stat, ok := strings.Cut(name, ".")
-		if !ok || !contains(history.Ops, op) || !(latencyStats[stat] || rateStats[stat]) {
+		if !ok || !slices.Contains(history.Ops, op) || !(latencyStats[stat] || rateStats[stat]) {
 			return t, fmt.Errorf("threshold %q: want throughput or <op>.<stat> with op one of %s and stat one of p50, p90, p99, p999, max, mean, error_rate, unknown_rate",
 				name, strings.Join(history.Ops, ", "))
 		}

@@ -15,13 +15,14 @@ import (
 )
 
 // WatcherGroup is Count watchers alike: what a scenario's services watch.
+// A scenario file's workload.watchers lists them.
 type WatcherGroup struct {
-	Count int
-	Keys  []string // filters (NATS wildcards allowed); empty: every key
-	Mode  string   // history.WatchLatest (default), WatchHistory or WatchUpdates
+	Count int      `yaml:"count"`
+	Keys  []string `yaml:"keys"` // keys or filters (NATS wildcards allowed); empty: every key
+	Mode  string   `yaml:"mode"` // history.WatchLatest (default), WatchHistory or WatchUpdates
 	// Start > 0: begin this long into the workload, while clients write
 	// (a service starting or restarting); 0: before the clients.
-	Start time.Duration
+	Start time.Duration `yaml:"start"`
 }
 
 // ScenarioWatcher is one watcher of the scenario, as an application would
@@ -96,7 +97,7 @@ func (s *watcherStarter) startOne(ctx context.Context, g WatcherGroup, late bool
 	if late {
 		spec.StartAt = s.clock.Now()
 	}
-	if spec.StartSeq, err = streamLastSeq(ctx, s.js, stream); err != nil {
+	if spec.StartSeq, err = StreamLastSeq(ctx, s.js, stream); err != nil {
 		return err
 	}
 	w, err := startScenarioWatcher(s.ctx, kv, spec, s.clock, s.out)
@@ -104,7 +105,7 @@ func (s *watcherStarter) startOne(ctx context.Context, g WatcherGroup, late bool
 		return fmt.Errorf("starting watcher %d: %w", id, err)
 	}
 	s.started = append(s.started, w)
-	switch after, err := streamLastSeq(ctx, s.js, stream); {
+	switch after, err := StreamLastSeq(ctx, s.js, stream); {
 	case err != nil:
 		w.Spec.StartedBy = unknownStart // running, since when unknown
 	case after != spec.StartSeq:

@@ -1,0 +1,62 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/workload"
+)
+
+// finalPhase reads, on a healed cluster, what the checks compare the
+// workload's history with, each step on a budget of its own: it waits
+// (bounded) for the recording watcher to catch up with the stream, reads
+// every key's last message through the stream leader, stops the scenario's
+// watchers once they delivered those, records the messages the stream
+// still holds where unknown outcomes or watchers need them, each key's
+// History(), and last every node's replica.
+func finalPhase(b *runBucket, keys []string, load *workload.Load, anyUnknown bool, clock workload.Clock, out *history.Writer) history.End {
+	end := history.End{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lastSeq, err := workload.SettledLastSeq(ctx, b.js, cluster.StreamName(b.name))
+	// Without a last sequence there is nothing to wait for, but the
+	// watcher stops all the same, before the history closes.
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	missed := load.RecordingMissed(wctx, lastSeq)
+	wcancel()
+	end.LastSeq = lastSeq
+	end.BucketMissing = errors.Is(err, jetstream.ErrStreamNotFound)
+
+	var finals map[string]uint64
+	end.FinalReads, finals = workload.FinalReads(ctx, b.control, b.name, keys, clock, out)
+	wctx, wcancel = context.WithTimeout(ctx, 15*time.Second)
+	load.StopWatchers(wctx, finals)
+	wcancel()
+	if err == nil {
+		var stored map[uint64]bool
+		// The scenario's watchers are checked against what the bucket
+		// holds at the end: record it.
+		if len(missed) > 0 && lastSeq > 0 || anyUnknown || load.HasWatchers() {
+			stored, end.StoredComplete, _ = workload.RecordStored(ctx, b.js, b.name, lastSeq, clock, out)
+		}
+		end.WatchComplete = workload.Covered(missed, stored)
+	}
+	if kv, err := b.js.KeyValue(ctx, b.name); err == nil {
+		hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		end.HistoryReads = workload.ReadKeyHistories(hctx, kv, keys, clock, out)
+		hcancel()
+	}
+	if b.replicas > 1 {
+		// Last, on a budget of its own: what resolves unknowns comes first.
+		rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+		end.ReplicaNodes = workload.ReadReplicas(rctx, b.target, b.control, b.name, keys, clock, out)
+		rcancel()
+	}
+	end.At = clock.Now()
+	return end
+}

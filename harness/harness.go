@@ -1,0 +1,133 @@
+// Package harness owns one run of a scenario from start to end: target up,
+// bucket, history, workload ‖ nemesis ‖ progress side by side, heal, final
+// phase, checks, results folder. Run is a plain function call with no
+// global state, so many runs can go one after another or side by side in
+// one process (A/B rounds, capacity steps, a coordinator's runs).
+package harness
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/kvharness/kvharness/chaos"
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
+	"github.com/kvharness/kvharness/scenarios"
+	"github.com/kvharness/kvharness/workload"
+)
+
+// Run runs the scenario and writes its results folder. The first end of
+// ctx (Ctrl-C) stops the workload; the run then heals, reads the final
+// state, checks what it recorded and reports, marked interrupted. An error
+// means the run could not be carried out (bad scenario, target or results
+// folder; a panic); whatever it recorded until then is a checkable history.
+func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, error) {
+	s, err := sc.Complete()
+	if err != nil {
+		return nil, err
+	}
+	thresholds, err := reports.ParsedThresholds(s.Thresholds)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := opts.resultsDir(s.Name)
+	if err != nil {
+		return nil, err
+	}
+	workloadGC()
+	rec, err := record(ctx, s, opts, dir)
+	if err != nil {
+		keepPanicStack(dir, err)
+		return nil, err
+	}
+	res := &Result{Dir: dir, Stats: rec.stats, Interrupted: rec.interrupted}
+	if opts.NoRecord {
+		return res, nil
+	}
+	res.Summary, err = checkAndReport(s, dir, rec, thresholds)
+	if err != nil {
+		return nil, err
+	}
+	res.ExitCode = res.Summary.ExitCode
+	return res, nil
+}
+
+// recording is what the servers were asked and answered, up to the end of
+// the final phase.
+type recording struct {
+	stats       workload.Stats
+	interrupted bool
+}
+
+// record runs everything that needs the servers. Whatever it started is
+// stopped when it returns, however it returns: one clean-up path.
+func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string) (_ recording, err error) {
+	var cleanup cleanups
+	defer cleanup.run()
+	schedule := s.Schedule()
+	target, err := upTarget(s, schedule, opts, dir)
+	if err != nil {
+		return recording{}, err
+	}
+	cleanup.add(target.Down)
+	if err := schedule.Validate(target); err != nil {
+		return recording{}, err
+	}
+	bucket, err := createBucket(s, target, &cleanup)
+	if err != nil {
+		return recording{}, err
+	}
+	out := history.Discard()
+	if !opts.NoRecord {
+		if out, err = history.Create(filepath.Join(dir, "history.jsonl")); err != nil {
+			return recording{}, err
+		}
+		// Closed by the final phase; here only when the run fails before.
+		cleanup.add(func() { _ = out.Close() })
+	}
+	clock := workload.NewClock()
+	meta := bucket.meta(s, target, clock)
+	out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
+	fmt.Fprintf(opts.log(), "kvharness: running %s against %s servers (%s), results in %s\n",
+		s.Name, target.Mode, strings.Join(target.URLs, ","), dir)
+
+	load, err := workload.Start(ctx, s.WorkloadConfig(), workload.Env{Target: target, Control: bucket.control,
+		Bucket: bucket.name, Clock: clock, Out: out, Meta: &meta, NoRecord: opts.NoRecord, Progress: opts.Progress != nil})
+	if err != nil {
+		return recording{}, err
+	}
+	cleanup.add(load.Close)
+	nemesis := &chaos.Nemesis{Schedule: schedule, Target: target, Stream: cluster.StreamName(bucket.name), Now: clock.Now, Out: out}
+
+	// Side by side: the workload, the nemesis (which heals when the
+	// workload ends) and the progress display. A panic in any of them
+	// stops the others and fails the run.
+	var rec recording
+	runCtx, endRun := s.WorkloadConfig().Deadline(ctx)
+	defer endRun()
+	g := newGroup(runCtx)
+	g.Go("workload", func(ctx context.Context) {
+		rec.stats = load.Run(ctx)
+		g.Stop()
+	})
+	g.Go("nemesis", nemesis.Run)
+	if opts.Progress != nil {
+		g.Go("progress", func(ctx context.Context) { showProgress(ctx, load, nemesis, opts.Progress) })
+	}
+	panicked := g.Wait()
+	rec.interrupted = ctx.Err() != nil || panicked != nil
+	if opts.NoRecord {
+		return rec, panicked
+	}
+
+	end := finalPhase(bucket, s.WorkloadConfig().Keys.Keys, load, rec.stats.Unknowns > 0, clock, out)
+	end.Interrupted = rec.interrupted
+	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
+	if err := out.Close(); err != nil {
+		return rec, fmt.Errorf("writing the history: %w", err)
+	}
+	return rec, panicked
+}

@@ -1,0 +1,64 @@
+package harness
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/reports"
+	"github.com/kvharness/kvharness/workload"
+)
+
+// Options are a run's settings that are not the scenario's: where results
+// go, how to reach external servers, what to show while it runs.
+type Options struct {
+	// OutDir is the results folder; default results/<time>-<scenario>.
+	OutDir string
+	// Auth: credentials for external servers.
+	Auth cluster.Auth
+	// NoRecord: a benchmark aid — no history, histograms, watchers or
+	// checks; the result carries the workload's stats only.
+	NoRecord bool
+	// Progress, when set, gets a snapshot about once a second while the
+	// workload runs.
+	Progress func(workload.Progress)
+	// Log gets the line that says what runs where (nil: nothing).
+	Log io.Writer
+	// SelfBin is a kvharness binary to spawn as the server processes when
+	// a fault needs processes and the scenario names no server_bin
+	// (`kvharness server`); default this process's own executable.
+	SelfBin string
+}
+
+// Result is what a run leaves besides its results folder.
+type Result struct {
+	Dir         string
+	Stats       workload.Stats
+	Interrupted bool
+	// Summary is summary.json; nil when nothing was recorded.
+	Summary *reports.Summary
+	// ExitCode is the verdict's (reports.ExitCode).
+	ExitCode int
+}
+
+func (o Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
+}
+
+// resultsDir makes the results folder.
+func (o Options) resultsDir(scenario string) (string, error) {
+	dir := o.OutDir
+	if dir == "" {
+		dir = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+scenario)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("results folder: %w", err)
+	}
+	return dir, nil
+}

@@ -1,0 +1,133 @@
+package scenarios
+
+import (
+	"slices"
+	"time"
+
+	"github.com/kvharness/kvharness/chaos"
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/workload"
+)
+
+// A scenario produces what the packages of a run consume, so no caller
+// translates it field by field: the workload's Config, the nemesis's
+// Schedule, the bucket's config, the history's meta line, the checks it
+// requires.
+
+// Complete returns a copy with every default filled in, validated: what a
+// run runs. The scenario itself is left as it is, so it can be run again
+// (or changed and run, as A/B rounds do).
+func (s *Scenario) Complete() (*Scenario, error) {
+	c := s.clone()
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Scenario) clone() *Scenario {
+	c := *s
+	c.Target.Servers = slices.Clone(s.Target.Servers)
+	c.Workload.Stages = slices.Clone(s.Workload.Stages)
+	c.Workload.Watchers = slices.Clone(s.Workload.Watchers)
+	for i := range c.Workload.Watchers {
+		c.Workload.Watchers[i].Keys = slices.Clone(c.Workload.Watchers[i].Keys)
+	}
+	c.Workload.Mix = cloneMap(s.Workload.Mix)
+	c.Expect.Required = slices.Clone(s.Expect.Required)
+	c.Thresholds = cloneMap(s.Thresholds)
+	c.Faults.Kinds = slices.Clone(s.Faults.Kinds)
+	c.Faults.Plan = slices.Clone(s.Faults.Plan)
+	return &c
+}
+
+func cloneMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// External: the scenario runs against servers the harness did not start.
+func (s *Scenario) External() bool { return len(s.Target.Servers) > 0 }
+
+// WorkloadConfig is what the clients and watchers do.
+func (s *Scenario) WorkloadConfig() workload.Config {
+	w := s.Workload
+	zipf := 0.0
+	if w.KeyDistribution == "zipf" {
+		zipf = w.ZipfS
+	}
+	return workload.Config{
+		Clients:          w.Clients,
+		SharedConnection: w.SharedConnection,
+		Duration:         w.Duration,
+		Ops:              w.Ops,
+		Rate:             w.Rate,
+		Stages:           w.Stages,
+		Preload:          w.Preload,
+		Inflight:         w.Inflight,
+		Keys:             workload.NewKeySpace(w.Keys, zipf),
+		Mix:              workload.Mix(w.Mix),
+		ValueSize:        w.ValueSize,
+		Seed:             w.Seed,
+		OpTimeout:        w.OpTimeout,
+		ReadPath:         w.ReadPath,
+		OwnKeys:          w.OwnKeys,
+		Pattern:          w.Pattern,
+		KeyTTL:           w.KeyTTL,
+		Watchers:         w.Watchers,
+		NoWatcher:        w.NoWatcher,
+	}
+}
+
+// Schedule is the nemesis's: the faults, drawn with the workload's seed.
+// The partition mode was validated with the scenario.
+func (s *Scenario) Schedule() chaos.Schedule {
+	f := s.Faults
+	mode, _ := chaos.ParsePartitionMode(f.PartitionMode)
+	return chaos.Schedule{Kinds: f.Kinds, Plan: f.Plan, Target: f.Target, Start: f.Start, Interval: f.Interval,
+		Duration: f.Duration, Latency: f.Latency, Jitter: f.Jitter, PartitionMode: mode, UpgradeBin: f.UpgradeBin,
+		HealTimeout: f.HealTimeout, Seed: s.Workload.Seed}
+}
+
+// BucketConfig is the bucket the run creates, under the given name.
+func (s *Scenario) BucketConfig(name string) cluster.BucketConfig {
+	b := s.Bucket
+	return cluster.BucketConfig{Name: name, Replicas: b.Replicas, Storage: b.Storage, History: b.History,
+		MaxValueSize: int32(b.MaxValueSize), LimitMarkerTTL: b.LimitMarkerTTL}
+}
+
+// RequiredChecks: the scenario's own list, or the default for its shape.
+func (s *Scenario) RequiredChecks() []string {
+	if len(s.Expect.Required) > 0 {
+		return s.Expect.Required
+	}
+	return checker.DefaultRequiredFor(s.CheckShape())
+}
+
+// Meta is the history's meta line as far as the scenario knows it; the
+// run adds the bucket, target and start time.
+func (s *Scenario) Meta() history.Meta {
+	wc := s.WorkloadConfig()
+	return history.Meta{Keys: wc.Keys.Keys, Scenario: s.Name, Required: s.RequiredChecks(), CheckTimeoutSec: s.Expect.CheckTimeout.Seconds(),
+		Thresholds: s.Thresholds, Pattern: s.Workload.Pattern, TTLToleranceMs: s.Expect.TTLTolerance.Milliseconds(),
+		Replicas: s.Bucket.Replicas, History: s.Bucket.History, Seed: s.Workload.Seed, Clients: s.Workload.Clients,
+		Pacing: wc.Pacing()}
+}
+
+// StagesDuration is how long the stages last together.
+func (w Workload) StagesDuration() time.Duration {
+	var d time.Duration
+	for _, st := range w.Stages {
+		d += st.For
+	}
+	return d
+}
