@@ -852,10 +852,17 @@ func TestDefaultRequired(t *testing.T) {
 	if ext := DefaultRequiredExternal(3); slices.Contains(ext, CheckReplicasConverge) || !slices.Contains(ext, CheckNoLostWrites) {
 		t.Errorf("DefaultRequiredExternal(3) = %v: replicas-converge reported only, the rest required", ext)
 	}
-	// The result is the caller's to change.
-	DefaultRequired(1)[0] = "changed"
-	if AllChecks[0] != CheckLinearizableWrites {
-		t.Fatalf("DefaultRequired shares its slice with AllChecks")
+	// The result is the caller's to change: changing it changes neither the
+	// next call's result nor the package's lists.
+	for _, replicas := range []int{1, 3} {
+		want := slices.Clone(DefaultRequired(replicas))
+		DefaultRequired(replicas)[0] = "changed"
+		if got := DefaultRequired(replicas); !slices.Equal(got, want) {
+			t.Errorf("after changing one result, DefaultRequired(%d) = %v, want %v: results share a slice", replicas, got, want)
+		}
+	}
+	if AllChecks[0] != CheckLinearizableWrites || coreChecks[0] != CheckLinearizableWrites {
+		t.Fatalf("DefaultRequired shares its slice with AllChecks or coreChecks")
 	}
 }
 

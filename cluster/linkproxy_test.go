@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -64,13 +65,19 @@ func TestLinkProxyPassDelayBlackholeReset(t *testing.T) {
 	}
 	p.SetDelay(0, 0)
 
-	// Blackhole: nothing comes back, the connection stays open.
+	// Blackhole: nothing comes back, the connection stays open (the round
+	// trip times out; it is not closed).
 	p.SetMode(LinkBlackhole)
-	if _, err := roundTrip(c, r, 300*time.Millisecond); err == nil {
-		t.Fatal("blackholed link carried a round trip")
+	if _, err := roundTrip(c, r, 300*time.Millisecond); !isTimeout(err) {
+		t.Fatalf("blackholed link: round trip ended with %v, want a timeout on an open connection", err)
 	}
-	// Healing resets what was held; a new connection passes again.
+	// Healing resets what was held: the old connection is closed rather than
+	// handed the stale ping; a new connection passes again.
 	p.SetMode(LinkPass)
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if line, err := r.ReadString('\n'); err == nil || isTimeout(err) {
+		t.Fatalf("healing left the held connection open: read %q, %v; want it closed", line, err)
+	}
 	c2, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +90,8 @@ func TestLinkProxyPassDelayBlackholeReset(t *testing.T) {
 	// Reset closes open connections and refuses new ones.
 	p.SetMode(LinkReset)
 	_ = c2.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c2.Read(make([]byte, 1)); err == nil {
-		t.Fatal("reset left the connection open")
+	if _, err := c2.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("reset left the connection open: read ended with %v, want it closed", err)
 	}
 	c3, err := net.Dial("tcp", p.Addr())
 	if err == nil {
@@ -93,4 +100,10 @@ func TestLinkProxyPassDelayBlackholeReset(t *testing.T) {
 			t.Fatal("reset link carried a new connection")
 		}
 	}
+}
+
+// isTimeout: err is a deadline passing, not the connection ending.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

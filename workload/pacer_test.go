@@ -47,13 +47,18 @@ func TestOpenLoopSchedule(t *testing.T) {
 func TestOpenLoopCountsLateOps(t *testing.T) {
 	p := NewOpenLoop(1000, 20)
 	start := time.Now()
-	for {
+	for i := 0; ; i++ {
 		at, ok := p.Next(context.Background())
 		if !ok {
 			break
 		}
 		if lag := time.Since(at); lag < 0 {
 			t.Fatalf("op returned before its slot (%s)", lag)
+		}
+		// Late or not, an op carries its slot: latency is measured from
+		// it, so a slow server shows (no coordinated omission).
+		if want := p.start.Add(time.Duration(i) * time.Millisecond); !at.Equal(want) {
+			t.Fatalf("op %d: intended start %s after the schedule began, want %dms", i, at.Sub(p.start), i)
 		}
 		time.Sleep(5 * time.Millisecond) // a server five times too slow
 	}

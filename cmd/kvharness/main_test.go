@@ -118,20 +118,30 @@ func TestBadScenarioFiles(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	cases := [][]string{
-		{"run", "single", "--clients", "abc"},
-		{"run", "single", "--clients", "0"},
-		{"run", "single", "--mix", "put=x"},
-		{"run", "single", "--mix", "frobnicate=1"},
-		{"run", "single", "--duration", "-3s"},
-		{"run", "single", "--key-dist", "pareto"},
-		{"run", "single", "--no-such-flag"},
-		{"check"},
-		{"nosuchverb"},
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "single", "--clients", "abc"}, "--clients"},
+		{[]string{"run", "single", "--clients", "0"}, "--clients must be positive"},
+		{[]string{"run", "single", "--mix", "put=x"}, "put=x"},
+		{[]string{"run", "single", "--mix", "frobnicate=1"}, "frobnicate"},
+		{[]string{"run", "single", "--duration", "-3s"}, "--duration must be positive"},
+		{[]string{"run", "single", "--key-dist", "pareto"}, "pareto"},
+		{[]string{"run", "single", "--rate", "100", "--stages", "10:1s"}, "not both"},
+		{[]string{"run", "single", "--partition-mode", "shred"}, "shred"},
+		{[]string{"run", "single", "--pattern", "juggle"}, "juggle"},
+		{[]string{"run", "single", "--no-such-flag"}, "no-such-flag"},
+		{[]string{"check"}, "arg(s)"},
+		{[]string{"nosuchverb"}, "unknown command"},
 	}
-	for _, args := range cases {
-		t.Run(strings.Join(args, "_"), func(t *testing.T) {
-			wantUsageError(t, runBin(t, 30*time.Second, append(args, "--out", t.TempDir())...))
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
+			args := c.args
+			if args[0] == "run" {
+				args = append(args, "--out", t.TempDir())
+			}
+			wantUsageError(t, runBin(t, 30*time.Second, args...), c.want)
 		})
 	}
 }
@@ -153,7 +163,7 @@ func TestUnreachableServer(t *testing.T) {
 func TestCheckBadHistory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	os.WriteFile(path, []byte("not json\n{\"kind\":\"op\"}\n"), 0o644)
-	wantUsageError(t, runBin(t, 30*time.Second, "check", path), "history")
+	wantUsageError(t, runBin(t, 30*time.Second, "check", path), "line 1")
 }
 
 func TestScenariosList(t *testing.T) {
@@ -380,8 +390,10 @@ func TestUnknownOutcomesResolved(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
+	// Puts take 0.3 ms at the median here and far more at p99: none of
+	// a thousand timing out at 300 µs means the op timeout was ignored.
 	if s.Ops["put"].Unknown == 0 {
-		t.Skip("no put timed out at 300µs on this machine; nothing to resolve")
+		t.Fatalf("no put timed out at 300µs: is --op-timeout applied? %+v", s.Ops)
 	}
 	put := s.Resolution["put"]
 	if put.Happened == 0 || put.StillUnknown != 0 {
@@ -498,12 +510,14 @@ func TestOpenLoopRun(t *testing.T) {
 	wantUsageError(t, runBin(t, time.Minute, "run", "single", "--stages", "100:1s", "--rate", "5", "--out", t.TempDir()), "--stages")
 }
 
-// serversOf lists nats-server processes whose config lives under dir.
+// serversOf lists server processes whose config lives under dir: spawned
+// nats-server releases and kvharness serving itself (`kvharness server -c`)
+// alike, but not the harness, whose command line names dir with --out.
 func serversOf(t *testing.T, dir string) []string {
 	out, _ := exec.Command("pgrep", "-af", dir).Output()
 	var procs []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if strings.Contains(l, "nats-server") {
+		if strings.Contains(l, " -c ") && strings.Contains(l, ".conf") {
 			procs = append(procs, l)
 		}
 	}

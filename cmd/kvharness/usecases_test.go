@@ -94,6 +94,10 @@ func TestUseCasesUnderFaults(t *testing.T) {
 			}
 			s := readSummary(t, out)
 			requirePassed(t, s, tc.check, "cluster-heals")
+			// Under faults: some were injected, then the heal.
+			if n := len(s.Faults); n < 2 || s.Faults[0].Kind != tc.args[1] || s.Faults[n-1].Kind != "heal" {
+				t.Errorf("faults %+v: want %s faults, then the heal", s.Faults, tc.args[1])
+			}
 			if left := serversOf(t, out); len(left) > 0 {
 				t.Errorf("servers left after the run: %v", left)
 			}
