@@ -50,7 +50,7 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 	for _, f := range h.Final {
 		final[f.Key] = f
 	}
-	depth := 64
+	depth := history.MaxDepth
 	if h.Meta != nil && h.Meta.History > 0 {
 		depth = h.Meta.History
 	}

@@ -10,6 +10,11 @@ const (
 	PatternSessions = "sessions" // session keys created with a TTL, touched, read, deleted
 )
 
+// MaxDepth is the most revisions a NATS KV bucket keeps per key (its
+// history setting, 1..64): the default of a scenario's bucket, and what a
+// history that does not say is checked against.
+const MaxDepth = 64
+
 // Read paths: how a get reaches the bucket (scenario read_path, and
 // Record.Path of a get).
 const (

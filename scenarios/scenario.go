@@ -156,7 +156,7 @@ func (s *Scenario) Defaults() {
 		b.Storage = "file"
 	}
 	if b.History == 0 {
-		b.History = 64
+		b.History = history.MaxDepth
 	}
 	w := &s.Workload
 	if w.Clients == 0 {

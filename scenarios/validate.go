@@ -49,8 +49,8 @@ func (s *Scenario) validate() error {
 	if b.Storage != "" && b.Storage != "file" && b.Storage != "memory" {
 		return fieldErr("$.bucket.storage", "must be file or memory, got %q", b.Storage)
 	}
-	if b.History < 0 || b.History > 64 {
-		return fieldErr("$.bucket.history", "must be between 1 and 64, got %d", b.History)
+	if b.History < 0 || b.History > history.MaxDepth {
+		return fieldErr("$.bucket.history", "must be between 1 and %d, got %d", history.MaxDepth, b.History)
 	}
 	if b.MaxValueSize < 0 {
 		return fieldErr("$.bucket.max_value_size", "must be >= 0, got %d", b.MaxValueSize)
