@@ -51,7 +51,7 @@ func TestSummaryFieldsAndExitCodes(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	// The fields DESIGN.md promises.
+	// The fields docs/DESIGN.md promises.
 	for _, f := range []string{"verdict", "checks", "ops", "throughput_ops_per_sec", "duration_sec", "target", "faults"} {
 		if _, ok := m[f]; !ok {
 			t.Errorf("summary.json lacks %q", f)
