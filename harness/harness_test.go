@@ -38,6 +38,20 @@ func scenario(t *testing.T, name string, edit func(s *scenarios.Scenario)) *scen
 // serverURL is the embedded server a run announced on its log line.
 var serverURL = regexp.MustCompile(`\((nats://[^,)]+)`)
 
+// assertServersGone: everything the run started is gone — the server it
+// announced on its log line no longer answers.
+func assertServersGone(t *testing.T, log string) {
+	t.Helper()
+	m := serverURL.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no server URL in %q", log)
+	}
+	if nc, err := nats.Connect(m[1], nats.Timeout(time.Second)); err == nil {
+		nc.Close()
+		t.Errorf("server %s still answers after the run", m[1])
+	}
+}
+
 func assertPass(t *testing.T, res *Result) {
 	t.Helper()
 	if res.Summary == nil || res.ExitCode != 0 || res.Summary.Verdict != checker.Pass {
@@ -66,15 +80,7 @@ func TestRunAScenario(t *testing.T) {
 	if fresh := scenario(t, "single", edit); !reflect.DeepEqual(sc, fresh) {
 		t.Errorf("Run changed the caller's scenario:\n%+v\nwant\n%+v", sc, fresh)
 	}
-	// Everything the run started is gone: its server no longer answers.
-	m := serverURL.FindStringSubmatch(log.String())
-	if m == nil {
-		t.Fatalf("no server URL in %q", log.String())
-	}
-	if nc, err := nats.Connect(m[1], nats.Timeout(time.Second)); err == nil {
-		nc.Close()
-		t.Errorf("server %s still answers after the run", m[1])
-	}
+	assertServersGone(t, log.String())
 }
 
 // Two runs side by side, then one more after them, in one process: each
@@ -151,14 +157,7 @@ func TestAPanicEndsTheRunCleanly(t *testing.T) {
 	if res := checker.Check(h, checker.Options{Timeout: time.Minute}); res.Verdict != checker.Pass {
 		t.Errorf("the kept history checks %s", res.Verdict)
 	}
-	m := serverURL.FindStringSubmatch(log.String())
-	if m == nil {
-		t.Fatalf("no server URL in %q", log.String())
-	}
-	if nc, err := nats.Connect(m[1], nats.Timeout(time.Second)); err == nil {
-		nc.Close()
-		t.Errorf("server %s still answers after the run", m[1])
-	}
+	assertServersGone(t, log.String())
 }
 
 // Canceling the context (Ctrl-C) stops the workload; the run still heals,
