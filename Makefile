@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench soak lint tools clean
+.PHONY: build run test test-short bench soak findings lint tools clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kvharness
@@ -46,6 +46,16 @@ bench: build tools
 
 soak: build tools
 	./scripts/soak.sh
+
+# The releases the findings need (docs/FINDINGS.md): those that show each
+# bug and those that pass the same run.
+FINDINGS_RELEASES := v2.9.20 v2.10.22 v2.10.27 v2.11.0 v2.12.1 v2.15.2
+
+# Re-runs every finding; exit 1 if a known bug is no longer found or a
+# passing release stops passing. Run before changing the checker or the
+# recording.
+findings: build $(foreach v,$(FINDINGS_RELEASES),$(TOOLS)/nats-server-$(v))
+	$(GO) run ./scripts/findings -bin $(BIN) -tools $(TOOLS) $(ARGS)
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
