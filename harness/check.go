@@ -15,9 +15,9 @@ import (
 // checkAndReport reads the recorded history back, checks it and writes the
 // results files. The servers are down by now: checking a long history
 // takes the CPU and memory they had.
-func checkAndReport(s *scenarios.Scenario, dir string, rec recording, thresholds []reports.Threshold) (*reports.Summary, error) {
+func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold) (*reports.Summary, error) {
 	LimitCheckMemory()
-	h, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	h, err := history.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading back the history: %w", err)
 	}

@@ -8,7 +8,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/kvharness/kvharness/chaos"
@@ -47,7 +46,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if opts.NoRecord {
 		return res, nil
 	}
-	res.Summary, err = checkAndReport(s, dir, rec, thresholds)
+	res.HistoryPath = opts.historyPath(dir)
+	res.Summary, err = checkAndReport(s, dir, res.HistoryPath, rec, thresholds)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	}
 	out := history.Discard()
 	if !opts.NoRecord {
-		if out, err = history.Create(filepath.Join(dir, "history.jsonl")); err != nil {
+		if out, err = history.Create(opts.historyPath(dir)); err != nil {
 			return recording{}, err
 		}
 		// Closed by the final phase; here only when the run fails before.

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,12 @@ import (
 )
 
 func TestWriterConcurrentRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "history.jsonl")
+	for _, name := range []string{"history.jsonl", "history.jsonl.zst"} {
+		t.Run(name, func(t *testing.T) { roundTrip(t, filepath.Join(t.TempDir(), name)) })
+	}
+}
+
+func roundTrip(t *testing.T, path string) {
 	w, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -35,8 +41,62 @@ func TestWriterConcurrentRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Ops) != 4000 || h.Meta.Scenario != "t" || h.End == nil || !h.End.FinalReads || h.Truncated != 0 {
-		t.Fatalf("ops %d meta %+v end %+v truncated %d", len(h.Ops), h.Meta, h.End, h.Truncated)
+	if len(h.Ops) != 4000 || h.Meta.Scenario != "t" || h.End == nil || !h.End.FinalReads || h.Truncated != 0 || h.DamagedTail != "" {
+		t.Fatalf("ops %d meta %+v end %+v truncated %d damaged %q", len(h.Ops), h.Meta, h.End, h.Truncated, h.DamagedTail)
+	}
+	raw, _ := os.ReadFile(path)
+	if Compressed(path) != bytes.HasPrefix(raw, zstdMagic) || w.Size() != int64(len(raw)) {
+		t.Fatalf("%s: %d bytes, Size %d, starts %x", path, len(raw), w.Size(), raw[:4])
+	}
+}
+
+// A compressed history is a run of zstd frames, one per flush. A writer
+// killed mid-frame leaves a partial frame: the reader keeps every record
+// of the frames before it and says the tail was damaged.
+func TestCompressedHistoryKilledMidFrame(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl.zst")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(&Record{Kind: KindMeta, Meta: &Meta{Scenario: "t"}})
+	for i := 0; i < 300; i++ {
+		w.Write(&Record{Kind: KindOp, Client: 1, Op: OpPut, Key: "k", Value: fmt.Sprintf("c1-%d", i), Outcome: OK, Rev: uint64(i + 1)})
+	}
+	w.Flush() // frame 1: meta and 300 puts
+	first := w.Size()
+	for i := 300; i < 600; i++ {
+		w.Write(&Record{Kind: KindOp, Client: 1, Op: OpPut, Key: "k", Value: fmt.Sprintf("c1-%d", i), Outcome: OK, Rev: uint64(i + 1)})
+	}
+	w.Flush() // frame 2
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	if int64(len(raw)) <= first {
+		t.Fatalf("one frame only (%d bytes, first %d)", len(raw), first)
+	}
+	for _, cut := range []int64{first + 5, (first + int64(len(raw))) / 2, int64(len(raw)) - 1} {
+		if err := os.WriteFile(path, raw[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h, err := ReadFile(path)
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		if len(h.Ops) < 300 || len(h.Ops) > 600 || h.DamagedTail == "" || h.End != nil {
+			t.Fatalf("cut at %d of %d: %d ops, damaged %q: want the first frame's 300 and a damaged tail", cut, len(raw), len(h.Ops), h.DamagedTail)
+		}
+		for i, op := range h.Ops { // a prefix, in order
+			if op.Value != fmt.Sprintf("c1-%d", i) {
+				t.Fatalf("cut at %d: op %d is %s", cut, i, op.Value)
+			}
+		}
+	}
+	// Cut exactly between frames: nothing damaged, the first frame whole.
+	os.WriteFile(path, raw[:first], 0o644)
+	if h, err := ReadFile(path); err != nil || len(h.Ops) != 300 || h.DamagedTail != "" {
+		t.Fatalf("cut between frames: %v, %d ops, damaged %q", err, len(h.Ops), h.DamagedTail)
 	}
 }
 

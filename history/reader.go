@@ -2,10 +2,13 @@ package history
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // History is a whole history file in memory, split by kind.
@@ -28,16 +31,77 @@ type History struct {
 	// Truncated counts trailing lines that could not be parsed: the tail
 	// of a file whose writer was killed mid-line.
 	Truncated int
+	// DamagedTail: a compressed history ended in a frame that could not be
+	// decoded (a writer killed mid-frame), and why; what came before it
+	// was read.
+	DamagedTail string
 }
 
-// ReadFile reads a history written by Writer.
+// ReadFile reads a history written by Writer, plain or compressed
+// (recognised by its content, whatever its name).
 func ReadFile(path string) (*History, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Read(f)
+	r, err := Open(f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h, err := Read(r)
+	if h != nil {
+		h.DamagedTail = r.damaged
+	}
+	return h, err
+}
+
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// Reader is a history's JSONL, decompressed if the file is compressed.
+// A compressed file that ends in a partial or damaged frame (a killed
+// writer) reads up to the last frame it could decode, then ends; Damaged
+// says why it ended early.
+type Reader struct {
+	r       io.Reader
+	dec     *zstd.Decoder
+	damaged string
+}
+
+// Open recognises a compressed history by its first bytes.
+func Open(f io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(f, 1<<20)
+	head, _ := br.Peek(len(zstdMagic))
+	if !bytes.Equal(head, zstdMagic) {
+		return &Reader{r: br}, nil
+	}
+	dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{r: dec, dec: dec}, nil
+}
+
+func (r *Reader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.dec != nil {
+		r.damaged = err.Error()
+		return n, io.EOF
+	}
+	return n, err
+}
+
+// Damaged is why a compressed history ended before its end ("" if it did
+// not): the tail a killed writer left half-written.
+func (r *Reader) Damaged() string { return r.damaged }
+
+// Close releases the decoder.
+func (r *Reader) Close() {
+	if r.dec != nil {
+		r.dec.Close()
+	}
 }
 
 // Read parses JSONL records. A bad line in the middle is an error naming the

@@ -1,31 +1,52 @@
 package history
 
 import (
-	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
-// Writer streams records to a JSONL file. It is safe for concurrent use.
-// Lines are buffered and flushed every FlushEvery and on Close, so a crash
-// loses at most the last interval, and a SIGKILL leaves at worst one partial
-// last line, which Reader skips.
+// Writer streams records to a history file. It is safe for concurrent use.
+// Lines collect in memory and reach the file every FlushEvery and on
+// Close, so a crash loses at most the last interval, in order: what the
+// file holds is always a prefix of what was written. Writers never wait
+// for the disk or the compressor: the flusher swaps the pending lines out
+// under the lock and writes them outside it.
+//
+// A path ending in ".zst" is written compressed: each flush is one
+// independent zstd frame, so a run killed at any moment leaves complete
+// frames and at worst one partial last frame, which the reader drops (and
+// counts). Other paths are plain JSONL, where a SIGKILL leaves at worst
+// one partial last line.
 type Writer struct {
-	mu     sync.Mutex
-	f      *os.File
-	buf    *bufio.Writer
-	line   []byte // scratch for one encoded record, reused under mu
-	err    error
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
-	closed bool
+	mu      sync.Mutex
+	pending []byte // encoded lines not yet handed to the flusher
+	spare   []byte // the other buffer, reused
+	line    []byte // scratch for one encoded record, reused under mu
+	err     error
+	closed  bool
+
+	flushMu sync.Mutex // one flush at a time, in order
+	f       *os.File
+	zenc    *zstd.Encoder // nil: plain
+	frame   []byte        // scratch for one compressed frame
+	written int64         // bytes in the file
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
 // FlushEvery is how often buffered lines reach the file.
 const FlushEvery = 200 * time.Millisecond
+
+// Compressed reports whether path names a compressed history.
+func Compressed(path string) bool { return strings.HasSuffix(path, ".zst") }
 
 // Create opens path for writing and starts the periodic flusher.
 func Create(path string) (*Writer, error) {
@@ -33,8 +54,15 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating history: %w", err)
 	}
-	buf := bufio.NewWriterSize(f, 256<<10)
-	w := &Writer{f: f, buf: buf, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{f: f, stop: make(chan struct{}), done: make(chan struct{})}
+	if Compressed(path) {
+		// The fastest level: a load generator's CPU belongs to its clients.
+		w.zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("creating history: %w", err)
+		}
+	}
 	go w.flushLoop()
 	return w, nil
 }
@@ -68,7 +96,7 @@ func (w *Writer) Write(r *Record) {
 		return
 	}
 	w.line = appendRecord(w.line[:0], r)
-	_, w.err = w.buf.Write(w.line)
+	w.pending = append(w.pending, w.line...)
 }
 
 // WriteAll appends records as one block: no other writer's line comes
@@ -84,20 +112,55 @@ func (w *Writer) WriteAll(rs []Record) {
 			return
 		}
 		w.line = appendRecord(w.line[:0], &rs[i])
-		_, w.err = w.buf.Write(w.line)
+		w.pending = append(w.pending, w.line...)
 	}
 }
 
-// Flush pushes buffered lines to the file.
+// Flush hands the lines written so far to the file (one frame when
+// compressed).
 func (w *Writer) Flush() {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err == nil && !w.closed {
-		w.err = w.buf.Flush()
+	if w.err != nil || w.closed || len(w.pending) == 0 {
+		w.mu.Unlock()
+		return
 	}
+	out := w.pending
+	w.pending, w.spare = w.spare[:0], nil
+	w.mu.Unlock()
+
+	err := w.writeOut(out)
+	w.mu.Lock()
+	w.spare = out[:0]
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
 }
 
-// Close flushes, syncs and closes the file.
+// writeOut writes lines to the file, compressed as one frame or plain.
+// Only the flusher (under flushMu) calls it.
+func (w *Writer) writeOut(lines []byte) error {
+	data := lines
+	if w.zenc != nil {
+		w.frame = w.zenc.EncodeAll(lines, w.frame[:0])
+		data = w.frame
+	}
+	n, err := w.f.Write(data)
+	w.written += int64(n)
+	return err
+}
+
+// Size is how many bytes the history file holds so far.
+func (w *Writer) Size() int64 {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	return w.written
+}
+
+// Close writes what is pending, syncs and closes the file. Records written
+// after Close are dropped.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -107,20 +170,50 @@ func (w *Writer) Close() error {
 	w.mu.Unlock()
 	w.once.Do(func() { close(w.stop) })
 	<-w.done
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.mu.Unlock()
 		return w.err
 	}
 	w.closed = true
-	if w.err == nil {
-		w.err = w.buf.Flush()
+	out, err := w.pending, w.err
+	w.pending = nil
+	w.mu.Unlock()
+	if err == nil && len(out) > 0 {
+		err = w.writeOut(out)
 	}
-	if err := w.f.Sync(); err != nil && w.err == nil {
-		w.err = err
+	if e := w.f.Sync(); e != nil && err == nil {
+		err = e
 	}
-	if err := w.f.Close(); err != nil && w.err == nil {
-		w.err = err
+	if e := w.f.Close(); e != nil && err == nil {
+		err = e
 	}
-	return w.err
+	if w.zenc != nil {
+		_ = w.zenc.Close()
+	}
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+	return err
+}
+
+// File names of a run's history in its results folder: plain JSONL, or
+// compressed (zstd frames).
+const (
+	FileName           = "history.jsonl"
+	CompressedFileName = "history.jsonl.zst"
+)
+
+// FindIn returns the history file of a results folder, plain or
+// compressed.
+func FindIn(dir string) (string, error) {
+	for _, name := range []string{FileName, CompressedFileName} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s holds no %s or %s: not a results folder", dir, FileName, CompressedFileName)
 }

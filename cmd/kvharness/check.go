@@ -18,8 +18,8 @@ func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
 	var jsonOut bool
 	cmd := &cobra.Command{
-		Use:   "check HISTORY.jsonl",
-		Short: "Re-check a recorded history offline",
+		Use:   "check HISTORY",
+		Short: "Re-check a recorded history offline (history.jsonl or history.jsonl.zst)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			harness.LimitCheckMemory()
@@ -39,6 +39,9 @@ func newCheckCmd() *cobra.Command {
 			} else {
 				if h.End == nil {
 					fmt.Fprintln(cmd.OutOrStdout(), "note: history has no end record (the run was killed); checking what it has")
+				}
+				if h.DamagedTail != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "note: the compressed history ends in a damaged frame (%s); checking the frames before it\n", h.DamagedTail)
 				}
 				s.WriteText(cmd.OutOrStdout())
 			}

@@ -296,10 +296,11 @@ func TestRunExternalProcesses(t *testing.T) {
 	}
 }
 
-// startRun starts a long run and waits until its history has operations.
-func startRun(t *testing.T, out string) (*exec.Cmd, *bytes.Buffer) {
+// startRun starts a long run and waits until its history has operations
+// (a plain one: 500 lines; a compressed one: 50 kB of frames).
+func startRun(t *testing.T, out string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(binPath, "run", "single", "--duration", "60s", "--quiet", "--out", out)
+	cmd := exec.Command(binPath, append([]string{"run", "single", "--duration", "60s", "--quiet", "--out", out}, extra...)...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -310,6 +311,9 @@ func startRun(t *testing.T, out string) (*exec.Cmd, *bytes.Buffer) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(filepath.Join(out, "history.jsonl")); err == nil && bytes.Count(b, []byte("\n")) > 500 {
+			return cmd, &stdout
+		}
+		if fi, err := os.Stat(filepath.Join(out, "history.jsonl.zst")); err == nil && fi.Size() > 50_000 {
 			return cmd, &stdout
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -365,6 +369,49 @@ func TestKilledRunLeavesCheckableHistory(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "no end record") {
 		t.Errorf("check does not say the run was killed:\n%s", r.stdout)
+	}
+}
+
+// A compressed history (--compress-history) is checked, re-rendered and
+// printed as a plain one is, and a run killed mid-frame leaves one that
+// check accepts up to its last whole frame.
+func TestCompressedHistory(t *testing.T) {
+	out := t.TempDir()
+	r := runBin(t, 2*time.Minute, "run", "single", "--ops", "3000", "--compress-history", "--quiet", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	zst := filepath.Join(out, "history.jsonl.zst")
+	if _, err := os.Stat(filepath.Join(out, "history.jsonl")); err == nil {
+		t.Error("a plain history.jsonl beside the compressed one")
+	}
+	if rc := runBin(t, time.Minute, "check", zst); rc.code != 0 || !strings.Contains(rc.stdout, "verdict: PASS") {
+		t.Fatalf("check: exit %d\n%s%s", rc.code, rc.stdout, rc.stderr)
+	}
+	if rr := runBin(t, time.Minute, "report", out); rr.code != 0 {
+		t.Fatalf("report: exit %d\n%s", rr.code, rr.stderr)
+	}
+	cat := runBin(t, time.Minute, "history", "cat", zst)
+	lines := strings.Split(strings.TrimSpace(cat.stdout), "\n")
+	if cat.code != 0 || !strings.HasPrefix(lines[0], `{"kind":"meta"`) || !strings.HasPrefix(lines[len(lines)-1], `{"kind":"end"`) {
+		t.Fatalf("history cat: exit %d, %d lines, first %.60q", cat.code, len(lines), lines[0])
+	}
+	var plain int64
+	for _, l := range lines {
+		plain += int64(len(l)) + 1
+	}
+	fi, _ := os.Stat(zst)
+	t.Logf("3000 ops: %d bytes compressed, %d plain (%.1fx)", fi.Size(), plain, float64(plain)/float64(fi.Size()))
+	if fi.Size()*4 > plain {
+		t.Errorf("compressed %d bytes of %d plain: want at least 4x smaller", fi.Size(), plain)
+	}
+
+	killed := t.TempDir()
+	cmd, _ := startRun(t, killed, "--compress-history")
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	waitExit(t, cmd, 30*time.Second)
+	if rk := runBin(t, time.Minute, "check", filepath.Join(killed, "history.jsonl.zst")); rk.code != 3 || !strings.Contains(rk.stdout, "no end record") {
+		t.Fatalf("check of a killed compressed run: exit %d\n%s%s", rk.code, rk.stdout, rk.stderr)
 	}
 }
 

@@ -13,14 +13,18 @@ import (
 func newReportCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "report RUN_DIR",
-		Short: "Re-render report.html of a results folder (its summary.json and history.jsonl)",
+		Short: "Re-render report.html of a results folder (its summary.json and history)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := reports.LoadSummary(args[0])
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			h, err := history.ReadFile(filepath.Join(args[0], "history.jsonl"))
+			path, err := history.FindIn(args[0])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			h, err := history.ReadFile(path)
 			if err != nil {
 				return usageErr("%v", err)
 			}

@@ -33,6 +33,7 @@ func newRunCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.NoRecord, "no-record", false, "benchmark aid: record nothing (no history, histograms, watcher or checks), print the throughput only — what recording costs is the difference")
 	fl.StringVar(&opts.OutDir, "out", "", "results folder (default: results/<time>-<scenario>)")
+	fl.BoolVar(&opts.CompressHistory, "compress-history", false, "write the history compressed, as history.jsonl.zst (zstd, about a tenth of the size; `kvharness history cat` prints it)")
 	fl.BoolVar(&quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.DurationVar(&progressEvery, "progress-interval", logLineEvery, "how often a progress line goes to stderr when it is not a terminal (CI logs)")
 	authFlags(cmd, &opts.Auth)
