@@ -1,20 +1,51 @@
 #!/usr/bin/env bash
-# soak.sh — is kvharness's memory flat over a long run? Runs one open-loop
-# workload at a fixed rate against a spawned nats-server (so the harness's
-# RSS is its own, not the server's), samples the harness's RSS every 10 s,
-# and prints the series and its least-squares slope. `make soak` runs it.
+# soak.sh — does kvharness hold up over a long run? Runs one workload
+# against a spawned nats-server (so the harness's RSS is its own, not the
+# server's), samples the harness's RSS every 10 s during the workload and
+# prints the series and its least-squares slope; then the history's size
+# per operation, and the time and peak RSS of checking it again offline
+# (`kvharness check`, the same work the run did at its end). `make soak`
+# runs it.
 #
-# Env: MINUTES (10) RATE (2000) CLIENTS (8) KEYS (1000)
+# Two modes:
+#   open loop (default): RATE ops/s on KEYS keys, history 1 per key;
+#   full speed (FULL=1): closed loop on 64 keys with the bucket's default
+#     history, the shape of a nightly run — e.g. `make soak FULL=1 MINUTES=60`.
+# COMPRESS=1 writes the history compressed (--compress-history).
+#
+# Env: MINUTES (10) RATE (2000) CLIENTS (8) KEYS (1000; 64 with FULL=1) FULL COMPRESS
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MINUTES=${MINUTES:-10} RATE=${RATE:-2000} CLIENTS=${CLIENTS:-8} KEYS=${KEYS:-1000}
+MINUTES=${MINUTES:-10} RATE=${RATE:-2000} CLIENTS=${CLIENTS:-8} FULL=${FULL:-} COMPRESS=${COMPRESS:-}
 SERVER=.tools/bin/nats-server-v2.15.2
 KVH=bin/kvharness
 out=$(mktemp -d /tmp/kvharness-soak.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
-"$KVH" run single --server-bin "$SERVER" --rate "$RATE" --clients "$CLIENTS" --keys "$KEYS" \
-  --history 1 --duration "${MINUTES}m" --quiet --out "$out/run" >"$out/stdout" 2>&1 &
+args=(run single --server-bin "$SERVER" --clients "$CLIENTS" --duration "${MINUTES}m" --quiet --out "$out/run")
+if [ -n "$FULL" ]; then
+  KEYS=${KEYS:-64}
+  mode="closed loop (full speed), $KEYS keys"
+  args+=(--keys "$KEYS")
+else
+  KEYS=${KEYS:-1000}
+  mode="open loop $RATE ops/s, $KEYS keys"
+  args+=(--rate "$RATE" --keys "$KEYS" --history 1)
+fi
+[ -n "$COMPRESS" ] && args+=(--compress-history)
+
+# peak_rss PID: the process's peak RSS (kB) as last seen before it exits.
+peak_rss() {
+  local hwm=0 v
+  while kill -0 "$1" 2>/dev/null; do
+    v=$(awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+    [ -n "$v" ] && hwm=$v
+    sleep 0.5
+  done
+  echo "$hwm"
+}
+
+"$KVH" "${args[@]}" >"$out/stdout" 2>&1 &
 pid=$!
 samples="$out/rss"
 : >"$samples"
@@ -29,11 +60,22 @@ while kill -0 "$pid" 2>/dev/null; do
   sleep 10
 done
 wait "$pid" || true
-python3 - "$samples" "$RATE" <<'PY'
-import sys
-pts = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+
+history=$(ls "$out"/run/history.jsonl* | head -1)
+check_start=$(date +%s%N)
+"$KVH" check "$history" >"$out/check" 2>&1 &
+cpid=$!
+check_peak=$(peak_rss "$cpid")
+wait "$cpid" || true
+check_ms=$(( ($(date +%s%N) - check_start) / 1000000 ))
+
+python3 - "$samples" "$mode" "$out/run/summary.json" "$history" "$check_ms" "$check_peak" "$out/check" <<'PY'
+import json, os, sys
+samples, mode, summary, history, check_ms, check_peak, check_out = sys.argv[1:]
+check_secs = int(check_ms) / 1000
+pts = [tuple(map(float, l.split())) for l in open(samples) if l.strip()]
 pts = [p for p in pts if p[0] >= 30]  # after warm-up: histograms and buffers allocated
-print(f"soak: open loop {sys.argv[2]} ops/s, harness RSS every 10 s (after 30 s warm-up)")
+print(f"soak: {mode}, harness RSS every 10 s (after 30 s warm-up)")
 for t, kb in pts:
     print(f"  {t:6.0f} s  {kb/1024:8.1f} MB")
 n = len(pts)
@@ -42,5 +84,16 @@ if n >= 2:
     mk = sum(k for _, k in pts) / n
     slope = sum((t - mt) * (k - mk) for t, k in pts) / sum((t - mt) ** 2 for t, _ in pts)
     print(f"slope: {slope * 60 / 1024:+.2f} MB/min over {pts[-1][0] - pts[0][0]:.0f} s ({n} samples)")
+try:
+    s = json.load(open(summary))
+    ops = sum(o["ok"] + o["fail"] + o["unknown"] for name, o in s["ops"].items() if name != "watch")
+    size = os.path.getsize(history)
+    print(f"run: {ops} ops in {s['duration_sec']:.0f} s ({s['throughput_ops_per_sec']:.0f} ops/s), verdict {s['verdict']}")
+    print(f"history: {os.path.basename(history)} {size / 1e6:.1f} MB, {size / max(ops, 1):.1f} bytes per op")
+    print(f"check: {float(check_secs):.1f} s, peak RSS {int(check_peak) / 1024:.0f} MB, "
+          f"{ops / max(float(check_secs), 0.001):.0f} ops/s checked")
+except (OSError, ValueError, KeyError) as e:
+    print(f"no summary: {e}")
+for line in open(check_out).read().splitlines()[-2:]:
+    print("  " + line)
 PY
-tail -3 "$out/stdout"
