@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -87,10 +88,11 @@ func TestInterruptAndKillDuringFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			// The fault starts 1 s into the workload; wait for its node to
-			// be cut off or frozen.
+			// The fault starts 1 s into the workload; wait for the workload
+			// (a node that has no routes yet is still starting, not cut
+			// off), then for its node to be cut off or frozen.
 			deadline := time.Now().Add(60 * time.Second)
-			for !faultActive(t, out, tc.fault) {
+			for !workloadRunning(out) || !faultActive(t, out, tc.fault) {
 				if time.Now().After(deadline) {
 					t.Fatalf("no %s fault began:\n%s", tc.fault, stdout.String())
 				}
@@ -129,6 +131,12 @@ func TestInterruptAndKillDuringFaults(t *testing.T) {
 // faultActive: a spawned node is frozen (pause) or has lost every route
 // (partition), seen from outside the harness: the process state, or the
 // node's monitoring endpoint.
+// workloadRunning: the run's history has client operations.
+func workloadRunning(out string) bool {
+	b, err := os.ReadFile(filepath.Join(out, "history.jsonl"))
+	return err == nil && bytes.Contains(b, []byte(`"kind":"op","client"`))
+}
+
 func faultActive(t *testing.T, out, fault string) bool {
 	procs := serversOf(t, out)
 	if len(procs) < 3 {
