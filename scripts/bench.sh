@@ -125,3 +125,18 @@ for n in 100000 300000 1000000; do
   read -r secs kb < <(measure "$KVH" check "$hdir/$n.jsonl")
   printf '%-10s %10s %14s\n' "$n" "$secs" "$((kb / 1024))"
 done
+
+# Checker on real recorded histories: `run single` (the default mix: puts,
+# CAS updates, creates, gets, deletes) on 64 keys for a fixed op count,
+# recorded compressed, then `kvharness check` alone on the history: wall
+# time, peak RSS and operations checked per second.
+echo
+echo "checker: kvharness check on recorded histories (run single, 64 keys, default mix)"
+printf '%-10s %10s %14s %12s %12s\n' "ops" "seconds" "peak RSS MB" "ops/s" "bytes/op"
+for n in 300000 1000000; do
+  "$KVH" run single --keys 64 --ops "$n" --compress-history --quiet --out "$hdir/real-$n" >/dev/null 2>&1 || true
+  h="$hdir/real-$n/history.jsonl.zst"
+  read -r secs kb < <(measure "$KVH" check "$h")
+  printf '%-10s %10s %14s %12.0f %12.1f\n' "$n" "$secs" "$((kb / 1024))" \
+    "$(python3 -c "print($n / max($secs, 0.001))")" "$(python3 -c "import os; print(os.path.getsize('$h') / $n)")"
+done
