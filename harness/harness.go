@@ -64,7 +64,7 @@ type recording struct {
 
 // record runs everything that needs the servers. Whatever it started is
 // stopped when it returns, however it returns: one clean-up path.
-func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string) (_ recording, err error) {
+func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string) (recording, error) {
 	var cleanup cleanups
 	defer cleanup.run()
 	schedule := s.Schedule()
@@ -94,7 +94,8 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	fmt.Fprintf(opts.log(), "kvharness: running %s against %s servers (%s), results in %s\n",
 		s.Name, target.Mode, strings.Join(target.URLs, ","), dir)
 
-	load, err := workload.Start(ctx, s.WorkloadConfig(), workload.Env{Target: target, Control: bucket.control,
+	wc := s.WorkloadConfig()
+	load, err := workload.Start(ctx, wc, workload.Env{Target: target, Control: bucket.control,
 		Bucket: bucket.name, Clock: clock, Out: out, Meta: &meta, NoRecord: opts.NoRecord, Progress: opts.Progress != nil})
 	if err != nil {
 		return recording{}, err
@@ -106,7 +107,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	// workload ends) and the progress display. A panic in any of them
 	// stops the others and fails the run.
 	var rec recording
-	runCtx, endRun := s.WorkloadConfig().Deadline(ctx)
+	runCtx, endRun := wc.Deadline(ctx)
 	defer endRun()
 	g := newGroup(runCtx)
 	g.Go("workload", func(ctx context.Context) {
@@ -123,7 +124,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 		return rec, panicked
 	}
 
-	end := finalPhase(bucket, s.WorkloadConfig().Keys.Keys, load, rec.stats.Unknowns > 0, clock, out)
+	end := finalPhase(bucket, wc.Keys.Keys, load, rec.stats.Unknowns > 0, clock, out)
 	end.Interrupted = rec.interrupted
 	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
 	if err := out.Close(); err != nil {
