@@ -160,6 +160,14 @@ func (n *Nemesis) Run(ctx context.Context) {
 	if !n.Schedule.Active() {
 		return
 	}
+	// A fault that panics mid-way must not leave the cluster broken for
+	// the final phase: heal, then let the panic go on to the run's owner.
+	defer func() {
+		if p := recover(); p != nil {
+			n.heal()
+			panic(p)
+		}
+	}()
 	n.rng = rand.New(rand.NewPCG(n.Schedule.Seed, 0xfa017))
 	n.ops = newStreamOps(n.Target, n.Stream)
 	defer n.ops.close()

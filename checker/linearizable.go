@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -101,6 +102,7 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time) porcupine.Chec
 	next := make(chan []porcupine.Operation)
 	results := make(chan porcupine.CheckResult, len(parts))
 	stop := make(chan struct{})
+	var decided atomic.Bool // a verdict is in: parts not yet begun are skipped
 	var wg sync.WaitGroup
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(parts)); w++ {
 		wg.Add(1)
@@ -108,6 +110,10 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time) porcupine.Chec
 			defer wg.Done()
 			for part := range next {
 				left := time.Until(deadline)
+				if decided.Load() {
+					results <- porcupine.Ok // not looked at; the verdict is already in
+					continue
+				}
 				if left <= 0 {
 					results <- porcupine.Unknown
 					continue
@@ -138,9 +144,11 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time) porcupine.Chec
 			break
 		}
 	}
+	decided.Store(true)
 	close(stop)
-	// Keys in progress finish (Porcupine cannot be told to stop); results
-	// has room for all of them.
+	// Keys in progress finish (Porcupine's API cannot stop them), so an
+	// Illegal verdict may wait for up to GOMAXPROCS-1 keys; results has
+	// room for all of them.
 	wg.Wait()
 	return verdict
 }

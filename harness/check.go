@@ -16,7 +16,7 @@ import (
 // results files. The servers are down by now: checking a long history
 // takes the CPU and memory they had.
 func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold) (*reports.Summary, error) {
-	LimitCheckMemory()
+	defer LimitCheckMemory()()
 	h, err := history.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading back the history: %w", err)
@@ -54,15 +54,28 @@ const checkMemoryLimit = 1536 << 20
 
 // LimitCheckMemory applies checkMemoryLimit, and the default GOGC that the
 // workload phase raised (workloadGC). It sets process-wide settings: a
-// process that checks (run, `kvharness check`) calls it before checking.
-func LimitCheckMemory() {
-	debug.SetGCPercent(100)
+// process that checks (`kvharness check`) calls it before checking. A run
+// restores what it changed when it returns (runs side by side share the
+// settings in between).
+func LimitCheckMemory() (restore func()) {
+	gc := debug.SetGCPercent(100)
+	limit := int64(-1)
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(checkMemoryLimit)
+		limit = debug.SetMemoryLimit(checkMemoryLimit)
+	}
+	return func() {
+		debug.SetGCPercent(gc)
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
+		}
 	}
 }
 
 // workloadGC: a load generator shares the machine with the servers it
 // measures, so it collects garbage less often (memory stays bounded —
-// histories stream to disk) and leaves more CPU to the servers.
-func workloadGC() { debug.SetGCPercent(400) }
+// histories stream to disk) and leaves more CPU to the servers. It returns
+// what puts the setting back.
+func workloadGC() (restore func()) {
+	gc := debug.SetGCPercent(400)
+	return func() { debug.SetGCPercent(gc) }
+}

@@ -8,6 +8,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/kvharness/kvharness/chaos"
@@ -23,7 +24,7 @@ import (
 // state, checks what it recorded and reports, marked interrupted. An error
 // means the run could not be carried out (bad scenario, target or results
 // folder; a panic); whatever it recorded until then is a checkable history.
-func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, error) {
+func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result, err error) {
 	s, err := sc.Complete()
 	if err != nil {
 		return nil, err
@@ -36,13 +37,21 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	workloadGC()
+	// A panic outside the parts that run side by side (final phase,
+	// checks) is an error too; record's clean-ups have run by then.
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, &PanicError{Part: "run", Value: p, Stack: debug.Stack()}
+			keepPanicStack(dir, err)
+		}
+	}()
+	defer workloadGC()()
 	rec, err := record(ctx, s, opts, dir)
 	if err != nil {
 		keepPanicStack(dir, err)
 		return nil, err
 	}
-	res := &Result{Dir: dir, Stats: rec.stats, Interrupted: rec.interrupted}
+	res = &Result{Dir: dir, Stats: rec.stats, Interrupted: rec.interrupted}
 	if opts.NoRecord {
 		return res, nil
 	}

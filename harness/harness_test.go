@@ -190,3 +190,38 @@ func TestBadScenarioIsAnError(t *testing.T) {
 		t.Fatal("an unknown fault ran")
 	}
 }
+
+// Mid-run watchers start while the clients run, and no longer: a watcher
+// due after an op budget is spent does not hold the run (nor the nemesis
+// beside it) open.
+func TestLateWatcherDoesNotHoldTheRun(t *testing.T) {
+	sc := scenario(t, "single", func(s *scenarios.Scenario) {
+		s.Workload.Ops, s.Workload.Duration = 300, 0
+		s.Workload.Watchers = []scenarios.WatcherGroup{{Count: 1, Start: 20 * time.Second}}
+	})
+	started := time.Now()
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(started); took > 15*time.Second || res.Stats.Elapsed > 5*time.Second {
+		t.Errorf("300 ops took %s (workload %s): the watcher due at 20 s held the run", took, res.Stats.Elapsed)
+	}
+}
+
+// Default results folders are claimed whole: two runs of one scenario in
+// the same second get two folders.
+func TestDefaultResultsFoldersDoNotCollide(t *testing.T) {
+	t.Chdir(t.TempDir())
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		dir, err := Options{}.resultsDir("single")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[dir] {
+			t.Fatalf("%s handed out twice", dir)
+		}
+		seen[dir] = true
+	}
+}

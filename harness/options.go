@@ -56,16 +56,33 @@ func (o Options) log() io.Writer {
 	return o.Log
 }
 
-// resultsDir makes the results folder.
+// resultsDir makes the results folder. The default one is claimed whole:
+// runs started in the same second (a CI matrix) get -2, -3, ... rather
+// than one folder and one history for two runs.
 func (o Options) resultsDir(scenario string) (string, error) {
-	dir := o.OutDir
-	if dir == "" {
-		dir = filepath.Join("results", time.Now().Format("20060102-150405")+"-"+scenario)
+	if o.OutDir != "" {
+		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+			return "", fmt.Errorf("results folder: %w", err)
+		}
+		return o.OutDir, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	base := filepath.Join("results", time.Now().Format("20060102-150405")+"-"+scenario)
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return "", fmt.Errorf("results folder: %w", err)
 	}
-	return dir, nil
+	for n := 1; ; n++ {
+		dir := base
+		if n > 1 {
+			dir = fmt.Sprintf("%s-%d", base, n)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !os.IsExist(err) {
+			return "", fmt.Errorf("results folder: %w", err)
+		}
+	}
 }
 
 // historyPath is where the run's history goes in its results folder.

@@ -119,6 +119,11 @@ func Build(in Input) *Summary {
 		Visualizations: in.Result.Visualizations,
 		LatencySource:  "run histograms (per worker, merged)",
 	}
+	if h.DamagedTail != "" {
+		// Checked up to the damage: what follows it (the end record too)
+		// was not read, so the checks that need it are inconclusive.
+		s.Notes = append(s.Notes, "the compressed history ends in a damaged frame, read up to it: "+h.DamagedTail)
+	}
 	if m := h.Meta; m != nil {
 		s.Scenario, s.Seed, s.Bucket = m.Scenario, m.Seed, m.Bucket
 		if s.Pacing == "" {

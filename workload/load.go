@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -133,28 +134,50 @@ func (l *Load) Run(runCtx context.Context) Stats {
 	l.mu.Lock()
 	l.pacer, l.started, l.lastTick = pacer, started, started
 	l.mu.Unlock()
+	// The clients stop together: at the end of the run, or when one of
+	// them panics (re-raised below, where the run's owner recovers it).
+	clientsCtx, stopClients := context.WithCancel(runCtx)
+	defer stopClients()
 	var wg sync.WaitGroup
+	var panicOnce sync.Once
+	var panicked any
 	for _, c := range l.clients {
 		wg.Add(1)
 		go func(c *Client) {
 			defer wg.Done()
-			c.Run(runCtx, pacer)
+			defer func() {
+				if p := recover(); p != nil {
+					panicOnce.Do(func() { panicked = fmt.Sprintf("client %d: %v\n%s", c.ID, p, debug.Stack()) })
+					stopClients()
+				}
+			}()
+			c.Run(clientsCtx, pacer)
 		}(c)
 	}
-	if len(l.late) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Each start rewrites the meta line with every watcher so far;
-			// nothing else touches the meta meanwhile.
-			l.starter.startLate(runCtx, started, l.late, l.writeMeta, func(g WatcherGroup, err error) {
-				l.env.Meta.WatchersNotStarted = append(l.env.Meta.WatchersNotStarted,
-					fmt.Sprintf("%d %s watcher(s) due at %s: %v", g.Count, g.Mode, g.Start, err))
-			})
-		}()
-	}
+	// Mid-run watchers start on time while the clients run, and no longer:
+	// a watcher due after the last op (an op budget spent early) is not
+	// waited for.
+	lateDone := make(chan struct{})
+	go func() {
+		defer close(lateDone)
+		if len(l.late) == 0 {
+			return
+		}
+		// Each start rewrites the meta line with every watcher so far;
+		// nothing else touches the meta meanwhile.
+		l.starter.startLate(clientsCtx, started, l.late, l.writeMeta, func(g WatcherGroup, err error) {
+			l.env.Meta.WatchersNotStarted = append(l.env.Meta.WatchersNotStarted,
+				fmt.Sprintf("%d %s watcher(s) due at %s: %v", g.Count, g.Mode, g.Start, err))
+		})
+	}()
 	wg.Wait()
-	return l.stats(pacer, time.Since(started))
+	elapsed := time.Since(started)
+	stopClients()
+	<-lateDone
+	if panicked != nil {
+		panic(panicked)
+	}
+	return l.stats(pacer, elapsed)
 }
 
 // Deadline bounds ctx by the workload's duration, if it has one: the
