@@ -98,7 +98,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 		cleanup.add(func() { _ = out.Close() })
 	}
 	clock := workload.NewClock()
-	meta := bucket.meta(s, target, clock)
+	meta := bucket.meta(s, clock)
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
 	fmt.Fprintf(opts.log(), "kvharness: running %s against %s servers (%s), results in %s\n",
 		s.Name, target.Mode, strings.Join(target.URLs, ","), dir)

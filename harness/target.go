@@ -92,11 +92,11 @@ func createBucket(s *scenarios.Scenario, target *cluster.Target, cleanup *cleanu
 }
 
 // meta is the history's first line.
-func (b *runBucket) meta(s *scenarios.Scenario, t *cluster.Target, clock workload.Clock) history.Meta {
+func (b *runBucket) meta(s *scenarios.Scenario, clock workload.Clock) history.Meta {
 	m := s.Meta()
 	m.Bucket = b.name
-	m.Mode = string(t.Mode)
-	m.Nodes = t.Nodes
+	m.Mode = string(b.target.Mode)
+	m.Nodes = b.target.Nodes
 	m.ServerVersion = b.control.ConnectedServerVersion()
 	m.StartedAt = clock.Start().UTC().Format(time.RFC3339Nano)
 	return m

@@ -35,7 +35,6 @@ type Writer struct {
 	f       *os.File
 	zenc    *zstd.Encoder // nil: plain
 	frame   []byte        // scratch for one compressed frame
-	written int64         // bytes in the file
 
 	stop chan struct{}
 	done chan struct{}
@@ -147,16 +146,8 @@ func (w *Writer) writeOut(lines []byte) error {
 		w.frame = w.zenc.EncodeAll(lines, w.frame[:0])
 		data = w.frame
 	}
-	n, err := w.f.Write(data)
-	w.written += int64(n)
+	_, err := w.f.Write(data)
 	return err
-}
-
-// Size is how many bytes the history file holds so far.
-func (w *Writer) Size() int64 {
-	w.flushMu.Lock()
-	defer w.flushMu.Unlock()
-	return w.written
 }
 
 // Close writes what is pending, syncs and closes the file. Records written

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"slices"
-	"time"
 
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
@@ -121,13 +120,4 @@ func (s *Scenario) Meta() history.Meta {
 		Thresholds: s.Thresholds, Pattern: s.Workload.Pattern, TTLToleranceMs: s.Expect.TTLTolerance.Milliseconds(),
 		Replicas: s.Bucket.Replicas, History: s.Bucket.History, Seed: s.Workload.Seed, Clients: s.Workload.Clients,
 		Pacing: wc.Pacing()}
-}
-
-// StagesDuration is how long the stages last together.
-func (w Workload) StagesDuration() time.Duration {
-	var d time.Duration
-	for _, st := range w.Stages {
-		d += st.For
-	}
-	return d
 }

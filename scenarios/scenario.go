@@ -130,6 +130,15 @@ type (
 	FaultStep    = chaos.Step
 )
 
+// StagesDuration is how long the stages last together.
+func (w Workload) StagesDuration() time.Duration {
+	var d time.Duration
+	for _, st := range w.Stages {
+		d += st.For
+	}
+	return d
+}
+
 // Expect says what must hold for the run to pass.
 type Expect struct {
 	// Required check names; empty: the default for the bucket's replicas.

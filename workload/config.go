@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"context"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -90,3 +91,13 @@ func (cfg Config) newPacer() Pacer {
 // Pacing names the config's pacing for reports ("closed-loop",
 // "open-loop 500/s").
 func (cfg Config) Pacing() string { return cfg.newPacer().Kind() }
+
+// Deadline bounds ctx by the workload's duration, if it has one: the
+// context a run's workload and everything beside it (nemesis, progress)
+// share.
+func (cfg Config) Deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if cfg.Duration > 0 {
+		return context.WithTimeout(ctx, cfg.Duration)
+	}
+	return context.WithCancel(ctx)
+}

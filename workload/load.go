@@ -180,16 +180,6 @@ func (l *Load) Run(runCtx context.Context) Stats {
 	return l.stats(pacer, elapsed)
 }
 
-// Deadline bounds ctx by the workload's duration, if it has one: the
-// context a run's workload and everything beside it (nemesis, progress)
-// share.
-func (cfg Config) Deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if cfg.Duration > 0 {
-		return context.WithTimeout(ctx, cfg.Duration)
-	}
-	return context.WithCancel(ctx)
-}
-
 func (l *Load) stats(pacer Pacer, elapsed time.Duration) Stats {
 	st := Stats{Elapsed: elapsed, Pacing: pacer.Kind(), Late: pacer.Late(), Issued: pacer.Issued()}
 	recorders := make([]*latency.Recorder, 0, len(l.clients))
