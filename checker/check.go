@@ -19,6 +19,9 @@ type Options struct {
 	VisualizeDir string
 	// Required overrides the history's own list of required checks.
 	Required []string
+	// searchOnly skips the sweep (sweepKey) so tests can compare its
+	// verdicts with Porcupine's search alone.
+	searchOnly bool
 }
 
 // DefaultTimeout is the budget of one linearizability check.

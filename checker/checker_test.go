@@ -759,7 +759,18 @@ func TestUnknownWritesResolution(t *testing.T) {
 // sees it, at its revision), and nothing says the others did not. Every
 // order that lets one of the others land before the final read has to be
 // ruled out first, so no machine decides it in the tests' tiny budgets.
+// The stream's last sequence is not known, so neither is the key's message
+// sequence, and the sweep cannot take the search's place.
 func hardHistory(n int) *history.History {
+	h := knownSequenceHardHistory(n)
+	h.End.LastSeq = 0
+	return h
+}
+
+// knownSequenceHardHistory is hardHistory with the stream's last sequence
+// known: then the key's only message is known, the unknown puts never seen
+// did not take effect, and the sweep decides it in linear time.
+func knownSequenceHardHistory(n int) *history.History {
 	var recs []history.Record
 	for i := 1; i <= n; i++ {
 		recs = append(recs, unknown(put(i, "k", fmt.Sprintf("x%d", i), 0, at(int64(i), 0))))
@@ -767,6 +778,16 @@ func hardHistory(n int) *history.History {
 	first := recs[0].Value
 	recs = append(recs, final("k", first, 1))
 	return hist(recs...)
+}
+
+// TestKnownSequenceDecidesWithoutSearch: what takes Porcupine exponential
+// time takes the sweep one pass when the key's messages are known.
+func TestKnownSequenceDecidesWithoutSearch(t *testing.T) {
+	res := Check(knownSequenceHardHistory(40), Options{Timeout: 20 * time.Millisecond, VisualizeDir: t.TempDir()})
+	wantStatus(t, res, map[string]Status{CheckLinearizableWrites: Pass, CheckLinearizableReads: Pass})
+	if c := checkNamed(t, res, CheckLinearizableWrites); !strings.Contains(c.Detail, "every key by its message sequence") {
+		t.Errorf("detail %q: the key was searched", c.Detail)
+	}
 }
 
 // TestTimeoutIsUnknownNotPass: a check that cannot finish in its budget is
