@@ -41,19 +41,46 @@ type Result struct {
 
 // Check runs every check over h.
 func Check(h *history.History, opts Options) *Result {
-	if opts.Timeout <= 0 && h.Meta != nil && h.Meta.CheckTimeoutSec > 0 {
-		opts.Timeout = time.Duration(h.Meta.CheckTimeoutSec * float64(time.Second))
+	f := factsOf(h)
+	return checkGroups(h, &f, func(yield func(*history.History) error) error { return yield(h) }, opts)
+}
+
+// keyGroup is some of a history's keys with everything recorded about them
+// (see history.Split), resolved, and the facts of the whole history. A
+// history small enough to check at once is one group of all its keys.
+type keyGroup struct {
+	h *history.History
+	r resolved
+	f *facts
+}
+
+// groupCheck is one check, fed a group of keys at a time; result is its
+// verdict over every group it was given.
+type groupCheck interface {
+	add(g *keyGroup)
+	result() (CheckResult, []string)
+}
+
+// eachGroup hands every group of keys to yield, one at a time, and stops at
+// the first error.
+type eachGroup func(yield func(*history.History) error) error
+
+// checkGroups runs every check over the groups; whole is the history's
+// meta line, end and faults (with no per-key records, or all of them).
+func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Options) *Result {
+	if opts.Timeout <= 0 && whole.Meta != nil && whole.Meta.CheckTimeoutSec > 0 {
+		opts.Timeout = time.Duration(whole.Meta.CheckTimeoutSec * float64(time.Second))
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
 	required := opts.Required
-	if required == nil && h.Meta != nil {
-		required = h.Meta.Required
+	if required == nil && whole.Meta != nil {
+		required = whole.Meta.Required
 	}
 	if required == nil {
-		required = DefaultRequiredFor(shapeOf(h))
-		if h.End == nil || !h.End.HistoryReads {
+		required = DefaultRequiredFor(shapeOf(whole, f))
+		if whole.End == nil || !whole.End.HistoryReads {
 			// A history from before History() was read (a run writes its
 			// required list into its meta line, so this is an old or
 			// hand-built one): not an inconclusive run.
@@ -65,67 +92,67 @@ func Check(h *history.History, opts Options) *Result {
 		isRequired[r] = true
 	}
 
-	r := resolve(h)
-	ops := r.ops
-	res := &Result{Resolution: r.counts}
-
-	add := func(c CheckResult, notes []string) {
-		c.Required = isRequired[c.Name]
-		res.Checks = append(res.Checks, c)
-		res.Notes = append(res.Notes, notes...)
-	}
-
-	ttl := expiresByTTL(ops)
-	linearizable := func(name string, f opsFilter) {
-		if ttl {
-			add(CheckResult{Name: name, Result: Skipped, Detail: "keys expire by TTL: the server's expiry markers are writes the model does not know"}, nil)
-			return
-		}
-		lr := checkLinearizable(name, r, h.Final, f, opts)
-		add(lr.CheckResult, lr.notes)
-		res.Visualizations = append(res.Visualizations, lr.views...)
-	}
-	linearizable(CheckLinearizableWrites, opsFilter{})
-	res.StaleReads = staleReads(ops)
-	gets := getsByPath(ops)
+	writes := newLinearizable(CheckLinearizableWrites, opsFilter{}, f, opts)
+	stale := &staleTally{byPath: map[string]*staleTally{}}
+	checks := []groupCheck{writes}
 	for _, path := range []string{history.PathDirect, history.PathLeader} {
 		name := CheckLinearizableReads
 		if path == history.PathLeader {
 			name = CheckLinearizableReadsLeader
 		}
+		reads := newLinearizable(name, opsFilter{includeGets: true, path: path}, f, opts)
 		// Without gets of its path the check would only repeat the write
 		// check; direct gets keep that for runs with no gets at all.
-		if gets[path] == 0 && (path == history.PathLeader || gets[history.PathLeader] > 0) {
-			add(CheckResult{Name: name, Result: Skipped, Detail: fmt.Sprintf("no %s gets", path)}, nil)
-			continue
+		if f.gets[path] == 0 && (path == history.PathLeader || f.gets[history.PathLeader] > 0) {
+			reads.skip = fmt.Sprintf("no %s gets", path)
 		}
-		linearizable(name, opsFilter{includeGets: true, path: path})
-		if c := &res.Checks[len(res.Checks)-1]; c.Result != Skipped {
-			c.Detail += fmt.Sprintf("; %s gets: ", path) + res.StaleReads.forPath(path).String()
-		}
+		reads.stalePath = path
+		checks = append(checks, reads)
 	}
-
-	seen := make([]history.Record, 0, len(h.Watch)+len(h.Stored)+len(h.KeyHistory))
-	seen = append(append(append(seen, h.Watch...), h.Stored...), h.KeyHistory...)
-	c, notes := checkRevisionsUnique(ops, seen, h.Delivered, h.Final)
-	add(c, notes)
-	c, notes = checkNoLostWrites(ops, h)
-	add(c, notes)
-	c, notes = checkReadsValid(ops, h.Final, h.Replicas)
-	add(c, notes)
-	c, notes = checkReplicasConverge(h)
-	add(c, notes)
-	c, notes = checkBucketIntact(h)
-	add(c, notes)
-	add(checkClusterHeals(h), nil)
-	add(checkHistoryMatches(h, r))
-	add(checkWatchOrder(h))
-	add(checkWatchComplete(h))
-	add(checkWatchNoPhantoms(h))
-	add(checkCounterExact(h, ops))
-	add(checkMutualExclusion(h))
-	add(checkTTLExpiry(h, ops))
-
+	checks = append(checks,
+		&revisionsUnique{},
+		&noLostWrites{},
+		&readsValid{},
+		&replicasConverge{},
+		&bucketIntact{},
+		&heals{},
+		&historyMatches{},
+		&watchOrder{},
+		&watchCompleteCheck{},
+		&watchNoPhantoms{},
+		&counterExact{},
+		&mutualExclusion{leaders: map[int]bool{}},
+		&ttlExpiry{},
+	)
+	res := &Result{Resolution: map[string]*Resolution{}}
+	err := groups(func(g *history.History) error {
+		kg := &keyGroup{h: g, r: resolve(g, f), f: f}
+		for op, c := range kg.r.counts {
+			res.Resolution[op] = res.Resolution[op].plus(c)
+		}
+		stale.add(kg.r.ops)
+		for _, c := range checks {
+			c.add(kg)
+		}
+		return nil
+	})
+	res.StaleReads = *stale.done()
+	for _, c := range checks {
+		cr, notes := c.result()
+		if err != nil {
+			cr.Result, cr.Detail = Unknown, "the history could not be read whole: "+err.Error()
+			notes = nil
+		}
+		if l, ok := c.(*linearizable); ok {
+			res.Visualizations = append(res.Visualizations, l.views...)
+			if l.stalePath != "" && cr.Result != Skipped && err == nil {
+				cr.Detail += fmt.Sprintf("; %s gets: ", l.stalePath) + res.StaleReads.forPath(l.stalePath).String()
+			}
+		}
+		cr.Required = isRequired[cr.Name]
+		res.Checks = append(res.Checks, cr)
+		res.Notes = append(res.Notes, notes...)
+	}
 	res.Verdict = Verdict(res.Checks)
 	sort.Strings(res.Visualizations)
 	return res
@@ -140,25 +167,4 @@ func (r *Result) ResolutionLine() string {
 		still += c.StillUnknown
 	}
 	return fmt.Sprintf("unknown writes resolved: %d happened, %d did not happen, %d still unknown", happened, not, still)
-}
-
-// expiresByTTL: some write asked for a per-message TTL.
-func expiresByTTL(ops []history.Record) bool {
-	for _, op := range ops {
-		if op.TTL > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// getsByPath counts answered gets per read path.
-func getsByPath(ops []history.Record) map[string]int {
-	n := map[string]int{}
-	for _, op := range ops {
-		if op.Op == history.OpGet && op.Outcome == history.OK {
-			n[history.PathOf(op)]++
-		}
-	}
-	return n
 }

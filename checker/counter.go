@@ -15,15 +15,20 @@ import (
 // widen the range the final count must fall in.
 const CheckCounterExact = "counter-exact"
 
-func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, []string) {
-	c := CheckResult{Name: CheckCounterExact}
-	if h.Meta == nil || h.Meta.Pattern != history.PatternCounter {
-		c.Result, c.Detail = Skipped, "not a counter scenario"
-		return c, nil
-	}
-	if h.End == nil || !h.End.FinalReads {
-		c.Result, c.Detail = Unknown, "no final reads: the run did not finish"
-		return c, nil
+type counterExact struct {
+	meta       *history.Meta
+	end        *history.End
+	keys       int
+	anyUnknown bool
+	summary    []string
+	problems   []string
+}
+
+func (c *counterExact) add(g *keyGroup) {
+	h, ops := g.h, g.r.ops
+	c.meta, c.end = h.Meta, h.End
+	if h.Meta == nil || h.Meta.Pattern != history.PatternCounter || h.End == nil || !h.End.FinalReads {
+		return
 	}
 	type tally struct {
 		happened, unknown int
@@ -31,7 +36,6 @@ func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, [
 	}
 	byKey := map[string]*tally{}
 	writeOf := map[string]history.Record{}
-	var problems []string
 	for _, op := range ops {
 		if op.Count == 0 || !history.IsWrite(op.Op) || op.Outcome == history.Fail {
 			continue
@@ -48,7 +52,7 @@ func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, [
 		}
 		t.happened++
 		if other, dup := t.countOf[op.Count]; dup {
-			problems = append(problems, fmt.Sprintf("key %q: increments %s and %s both stored count %d: one of them overwrote the other (a lost increment)", op.Key, other, op.Value, op.Count))
+			c.problems = append(c.problems, fmt.Sprintf("key %q: increments %s and %s both stored count %d: one of them overwrote the other (a lost increment)", op.Key, other, op.Value, op.Count))
 		}
 		t.countOf[op.Count] = op.Value
 	}
@@ -57,19 +61,18 @@ func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, [
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	c.keys += len(keys)
 	finals := map[string]history.Record{}
 	for _, f := range h.Final {
 		finals[f.Key] = f
 	}
-	var summary []string
-	anyUnknown := false
 	for _, key := range keys {
 		t := byKey[key]
 		var final int64
 		if f := finals[key]; f.Found {
 			w, ok := writeOf[f.Read]
 			if !ok {
-				problems = append(problems, fmt.Sprintf("key %q: final value %q is not an increment of this run", key, f.Read))
+				c.problems = append(c.problems, fmt.Sprintf("key %q: final value %q is not an increment of this run", key, f.Read))
 				continue
 			}
 			final = w.Count
@@ -77,29 +80,40 @@ func checkCounterExact(h *history.History, ops []history.Record) (CheckResult, [
 		lo, hi := int64(t.happened), int64(t.happened+t.unknown)
 		switch {
 		case final < lo:
-			problems = append(problems, fmt.Sprintf("key %q: final count %d, but %d increments happened (%d lost)", key, final, lo, lo-final))
+			c.problems = append(c.problems, fmt.Sprintf("key %q: final count %d, but %d increments happened (%d lost)", key, final, lo, lo-final))
 		case final > hi:
-			problems = append(problems, fmt.Sprintf("key %q: final count %d, but at most %d increments happened", key, final, hi))
+			c.problems = append(c.problems, fmt.Sprintf("key %q: final count %d, but at most %d increments happened", key, final, hi))
 		}
 		line := fmt.Sprintf("%q = %d after %d increments", key, final, t.happened)
 		if t.unknown > 0 {
-			anyUnknown = true
+			c.anyUnknown = true
 			line += fmt.Sprintf(" (+ %d of unknown outcome: allowed %d..%d)", t.unknown, lo, hi)
 		}
-		summary = append(summary, line)
+		c.summary = append(c.summary, line)
 	}
-	if len(byKey) == 0 {
-		c.Result, c.Detail = Unknown, "no increment happened"
-		return c, nil
+}
+
+func (c *counterExact) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckCounterExact}
+	switch {
+	case c.meta == nil || c.meta.Pattern != history.PatternCounter:
+		cr.Result, cr.Detail = Skipped, "not a counter scenario"
+		return cr, nil
+	case c.end == nil || !c.end.FinalReads:
+		cr.Result, cr.Detail = Unknown, "no final reads: the run did not finish"
+		return cr, nil
+	case c.keys == 0:
+		cr.Result, cr.Detail = Unknown, "no increment happened"
+		return cr, nil
 	}
-	detail := firstFew(summary, 3, "; ")
-	if anyUnknown {
+	detail := firstFew(c.summary, 3, "; ")
+	if c.anyUnknown {
 		detail += "; increments of unknown outcome bound the final count to a range"
 	}
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, detail
-		return c, notesFor(CheckCounterExact, problems)
+	if len(c.problems) > 0 {
+		cr.Result, cr.Detail = Fail, detail
+		return cr, notesFor(CheckCounterExact, c.problems)
 	}
-	c.Result, c.Detail = Pass, detail
-	return c, nil
+	cr.Result, cr.Detail = Pass, detail
+	return cr, nil
 }

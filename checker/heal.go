@@ -13,6 +13,15 @@ import (
 // robustness run even when no data was lost.
 const CheckClusterHeals = "cluster-heals"
 
+// heals judges the whole run's faults: they are the same in every group.
+type heals struct{ faults []history.Fault }
+
+func (c *heals) add(g *keyGroup) { c.faults = g.h.Faults }
+
+func (c *heals) result() (CheckResult, []string) {
+	return checkClusterHeals(&history.History{Faults: c.faults}), nil
+}
+
 func checkClusterHeals(h *history.History) CheckResult {
 	c := CheckResult{Name: CheckClusterHeals}
 	var heal *history.Fault

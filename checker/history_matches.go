@@ -17,15 +17,18 @@ import (
 // depth messages since its last purge.
 const CheckHistoryMatches = "history-matches"
 
-func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string) {
-	c := CheckResult{Name: CheckHistoryMatches}
-	switch {
-	case h.End == nil:
-		c.Result, c.Detail = Unknown, "the run did not finish: History() was not read"
-		return c, nil
-	case !h.End.HistoryReads:
-		c.Result, c.Detail = Unknown, "History() was not read for every key (reads failed within the final phase's budget, or a history from before they were made)"
-		return c, nil
+type historyMatches struct {
+	end                *history.End
+	keys, total, depth int
+	exact              bool
+	problems           []string
+}
+
+func (c *historyMatches) add(g *keyGroup) {
+	h, r := g.h, g.r
+	c.end = h.End
+	if h.End == nil || !h.End.HistoryReads {
+		return
 	}
 	entries := map[string][]history.Record{}
 	var keys []string // the keys read, in order
@@ -38,9 +41,10 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 			entries[e.Key] = append(entries[e.Key], e)
 		}
 	}
+	c.keys += len(keys)
 	writes := writesByValue(r.ops)
 	acked := map[string][]history.Record{}
-	anyTTL := expiresByTTL(r.ops)
+	anyTTL := g.f.anyTTL
 	for _, op := range r.ops {
 		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
 			acked[op.Key] = append(acked[op.Key], op)
@@ -50,18 +54,19 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 	for _, f := range h.Final {
 		final[f.Key] = f
 	}
-	depth := history.MaxDepth
+	c.depth = history.MaxDepth
 	if h.Meta != nil && h.Meta.History > 0 {
-		depth = h.Meta.History
+		c.depth = h.Meta.History
 	}
-	exact := r.seqs != nil && !anyTTL
-	var problems []string
-	total := 0
+	depth := c.depth
+	// With every message of the key known (and none removed by a TTL),
+	// History() must be exactly the messages the stream kept.
+	c.exact = g.f.seqsKnown && !anyTTL
 	for _, key := range keys {
 		es := entries[key]
-		total += len(es)
+		c.total += len(es)
 		bad := func(format string, args ...any) {
-			problems = append(problems, fmt.Sprintf("key %q: History() ", key)+fmt.Sprintf(format, args...))
+			c.problems = append(c.problems, fmt.Sprintf("key %q: History() ", key)+fmt.Sprintf(format, args...))
 		}
 		if len(es) > depth {
 			bad("returned %d entries, the bucket keeps %d", len(es), depth)
@@ -110,23 +115,34 @@ func checkHistoryMatches(h *history.History, r resolved) (CheckResult, []string)
 				bad("lacks acknowledged revision(s) %s", revList(missing))
 			}
 		}
-		if exact {
+		if c.exact {
 			want := retainedMessages(r.seqs[key], depth)
 			if !sameRevs(want, es) {
 				bad("has revisions %s, the stream kept %s", revList(recRevs(es)), revList(msgRevs(want)))
 			}
 		}
 	}
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, fmt.Sprintf("%d problems in the History() of %d keys", len(problems), len(keys))
-		return c, notesFor(CheckHistoryMatches, problems)
+}
+
+func (c *historyMatches) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckHistoryMatches}
+	switch {
+	case c.end == nil:
+		cr.Result, cr.Detail = Unknown, "the run did not finish: History() was not read"
+		return cr, nil
+	case !c.end.HistoryReads:
+		cr.Result, cr.Detail = Unknown, "History() was not read for every key (reads failed within the final phase's budget, or a history from before they were made)"
+		return cr, nil
+	case len(c.problems) > 0:
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d problems in the History() of %d keys", len(c.problems), c.keys)
+		return cr, notesFor(CheckHistoryMatches, c.problems)
 	}
 	how := "consistent with the writes"
-	if exact {
+	if c.exact {
 		how = "exactly the messages the stream kept"
 	}
-	c.Result, c.Detail = Pass, fmt.Sprintf("History() of %d keys (%d entries, depth %d): %s", len(keys), total, depth, how)
-	return c, nil
+	cr.Result, cr.Detail = Pass, fmt.Sprintf("History() of %d keys (%d entries, depth %d): %s", c.keys, c.total, c.depth, how)
+	return cr, nil
 }
 
 // retainedMessages: a key's last depth messages since (and including) its

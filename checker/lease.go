@@ -86,49 +86,62 @@ func leaseTenures(ops []history.Record) []tenure {
 	return out
 }
 
-func checkMutualExclusion(h *history.History) (CheckResult, []string) {
-	c := CheckResult{Name: CheckMutualExclusion}
-	if h.Meta == nil || h.Meta.Pattern != history.PatternLease {
-		c.Result, c.Detail = Skipped, "not a lease (leader election) scenario"
-		return c, nil
+type mutualExclusion struct {
+	meta     *history.Meta
+	tenures  int
+	leaders  map[int]bool
+	held     time.Duration
+	problems []string
+}
+
+func (c *mutualExclusion) add(g *keyGroup) {
+	c.meta = g.h.Meta
+	if c.meta == nil || c.meta.Pattern != history.PatternLease {
+		return
 	}
-	tenures := leaseTenures(h.Ops)
+	tenures := leaseTenures(g.h.Ops)
 	sort.Slice(tenures, func(i, j int) bool {
 		if tenures[i].key != tenures[j].key {
 			return tenures[i].key < tenures[j].key
 		}
 		return tenures[i].start < tenures[j].start
 	})
-	var problems []string
-	var held time.Duration
-	leaders := map[int]bool{}
 	// An acquire acknowledged after its own deadline gave its candidate
 	// nothing to rely on: an empty tenure overlaps nothing.
 	tenures = slices.DeleteFunc(tenures, func(t tenure) bool { return t.end <= t.start })
+	c.tenures += len(tenures)
 	for i, t := range tenures {
-		leaders[t.client] = true
-		held += time.Duration(t.end - t.start)
+		c.leaders[t.client] = true
+		c.held += time.Duration(t.end - t.start)
 		// The latest-ending earlier tenure of another candidate on this key.
 		for j := i - 1; j >= 0 && tenures[j].key == t.key; j-- {
 			p := tenures[j]
 			if p.client != t.client && p.end > t.start {
-				problems = append(problems, fmt.Sprintf("key %q: candidate %d acquired at %.3fs (%s) while candidate %d held it until %.3fs (%s): both leaders for %s",
+				c.problems = append(c.problems, fmt.Sprintf("key %q: candidate %d acquired at %.3fs (%s) while candidate %d held it until %.3fs (%s): both leaders for %s",
 					t.key, t.client, sec(t.start), t.by, p.client, sec(p.end), p.by, time.Duration(min(p.end, t.end)-t.start).Round(time.Microsecond)))
 				break
 			}
 		}
 	}
-	if len(tenures) == 0 {
-		c.Result, c.Detail = Unknown, "no candidate ever held the lease"
-		return c, nil
+}
+
+func (c *mutualExclusion) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckMutualExclusion}
+	switch {
+	case c.meta == nil || c.meta.Pattern != history.PatternLease:
+		cr.Result, cr.Detail = Skipped, "not a lease (leader election) scenario"
+		return cr, nil
+	case c.tenures == 0:
+		cr.Result, cr.Detail = Unknown, "no candidate ever held the lease"
+		return cr, nil
 	}
-	detail := fmt.Sprintf("%d tenures by %d candidates, %.1fs held in all", len(tenures), len(leaders), held.Seconds())
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, detail+fmt.Sprintf("; %d overlapping", len(problems))
-		return c, notesFor(CheckMutualExclusion, problems)
+	detail := fmt.Sprintf("%d tenures by %d candidates, %.1fs held in all", c.tenures, len(c.leaders), c.held.Seconds())
+	if len(c.problems) > 0 {
+		cr.Result, cr.Detail = Fail, detail+fmt.Sprintf("; %d overlapping", len(c.problems))
+		return cr, notesFor(CheckMutualExclusion, c.problems)
 	}
-	c.Result, c.Detail = Pass, detail+", never two at once (a holder relies on its lease until invoke + TTL)"
-	return c, nil
+	cr.Result, cr.Detail = Pass, detail+", never two at once (a holder relies on its lease until invoke + TTL)"
+	return cr, nil
 }
 
 func sec(ns int64) float64 { return float64(ns) / 1e9 }

@@ -11,60 +11,61 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
-
-	"github.com/kvharness/kvharness/history"
 )
 
-type linearizableResult struct {
-	CheckResult
-	notes []string
-	views []string
+// linearizable is one linearizability check (writes, or writes with the
+// gets of one read path), key by key, within one budget for all groups.
+// Only keys of a group found illegal are looked at one by one, to name and
+// draw them.
+type linearizable struct {
+	name      string
+	filter    opsFilter
+	anyTTL    bool
+	timeout   time.Duration // the check's budget, over all groups
+	opts      Options
+	skip      string // why the check does not apply, if it does not
+	stalePath string // the read path whose stale reads the detail adds
+
+	ops, keys, searched int
+	clientOps           bool // some client operation took effect or may have
+	took                time.Duration
+	timedOut            bool
+	bad                 []string // failing keys
+	notes, views        []string
 }
 
-// checkLinearizable runs Porcupine over the selected operations, key by
-// key, within opts.Timeout. Only when the whole history is illegal does
-// it look at keys one by one, to name and draw the failing ones.
-func checkLinearizable(name string, r resolved, finals []history.Record, f opsFilter, opts Options) linearizableResult {
-	res := linearizableResult{CheckResult: CheckResult{Name: name}}
-	f.seqs = r.seqs
-	pops := toOperations(r.ops, finals, f)
-	if !anyClientOp(pops) {
-		// Only final reads (or nothing): passing would say nothing.
-		res.Result = Skipped
-		res.Detail = "no client operation took effect or may have: nothing to check"
-		return res
-	}
-	early := r.early
-	parts := partitionByKey(pops)
-	start := time.Now()
-	verdict, searched := checkKeys(parts, start.Add(opts.Timeout), !opts.searchOnly)
-	switch verdict {
-	case porcupine.Ok:
-		if len(early) > 0 {
-			break
-		}
-		res.Result = Pass
-		res.Detail = fmt.Sprintf("%d operations over %d keys linearizable (%s; %s)", len(pops), len(parts), howChecked(len(parts), searched), roundDur(time.Since(start)))
-		return res
-	case porcupine.Unknown:
-		if len(early) > 0 {
-			break
-		}
-		res.Result = Unknown
-		res.Detail = fmt.Sprintf("checker timed out after %s on %d operations over %d keys", opts.Timeout, len(pops), len(parts))
-		return res
-	}
+func newLinearizable(name string, filter opsFilter, f *facts, opts Options) *linearizable {
+	return &linearizable{name: name, filter: filter, anyTTL: f.anyTTL, timeout: opts.Timeout, opts: opts}
+}
 
-	res.Result = Fail
-	var bad []string
+func (l *linearizable) add(g *keyGroup) {
+	if l.skip != "" || l.anyTTL {
+		return
+	}
+	start := time.Now()
+	deadline := start.Add(l.timeout - l.took) // what is left of the budget
+	defer func() { l.took += time.Since(start) }()
+	f := l.filter
+	f.seqs = g.r.seqs
+	pops := toOperations(g.r.ops, g.h.Final, f)
+	parts := partitionByKey(pops)
+	l.ops += len(pops)
+	l.keys += len(parts)
+	l.clientOps = l.clientOps || anyClientOp(pops)
+	verdict, searched := checkKeys(parts, deadline, !l.opts.searchOnly)
+	l.searched += searched
+	switch {
+	case verdict == porcupine.Unknown && len(g.r.early) == 0:
+		l.timedOut = true
+		return
+	case verdict == porcupine.Ok && len(g.r.early) == 0:
+		return
+	}
 	for _, part := range parts {
 		key := part[0].Input.(kvInput).Key
-		left := opts.Timeout - time.Since(start)
-		if left < time.Second {
-			left = time.Second
-		}
+		left := max(time.Until(deadline), time.Second)
 		result, info := porcupine.CheckOperationsVerbose(kvModel, part, left)
-		why, seenEarly := early[key]
+		why, seenEarly := g.r.early[key]
 		switch {
 		case seenEarly:
 		case result == porcupine.Illegal:
@@ -72,24 +73,43 @@ func checkLinearizable(name string, r resolved, finals []history.Record, f opsFi
 		default:
 			continue
 		}
-		bad = append(bad, key)
+		l.bad = append(l.bad, key)
 		switch {
-		case len(bad) <= maxNotesPerCheck:
-			res.notes = append(res.notes, fmt.Sprintf("%s: key %q: %s", name, key, why))
-		case len(bad) == maxNotesPerCheck+1:
-			res.notes = append(res.notes, fmt.Sprintf("%s: more keys fail; see the views in linearizability/", name))
+		case len(l.bad) <= maxNotesPerCheck:
+			l.notes = append(l.notes, fmt.Sprintf("%s: key %q: %s", l.name, key, why))
+		case len(l.bad) == maxNotesPerCheck+1:
+			l.notes = append(l.notes, fmt.Sprintf("%s: more keys fail; see the views in linearizability/", l.name))
 		}
-		if opts.VisualizeDir != "" {
-			file := visualizationName(key, name)
-			if err := writeVisualization(opts.VisualizeDir, file, info); err != nil {
-				res.notes = append(res.notes, fmt.Sprintf("%s: cannot write visualization for key %q: %v", name, key, err))
+		if l.opts.VisualizeDir != "" {
+			file := visualizationName(key, l.name)
+			if err := writeVisualization(l.opts.VisualizeDir, file, info); err != nil {
+				l.notes = append(l.notes, fmt.Sprintf("%s: cannot write visualization for key %q: %v", l.name, key, err))
 			} else {
-				res.views = append(res.views, file)
+				l.views = append(l.views, file)
 			}
 		}
 	}
-	res.Detail = fmt.Sprintf("not linearizable on %d of %d keys: %s", len(bad), len(parts), strings.Join(quoteAll(bad), ", "))
-	return res
+}
+
+func (l *linearizable) result() (CheckResult, []string) {
+	c := CheckResult{Name: l.name}
+	switch {
+	case l.skip != "":
+		c.Result, c.Detail = Skipped, l.skip
+	case l.anyTTL:
+		c.Result, c.Detail = Skipped, "keys expire by TTL: the server's expiry markers are writes the model does not know"
+	case len(l.bad) > 0:
+		c.Result, c.Detail = Fail, fmt.Sprintf("not linearizable on %d of %d keys: %s", len(l.bad), l.keys, strings.Join(quoteAll(l.bad), ", "))
+		return c, l.notes
+	case !l.clientOps:
+		// Only final reads (or nothing): passing would say nothing.
+		c.Result, c.Detail = Skipped, "no client operation took effect or may have: nothing to check"
+	case l.timedOut:
+		c.Result, c.Detail = Unknown, fmt.Sprintf("checker timed out after %s on %d operations over %d keys", l.timeout, l.ops, l.keys)
+	default:
+		c.Result, c.Detail = Pass, fmt.Sprintf("%d operations over %d keys linearizable (%s; %s)", l.ops, l.keys, howChecked(l.keys, l.searched), roundDur(l.took))
+	}
+	return c, nil
 }
 
 // checkKeys decides each key's operations, a few keys at a time, until the

@@ -12,12 +12,17 @@ import (
 // recording watcher saw the whole stream, every acknowledged write must also
 // have appeared in it at its revision: an acknowledged write that was never
 // in the stream was lost even if something later overwrote it.
-func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, []string) {
-	c := CheckResult{Name: CheckNoLostWrites}
+type noLostWrites struct {
+	end   *history.End
+	acked int
+	lost  []string
+}
+
+func (c *noLostWrites) add(g *keyGroup) {
+	h := g.h
+	c.end = h.End
 	if h.End == nil || !h.End.FinalReads {
-		c.Result = Unknown
-		c.Detail = "no final reads in the history (run interrupted before the final phase)"
-		return c, nil
+		return
 	}
 	final := map[string]history.Record{}
 	for _, f := range h.Final {
@@ -32,42 +37,49 @@ func checkNoLostWrites(ops []history.Record, h *history.History) (CheckResult, [
 			watched[s.Rev] = s.Read
 		}
 	}
-	var lost []string
-	acked := 0
-	for _, op := range ops {
+	for _, op := range g.r.ops {
 		if !history.IsWrite(op.Op) || op.Outcome != history.OK || op.Rev == 0 {
 			continue
 		}
-		acked++
+		c.acked++
 		f, ok := final[op.Key]
 		switch {
 		case h.End.WatchComplete && watched[op.Rev] != op.Value:
 			// every sequence was seen (by the watcher or in the stream after
 			// the run), and this write's was not where it was acknowledged
-			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d never appeared in the stream", op.Op, op.Value, op.Client, op.Rev))
+			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d never appeared in the stream", op.Op, op.Value, op.Client, op.Rev))
 		case ok && op.TTL > 0 && f.Invoke > op.Invoke+op.TTL:
 			// Its TTL may have run out before the final read (the server
 			// stamps a write after its invocation and keeps it TTL from
 			// then): removed, revealing what the key held before or leaving
 			// a marker that may itself have expired by now.
 		case !ok || (!f.Found && f.Marker == ""):
-			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q has no message at all", op.Op, op.Value, op.Client, op.Rev, op.Key))
+			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q has no message at all", op.Op, op.Value, op.Client, op.Rev, op.Key))
 		case f.Rev < op.Rev:
-			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q ends at revision %d", op.Op, op.Value, op.Client, op.Rev, op.Key, f.Rev))
+			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q ends at revision %d", op.Op, op.Value, op.Client, op.Rev, op.Key, f.Rev))
 		case f.Rev == op.Rev && f.Read != op.Value:
-			lost = append(lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but the final message there is %q", op.Op, op.Value, op.Client, op.Rev, f.Read))
+			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but the final message there is %q", op.Op, op.Value, op.Client, op.Rev, f.Read))
 		}
 	}
-	if len(lost) == 0 {
-		c.Result = Pass
+}
+
+func (c *noLostWrites) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckNoLostWrites}
+	if c.end == nil || !c.end.FinalReads {
+		cr.Result = Unknown
+		cr.Detail = "no final reads in the history (run interrupted before the final phase)"
+		return cr, nil
+	}
+	if len(c.lost) == 0 {
+		cr.Result = Pass
 		how := "final reads"
-		if h.End.WatchComplete {
+		if c.end.WatchComplete {
 			how += " and the complete watch stream"
 		}
-		c.Detail = fmt.Sprintf("%d acknowledged writes all present or overwritten (%s)", acked, how)
-		return c, nil
+		cr.Detail = fmt.Sprintf("%d acknowledged writes all present or overwritten (%s)", c.acked, how)
+		return cr, nil
 	}
-	c.Result = Fail
-	c.Detail = fmt.Sprintf("%d of %d acknowledged writes lost; first: %s", len(lost), acked, lost[0])
-	return c, notesFor(CheckNoLostWrites, lost)
+	cr.Result = Fail
+	cr.Detail = fmt.Sprintf("%d of %d acknowledged writes lost; first: %s", len(c.lost), c.acked, c.lost[0])
+	return cr, notesFor(CheckNoLostWrites, c.lost)
 }

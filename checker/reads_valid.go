@@ -12,51 +12,57 @@ import (
 // at the revision that write got.
 const CheckReadsValid = "reads-valid"
 
-func checkReadsValid(ops, finals, replicas []history.Record) (CheckResult, []string) {
-	c := CheckResult{Name: CheckReadsValid}
-	writes := writesByValue(ops)
-	var bad []string
-	reads := 0
+type readsValid struct {
+	reads int
+	bad   []string
+}
+
+func (c *readsValid) add(g *keyGroup) {
+	writes := writesByValue(g.r.ops)
 	check := func(r history.Record, who string) {
 		if !r.Found {
 			return
 		}
-		reads++
+		c.reads++
 		w, ok := writes[r.Read]
 		switch {
 		case !ok:
-			bad = append(bad, fmt.Sprintf("%s of key %q returned %q at revision %d, which no operation wrote", who, r.Key, r.Read, r.Rev))
+			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q at revision %d, which no operation wrote", who, r.Key, r.Read, r.Rev))
 		case w.Key != r.Key:
-			bad = append(bad, fmt.Sprintf("%s of key %q returned %q, written to key %q", who, r.Key, r.Read, w.Key))
+			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q, written to key %q", who, r.Key, r.Read, w.Key))
 		case w.Outcome == history.Fail:
-			bad = append(bad, fmt.Sprintf("%s of key %q returned %q from a %s that failed (%s)", who, r.Key, r.Read, w.Op, w.ErrClass))
+			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q from a %s that failed (%s)", who, r.Key, r.Read, w.Op, w.ErrClass))
 		case w.Invoke > r.Complete:
-			bad = append(bad, fmt.Sprintf("%s of key %q returned %q before its %s by client %d was invoked", who, r.Key, r.Read, w.Op, w.Client))
+			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q before its %s by client %d was invoked", who, r.Key, r.Read, w.Op, w.Client))
 		case w.Rev != 0 && w.Rev != r.Rev:
-			bad = append(bad, fmt.Sprintf("%s of key %q returned %q at revision %d; the write got revision %d", who, r.Key, r.Read, r.Rev, w.Rev))
+			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q at revision %d; the write got revision %d", who, r.Key, r.Read, r.Rev, w.Rev))
 		}
 	}
-	for _, op := range ops {
+	for _, op := range g.r.ops {
 		if op.Op == history.OpGet && op.Outcome == history.OK {
 			check(op, fmt.Sprintf("get by client %d", op.Client))
 		}
 	}
-	for _, f := range finals {
+	for _, f := range g.h.Final {
 		check(f, "final read")
 	}
-	for _, r := range replicas {
+	for _, r := range g.h.Replicas {
 		if r.Error == "" {
 			check(r, "replica read on "+r.Node)
 		}
 	}
-	if len(bad) == 0 {
-		c.Result = Pass
-		c.Detail = fmt.Sprintf("%d reads each returned a value written to that key at that revision", reads)
-		return c, nil
+}
+
+func (c *readsValid) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckReadsValid}
+	if len(c.bad) == 0 {
+		cr.Result = Pass
+		cr.Detail = fmt.Sprintf("%d reads each returned a value written to that key at that revision", c.reads)
+		return cr, nil
 	}
-	c.Result = Fail
-	c.Detail = fmt.Sprintf("%d of %d reads returned what no write explains; first: %s", len(bad), reads, bad[0])
-	return c, notesFor(CheckReadsValid, bad)
+	cr.Result = Fail
+	cr.Detail = fmt.Sprintf("%d of %d reads returned what no write explains; first: %s", len(c.bad), c.reads, c.bad[0])
+	return cr, notesFor(CheckReadsValid, c.bad)
 }
 
 // writesByValue indexes the writes by their value, which is unique per

@@ -19,25 +19,27 @@ const CheckReplicasConverge = "replicas-converge"
 // can be read through the stream leader.
 const CheckBucketIntact = "bucket-intact"
 
-func checkReplicasConverge(h *history.History) (CheckResult, []string) {
-	c := CheckResult{Name: CheckReplicasConverge}
-	if h.End == nil {
-		c.Result, c.Detail = Unknown, "the run did not finish: replicas were not read"
-		return c, nil
-	}
-	if len(h.End.ReplicaNodes) == 0 {
-		c.Result, c.Detail = Skipped, "replicas were not read (one node or an R1 bucket)"
-		return c, nil
+type replicasConverge struct {
+	end                *history.End
+	keys               int
+	leaderToo          bool
+	differ, unreadable []string
+}
+
+func (c *replicasConverge) add(g *keyGroup) {
+	h := g.h
+	c.end = h.End
+	if h.End == nil || len(h.End.ReplicaNodes) == 0 {
+		return
 	}
 	byKey := map[string][]history.Record{}
-	var unreadable []string
 	for _, r := range h.Replicas {
 		if r.Error != "" {
 			what := r.Node
 			if r.Key != "" {
 				what += " for " + fmt.Sprintf("%q", r.Key)
 			}
-			unreadable = append(unreadable, what+": "+r.Error)
+			c.unreadable = append(c.unreadable, what+": "+r.Error)
 			continue
 		}
 		byKey[r.Key] = append(byKey[r.Key], r)
@@ -46,22 +48,23 @@ func checkReplicasConverge(h *history.History) (CheckResult, []string) {
 	for _, f := range h.Final {
 		leader[f.Key] = f
 	}
-	var differ []string
 	keys := make([]string, 0, len(byKey))
 	for k := range byKey {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	c.keys += len(keys)
 	for _, key := range keys {
 		recs := byKey[key]
+		if hasNode(recs, history.PathLeader) {
+			c.leaderToo = true
+		}
 		same := true
 		for _, r := range recs[1:] {
 			if !history.SameMessage(recs[0], r) {
 				same = false
 			}
 		}
-		// Histories without leader rounds: the final read came first, so a
-		// replica may be ahead of it (a late write), never behind it.
 		if f, ok := leader[key]; ok && !hasNode(recs, history.PathLeader) {
 			for _, r := range recs {
 				if r.Rev < f.Rev || (r.Rev == f.Rev && !history.SameMessage(r, f)) {
@@ -79,26 +82,38 @@ func checkReplicasConverge(h *history.History) (CheckResult, []string) {
 		if f, ok := leader[key]; ok && !hasNode(recs, history.PathLeader) {
 			parts = append(parts, "leader (final read) "+describeLast(f))
 		}
-		differ = append(differ, fmt.Sprintf("key %q differs: %s", key, strings.Join(parts, "; ")))
+		c.differ = append(c.differ, fmt.Sprintf("key %q differs: %s", key, strings.Join(parts, "; ")))
 	}
-	nodes := strings.Join(h.End.ReplicaNodes, ", ")
+}
+
+func (c *replicasConverge) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckReplicasConverge}
+	if c.end == nil {
+		cr.Result, cr.Detail = Unknown, "the run did not finish: replicas were not read"
+		return cr, nil
+	}
+	if len(c.end.ReplicaNodes) == 0 {
+		cr.Result, cr.Detail = Skipped, "replicas were not read (one node or an R1 bucket)"
+		return cr, nil
+	}
+	nodes := strings.Join(c.end.ReplicaNodes, ", ")
 	switch {
-	case len(differ) > 0:
-		c.Result = Fail
-		c.Detail = fmt.Sprintf("%d of %d keys differ between replicas (%s); first: %s", len(differ), len(keys), nodes, differ[0])
-		return c, notesFor(CheckReplicasConverge, append(differ, unreadable...))
-	case len(unreadable) > 0:
-		c.Result = Unknown
-		c.Detail = fmt.Sprintf("%d replica reads failed; first: %s", len(unreadable), unreadable[0])
-		return c, notesFor(CheckReplicasConverge, unreadable)
+	case len(c.differ) > 0:
+		cr.Result = Fail
+		cr.Detail = fmt.Sprintf("%d of %d keys differ between replicas (%s); first: %s", len(c.differ), c.keys, nodes, c.differ[0])
+		return cr, notesFor(CheckReplicasConverge, append(c.differ, c.unreadable...))
+	case len(c.unreadable) > 0:
+		cr.Result = Unknown
+		cr.Detail = fmt.Sprintf("%d replica reads failed; first: %s", len(c.unreadable), c.unreadable[0])
+		return cr, notesFor(CheckReplicasConverge, c.unreadable)
 	}
-	c.Result = Pass
+	cr.Result = Pass
 	leaderToo := ""
-	if len(byKey) > 0 && hasNode(byKey[keys[0]], history.PathLeader) {
+	if c.leaderToo {
 		leaderToo = " and the stream leader"
 	}
-	c.Detail = fmt.Sprintf("%d keys, same last revision and value on %s%s", len(keys), nodes, leaderToo)
-	return c, nil
+	cr.Detail = fmt.Sprintf("%d keys, same last revision and value on %s%s", c.keys, nodes, leaderToo)
+	return cr, nil
 }
 
 func hasNode(recs []history.Record, node string) bool {
@@ -121,39 +136,45 @@ func describeLast(r history.Record) string {
 	return fmt.Sprintf("rev %d %s", r.Rev, r.Read)
 }
 
-func checkBucketIntact(h *history.History) (CheckResult, []string) {
-	c := CheckResult{Name: CheckBucketIntact}
-	if h.End == nil {
-		c.Result, c.Detail = Unknown, "the run did not finish: the bucket was not read"
-		return c, nil
-	}
-	if h.End.BucketMissing {
-		c.Result, c.Detail = Fail, "the bucket's stream could not be found after the run"
-		return c, nil
-	}
+type bucketIntact struct {
+	end     *history.End
+	read    int
+	missing []string
+}
+
+func (c *bucketIntact) add(g *keyGroup) {
+	c.end = g.h.End
 	read := map[string]bool{}
-	for _, f := range h.Final {
+	for _, f := range g.h.Final {
 		read[f.Key] = true
 	}
-	var missing []string
-	if h.Meta != nil {
-		for _, k := range h.Meta.Keys {
+	c.read += len(read)
+	if g.h.Meta != nil {
+		for _, k := range g.h.Meta.Keys {
 			if !read[k] {
-				missing = append(missing, fmt.Sprintf("key %q could not be read through the stream leader", k))
+				c.missing = append(c.missing, fmt.Sprintf("key %q could not be read through the stream leader", k))
 			}
 		}
 	}
-	if len(missing) > 0 && h.End.Interrupted {
-		c.Result = Unknown
-		c.Detail = fmt.Sprintf("the run was interrupted before %d keys were read", len(missing))
-		return c, nil
+}
+
+func (c *bucketIntact) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckBucketIntact}
+	switch {
+	case c.end == nil:
+		cr.Result, cr.Detail = Unknown, "the run did not finish: the bucket was not read"
+	case c.end.BucketMissing:
+		cr.Result, cr.Detail = Fail, "the bucket's stream could not be found after the run"
+	case len(c.missing) > 0 && c.end.Interrupted:
+		cr.Result = Unknown
+		cr.Detail = fmt.Sprintf("the run was interrupted before %d keys were read", len(c.missing))
+	case len(c.missing) > 0:
+		cr.Result = Fail
+		cr.Detail = fmt.Sprintf("%d keys could not be read after the run", len(c.missing))
+		return cr, notesFor(CheckBucketIntact, c.missing)
+	default:
+		cr.Result = Pass
+		cr.Detail = fmt.Sprintf("bucket found, all %d keys readable through the stream leader", c.read)
 	}
-	if len(missing) > 0 {
-		c.Result = Fail
-		c.Detail = fmt.Sprintf("%d keys could not be read after the run", len(missing))
-		return c, notesFor(CheckBucketIntact, missing)
-	}
-	c.Result = Pass
-	c.Detail = fmt.Sprintf("bucket found, all %d keys readable through the stream leader", len(read))
-	return c, nil
+	return cr, nil
 }

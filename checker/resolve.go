@@ -2,7 +2,6 @@ package checker
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -16,6 +15,18 @@ type Resolution struct {
 	// FailedButSeen counts creates reported as failed whose value is in the
 	// stream anyway; see resolve.
 	FailedButSeen int `json:"failed_but_seen,omitempty"`
+}
+
+// plus adds o's counts to r (nil: none yet) and returns the sum.
+func (r *Resolution) plus(o *Resolution) *Resolution {
+	if r == nil {
+		r = &Resolution{}
+	}
+	r.Happened += o.Happened
+	r.NotHappened += o.NotHappened
+	r.StillUnknown += o.StillUnknown
+	r.FailedButSeen += o.FailedButSeen
+	return r
 }
 
 // sighting is where a written value was seen in the stream.
@@ -80,10 +91,10 @@ type resolved struct {
 // after the run cover every revision the write could have had (see
 // retainedWindow). Deletes carry no value and stay unknown. Unknowns that did
 // not happen are dropped from the ops.
-func resolve(h *history.History) resolved {
+func resolve(h *history.History, f *facts) resolved {
 	seen := observations(h)
 	complete := h.End != nil && h.End.WatchComplete
-	window := retainedWindow(h)
+	window := retainedWindow(h, f)
 	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]history.Record, 0, len(h.Ops))}
 	count := func(op string) *Resolution {
 		c := r.counts[op]
@@ -132,7 +143,7 @@ func resolve(h *history.History) resolved {
 	// The key sequences check their own coverage (every stream sequence up
 	// to the highest seen is accounted for, acknowledgements included), so
 	// they apply even when the watcher fell behind, as in a pipelined run.
-	r.seqs = sequences(h)
+	r.seqs = sequences(h, f.seqsKnown)
 	if complete {
 		r.resolveDeletes()
 	}
@@ -190,36 +201,17 @@ func (r *resolved) resolveDeletes() {
 // after R was known would still be in the stream had it happened.
 type window struct {
 	firstKept map[string]uint64 // per key, the oldest revision stored after the run
-	known     []knownRev        // by time: the highest revision known to exist
+	f         *facts            // the highest revision known to exist, by time
 }
 
-type knownRev struct {
-	at  int64
-	rev uint64
-}
-
-func retainedWindow(h *history.History) window {
-	w := window{firstKept: map[string]uint64{}}
+func retainedWindow(h *history.History, f *facts) window {
+	w := window{firstKept: map[string]uint64{}, f: f}
 	if h.End == nil || !h.End.StoredComplete {
 		return w
 	}
 	for _, s := range h.Stored {
-		if f, ok := w.firstKept[s.Key]; !ok || s.Rev < f {
+		if first, ok := w.firstKept[s.Key]; !ok || s.Rev < first {
 			w.firstKept[s.Key] = s.Rev
-		}
-	}
-	for _, op := range h.Ops {
-		if history.IsWrite(op.Op) && op.Outcome == history.OK && op.Rev != 0 {
-			w.known = append(w.known, knownRev{op.Complete, op.Rev})
-		}
-	}
-	for _, e := range h.Watch {
-		w.known = append(w.known, knownRev{e.At, e.Rev})
-	}
-	sort.Slice(w.known, func(i, j int) bool { return w.known[i].at < w.known[j].at })
-	for i := 1; i < len(w.known); i++ {
-		if w.known[i].rev < w.known[i-1].rev {
-			w.known[i].rev = w.known[i-1].rev
 		}
 	}
 	return w
@@ -228,13 +220,5 @@ func retainedWindow(h *history.History) window {
 // covers reports whether op, had it happened, would be among the stored messages.
 func (w window) covers(op history.Record) bool {
 	first, ok := w.firstKept[op.Key]
-	if !ok {
-		return false
-	}
-	i := sort.Search(len(w.known), func(i int) bool { return w.known[i].at >= op.Invoke })
-	var before uint64
-	if i > 0 {
-		before = w.known[i-1].rev
-	}
-	return first <= before+1
+	return ok && first <= w.f.knownBefore(op.Invoke)+1
 }

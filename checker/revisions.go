@@ -14,15 +14,28 @@ import (
 // agree, and no value (each write's is unique) may sit at two revisions.
 // seen holds the recording watcher's entries, the messages stored after the
 // run and History() entries.
-func checkRevisionsUnique(ops, seen []history.Record, deliveries []history.Delivery, finals []history.Record) (CheckResult, []string) {
-	c := CheckResult{Name: CheckRevisionsUnique}
-	type claim struct {
-		what string // value id or "<marker> marker of <key>"
-		by   source
+type revisionsUnique struct {
+	revisions, acked, watched int
+	problems                  []string
+	crossKey                  []crossKeyClaim // from the facts
+	groupOf                   map[string]int  // each key's group
+	groups                    int
+}
+
+// claim is what one source said a revision holds.
+type claim struct {
+	what string // value id or "<marker> marker of <key>"
+	by   source
+}
+
+func (c *revisionsUnique) add(g *keyGroup) {
+	c.crossKey = g.f.crossKey
+	if c.groupOf == nil {
+		c.groupOf = map[string]int{}
 	}
+	c.groups++
 	byRev := map[uint64]claim{}
 	revOf := map[string]uint64{}
-	var problems []string
 	add := func(rev uint64, key, value, marker string, by source) {
 		if rev == 0 {
 			return
@@ -31,56 +44,73 @@ func checkRevisionsUnique(ops, seen []history.Record, deliveries []history.Deliv
 		if marker != "" {
 			what = marker + " marker of " + key
 		}
-		if prev, ok := byRev[rev]; ok && prev.what != what {
-			problems = append(problems, fmt.Sprintf("revision %d holds %q per %s but %q per %s", rev, prev.what, prev.by, what, by))
-		} else if !ok {
+		c.groupOf[key] = c.groups
+		switch prev, ok := byRev[rev]; {
+		case !ok:
 			byRev[rev] = claim{what: what, by: by}
+		case prev.what != what:
+			c.problems = append(c.problems, fmt.Sprintf("revision %d holds %q per %s but %q per %s", rev, prev.what, prev.by, what, by))
 		}
 		if value != "" && marker == "" {
 			if r, ok := revOf[value]; ok && r != rev {
-				problems = append(problems, fmt.Sprintf("value %q appears at revisions %d and %d (%s)", value, r, rev, by))
+				c.problems = append(c.problems, fmt.Sprintf("value %q appears at revisions %d and %d (%s)", value, r, rev, by))
 			} else if !ok {
 				revOf[value] = rev
 			}
 		}
 	}
-	n := 0
-	for _, op := range ops {
+	for _, op := range g.r.ops {
 		switch {
 		case history.IsWrite(op.Op) && op.Rev != 0 && op.Value != "":
-			n++
+			c.acked++
 			add(op.Rev, op.Key, op.Value, "", source{op.Op + " by client", op.Client})
 		case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
 			add(op.Rev, op.Key, op.Read, "", source{"get by client", op.Client})
 		}
 	}
-	for _, w := range seen {
-		by := source{"watcher", w.Watcher}
-		switch w.Kind {
-		case history.KindStored:
-			by = source{kind: "the stream after the run"}
-		case history.KindHistory:
-			by = source{kind: "History()"}
+	for _, list := range [][]history.Record{g.h.Watch, g.h.Stored, g.h.KeyHistory} {
+		c.watched += len(list)
+		for _, w := range list {
+			by := source{"watcher", w.Watcher}
+			switch w.Kind {
+			case history.KindStored:
+				by = source{kind: "the stream after the run"}
+			case history.KindHistory:
+				by = source{kind: "History()"}
+			}
+			add(w.Rev, w.Key, w.Read, w.Marker, by)
 		}
-		add(w.Rev, w.Key, w.Read, w.Marker, by)
 	}
-	for _, d := range deliveries {
+	c.watched += len(g.h.Delivered)
+	for _, d := range g.h.Delivered {
 		add(d.Rev, d.Key, d.Read, d.Marker, source{"watcher", d.Watcher})
 	}
-	for _, f := range finals {
+	for _, f := range g.h.Final {
 		if f.Found || f.Marker != "" {
 			add(f.Rev, f.Key, f.Read, f.Marker, source{kind: "final read"})
 		}
 	}
+	c.revisions += len(byRev)
+}
+
+func (c *revisionsUnique) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckRevisionsUnique}
+	problems := c.problems
+	for _, x := range c.crossKey {
+		// Keys of one group were compared there, with their values.
+		if g := c.groupOf[x.first]; g == 0 || g != c.groupOf[x.second] {
+			problems = append(problems, x.String())
+		}
+	}
 	if len(problems) == 0 {
-		c.Result = Pass
-		c.Detail = fmt.Sprintf("%d revisions, each naming one message (%d acknowledged writes, %d messages watched or stored)", len(byRev), n, len(seen)+len(deliveries))
-		return c, nil
+		cr.Result = Pass
+		cr.Detail = fmt.Sprintf("%d revisions, each naming one message (%d acknowledged writes, %d messages watched or stored)", c.revisions, c.acked, c.watched)
+		return cr, nil
 	}
 	sort.Strings(problems)
-	c.Result = Fail
-	c.Detail = fmt.Sprintf("%d conflicting revision claims; first: %s", len(problems), problems[0])
-	return c, notesFor(CheckRevisionsUnique, problems)
+	cr.Result = Fail
+	cr.Detail = fmt.Sprintf("%d conflicting revision claims; first: %s", len(problems), problems[0])
+	return cr, notesFor(CheckRevisionsUnique, problems)
 }
 
 // source names who claimed a revision, formatted only for a problem (a

@@ -29,14 +29,18 @@ type message struct {
 	Marker string
 }
 
-// sequences builds each key's keySequence, or returns nil if some sequence
-// number is missing — then a "next" could skip a message nobody saw.
-// Writes still in flight when the run stopped may land after End.LastSeq,
-// so coverage is checked up to the highest revision seen.
-func sequences(h *history.History) map[string]*keySequence {
+// sequences builds each key's keySequence from h's records, or returns nil
+// unless every sequence number up to the highest seen is accounted for
+// (known, from facts: a group of keys cannot tell) — else a "next" could
+// skip a message nobody saw. Writes still in flight when the run stopped
+// may land after End.LastSeq, so coverage is checked up to the highest
+// revision seen.
+func sequences(h *history.History, known bool) map[string]*keySequence {
+	if !known {
+		return nil
+	}
 	byKey := map[string][]message{}
 	seen := map[uint64]bool{}
-	var highest uint64
 	// What the stream was seen to hold comes first; acknowledgements fill
 	// the gaps (a pipelined run outpaces the watcher). A sequence only
 	// restricts where writes may be linearized, so a wrong acknowledgement
@@ -54,20 +58,8 @@ func sequences(h *history.History) map[string]*keySequence {
 				continue
 			}
 			seen[m.Rev] = true
-			if m.Rev > highest {
-				highest = m.Rev
-			}
 			byKey[m.Key] = append(byKey[m.Key], message{Rev: m.Rev, Marker: m.Marker})
 		}
-	}
-	// Every sequence up to the highest seen, and up to the stream's last
-	// sequence when the run ended: then every message is known, markers of
-	// acknowledged deletes included (they carry no revision to fill a gap
-	// with). A killed run has no end record, and a run that could not read
-	// the stream's last sequence does not know it: their tails may hold
-	// markers nobody saw, and pinning would wrongly refuse those deletes.
-	if uint64(len(seen)) != highest || !reachesStreamEnd(h, highest) {
-		return nil
 	}
 	out := make(map[string]*keySequence, len(byKey))
 	for key, msgs := range byKey {
@@ -85,15 +77,20 @@ func sequences(h *history.History) map[string]*keySequence {
 }
 
 // reachesStreamEnd: the run finished and what was seen reaches the stream's
-// last sequence as it stood after the run.
-func reachesStreamEnd(h *history.History, highest uint64) bool {
+// last sequence as it stood after the run. Every sequence up to the highest
+// seen, and up to that one: then every message is known, markers of
+// acknowledged deletes included (they carry no revision to fill a gap
+// with). A killed run has no end record, and a run that could not read the
+// stream's last sequence does not know it: their tails may hold markers
+// nobody saw, and pinning would wrongly refuse those deletes.
+func reachesStreamEnd(end *history.End, highest uint64) bool {
 	switch {
-	case h.End == nil:
+	case end == nil:
 		return false
-	case h.End.WatchComplete:
+	case end.WatchComplete:
 		return true
-	case h.End.LastSeq == 0:
+	case end.LastSeq == 0:
 		return highest == 0 // unknown end: only an empty stream is known whole
 	}
-	return highest >= h.End.LastSeq
+	return highest >= end.LastSeq
 }

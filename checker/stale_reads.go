@@ -35,9 +35,12 @@ func (s StaleReads) String() string {
 	return out
 }
 
+// staleTally adds up stale reads group by group; byPath splits them by
+// read path.
 type staleTally struct {
-	s    StaleReads
-	lags []float64 // ms
+	s      StaleReads
+	lags   []float64 // ms
+	byPath map[string]*staleTally
 }
 
 func (t *staleTally) done() *StaleReads {
@@ -50,10 +53,17 @@ func (t *staleTally) done() *StaleReads {
 		t.s.P99StaleMs = t.lags[min(n-1, n*99/100)]
 		t.s.MaxStaleMs = t.lags[n-1]
 	}
+	if len(t.byPath) > 1 || len(t.byPath) == 1 && t.byPath[history.PathDirect] == nil {
+		t.s.ByPath = map[string]*StaleReads{}
+		for name, p := range t.byPath {
+			t.s.ByPath[name] = p.done()
+		}
+	}
 	return &t.s
 }
 
-func staleReads(ops []history.Record) StaleReads {
+// add measures the gets among ops (a group of keys' resolved operations).
+func (t *staleTally) add(ops []history.Record) {
 	type done struct {
 		at  int64
 		rev uint64 // the highest revision completed by then
@@ -76,18 +86,16 @@ func staleReads(ops []history.Record) StaleReads {
 		}
 		writes[k] = ws
 	}
-	var all staleTally
-	byPath := map[string]*staleTally{}
 	for _, op := range ops {
 		if op.Op != history.OpGet || op.Outcome != history.OK || !op.Found {
 			continue
 		}
-		p := byPath[history.PathOf(op)]
+		p := t.byPath[history.PathOf(op)]
 		if p == nil {
 			p = &staleTally{}
-			byPath[history.PathOf(op)] = p
+			t.byPath[history.PathOf(op)] = p
 		}
-		all.s.Gets++
+		t.s.Gets++
 		p.s.Gets++
 		ws := writes[op.Key]
 		i := sort.Search(len(ws), func(i int) bool { return ws[i].at >= op.Invoke })
@@ -97,20 +105,12 @@ func staleReads(ops []history.Record) StaleReads {
 		behind := ws[i-1].rev - op.Rev
 		j := sort.Search(i, func(j int) bool { return ws[j].rev > op.Rev })
 		lag := float64(op.Invoke-ws[j].at) / 1e6
-		for _, t := range []*staleTally{&all, p} {
-			t.s.Stale++
-			t.s.MaxRevsBehind = max(t.s.MaxRevsBehind, behind)
-			t.lags = append(t.lags, lag)
+		for _, s := range []*staleTally{t, p} {
+			s.s.Stale++
+			s.s.MaxRevsBehind = max(s.s.MaxRevsBehind, behind)
+			s.lags = append(s.lags, lag)
 		}
 	}
-	s := *all.done()
-	if len(byPath) > 1 || len(byPath) == 1 && byPath[history.PathDirect] == nil {
-		s.ByPath = map[string]*StaleReads{}
-		for name, t := range byPath {
-			s.ByPath[name] = t.done()
-		}
-	}
-	return s
 }
 
 // forPath is the figures of one read path (history.PathDirect, PathLeader).

@@ -14,7 +14,8 @@ import (
 // keyParts is what checkKeys is given for a history: each key's operations,
 // for the write check and for the direct-read check.
 func keyParts(h *history.History) [][]porcupine.Operation {
-	r := resolve(h)
+	f := factsOf(h)
+	r := resolve(h, &f)
 	var parts [][]porcupine.Operation
 	for _, f := range []opsFilter{{seqs: r.seqs}, {seqs: r.seqs, includeGets: true, path: history.PathDirect}} {
 		parts = append(parts, partitionByKey(toOperations(r.ops, h.Final, f))...)
@@ -28,7 +29,7 @@ func keyParts(h *history.History) [][]porcupine.Operation {
 func TestSweepDecidesSimulatedKeys(t *testing.T) {
 	swept, searched := 0, 0
 	forEachSim(t, simSeeds, func(t *testing.T, sim simResult) {
-		known := resolve(sim.h).seqs != nil
+		known := factsOf(sim.h).seqsKnown
 		for _, part := range keyParts(sim.h) {
 			if sweepKey(part) {
 				swept++
@@ -57,7 +58,7 @@ func TestSweepNeverPassesIllegalKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 17))
 	illegal, sweptLegal, searchedLegal := 0, 0, 0
 	forEachSim(t, simSeeds, func(t *testing.T, sim simResult) {
-		if resolve(sim.h).seqs == nil {
+		if !factsOf(sim.h).seqsKnown {
 			return
 		}
 		for _, part := range keyParts(sim.h) {

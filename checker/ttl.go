@@ -21,8 +21,15 @@ const CheckTTLExpiry = "ttl-expiry"
 // when the scenario does not say.
 const DefaultTTLTolerance = time.Second
 
-func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []string) {
-	c := CheckResult{Name: CheckTTLExpiry}
+type ttlExpiry struct {
+	tol                         time.Duration
+	written, reads, afterExpiry int
+	maxLate                     time.Duration
+	problems                    []string
+}
+
+func (c *ttlExpiry) add(g *keyGroup) {
+	h, ops := g.h, g.r.ops
 	writes := map[string]history.Record{}
 	for _, op := range ops {
 		// An unknown write that was never seen has no bound on when it was
@@ -31,18 +38,15 @@ func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []st
 			writes[op.Value] = op
 		}
 	}
-	if len(writes) == 0 {
-		c.Result, c.Detail = Skipped, "no write with a TTL happened"
-		return c, nil
-	}
-	tol := DefaultTTLTolerance
+	c.written += len(writes)
+	c.tol = DefaultTTLTolerance
 	if h.Meta != nil && h.Meta.TTLToleranceMs > 0 {
-		tol = time.Duration(h.Meta.TTLToleranceMs) * time.Millisecond
+		c.tol = time.Duration(h.Meta.TTLToleranceMs) * time.Millisecond
 	}
-	var problems []string
-	reads, afterExpiry := 0, 0
-	var maxLate time.Duration
-	check := func(r history.Record, who string) {
+	if len(writes) == 0 {
+		return
+	}
+	check := func(r history.Record, who func() string) {
 		if !r.Found {
 			return
 		}
@@ -50,32 +54,40 @@ func checkTTLExpiry(h *history.History, ops []history.Record) (CheckResult, []st
 		if !ok {
 			return
 		}
-		reads++
+		c.reads++
 		expires := w.Complete + w.TTL
 		if r.Invoke <= expires {
 			return
 		}
-		afterExpiry++
+		c.afterExpiry++
 		late := time.Duration(r.Invoke - expires)
-		maxLate = max(maxLate, late)
-		if late > tol {
-			problems = append(problems, fmt.Sprintf("%s of key %q at %.3fs returned %s, written with TTL %s by %.3fs: %s past its expiry (tolerance %s)",
-				who, r.Key, sec(r.Invoke), r.Read, time.Duration(w.TTL), sec(w.Complete), late.Round(time.Millisecond), tol))
+		c.maxLate = max(c.maxLate, late)
+		if late > c.tol {
+			c.problems = append(c.problems, fmt.Sprintf("%s of key %q at %.3fs returned %s, written with TTL %s by %.3fs: %s past its expiry (tolerance %s)",
+				who(), r.Key, sec(r.Invoke), r.Read, time.Duration(w.TTL), sec(w.Complete), late.Round(time.Millisecond), c.tol))
 		}
 	}
 	for _, op := range ops {
 		if op.Op == history.OpGet && op.Outcome == history.OK {
-			check(op, fmt.Sprintf("get by client %d", op.Client))
+			check(op, func() string { return fmt.Sprintf("get by client %d", op.Client) })
 		}
 	}
 	for _, f := range h.Final {
-		check(f, "final read")
+		check(f, func() string { return "final read" })
 	}
-	detail := fmt.Sprintf("%d reads of values written with a TTL; %d after expiry (the latest %s after; tolerance %s)", reads, afterExpiry, maxLate.Round(time.Millisecond), tol)
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, fmt.Sprintf("%d reads returned a value more than %s past its TTL; ", len(problems), tol)+detail
-		return c, notesFor(CheckTTLExpiry, problems)
+}
+
+func (c *ttlExpiry) result() (CheckResult, []string) {
+	cr := CheckResult{Name: CheckTTLExpiry}
+	if c.written == 0 {
+		cr.Result, cr.Detail = Skipped, "no write with a TTL happened"
+		return cr, nil
 	}
-	c.Result, c.Detail = Pass, detail
-	return c, nil
+	detail := fmt.Sprintf("%d reads of values written with a TTL; %d after expiry (the latest %s after; tolerance %s)", c.reads, c.afterExpiry, c.maxLate.Round(time.Millisecond), c.tol)
+	if len(c.problems) > 0 {
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d reads returned a value more than %s past its TTL; ", len(c.problems), c.tol)+detail
+		return cr, notesFor(CheckTTLExpiry, c.problems)
+	}
+	cr.Result, cr.Detail = Pass, detail
+	return cr, nil
 }

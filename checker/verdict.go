@@ -133,13 +133,13 @@ func Verdict(checks []CheckResult) Status {
 
 // shapeOf reads a run's Shape from its history, for one whose meta line
 // names no required checks.
-func shapeOf(h *history.History) Shape {
+func shapeOf(h *history.History, f *facts) Shape {
 	s := Shape{Replicas: 1}
 	if m := h.Meta; m != nil {
 		s = Shape{Replicas: m.Replicas, External: m.Mode == "external", Watchers: len(m.Watchers) > 0, Pattern: m.Pattern}
 	}
-	s.TTL = expiresByTTL(h.Ops)
-	gets := getsByPath(h.Ops)
+	s.TTL = f.anyTTL
+	gets := f.gets
 	s.LeaderReads, s.NoDirectReads = gets[history.PathLeader] > 0, gets[history.PathLeader] > 0 && gets[history.PathDirect] == 0
 	return s
 }

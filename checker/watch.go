@@ -28,53 +28,67 @@ const (
 // WatchChecks are the checks a scenario with watchers requires by default.
 var WatchChecks = []string{CheckWatchOrder, CheckWatchComplete, CheckWatchNoPhantoms}
 
-func noWatchers(name string, h *history.History) (CheckResult, bool) {
-	if h.Meta == nil || len(h.Meta.Watchers) == 0 {
+func noWatchers(name string, m *history.Meta) (CheckResult, bool) {
+	if m == nil || len(m.Watchers) == 0 {
 		return CheckResult{Name: name, Result: Skipped, Detail: "the scenario has no watchers"}, true
 	}
 	return CheckResult{Name: name}, false
 }
 
-func checkWatchOrder(h *history.History) (CheckResult, []string) {
-	c, skip := noWatchers(CheckWatchOrder, h)
-	if skip {
-		return c, nil
-	}
+type watchOrder struct {
+	meta       *history.Meta
+	deliveries int
+	problems   []string
+}
+
+func (c *watchOrder) add(g *keyGroup) {
+	c.meta = g.h.Meta
+	c.deliveries += len(g.h.Delivered)
 	type wk struct {
 		watcher int
 		key     string
 	}
 	last := map[wk]uint64{}
-	var problems []string
-	for _, d := range h.Delivered {
+	for _, d := range g.h.Delivered {
 		k := wk{d.Watcher, d.Key}
 		prev, seen := last[k]
 		switch {
 		case seen && d.Rev == prev:
-			problems = append(problems, fmt.Sprintf("watcher %d, key %q: revision %d delivered twice", d.Watcher, d.Key, d.Rev))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: revision %d delivered twice", d.Watcher, d.Key, d.Rev))
 		case seen && d.Rev < prev:
-			problems = append(problems, fmt.Sprintf("watcher %d, key %q: revision %d delivered after %d", d.Watcher, d.Key, d.Rev, prev))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: revision %d delivered after %d", d.Watcher, d.Key, d.Rev, prev))
 		}
 		if d.Rev > prev {
 			last[k] = d.Rev
 		}
 	}
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, fmt.Sprintf("%d deliveries out of order or repeated, in %d entries to %d watchers", len(problems), len(h.Delivered), len(h.Meta.Watchers))
-		return c, notesFor(CheckWatchOrder, problems)
-	}
-	c.Result, c.Detail = Pass, fmt.Sprintf("%d entries to %d watchers, each key's revisions in increasing order", len(h.Delivered), len(h.Meta.Watchers))
-	return c, nil
 }
 
-func checkWatchComplete(h *history.History) (CheckResult, []string) {
-	c, skip := noWatchers(CheckWatchComplete, h)
+func (c *watchOrder) result() (CheckResult, []string) {
+	cr, skip := noWatchers(CheckWatchOrder, c.meta)
 	if skip {
-		return c, nil
+		return cr, nil
 	}
-	if h.End == nil {
-		c.Result, c.Detail = Unknown, "the run did not finish: the bucket's final state was not read"
-		return c, nil
+	if len(c.problems) > 0 {
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d deliveries out of order or repeated, in %d entries to %d watchers", len(c.problems), c.deliveries, len(c.meta.Watchers))
+		return cr, notesFor(CheckWatchOrder, c.problems)
+	}
+	cr.Result, cr.Detail = Pass, fmt.Sprintf("%d entries to %d watchers, each key's revisions in increasing order", c.deliveries, len(c.meta.Watchers))
+	return cr, nil
+}
+
+type watchCompleteCheck struct {
+	meta                      *history.Meta
+	end                       *history.End
+	missing, behind, expected int
+	problems                  []string
+}
+
+func (c *watchCompleteCheck) add(g *keyGroup) {
+	h := g.h
+	c.meta, c.end = h.Meta, h.End
+	if h.Meta == nil || len(h.Meta.Watchers) == 0 || h.End == nil {
+		return
 	}
 	// What the bucket holds at the end, per key, in revision order.
 	held := map[string][]uint64{}
@@ -107,8 +121,6 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 		watcher int
 		key     string
 	}
-	// Only deliveries of held revisions matter for completeness: memory
-	// grows with what the bucket holds, not with the deliveries.
 	isHeld := map[string]map[uint64]bool{}
 	for key, revs := range held {
 		isHeld[key] = make(map[uint64]bool, len(revs))
@@ -120,6 +132,8 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 		wk
 		rev uint64
 	}
+	// Only deliveries of held revisions matter for completeness: memory
+	// grows with what the bucket holds, not with the deliveries.
 	got := map[wr]bool{}
 	lastGot := map[wk]uint64{}
 	for _, d := range h.Delivered {
@@ -131,48 +145,55 @@ func checkWatchComplete(h *history.History) (CheckResult, []string) {
 			lastGot[k] = d.Rev
 		}
 	}
-	keys := make([]string, 0, len(h.Meta.Keys))
-	keys = append(keys, h.Meta.Keys...)
-	var problems []string
-	missing, behind, expected := 0, 0, 0
 	for _, w := range h.Meta.Watchers {
-		for _, key := range keys {
+		for _, key := range h.Meta.Keys {
 			if !w.Watches(key) {
 				continue
 			}
 			k := wk{w.ID, key}
 			var missed []uint64
 			for _, rev := range promised(w, held[key]) {
-				expected++
+				c.expected++
 				if !got[wr{k, rev}] {
 					missed = append(missed, rev)
 				}
 			}
 			if len(missed) > 0 {
-				missing += len(missed)
-				problems = append(problems, fmt.Sprintf("watcher %d, key %q: never delivered revision(s) %s that the bucket holds", w.ID, key, revList(missed)))
+				c.missing += len(missed)
+				c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: never delivered revision(s) %s that the bucket holds", w.ID, key, revList(missed)))
 			}
 			f := final[key]
 			expiredAway := lastGot[k] > f && (expiredBy[lastGot[k]] || expiredBy[f])
 			if f > 0 && (f > w.Began() || w.Mode != history.WatchUpdates) && lastGot[k] != f && !expiredAway {
-				behind++
-				problems = append(problems, fmt.Sprintf("watcher %d, key %q: last delivered revision %d, the key's final revision is %d", w.ID, key, lastGot[k], f))
+				c.behind++
+				c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: last delivered revision %d, the key's final revision is %d", w.ID, key, lastGot[k], f))
 			}
 		}
 	}
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, fmt.Sprintf("%d held revisions never delivered, %d watcher/key pairs not at the final state", missing, behind)
-		return c, notesFor(CheckWatchComplete, problems)
+}
+
+func (c *watchCompleteCheck) result() (CheckResult, []string) {
+	cr, skip := noWatchers(CheckWatchComplete, c.meta)
+	if skip {
+		return cr, nil
 	}
-	if !h.End.StoredComplete {
-		c.Result, c.Detail = Unknown, "every watcher reached each key's final state, but the bucket's full contents were not read to compare every revision"
-		return c, nil
+	if c.end == nil {
+		cr.Result, cr.Detail = Unknown, "the run did not finish: the bucket's final state was not read"
+		return cr, nil
 	}
-	c.Result, c.Detail = Pass, fmt.Sprintf("%d watchers delivered all %d held revisions they promise and end at each key's final state", len(h.Meta.Watchers), expected)
-	if n := len(h.Meta.WatchersNotStarted); n > 0 {
-		c.Detail += fmt.Sprintf("; not started: %s", firstFew(h.Meta.WatchersNotStarted, 2, "; "))
+	if len(c.problems) > 0 {
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d held revisions never delivered, %d watcher/key pairs not at the final state", c.missing, c.behind)
+		return cr, notesFor(CheckWatchComplete, c.problems)
 	}
-	return c, nil
+	if !c.end.StoredComplete {
+		cr.Result, cr.Detail = Unknown, "every watcher reached each key's final state, but the bucket's full contents were not read to compare every revision"
+		return cr, nil
+	}
+	cr.Result, cr.Detail = Pass, fmt.Sprintf("%d watchers delivered all %d held revisions they promise and end at each key's final state", len(c.meta.Watchers), c.expected)
+	if n := len(c.meta.WatchersNotStarted); n > 0 {
+		cr.Detail += fmt.Sprintf("; not started: %s", firstFew(c.meta.WatchersNotStarted, 2, "; "))
+	}
+	return cr, nil
 }
 
 // promised: of the revisions the bucket holds for a key (ascending), those
@@ -203,40 +224,51 @@ func revList(revs []uint64) string {
 	return firstFew(items, 5, ", ")
 }
 
-func checkWatchNoPhantoms(h *history.History) (CheckResult, []string) {
-	c, skip := noWatchers(CheckWatchNoPhantoms, h)
-	if skip {
-		return c, nil
+type watchNoPhantoms struct {
+	meta     *history.Meta
+	values   int
+	problems []string
+}
+
+func (c *watchNoPhantoms) add(g *keyGroup) {
+	c.meta = g.h.Meta
+	if c.meta == nil || len(c.meta.Watchers) == 0 {
+		return
 	}
-	writes := writesByValue(h.Ops)
-	var problems []string
-	values := 0
-	for _, d := range h.Delivered {
+	writes := writesByValue(g.h.Ops)
+	for _, d := range g.h.Delivered {
 		if d.Marker != history.MarkerNone {
 			continue
 		}
-		values++
+		c.values++
 		w, ok := writes[d.Read]
 		switch {
 		case !ok:
-			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q at revision %d was never written", d.Watcher, d.Key, d.Read, d.Rev))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: value %q at revision %d was never written", d.Watcher, d.Key, d.Read, d.Rev))
 		case w.Key != d.Key:
-			problems = append(problems, fmt.Sprintf("watcher %d: value %q delivered for key %q, written to %q", d.Watcher, d.Read, d.Key, w.Key))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d: value %q delivered for key %q, written to %q", d.Watcher, d.Read, d.Key, w.Key))
 		case d.At < w.Invoke:
-			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at %.3fs, before its %s was invoked at %.3fs", d.Watcher, d.Key, d.Read, sec(d.At), w.Op, sec(w.Invoke)))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at %.3fs, before its %s was invoked at %.3fs", d.Watcher, d.Key, d.Read, sec(d.At), w.Op, sec(w.Invoke)))
 		case w.Outcome == history.OK && w.Rev != 0 && w.Rev != d.Rev:
-			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at revision %d, acknowledged at %d", d.Watcher, d.Key, d.Read, d.Rev, w.Rev))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at revision %d, acknowledged at %d", d.Watcher, d.Key, d.Read, d.Rev, w.Rev))
 		case w.Outcome == history.Fail && w.Op != history.OpCreate:
 			// A create's second request (after a delete marker) can land
 			// although the client reports the first one's conflict; resolve
 			// counts those. Any other definite failure must not be seen.
-			problems = append(problems, fmt.Sprintf("watcher %d, key %q: value %q of a %s that failed (%s) was delivered at revision %d", d.Watcher, d.Key, d.Read, w.Op, w.ErrClass, d.Rev))
+			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: value %q of a %s that failed (%s) was delivered at revision %d", d.Watcher, d.Key, d.Read, w.Op, w.ErrClass, d.Rev))
 		}
 	}
-	if len(problems) > 0 {
-		c.Result, c.Detail = Fail, fmt.Sprintf("%d of %d delivered values were not written as delivered", len(problems), values)
-		return c, notesFor(CheckWatchNoPhantoms, problems)
+}
+
+func (c *watchNoPhantoms) result() (CheckResult, []string) {
+	cr, skip := noWatchers(CheckWatchNoPhantoms, c.meta)
+	if skip {
+		return cr, nil
 	}
-	c.Result, c.Detail = Pass, fmt.Sprintf("all %d delivered values were written by the history's operations, at the delivered revisions", values)
-	return c, nil
+	if len(c.problems) > 0 {
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d of %d delivered values were not written as delivered", len(c.problems), c.values)
+		return cr, notesFor(CheckWatchNoPhantoms, c.problems)
+	}
+	cr.Result, cr.Detail = Pass, fmt.Sprintf("all %d delivered values were written by the history's operations, at the delivered revisions", c.values)
+	return cr, nil
 }

@@ -1,0 +1,100 @@
+package checker
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// checkSplit checks h as a history too large to check at once is checked:
+// cut into n groups of keys, one group at a time.
+func checkSplit(h *history.History, n int, opts Options) *Result {
+	f := factsOf(h)
+	return checkGroups(h, &f, func(yield func(*history.History) error) error {
+		for _, g := range h.Split(n) {
+			if err := yield(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, opts)
+}
+
+// timing is the part of a detail that differs from run to run.
+var timing = regexp.MustCompile(`; [0-9.]+(ns|µs|ms|s)\)`)
+
+// sameResults compares two results check by check: the same status, and
+// the same detail where it passed (a failing detail names the first
+// problem found, which depends on the order groups are checked in).
+func sameResults(t *testing.T, whole, split *Result, what string) {
+	t.Helper()
+	if whole.Verdict != split.Verdict {
+		t.Errorf("%s: verdict %s whole, %s split", what, whole.Verdict, split.Verdict)
+	}
+	for i, a := range whole.Checks {
+		b := split.Checks[i]
+		if a.Name == CheckRevisionsUnique && a.Result == Fail && b.Result == Pass && strings.Contains(a.Detail, "appears at revisions") &&
+			checkNamed(t, whole, CheckReadsValid).Result == Fail && checkNamed(t, split, CheckReadsValid).Result == Fail {
+			// A value read from another key than it was written to sits
+			// at two revisions only for a checker that sees both keys;
+			// a group sees a read of a value none of its writes wrote,
+			// and reads-valid fails on it either way.
+			continue
+		}
+		if a.Result != b.Result {
+			t.Errorf("%s: %s: %s whole (%s), %s split (%s)", what, a.Name, a.Result, a.Detail, b.Result, b.Detail)
+			continue
+		}
+		if a.Result == Pass && timing.ReplaceAllString(a.Detail, ")") != timing.ReplaceAllString(b.Detail, ")") {
+			t.Errorf("%s: %s: detail\n  whole: %s\n  split: %s", what, a.Name, a.Detail, b.Detail)
+		}
+	}
+	if fmt.Sprint(whole.StaleReads) != fmt.Sprint(split.StaleReads) {
+		t.Errorf("%s: stale reads %+v whole, %+v split", what, whole.StaleReads, split.StaleReads)
+	}
+	for op, r := range whole.Resolution {
+		if s := split.Resolution[op]; s == nil || *s != *r {
+			t.Errorf("%s: resolution of %s: %+v whole, %+v split", what, op, *r, s)
+		}
+	}
+}
+
+// TestGroupsGiveTheSameResults: checked a group of keys at a time, every
+// simulated history — passing, or with one operation's answer changed —
+// gets what it gets checked whole.
+func TestGroupsGiveTheSameResults(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	opts := Options{Timeout: 10 * time.Second}
+	failing := 0
+	forEachSim(t, simSeeds, func(t *testing.T, sim simResult) {
+		h := sim.h
+		whole := Check(h, opts)
+		for _, n := range []int{2, 3, 5} {
+			sameResults(t, whole, checkSplit(h, n, opts), fmt.Sprintf("%d groups", n))
+		}
+		m := *h
+		m.Ops = append([]history.Record(nil), h.Ops...)
+		i := rng.IntN(len(m.Ops))
+		switch op := &m.Ops[i]; {
+		case op.Op == history.OpGet && op.Outcome == history.OK:
+			op.Found, op.Read, op.Rev = true, m.Ops[rng.IntN(len(m.Ops))].Value, op.Rev+1
+		case op.Outcome == history.OK && history.IsWrite(op.Op) && op.Rev > 1:
+			op.Rev-- // a revision another message holds, perhaps another key's
+		default:
+			op.Outcome, op.Rev = history.Unknown, 0
+		}
+		whole = Check(&m, opts)
+		if whole.Verdict == Fail {
+			failing++
+		}
+		sameResults(t, whole, checkSplit(&m, 3, opts), "changed, 3 groups")
+	})
+	if failing < 20 {
+		t.Errorf("only %d changed histories failed: too few failing ones compared", failing)
+	}
+}

@@ -1,0 +1,73 @@
+package history
+
+import "hash/fnv"
+
+// GroupOf assigns a key to one of n groups. A history too large to check at
+// once is checked a group of keys at a time: nearly everything the checker
+// asks is about one key, and what is not, it gathers in a first pass.
+// Records without a key (a replica read that failed for a whole node) go to
+// group 0.
+func GroupOf(key string, n int) int {
+	if n <= 1 || key == "" {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// Split cuts h into n histories by GroupOf, each with the whole run's meta
+// line (its Keys narrowed to the group's), end and faults, and the per-key
+// records of its own keys.
+func (h *History) Split(n int) []*History {
+	groups := make([]*History, n)
+	for i := range groups {
+		groups[i] = h.EmptyGroup(i, n)
+	}
+	for _, r := range h.Ops {
+		g := groups[GroupOf(r.Key, n)]
+		g.Ops = append(g.Ops, r)
+	}
+	for _, r := range h.Watch {
+		g := groups[GroupOf(r.Key, n)]
+		g.Watch = append(g.Watch, r)
+	}
+	for _, r := range h.Final {
+		g := groups[GroupOf(r.Key, n)]
+		g.Final = append(g.Final, r)
+	}
+	for _, r := range h.Replicas {
+		g := groups[GroupOf(r.Key, n)]
+		g.Replicas = append(g.Replicas, r)
+	}
+	for _, r := range h.Stored {
+		g := groups[GroupOf(r.Key, n)]
+		g.Stored = append(g.Stored, r)
+	}
+	for _, d := range h.Delivered {
+		g := groups[GroupOf(d.Key, n)]
+		g.Delivered = append(g.Delivered, d)
+	}
+	for _, r := range h.KeyHistory {
+		g := groups[GroupOf(r.Key, n)]
+		g.KeyHistory = append(g.KeyHistory, r)
+	}
+	return groups
+}
+
+// EmptyGroup is group i of n before any per-key record is added: the run's
+// meta line with only the group's keys, its end and its faults.
+func (h *History) EmptyGroup(i, n int) *History {
+	g := &History{End: h.End, Faults: h.Faults, Truncated: h.Truncated, DamagedTail: h.DamagedTail}
+	if h.Meta != nil {
+		m := *h.Meta
+		m.Keys = nil
+		for _, k := range h.Meta.Keys {
+			if GroupOf(k, n) == i {
+				m.Keys = append(m.Keys, k)
+			}
+		}
+		g.Meta = &m
+	}
+	return g
+}
