@@ -42,7 +42,7 @@ func BenchmarkCheckScale(b *testing.B) {
 }
 
 // writeHistory writes h as a run would have recorded it.
-func writeHistory(b *testing.B, path string, h *history.History) {
+func writeHistory(b testing.TB, path string, h *history.History) {
 	w, err := history.Create(path)
 	if err != nil {
 		b.Fatal(err)

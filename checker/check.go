@@ -37,6 +37,9 @@ type Result struct {
 	Visualizations []string `json:"visualizations,omitempty"`
 	// Notes are short human explanations of violations.
 	Notes []string `json:"notes,omitempty"`
+	// Groups: how many groups of keys the history was checked in, one at a
+	// time, to stay within the memory budget (see CheckFile).
+	Groups int `json:"groups,omitempty"`
 }
 
 // Check runs every check over h.
@@ -140,7 +143,7 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	for _, c := range checks {
 		cr, notes := c.result()
 		if err != nil {
-			cr.Result, cr.Detail = Unknown, "the history could not be read whole: "+err.Error()
+			cr.Result, cr.Detail = Unknown, err.Error()
 			notes = nil
 		}
 		if l, ok := c.(*linearizable); ok {

@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -96,5 +97,41 @@ func TestGroupsGiveTheSameResults(t *testing.T) {
 	})
 	if failing < 20 {
 		t.Errorf("only %d changed histories failed: too few failing ones compared", failing)
+	}
+}
+
+// TestCheckFileInGroups: a history file checked in memory bounded by a
+// budget — cut by key on disk, a group at a time — gets what the history
+// gets checked whole in memory; a budget smaller than one key's records
+// makes the checks unknown and says why, rather than running out of memory.
+func TestCheckFileInGroups(t *testing.T) {
+	opts := Options{Timeout: 10 * time.Second}
+	sim := simulate(simConfig{seed: 9, clients: 6, keys: 12, opsPerClient: 60, unknownRate: 0.05, failRate: 0.03})
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	writeHistory(t, path, sim.h)
+	whole := Check(sim.h, opts)
+
+	records := len(sim.h.Ops) + len(sim.h.Watch) + len(sim.h.Final) + len(sim.h.Stored)
+	for _, groups := range []int{1, 3} {
+		budget := int64(records/groups+records/10) * bytesPerRecord
+		res, _, err := CheckFile(path, FileOptions{Options: opts, MemoryBudget: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if groups > 1 && res.Groups < 2 {
+			t.Errorf("budget for a %dth of the records: checked in %d group(s)", groups, res.Groups)
+		}
+		sameResults(t, whole, res, fmt.Sprintf("file in %d groups", res.Groups))
+	}
+
+	res, _, err := CheckFile(path, FileOptions{Options: opts, MemoryBudget: 10 * bytesPerRecord})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != Unknown {
+		t.Errorf("verdict %s with a budget of 10 records", res.Verdict)
+	}
+	if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != Unknown || !strings.Contains(c.Detail, "memory budget") {
+		t.Errorf("linearizable-writes: %s (%s), want unknown naming the memory budget", c.Result, c.Detail)
 	}
 }

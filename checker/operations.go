@@ -32,9 +32,12 @@ type opsFilter struct {
 // failed reads, and definite failures without a conflict (a put refused for
 // its size says nothing about the key).
 func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []porcupine.Operation {
-	sorted := make([]history.Record, len(ops))
-	copy(sorted, ops)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Invoke < sorted[j].Invoke })
+	// By invoke time; sorting indexes, not records, which are large.
+	order := make([]int32, len(ops))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return ops[order[i]].Invoke < ops[order[j]].Invoke })
 
 	ids := map[int]int{}
 	next := 0
@@ -47,10 +50,11 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 		}
 		return id
 	}
-	var res []porcupine.Operation
-	for _, r := range sorted {
+	res := make([]porcupine.Operation, 0, len(ops)+len(finals))
+	for _, i := range order {
+		r := &ops[i]
 		isWrite := history.IsWrite(r.Op)
-		if !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(r) == f.path) {
+		if !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(*r) == f.path) {
 			continue
 		}
 		conflict := r.ErrClass == history.ClassConflict
@@ -96,7 +100,7 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 	return res
 }
 
-func input(r history.Record, seqs map[string]*keySequence) kvInput {
+func input(r *history.Record, seqs map[string]*keySequence) kvInput {
 	in := kvInput{Op: r.Op, Key: r.Key, Value: r.Value, Expect: r.ExpectRev, HasExpect: r.HasExpect}
 	if history.IsWrite(r.Op) && seqs != nil {
 		in.Seq = seqs[r.Key]

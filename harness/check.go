@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 
 	"github.com/kvharness/kvharness/checker"
-	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
 	"github.com/kvharness/kvharness/scenarios"
 )
@@ -15,18 +14,17 @@ import (
 // checkAndReport reads the recorded history back, checks it and writes the
 // results files. The servers are down by now: checking a long history
 // takes the CPU and memory they had.
-func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold) (*reports.Summary, error) {
+func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold, checkMemory int64) (*reports.Summary, error) {
 	defer LimitCheckMemory()()
-	h, err := history.ReadFile(path)
+	result, digest, err := CheckFile(path, checker.FileOptions{
+		Options:      checker.Options{Timeout: s.Expect.CheckTimeout, VisualizeDir: filepath.Join(dir, "linearizability")},
+		MemoryBudget: checkMemory,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading back the history: %w", err)
 	}
-	result := checker.Check(h, checker.Options{
-		Timeout:      s.Expect.CheckTimeout,
-		VisualizeDir: filepath.Join(dir, "linearizability"),
-	})
 	summary := reports.Build(reports.Input{
-		History:     h,
+		Digest:      digest,
 		Result:      result,
 		Latency:     rec.stats.Latency,
 		Service:     rec.stats.Service,
@@ -37,10 +35,23 @@ func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thre
 		Interrupted: rec.interrupted,
 		Thresholds:  thresholds,
 	})
-	if err := summary.WriteFiles(dir, h); err != nil {
+	if err := summary.WriteFiles(dir); err != nil {
 		return nil, fmt.Errorf("writing results: %w", err)
 	}
 	return summary, nil
+}
+
+// CheckFile checks the history at path (see checker.CheckFile) and digests
+// it for the report in the same reading.
+func CheckFile(path string, o checker.FileOptions) (*checker.Result, *reports.Digest, error) {
+	d := reports.NewDigest()
+	o.Observe, o.Group = d.Observe, d.Group
+	res, whole, err := checker.CheckFile(path, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.DamagedTail = whole.DamagedTail
+	return res, d, nil
 }
 
 // checkMemoryLimit is the soft heap limit while a history is read and

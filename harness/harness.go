@@ -56,7 +56,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result
 		return res, nil
 	}
 	res.HistoryPath = opts.historyPath(dir)
-	res.Summary, err = checkAndReport(s, dir, res.HistoryPath, rec, thresholds)
+	res.Summary, err = checkAndReport(s, dir, res.HistoryPath, rec, thresholds, opts.CheckMemory)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	// CompressHistory writes the history compressed (history.jsonl.zst,
 	// zstd frames): a tenth of the disk, as crash-safe as plain JSONL.
 	CompressHistory bool
+	// CheckMemory bounds what checking one group of keys may take (0:
+	// checker.DefaultMemoryBudget); see checker.CheckFile.
+	CheckMemory int64
 	// SelfBin is a kvharness binary to spawn as the server processes when
 	// a fault needs processes and the scenario names no server_bin
 	// (`kvharness server`); default this process's own executable.

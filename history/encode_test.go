@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -38,6 +39,17 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 		want, _ := json.Marshal(&r)
 		if string(want)+"\n" != string(line) {
 			t.Fatalf("differs from encoding/json:\n got %s\nwant %s", line, want)
+		}
+		// What the reader decodes with, and the spill files' codec.
+		var read Record
+		if err := unmarshalRecord(line, &read); err != nil || !reflect.DeepEqual(read, r) {
+			t.Fatalf("the reader's decoder: %v\n got %+v\nwant %+v", err, read, r)
+		}
+		spilled := appendSpill(nil, &r)
+		sr := newSpillReader(bytes.NewReader(append(binary.AppendUvarint(nil, uint64(len(spilled))), spilled...)))
+		var unspilled Record
+		if err := sr.next(&unspilled); err != nil || !reflect.DeepEqual(unspilled, r) {
+			t.Fatalf("spill codec: %v\n got %+v\nwant %+v", err, unspilled, r)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func GroupOf(key string, n int) int {
 func (h *History) Split(n int) []*History {
 	groups := make([]*History, n)
 	for i := range groups {
-		groups[i] = h.EmptyGroup(i, n)
+		groups[i] = h.EmptyGroup(func(key string) bool { return GroupOf(key, n) == i })
 	}
 	for _, r := range h.Ops {
 		g := groups[GroupOf(r.Key, n)]
@@ -55,15 +55,16 @@ func (h *History) Split(n int) []*History {
 	return groups
 }
 
-// EmptyGroup is group i of n before any per-key record is added: the run's
-// meta line with only the group's keys, its end and its faults.
-func (h *History) EmptyGroup(i, n int) *History {
+// EmptyGroup is a group of keys (those member says belong to it) before
+// any per-key record is added: the run's meta line with only the group's
+// keys, its end and its faults.
+func (h *History) EmptyGroup(member func(key string) bool) *History {
 	g := &History{End: h.End, Faults: h.Faults, Truncated: h.Truncated, DamagedTail: h.DamagedTail}
 	if h.Meta != nil {
 		m := *h.Meta
 		m.Keys = nil
 		for _, k := range h.Meta.Keys {
-			if GroupOf(k, n) == i {
+			if member(k) {
 				m.Keys = append(m.Keys, k)
 			}
 		}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/kvharness/kvharness/history"
 )
 
 // The chart library is vendored (see assets/README.md) and inlined, so a
@@ -45,14 +43,14 @@ type reportData struct {
 // WriteHTML writes report.html into dir: header, checks, latency and
 // throughput over time per op (per second), the percentile spectrum per op
 // and the tables.
-func WriteHTML(dir string, h *history.History, s *Summary) error {
-	lat := s.latency
-	if lat == nil {
-		lat = LatencyFromHistory(h)
+func WriteHTML(dir string, s *Summary) error {
+	var series []Series
+	for _, one := range s.series {
+		series = append(series, downsampled(one, maxChartPoints))
 	}
 	charts := map[string]any{
-		"series":  perSecond(h),
-		"spectra": spectra(lat),
+		"series":  series,
+		"spectra": spectra(s.latency),
 		"faults":  s.Faults,
 	}
 	b, err := json.Marshal(charts)

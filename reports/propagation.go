@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/kvharness/kvharness/history"
-	"github.com/kvharness/kvharness/latency"
 )
 
 // OpWatch is the summary's op for deliveries to the scenario's watchers;
@@ -57,25 +56,4 @@ func propagationSamples(h *history.History) []propagationSample {
 		out = append(out, propagationSample{at: d.At, lag: time.Duration(d.At - done)})
 	}
 	return out
-}
-
-// watchPropagation measures propagation into a histogram (op watch).
-func watchPropagation(h *history.History) (*latency.Recorder, Propagation) {
-	p := Propagation{}
-	if h.Meta != nil {
-		p.Watchers = len(h.Meta.Watchers)
-	}
-	samples := propagationSamples(h)
-	if len(samples) == 0 {
-		return nil, p
-	}
-	r := latency.NewRecorder()
-	for _, s := range samples {
-		p.Deliveries++
-		if s.lag < 0 {
-			p.BeforeAck++
-		}
-		r.Record(OpWatch, string(history.OK), max(s.lag, 0))
-	}
-	return r, p
 }

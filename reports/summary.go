@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
@@ -50,6 +49,7 @@ type Summary struct {
 	LatencySource string `json:"latency_source"`
 
 	latency latency.Set
+	series  []Series // per op, one point per second
 }
 
 // OpSummary is one op's counts and latency.
@@ -86,8 +86,8 @@ type Fault struct {
 
 // Input is what a summary is made from.
 type Input struct {
-	History *history.History
-	Result  *checker.Result
+	Digest *Digest // what the report needs of the history
+	Result *checker.Result
 	// Latency: the run's histograms; nil to derive them from the history.
 	Latency latency.Set
 	// Service: open loop, latency from the actual start; nil otherwise.
@@ -103,7 +103,7 @@ type Input struct {
 
 // Build assembles the summary.
 func Build(in Input) *Summary {
-	h := in.History
+	d := in.Digest
 	s := &Summary{
 		Verdict:        in.Result.Verdict,
 		ExitCode:       ExitCode(in.Result.Verdict),
@@ -119,12 +119,12 @@ func Build(in Input) *Summary {
 		Visualizations: in.Result.Visualizations,
 		LatencySource:  "run histograms (per worker, merged)",
 	}
-	if h.DamagedTail != "" {
+	if d.DamagedTail != "" {
 		// Checked up to the damage: what follows it (the end record too)
 		// was not read, so the checks that need it are inconclusive.
-		s.Notes = append(s.Notes, "the compressed history ends in a damaged frame, read up to it: "+h.DamagedTail)
+		s.Notes = append(s.Notes, "the compressed history ends in a damaged frame, read up to it: "+d.DamagedTail)
 	}
-	if m := h.Meta; m != nil {
+	if m := d.Meta; m != nil {
 		s.Scenario, s.Seed, s.Bucket = m.Scenario, m.Seed, m.Bucket
 		if s.Pacing == "" {
 			s.Pacing = m.Pacing
@@ -136,43 +136,24 @@ func Build(in Input) *Summary {
 	}
 	lat := in.Latency
 	if lat == nil {
-		lat = opLatency(h) // watch propagation is added below, as for run histograms
+		lat = latency.Merge(d.latency) // watch propagation is added below, as for run histograms
 		s.LatencySource = "history (invoke to complete)"
 	}
-	for _, f := range h.Faults {
+	for _, f := range d.Faults {
 		s.Faults = append(s.Faults, Fault{Kind: f.Kind, Target: f.Target, StartSec: float64(f.Start) / 1e9, EndSec: float64(f.End) / 1e9,
 			Detail: f.Detail, Error: f.Error})
 	}
-	clients := map[int]bool{}
-	total := 0
-	for _, op := range h.Ops {
-		clients[op.Client] = true
-		o := s.Ops[op.Op]
-		if o == nil {
-			o = &OpSummary{ByOutcome: map[string]latency.Percentiles{}}
-			s.Ops[op.Op] = o
-		}
-		total++
-		switch op.Outcome {
-		case history.OK:
-			o.OK++
-		case history.Fail:
-			o.Fail++
-		default:
-			o.Unknown++
-		}
-		if op.ErrClass != "" {
-			if o.Errors == nil {
-				o.Errors = map[string]int{}
-			}
-			o.Errors[op.ErrClass]++
-		}
+	for name, o := range d.ops {
+		c := *o
+		c.ByOutcome = map[string]latency.Percentiles{}
+		s.Ops[name] = &c
 	}
 	s.LateOps = in.Late
-	if rec, prop := watchPropagation(h); rec != nil {
+	if d.propRec != nil {
+		prop := d.prop
 		s.Propagation = &prop
 		s.Ops[OpWatch] = &OpSummary{OK: prop.Deliveries, ByOutcome: map[string]latency.Percentiles{}}
-		lat = lat.With(latency.Merge(rec))
+		lat = lat.With(latency.Merge(d.propRec))
 	}
 	for name, o := range s.Ops {
 		o.LatencyUS = latency.Summarize(lat.ForOp(name))
@@ -187,33 +168,41 @@ func Build(in Input) *Summary {
 		}
 	}
 	if s.Clients == 0 {
-		s.Clients = len(clients)
+		s.Clients = len(d.clients)
 	}
 	if in.DurationSec == 0 {
-		in.DurationSec = historySpanSec(h)
+		in.DurationSec = d.spanSec()
 	}
 	s.DurationSec = in.DurationSec
 	if in.DurationSec > 0 {
-		s.ThroughputOpsPerSec = float64(total) / in.DurationSec
+		s.ThroughputOpsPerSec = float64(d.total) / in.DurationSec
 	}
 	s.Thresholds = []ThresholdResult{}
 	thresholds := in.Thresholds
-	if thresholds == nil && h.Meta != nil {
+	if thresholds == nil && d.Meta != nil {
 		// Validated when the run started; a hand-edited history that breaks
 		// one shows up as a note.
 		var err error
-		if thresholds, err = ParsedThresholds(h.Meta.Thresholds); err != nil {
+		if thresholds, err = ParsedThresholds(d.Meta.Thresholds); err != nil {
 			s.Notes = append(s.Notes, err.Error())
 		}
 	}
 	s.evaluateThresholds(thresholds)
 	s.latency = lat
+	s.series = d.seconds.series()
 	return s
 }
 
-// WriteFiles writes summary.json, junit.xml, latency/*.hgrm and report.html
-// into dir.
-func (s *Summary) WriteFiles(dir string, h *history.History) error {
+// Redraw gives a summary read back from summary.json what drawing the
+// report takes from the history: its histograms and per-second figures.
+func (s *Summary) Redraw(d *Digest) {
+	s.latency = d.Latency()
+	s.series = d.seconds.series()
+}
+
+// WriteFiles writes summary.json, junit.xml, latency/*.hgrm, timeseries.csv
+// and report.html into dir.
+func (s *Summary) WriteFiles(dir string) error {
 	if err := s.WriteJSON(dir); err != nil {
 		return err
 	}
@@ -223,44 +212,10 @@ func (s *Summary) WriteFiles(dir string, h *history.History) error {
 	if err := WriteHgrm(dir, s.latency); err != nil {
 		return err
 	}
-	return WriteHTML(dir, h, s)
-}
-
-// LatencyFromHistory rebuilds histograms from invoke/complete times, for
-// runs re-checked offline, and watch propagation (always from the history).
-func LatencyFromHistory(h *history.History) latency.Set {
-	lat := opLatency(h)
-	if watch, _ := watchPropagation(h); watch != nil {
-		lat = lat.With(latency.Merge(watch))
+	if err := writeTimeseriesCSV(dir, s.series); err != nil {
+		return err
 	}
-	return lat
-}
-
-// opLatency: the client ops' histograms, from invoke/complete times.
-func opLatency(h *history.History) latency.Set {
-	r := latency.NewRecorder()
-	for _, op := range h.Ops {
-		if op.Complete > op.Invoke {
-			r.Record(op.Op, string(op.Outcome), time.Duration(op.Complete-op.Invoke))
-		}
-	}
-	return latency.Merge(r)
-}
-
-func historySpanSec(h *history.History) float64 {
-	var first, last int64 = -1, 0
-	for _, op := range h.Ops {
-		if first < 0 || op.Invoke < first {
-			first = op.Invoke
-		}
-		if op.Complete > last {
-			last = op.Complete
-		}
-	}
-	if first < 0 || last <= first {
-		return 0
-	}
-	return float64(last-first) / 1e9
+	return WriteHTML(dir, s)
 }
 
 // openLoop: the run was paced at a fixed arrival rate (see workload.OpenLoop).

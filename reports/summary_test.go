@@ -32,7 +32,7 @@ func sampleHistory() *history.History {
 func TestSummaryFieldsAndExitCodes(t *testing.T) {
 	h := sampleHistory()
 	res := checker.Check(h, checker.Options{Timeout: 5 * time.Second})
-	s := Build(Input{History: h, Result: res})
+	s := Build(Input{Digest: DigestOf(h), Result: res})
 	if s.Ops["put"].OK != 1 || s.Ops["put"].Unknown != 1 || s.Ops["update"].Fail != 1 || s.Ops["update"].Errors["conflict"] != 1 {
 		t.Fatalf("counts: %+v %+v", s.Ops["put"], s.Ops["update"])
 	}
@@ -83,7 +83,7 @@ func TestTextSummary(t *testing.T) {
 	res := checker.Check(h, checker.Options{Timeout: 5 * time.Second})
 	lat := latency.NewRecorder()
 	lat.Record("put", "ok", 1500*time.Microsecond)
-	s := Build(Input{History: h, Result: res, Latency: latency.Merge(lat), DurationSec: 2})
+	s := Build(Input{Digest: DigestOf(h), Result: res, Latency: latency.Merge(lat), DurationSec: 2})
 	var b bytes.Buffer
 	s.WriteText(&b)
 	out := b.String()

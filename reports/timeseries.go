@@ -1,108 +1,226 @@
 package reports
 
 import (
+	"encoding/csv"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/latency"
 )
 
-// Series is one op's per-second figures, for the report's charts. A long
-// run is drawn from one point per second, never one per operation, so the
-// page stays small and fast.
+// Series is one op's figures over time, for the report's charts: one point
+// per second, or per Step seconds in a long run (see maxChartPoints), so the
+// page stays small and fast. timeseries.csv keeps every second.
 type Series struct {
 	Op      string     `json:"op"`
-	Seconds []float64  `json:"t"`       // second since run start
-	P50     []*float64 `json:"p50"`     // ms, completed ops (ok and fail); null: none that second
-	P99     []*float64 `json:"p99"`     // ms
+	Step    float64    `json:"step"`    // seconds per point
+	Seconds []float64  `json:"t"`       // start of the point's seconds, since run start
+	P50     []*float64 `json:"p50"`     // ms, completed ops (ok and fail); null: none then
+	P99     []*float64 `json:"p99"`     // ms; of a point of several seconds, the worst second's
 	Max     []*float64 `json:"max"`     // ms
-	OK      []float64  `json:"ok"`      // ops completed in that second
+	OK      []float64  `json:"ok"`      // ops per second completed; of several seconds, the mean
 	Fail    []float64  `json:"fail"`    //
 	Unknown []float64  `json:"unknown"` // ops whose outcome stayed unknown, by when the client gave up
+	// OKMin: of a point of several seconds, the slowest second's ok, so a
+	// dip survives; absent when every point is one second.
+	OKMin []float64 `json:"ok_min,omitempty"`
 }
 
-// perSecond aggregates the history by op and second of completion.
-func perSecond(h *history.History) []Series {
-	type bucket struct {
-		lat               []float64
-		ok, fail, unknown float64
+// maxChartPoints bounds the points of a chart: a longer run is drawn from
+// windows of several seconds.
+const maxChartPoints = 600
+
+// secondsTally gathers each op's figures by second of completion. Records
+// arrive in file order, which is completion order up to the writer's
+// buffering, so a second's latencies are kept only until the run is
+// closeAfter seconds past it; then its quantiles are computed and the
+// latencies dropped — memory grows with the run's seconds, not its ops. A
+// latency arriving later still counts, and raises the second's max.
+type secondsTally struct {
+	byOp   map[string]map[int64]*secondBucket
+	last   int64 // the last second with a record
+	end    int64 // the last completion
+	closed int64 // seconds below this are closed
+	rng    uint64
+}
+
+const closeAfter = 30
+
+// maxWatchSamples bounds the propagation samples kept per second (a
+// reservoir): deliveries come group by group, not in time order, so their
+// seconds cannot be closed early.
+const maxWatchSamples = 1024
+
+type secondBucket struct {
+	ok, fail, unknown float64
+	lat               []float64 // ms
+	seen              int       // latencies offered
+	closed            bool
+	p50, p99, max     *float64
+}
+
+func newSecondsTally() *secondsTally {
+	return &secondsTally{byOp: map[string]map[int64]*secondBucket{}, rng: 0x9e3779b97f4a7c15}
+}
+
+func (t *secondsTally) bucket(op string, sec int64) *secondBucket {
+	m := t.byOp[op]
+	if m == nil {
+		m = map[int64]*secondBucket{}
+		t.byOp[op] = m
 	}
-	byOp := map[string]map[int64]*bucket{}
-	var last, end int64
-	bucketOf := func(op string, sec int64) *bucket {
-		m := byOp[op]
-		if m == nil {
-			m = map[int64]*bucket{}
-			byOp[op] = m
-		}
-		b := m[sec]
-		if b == nil {
-			b = &bucket{}
-			m[sec] = b
-		}
-		return b
+	b := m[sec]
+	if b == nil {
+		b = &secondBucket{closed: sec < t.closed && op != OpWatch}
+		m[sec] = b
 	}
-	for _, op := range h.Ops {
-		if op.Complete > end {
-			end = op.Complete
-		}
-		sec := op.Complete / 1e9
-		if op.Complete == 0 {
-			sec = op.Invoke / 1e9
-		}
-		if sec > last {
-			last = sec
-		}
-		b := bucketOf(op.Op, sec)
-		switch op.Outcome {
-		case history.OK:
-			b.ok++
-		case history.Fail:
-			b.fail++
-		default:
-			b.unknown++
-			continue
-		}
-		if op.Complete >= op.Invoke {
-			b.lat = append(b.lat, float64(op.Complete-op.Invoke)/1e6)
+	return b
+}
+
+func (t *secondsTally) op(op *history.Record) {
+	t.end = max(t.end, op.Complete)
+	sec := op.Complete / 1e9
+	if op.Complete == 0 {
+		sec = op.Invoke / 1e9
+	}
+	t.last = max(t.last, sec)
+	b := t.bucket(op.Op, sec)
+	switch op.Outcome {
+	case history.OK:
+		b.ok++
+	case history.Fail:
+		b.fail++
+	default:
+		b.unknown++
+		return
+	}
+	if op.Complete >= op.Invoke {
+		b.sample(float64(op.Complete-op.Invoke)/1e6, 0, t)
+	}
+	for ; t.closed < sec-closeAfter; t.closed++ {
+		for name, m := range t.byOp {
+			if b := m[t.closed]; b != nil && name != OpWatch {
+				b.close()
+			}
 		}
 	}
-	// Deliveries to the scenario's watchers, by second of arrival, with
-	// their propagation from the write's acknowledgement.
-	for _, p := range propagationSamples(h) {
-		if sec := p.at / 1e9; sec <= last {
-			b := bucketOf(OpWatch, sec)
-			b.ok++
-			b.lat = append(b.lat, math.Max(0, float64(p.lag)/1e6))
+}
+
+// delivery counts one propagation sample, by second of arrival.
+func (t *secondsTally) delivery(p propagationSample) {
+	if sec := p.at / 1e9; sec <= t.last {
+		b := t.bucket(OpWatch, sec)
+		b.ok++
+		b.sample(math.Max(0, float64(p.lag)/1e6), maxWatchSamples, t)
+	}
+}
+
+// sample offers one latency: kept while the second is open (at most limit,
+// a uniform sample of them, if limit > 0), else only its max.
+func (b *secondBucket) sample(ms float64, limit int, t *secondsTally) {
+	b.seen++
+	switch {
+	case b.closed:
+		if b.max == nil || ms > *b.max {
+			b.max = &ms
+		}
+	case limit == 0 || len(b.lat) < limit:
+		b.lat = append(b.lat, ms)
+	default:
+		t.rng ^= t.rng << 13
+		t.rng ^= t.rng >> 7
+		t.rng ^= t.rng << 17
+		if j := int(t.rng % uint64(b.seen)); j < limit {
+			b.lat[j] = ms
 		}
 	}
+}
+
+func (b *secondBucket) close() {
+	if b.closed {
+		return
+	}
+	b.closed = true
+	if len(b.lat) > 0 {
+		p50, p99, m := quantiles(b.lat)
+		b.p50, b.p99, b.max = &p50, &p99, &m
+	}
+	b.lat = nil
+}
+
+// series is every op's figures, one point per second.
+func (t *secondsTally) series() []Series {
+	last := t.last
 	// A last second the run barely entered would show as a collapse.
-	if last > 0 && end-last*1e9 < 5e8 {
+	if last > 0 && t.end-last*1e9 < 5e8 {
 		last--
 	}
 	var out []Series
 	for _, name := range append(history.Ops[:len(history.Ops):len(history.Ops)], OpWatch) {
-		m := byOp[name]
+		m := t.byOp[name]
 		if m == nil {
 			continue
 		}
-		s := Series{Op: name}
+		s := Series{Op: name, Step: 1}
 		for sec := int64(0); sec <= last; sec++ {
 			b := m[sec]
 			if b == nil {
-				b = &bucket{}
+				b = &secondBucket{}
 			}
+			b.close()
 			s.Seconds = append(s.Seconds, float64(sec))
 			s.OK, s.Fail, s.Unknown = append(s.OK, b.ok), append(s.Fail, b.fail), append(s.Unknown, b.unknown)
-			if len(b.lat) == 0 {
-				s.P50, s.P99, s.Max = append(s.P50, nil), append(s.P99, nil), append(s.Max, nil)
-				continue
-			}
-			p50, p99, max := quantiles(b.lat)
-			s.P50, s.P99, s.Max = append(s.P50, &p50), append(s.P99, &p99), append(s.Max, &max)
+			s.P50, s.P99, s.Max = append(s.P50, b.p50), append(s.P99, b.p99), append(s.Max, b.max)
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// downsampled is s in windows of enough seconds that it has at most
+// maxPoints points: rates averaged (and the slowest second's ok kept),
+// p50 averaged, p99 and max the worst second's.
+func downsampled(s Series, maxPoints int) Series {
+	n := len(s.Seconds)
+	if n <= maxPoints {
+		return s
+	}
+	step := (n + maxPoints - 1) / maxPoints
+	out := Series{Op: s.Op, Step: float64(step)}
+	for i := 0; i < n; i += step {
+		j := min(i+step, n)
+		var ok, fail, unknown, p50sum float64
+		okMin := s.OK[i]
+		var p50n int
+		var p99, mx *float64
+		for k := i; k < j; k++ {
+			ok, fail, unknown = ok+s.OK[k], fail+s.Fail[k], unknown+s.Unknown[k]
+			okMin = min(okMin, s.OK[k])
+			if v := s.P50[k]; v != nil {
+				p50sum += *v
+				p50n++
+			}
+			if v := s.P99[k]; v != nil && (p99 == nil || *v > *p99) {
+				p99 = v
+			}
+			if v := s.Max[k]; v != nil && (mx == nil || *v > *mx) {
+				mx = v
+			}
+		}
+		w := float64(j - i)
+		var p50 *float64
+		if p50n > 0 {
+			v := p50sum / float64(p50n)
+			p50 = &v
+		}
+		out.Seconds = append(out.Seconds, s.Seconds[i])
+		out.OK, out.Fail, out.Unknown = append(out.OK, ok/w), append(out.Fail, fail/w), append(out.Unknown, unknown/w)
+		out.OKMin = append(out.OKMin, okMin)
+		out.P50, out.P99, out.Max = append(out.P50, p50), append(out.P99, p99), append(out.Max, mx)
 	}
 	return out
 }
@@ -157,3 +275,33 @@ var spectrumPoints = func() []float64 {
 	}
 	return ps
 }()
+
+// writeTimeseriesCSV writes every op's per-second figures, in full, to
+// timeseries.csv: the charts of a long run show windows of seconds.
+func writeTimeseriesCSV(dir string, series []Series) error {
+	f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"second", "op", "ok", "fail", "unknown", "p50_ms", "p99_ms", "max_ms"})
+	ms := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', 3, 64)
+	}
+	for _, s := range series {
+		for i, sec := range s.Seconds {
+			w.Write([]string{strconv.FormatFloat(sec, 'f', 0, 64), s.Op,
+				strconv.FormatFloat(s.OK[i], 'f', -1, 64), strconv.FormatFloat(s.Fail[i], 'f', -1, 64), strconv.FormatFloat(s.Unknown[i], 'f', -1, 64),
+				ms(s.P50[i]), ms(s.P99[i]), ms(s.Max[i])})
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -16,7 +16,7 @@ func TestPerSecond(t *testing.T) {
 		op(2.1e9, 2.2e9, history.OK), op(2.2e9, 2.9e9, history.Unknown),
 		op(3.0e9, 3.1e9, history.OK), // second 3 is barely entered: dropped
 	}}
-	s := perSecond(h)
+	s := DigestOf(h).seconds.series()
 	if len(s) != 1 || len(s[0].Seconds) != 3 {
 		t.Fatalf("%+v", s)
 	}
@@ -29,5 +29,53 @@ func TestPerSecond(t *testing.T) {
 	}
 	if *put.Max[0] != 4 || *put.P50[0] != 2 {
 		t.Fatalf("second 0: p50 %v max %v ms", *put.P50[0], *put.Max[0])
+	}
+}
+
+// TestSecondsClosedAfterAWindow: a second's latencies are dropped once the
+// run is closeAfter seconds past it, its quantiles kept; a latency that
+// arrives later still counts and can raise the max.
+func TestSecondsClosedAfterAWindow(t *testing.T) {
+	op := func(inv, comp int64) *history.Record {
+		return &history.Record{Kind: history.KindOp, Op: history.OpGet, Key: "k", Outcome: history.OK, Invoke: inv, Complete: comp}
+	}
+	s := newSecondsTally()
+	s.op(op(0, 1e6))
+	s.op(op(0, 3e6))
+	s.op(op((closeAfter+5)*1e9, (closeAfter+5)*1e9+1e6))
+	if b := s.byOp[history.OpGet][0]; !b.closed || b.lat != nil || *b.max != 3 {
+		t.Fatalf("second 0 after the window: closed %v, %d latencies kept, max %v", b.closed, len(b.lat), b.max)
+	}
+	s.op(op(1e6, 9e6)) // late: completes in second 0, written after the window
+	series := s.series()
+	if got := series[0]; got.OK[0] != 3 || *got.Max[0] != 8 || *got.P50[0] != 1 {
+		t.Fatalf("second 0: ok %v max %v p50 %v", got.OK[0], *got.Max[0], *got.P50[0])
+	}
+}
+
+// TestDownsampled: a long series is drawn in windows, the worst second's
+// p99 and max and the slowest second's throughput kept.
+func TestDownsampled(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	s := Series{Op: "put", Step: 1}
+	for sec := 0; sec < 1000; sec++ {
+		ok, p99 := 100.0, 5.0
+		if sec == 501 {
+			ok, p99 = 3, 900 // a stall: one bad second
+		}
+		s.Seconds = append(s.Seconds, float64(sec))
+		s.OK, s.Fail, s.Unknown = append(s.OK, ok), append(s.Fail, 0), append(s.Unknown, 0)
+		s.P50, s.P99, s.Max = append(s.P50, f(1)), append(s.P99, f(p99)), append(s.Max, f(p99+1))
+	}
+	d := downsampled(s, 300)
+	if len(d.Seconds) > 300 || d.Step != 4 {
+		t.Fatalf("%d points of %v s", len(d.Seconds), d.Step)
+	}
+	i := 501 / 4
+	if d.Seconds[i] != 500 || *d.P99[i] != 900 || *d.Max[i] != 901 || d.OKMin[i] != 3 || d.OK[i] != (3*100+3)/4.0 {
+		t.Fatalf("window of the stall: t %v p99 %v max %v ok min %v ok %v", d.Seconds[i], *d.P99[i], *d.Max[i], d.OKMin[i], d.OK[i])
+	}
+	if same := downsampled(s, 1000); len(same.Seconds) != 1000 || same.OKMin != nil {
+		t.Fatalf("a series that fits is kept as it is")
 	}
 }

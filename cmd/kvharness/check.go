@@ -10,28 +10,30 @@ import (
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/harness"
-	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
 )
 
 func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
 	var jsonOut bool
+	var memoryMiB int
 	cmd := &cobra.Command{
 		Use:   "check HISTORY",
 		Short: "Re-check a recorded history offline (history.jsonl or history.jsonl.zst)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if memoryMiB <= 0 {
+				return usageErr("--check-memory must be positive, got %d", memoryMiB)
+			}
 			_ = harness.LimitCheckMemory() // for the rest of this process: checking is all it does
-			h, err := history.ReadFile(args[0])
+			res, h, err := harness.CheckFile(args[0], checker.FileOptions{
+				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability")},
+				MemoryBudget: int64(memoryMiB) << 20,
+			})
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			res := checker.Check(h, checker.Options{
-				Timeout:      timeout,
-				VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability"),
-			})
-			s := reports.Build(reports.Input{History: h, Result: res, Interrupted: h.End == nil || h.End.Interrupted})
+			s := reports.Build(reports.Input{Digest: h, Result: res, Interrupted: h.End == nil || h.End.Interrupted})
 			if jsonOut {
 				if err := s.EncodeJSON(os.Stdout); err != nil {
 					return err
@@ -50,6 +52,7 @@ func newCheckCmd() *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 0, "budget of each linearizability check; exceeding it makes the check unknown (default: the run's own, else 2m)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
+	cmd.Flags().IntVar(&memoryMiB, "check-memory", checker.DefaultMemoryBudget>>20, "MiB that checking one group of keys may take; a longer history is checked a group of keys at a time, and a key too large for it is unknown")
 	return cmd
 }
 

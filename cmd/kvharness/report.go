@@ -24,11 +24,12 @@ func newReportCmd() *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			h, err := history.ReadFile(path)
+			d, err := reports.DigestFile(path)
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			if err := reports.WriteHTML(args[0], h, s); err != nil {
+			s.Redraw(d)
+			if err := reports.WriteHTML(args[0], s); err != nil {
 				return usageErr("writing report.html: %v", err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(args[0], "report.html"))

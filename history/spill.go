@@ -1,0 +1,174 @@
+package history
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Spilled is a history too large to hold in memory, read once and cut by
+// key (GroupOf) into bucket files in a folder of its own: the run's meta
+// line, end and faults stay in memory, every per-key record goes to its
+// key's bucket. Groups of buckets are then read back one at a time.
+type Spilled struct {
+	// Whole holds the meta line, end, faults and how the file ended; no
+	// per-key record.
+	Whole   *History
+	dir     string
+	buckets int
+	records []int // per bucket
+	groups  [][]int
+}
+
+// Spill reads the history at path once, hands every record to visit (an
+// invoke never completed as an unknown op, see Scan) and writes each per-key
+// record to one of buckets files under dir, which it creates. Remove
+// deletes them.
+func Spill(path, dir string, buckets int, visit func(*Record)) (*Spilled, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := Open(f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Spilled{Whole: &History{}, dir: dir, buckets: buckets, records: make([]int, buckets)}
+	files := make([]*os.File, buckets)
+	writers := make([]*bufio.Writer, buckets)
+	closeAll := func() error {
+		var first error
+		for i, f := range files {
+			if f == nil {
+				continue
+			}
+			if err := writers[i].Flush(); err != nil && first == nil {
+				first = err
+			}
+			if err := f.Close(); err != nil && first == nil {
+				first = err
+			}
+			files[i] = nil
+		}
+		return first
+	}
+	defer closeAll()
+	for i := range files {
+		if files[i], err = os.Create(s.bucketPath(i)); err != nil {
+			return nil, err
+		}
+		writers[i] = bufio.NewWriterSize(files[i], 64<<10)
+	}
+	whole := collector{h: s.Whole}
+	var scratch, size []byte
+	truncated, err := Scan(r, func(rec *Record, _ []byte) error {
+		visit(rec)
+		switch rec.Kind {
+		case KindMeta, KindFault, KindEnd:
+			whole.add(rec)
+			return nil
+		}
+		b := GroupOf(rec.Key, buckets)
+		s.records[b]++
+		scratch = appendSpill(scratch[:0], rec)
+		size = binary.AppendUvarint(size[:0], uint64(len(scratch)))
+		w := writers[b]
+		w.Write(size)
+		_, err := w.Write(scratch)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := closeAll(); err != nil {
+		return nil, fmt.Errorf("spilling the history: %w", err)
+	}
+	s.Whole.Truncated, s.Whole.DamagedTail = truncated, r.Damaged()
+	if s.Whole.Meta == nil {
+		return nil, errNoMeta
+	}
+	return s, nil
+}
+
+func (s *Spilled) bucketPath(i int) string {
+	return filepath.Join(s.dir, fmt.Sprintf("bucket-%04d", i))
+}
+
+// Plan groups the buckets, in order, into groups of at most maxRecords
+// records (a bucket larger than that is a group of its own), and returns
+// how many groups and the records of the largest.
+func (s *Spilled) Plan(maxRecords int) (groups, largest int) {
+	s.groups = nil
+	var cur []int
+	size := 0
+	for b, n := range s.records {
+		if len(cur) > 0 && size+n > maxRecords {
+			s.groups = append(s.groups, cur)
+			largest = max(largest, size)
+			cur, size = nil, 0
+		}
+		cur = append(cur, b)
+		size += n
+	}
+	if len(cur) > 0 {
+		s.groups = append(s.groups, cur)
+		largest = max(largest, size)
+	}
+	return len(s.groups), largest
+}
+
+// Each reads the groups back one at a time and hands each to yield, with
+// the whole run's meta line (keys narrowed to the group's), end and faults.
+func (s *Spilled) Each(yield func(*History) error) error {
+	if s.groups == nil {
+		s.Plan(int(^uint(0) >> 1))
+	}
+	for _, buckets := range s.groups {
+		in := map[int]bool{}
+		for _, b := range buckets {
+			in[b] = true
+		}
+		g := s.Whole.EmptyGroup(func(key string) bool { return in[GroupOf(key, s.buckets)] })
+		c := collector{h: g, strs: map[string]string{}}
+		for _, b := range buckets {
+			if err := s.readBucket(b, &c); err != nil {
+				return fmt.Errorf("reading back the history cut by key: %w", err)
+			}
+		}
+		if err := yield(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Spilled) readBucket(b int, c *collector) error {
+	f, err := os.Open(s.bucketPath(b))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := newSpillReader(f)
+	var rec Record
+	for {
+		switch err := r.next(&rec); err {
+		case nil:
+			c.add(&rec)
+		case io.EOF:
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// Remove deletes the bucket files and their folder.
+func (s *Spilled) Remove() error { return os.RemoveAll(s.dir) }

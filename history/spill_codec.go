@@ -1,0 +1,125 @@
+package history
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The spill files hold per-key records in a compact binary form: the file
+// was parsed once as JSON already, and reading a group back is then a
+// matter of varints and strings, several times faster than JSON. It is a
+// private format of one check, never kept: no versioning.
+
+const (
+	spillFound = 1 << iota
+	spillHasExpect
+)
+
+var spillKinds = []Kind{KindOp, KindWatch, KindFinal, KindStored, KindReplica, KindHistory}
+
+// appendSpill appends r (a per-key record) to b.
+func appendSpill(b []byte, r *Record) []byte {
+	kind := byte(0)
+	for i, k := range spillKinds {
+		if r.Kind == k {
+			kind = byte(i)
+		}
+	}
+	var flags byte
+	if r.Found {
+		flags |= spillFound
+	}
+	if r.HasExpect {
+		flags |= spillHasExpect
+	}
+	b = append(b, kind, flags)
+	for _, s := range []string{r.Op, r.Key, r.Value, string(r.Outcome), r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, r.ExpectRev)
+	b = binary.AppendUvarint(b, r.Rev)
+	for _, v := range []int64{int64(r.Client), r.Intended, r.Invoke, r.Complete, r.TTL, r.Count, int64(r.Watcher), r.At} {
+		b = binary.AppendVarint(b, v)
+	}
+	return b
+}
+
+// spillReader reads records appendSpill wrote, sharing one copy of each
+// string of a small vocabulary (ops, outcomes, keys, error texts).
+type spillReader struct {
+	r     *bufio.Reader
+	buf   []byte
+	words map[string]string
+}
+
+func newSpillReader(r io.Reader) *spillReader {
+	return &spillReader{r: bufio.NewReaderSize(r, 1<<20), words: map[string]string{}}
+}
+
+var errSpillDamaged = errors.New("damaged spill record")
+
+// next reads one record into r; io.EOF after the last.
+func (s *spillReader) next(r *Record) error {
+	n, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return err
+	}
+	if cap(s.buf) < int(n) {
+		s.buf = make([]byte, n)
+	}
+	b := s.buf[:n]
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		return fmt.Errorf("%w: %v", errSpillDamaged, err)
+	}
+	if len(b) < 2 || int(b[0]) >= len(spillKinds) {
+		return errSpillDamaged
+	}
+	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
+	b = b[2:]
+	str := func(word bool) string {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			b = nil
+			return ""
+		}
+		raw := b[k : k+int(l)]
+		b = b[k+int(l):]
+		if !word {
+			return string(raw)
+		}
+		if w, ok := s.words[string(raw)]; ok {
+			return w
+		}
+		w := string(raw)
+		s.words[w] = w
+		return w
+	}
+	r.Op, r.Key, r.Value = str(true), str(true), str(false)
+	r.Outcome = Outcome(str(true))
+	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(false), str(true), str(true), str(true), str(true), str(true)
+	u := func() uint64 {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[k:]
+		return v
+	}
+	r.ExpectRev, r.Rev = u(), u()
+	var ints [8]int64
+	for i := range ints {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return errSpillDamaged
+		}
+		ints[i], b = v, b[k:]
+	}
+	r.Client, r.Intended, r.Invoke, r.Complete, r.TTL, r.Count, r.Watcher, r.At =
+		int(ints[0]), ints[1], ints[2], ints[3], ints[4], ints[5], int(ints[6]), ints[7]
+	return nil
+}
