@@ -22,6 +22,9 @@ type Options struct {
 	// searchOnly skips the sweep (sweepKey) so tests can compare its
 	// verdicts with Porcupine's search alone.
 	searchOnly bool
+	// memoryBudget bounds a search's memory too (see searchLimit); set by
+	// CheckFile, DefaultMemoryBudget otherwise.
+	memoryBudget int64
 }
 
 // DefaultTimeout is the budget of one linearizability check.

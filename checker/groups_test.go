@@ -135,3 +135,18 @@ func TestCheckFileInGroups(t *testing.T) {
 		t.Errorf("linearizable-writes: %s (%s), want unknown naming the memory budget", c.Result, c.Detail)
 	}
 }
+
+// TestSearchTooLargeIsUnknown: a key the sweep cannot decide and too large
+// for Porcupine's memo within the memory budget is unknown, named, and
+// never searched (a search would run out of memory on a long run).
+func TestSearchTooLargeIsUnknown(t *testing.T) {
+	h := hardHistory(40) // no known message sequence: the sweep cannot help
+	res := Check(h, Options{Timeout: time.Minute, memoryBudget: 30 * 30 / 8})
+	c := checkNamed(t, res, CheckLinearizableWrites)
+	if c.Result != Unknown || !strings.Contains(c.Detail, "memory budget") || !strings.Contains(c.Detail, `"k"`) {
+		t.Errorf("linearizable-writes: %s (%s), want unknown naming the key and the budget", c.Result, c.Detail)
+	}
+	if res.Verdict != Unknown {
+		t.Errorf("verdict %s", res.Verdict)
+	}
+}

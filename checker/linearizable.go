@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,7 +28,9 @@ type linearizable struct {
 	stalePath string // the read path whose stale reads the detail adds
 
 	ops, keys, searched int
-	clientOps           bool // some client operation took effect or may have
+	searchLimit         int      // operations of one key Porcupine may search (see searchLimit)
+	tooLarge            []string // keys the sweep left that were too large to search
+	clientOps           bool     // some client operation took effect or may have
 	took                time.Duration
 	timedOut            bool
 	bad                 []string // failing keys
@@ -35,7 +38,11 @@ type linearizable struct {
 }
 
 func newLinearizable(name string, filter opsFilter, f *facts, opts Options) *linearizable {
-	return &linearizable{name: name, filter: filter, anyTTL: f.anyTTL, timeout: opts.Timeout, opts: opts}
+	budget := opts.memoryBudget
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
+	}
+	return &linearizable{name: name, filter: filter, anyTTL: f.anyTTL, timeout: opts.Timeout, opts: opts, searchLimit: searchLimit(budget)}
 }
 
 func (l *linearizable) add(g *keyGroup) {
@@ -52,20 +59,24 @@ func (l *linearizable) add(g *keyGroup) {
 	l.ops += len(pops)
 	l.keys += len(parts)
 	l.clientOps = l.clientOps || anyClientOp(pops)
-	verdict, searched := checkKeys(parts, deadline, !l.opts.searchOnly)
+	verdict, searched, tooLarge := checkKeys(parts, deadline, !l.opts.searchOnly, l.searchLimit)
 	l.searched += searched
+	l.tooLarge = append(l.tooLarge, tooLarge...)
 	switch {
 	case verdict == porcupine.Unknown && len(g.r.early) == 0:
-		l.timedOut = true
+		l.timedOut = len(tooLarge) == 0
 		return
 	case verdict == porcupine.Ok && len(g.r.early) == 0:
 		return
 	}
 	for _, part := range parts {
 		key := part[0].Input.(kvInput).Key
+		why, seenEarly := g.r.early[key]
+		if !seenEarly && (!l.opts.searchOnly && sweepKey(part) || len(part) > l.searchLimit) {
+			continue // linearizable; or too large to search, and said so
+		}
 		left := max(time.Until(deadline), time.Second)
 		result, info := porcupine.CheckOperationsVerbose(kvModel, part, left)
-		why, seenEarly := g.r.early[key]
 		switch {
 		case seenEarly:
 		case result == porcupine.Illegal:
@@ -104,6 +115,9 @@ func (l *linearizable) result() (CheckResult, []string) {
 	case !l.clientOps:
 		// Only final reads (or nothing): passing would say nothing.
 		c.Result, c.Detail = Skipped, "no client operation took effect or may have: nothing to check"
+	case len(l.tooLarge) > 0:
+		c.Result, c.Detail = Unknown, fmt.Sprintf("%d of %d keys have no known message sequence and more operations than a search may take within the memory budget (%d): %s",
+			len(l.tooLarge), l.keys, l.searchLimit, firstFew(quoteAll(l.tooLarge), 5, ", "))
 	case l.timedOut:
 		c.Result, c.Detail = Unknown, fmt.Sprintf("checker timed out after %s on %d operations over %d keys", l.timeout, l.ops, l.keys)
 	default:
@@ -122,12 +136,13 @@ func (l *linearizable) result() (CheckResult, []string) {
 // a key's operations (a bitset per cached state), so 64 keys checked side
 // by side held 64 such memos (2.3 GB live for 1M ops) where 2 cores only
 // ever work on two.
-func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool) (verdict porcupine.CheckResult, searched int) {
+func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool, searchLimit int) (verdict porcupine.CheckResult, searched int, tooLarge []string) {
 	next := make(chan []porcupine.Operation)
 	results := make(chan porcupine.CheckResult, len(parts))
 	stop := make(chan struct{})
 	var decided atomic.Bool // a verdict is in: parts not yet begun are skipped
 	var searches atomic.Int64
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(parts)); w++ {
 		wg.Add(1)
@@ -145,6 +160,13 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool) (v
 				}
 				if sweep && sweepKey(part) {
 					results <- porcupine.Ok
+					continue
+				}
+				if len(part) > searchLimit {
+					mu.Lock()
+					tooLarge = append(tooLarge, part[0].Input.(kvInput).Key)
+					mu.Unlock()
+					results <- porcupine.Unknown
 					continue
 				}
 				searches.Add(1)
@@ -180,7 +202,14 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool) (v
 	// Illegal verdict may wait for up to GOMAXPROCS-1 keys; results has
 	// room for all of them.
 	wg.Wait()
-	return verdict, int(searches.Load())
+	return verdict, int(searches.Load()), tooLarge
+}
+
+// searchLimit is how many operations of one key Porcupine may search
+// within a memory budget: its memo keeps a bitset of the operations per
+// cached state, about ops²/8 bytes for a history that is mostly linear.
+func searchLimit(budget int64) int {
+	return int(math.Sqrt(float64(budget) * 8))
 }
 
 // howChecked says how many keys were decided by their message sequence

@@ -37,7 +37,10 @@ type Summary struct {
 	Interrupted bool                           `json:"interrupted"`
 	Thresholds  []ThresholdResult              `json:"thresholds"`
 	Resolution  map[string]*checker.Resolution `json:"unknown_resolution"`
-	StaleReads  checker.StaleReads             `json:"stale_reads"`
+	// CheckGroups: how many groups of keys the history was checked in to
+	// stay within the memory budget (absent: all at once).
+	CheckGroups int                `json:"check_groups,omitempty"`
+	StaleReads  checker.StaleReads `json:"stale_reads"`
 	// Propagation: the scenario's watchers, when it has some (their
 	// latency is ops.watch).
 	Propagation    *Propagation `json:"watch_propagation,omitempty"`
@@ -114,6 +117,7 @@ func Build(in Input) *Summary {
 		Clients:        in.Clients,
 		Interrupted:    in.Interrupted,
 		Resolution:     in.Result.Resolution,
+		CheckGroups:    in.Result.Groups,
 		StaleReads:     in.Result.StaleReads,
 		Notes:          in.Result.Notes,
 		Visualizations: in.Result.Visualizations,

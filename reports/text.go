@@ -86,6 +86,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	if line := resolutionLine(s); line != "" {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
+	if s.CheckGroups > 1 {
+		fmt.Fprintf(w, "  checked in %d groups of keys, one at a time, within the memory budget (--check-memory)\n", s.CheckGroups)
+	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
 	}
