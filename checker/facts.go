@@ -43,6 +43,7 @@ type factsBuilder struct {
 	seen    []uint64 // bitset of the revisions accounted for
 	count   uint64   // how many distinct ones
 	highest uint64
+	tooHigh bool // a revision beyond maxFactRev was seen
 	// claims[rev] is 1 + the id of the key some record placed rev in.
 	claims []uint32
 	keyIDs map[string]uint32
@@ -53,9 +54,16 @@ func newFactsBuilder() *factsBuilder {
 	return &factsBuilder{f: facts{gets: map[string]int{}}, keyIDs: map[string]uint32{}}
 }
 
-// maxKnownMs bounds the timeline (about 37 hours): a later time counts as
-// its last millisecond, which only makes window claim less.
-const maxKnownMs = 1 << 27
+// maxKnownMs bounds the timeline (about 4.6 hours, 134 MB): a later time
+// counts as its last millisecond, which only makes window claim less.
+const maxKnownMs = 1 << 24
+
+// maxFactRev bounds the revisions the facts index (a bitset and a key id
+// each: 1.1 GB at this bound, 290 MB for an hour at 20k writes/s). A
+// history with a higher one — a stream used long before the run — gets no
+// key sequences (a search instead of the sweep), and revisions placed in
+// two keys are then found only within a group of keys.
+const maxFactRev = 1 << 28
 
 // observe takes one record of the history as it is read.
 func (b *factsBuilder) observe(r *history.Record) {
@@ -77,8 +85,8 @@ func (b *factsBuilder) observe(r *history.Record) {
 
 // claim notes that a record placed revision rev in key.
 func (b *factsBuilder) claim(rev uint64, key, by string) {
-	if rev == 0 || rev > 1<<36 {
-		return // no revision, or one no stream reaches (revisionsUnique judges it per key)
+	if rev == 0 || rev > maxFactRev {
+		return
 	}
 	id, ok := b.keyIDs[key]
 	if !ok {
@@ -125,6 +133,10 @@ func (b *factsBuilder) account(rev uint64) {
 	if rev == 0 {
 		return
 	}
+	if rev > maxFactRev {
+		b.tooHigh = true
+		return
+	}
 	word := rev / 64
 	if word >= uint64(len(b.seen)) {
 		b.seen = append(b.seen, make([]uint64, int(word)+1-len(b.seen)+len(b.seen)/4)...)
@@ -147,7 +159,7 @@ func (b *factsBuilder) knownAt(at int64, rev uint64) {
 // done closes the pass; end is the history's end record (nil if the run
 // was killed).
 func (b *factsBuilder) done(end *history.End) facts {
-	b.f.seqsKnown = b.count == b.highest && reachesStreamEnd(end, b.highest)
+	b.f.seqsKnown = !b.tooHigh && b.count == b.highest && reachesStreamEnd(end, b.highest)
 	for i := 1; i < len(b.f.known); i++ {
 		b.f.known[i] = max(b.f.known[i], b.f.known[i-1])
 	}

@@ -24,33 +24,25 @@ func (h *History) Split(n int) []*History {
 	for i := range groups {
 		groups[i] = h.EmptyGroup(func(key string) bool { return GroupOf(key, n) == i })
 	}
-	for _, r := range h.Ops {
-		g := groups[GroupOf(r.Key, n)]
-		g.Ops = append(g.Ops, r)
-	}
-	for _, r := range h.Watch {
-		g := groups[GroupOf(r.Key, n)]
-		g.Watch = append(g.Watch, r)
-	}
-	for _, r := range h.Final {
-		g := groups[GroupOf(r.Key, n)]
-		g.Final = append(g.Final, r)
-	}
-	for _, r := range h.Replicas {
-		g := groups[GroupOf(r.Key, n)]
-		g.Replicas = append(g.Replicas, r)
-	}
-	for _, r := range h.Stored {
-		g := groups[GroupOf(r.Key, n)]
-		g.Stored = append(g.Stored, r)
+	for _, list := range []struct {
+		records []Record
+		of      func(*History) *[]Record
+	}{
+		{h.Ops, func(g *History) *[]Record { return &g.Ops }},
+		{h.Watch, func(g *History) *[]Record { return &g.Watch }},
+		{h.Final, func(g *History) *[]Record { return &g.Final }},
+		{h.Replicas, func(g *History) *[]Record { return &g.Replicas }},
+		{h.Stored, func(g *History) *[]Record { return &g.Stored }},
+		{h.KeyHistory, func(g *History) *[]Record { return &g.KeyHistory }},
+	} {
+		for _, r := range list.records {
+			to := list.of(groups[GroupOf(r.Key, n)])
+			*to = append(*to, r)
+		}
 	}
 	for _, d := range h.Delivered {
 		g := groups[GroupOf(d.Key, n)]
 		g.Delivered = append(g.Delivered, d)
-	}
-	for _, r := range h.KeyHistory {
-		g := groups[GroupOf(r.Key, n)]
-		g.KeyHistory = append(g.KeyHistory, r)
 	}
 	return groups
 }

@@ -41,12 +41,7 @@ type History struct {
 // ReadFile reads a history written by Writer, plain or compressed
 // (recognised by its content, whatever its name).
 func ReadFile(path string) (*History, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := Open(f)
+	r, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +64,7 @@ type Reader struct {
 	r       io.Reader
 	dec     *zstd.Decoder
 	damaged string
+	file    *os.File // when OpenFile opened it
 }
 
 // Open recognises a compressed history by its first bytes.
@@ -98,10 +94,29 @@ func (r *Reader) Read(p []byte) (int, error) {
 // not): the tail a killed writer left half-written.
 func (r *Reader) Damaged() string { return r.damaged }
 
-// Close releases the decoder.
+// OpenFile opens the history at path, plain or compressed; Close closes
+// the file too.
+func OpenFile(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Open(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.file = f
+	return r, nil
+}
+
+// Close releases the decoder and the file OpenFile opened.
 func (r *Reader) Close() {
 	if r.dec != nil {
 		r.dec.Close()
+	}
+	if r.file != nil {
+		r.file.Close()
 	}
 }
 

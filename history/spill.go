@@ -28,12 +28,7 @@ type Spilled struct {
 // record to one of buckets files under dir, which it creates. Remove
 // deletes them.
 func Spill(path, dir string, buckets int, visit func(*Record)) (*Spilled, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := Open(f)
+	r, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,14 +21,9 @@ func newHistoryCmd() *cobra.Command {
 		Short: "Print a history as JSONL, decompressed if it is compressed (for jq, grep and people)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			r, err := history.OpenFile(args[0])
 			if err != nil {
 				return usageErr("%v", err)
-			}
-			defer f.Close()
-			r, err := history.Open(f)
-			if err != nil {
-				return usageErr("%s: %v", args[0], err)
 			}
 			defer r.Close()
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
