@@ -108,7 +108,6 @@ type keySweep struct {
 	// ackedFirst: a marker takes an acknowledged delete called later over an
 	// unknown one already called (see schedule).
 	ackedFirst bool
-	current    int // the operation being bounded
 	stuck      int // the operation the sweep could not place
 }
 
@@ -137,10 +136,9 @@ func newKeySweep(ops []porcupine.Operation) (*keySweep, bool) {
 
 	for i, op := range ops {
 		in, out := op.Input.(kvInput), op.Output.(kvOutput)
-		s.current = i
 		switch {
 		case in.Op == history.OpGet || in.Op == opFinal:
-			if !s.boundRead(op, in, out) {
+			if !s.boundRead(i, op, in, out) {
 				return nil, false
 			}
 		case out.Outcome == history.Fail: // only conflicts reach the model
@@ -201,7 +199,7 @@ func markerOf(op string) string {
 // boundRead turns a read of one known message into bounds: that message
 // took effect before the read returned, the next one after it was called.
 // Reads of nothing are placed later (place), in whichever empty stretch fits.
-func (s *keySweep) boundRead(op porcupine.Operation, in kvInput, out kvOutput) bool {
+func (s *keySweep) boundRead(i int, op porcupine.Operation, in kvInput, out kvOutput) bool {
 	n := len(s.msgs)
 	var k int
 	switch {
@@ -214,7 +212,7 @@ func (s *keySweep) boundRead(op porcupine.Operation, in kvInput, out kvOutput) b
 	case in.Op == opFinal || !s.hasMarkers():
 		k = 0 // only the stretch before the first message is empty
 	default:
-		s.flexible = append(s.flexible, s.current)
+		s.flexible = append(s.flexible, i)
 		return true
 	}
 	if k > 0 {
