@@ -58,3 +58,25 @@ func writeHistory(b testing.TB, path string, h *history.History) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkSweepKey sweeps one key of 100k simulated operations (8
+// clients, 5 % unknown outcomes), as the write and read checks do: the
+// linear-time path a key with a known message sequence takes.
+// Run: go test -run '^$' -bench SweepKey ./checker
+func BenchmarkSweepKey(b *testing.B) {
+	sim := simulate(simConfig{seed: 3, clients: 8, keys: 1, opsPerClient: 100_000 / 8, unknownRate: 0.05, failRate: 0.02})
+	parts := keyParts(sim.h)
+	ops := 0
+	for _, p := range parts {
+		ops += len(p)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, p := range parts {
+			if !sweepKey(p) {
+				b.Fatal("a simulated key was not swept")
+			}
+		}
+	}
+	b.ReportMetric(float64(ops)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}

@@ -27,6 +27,9 @@ var noMessages = &keySequence{next: map[uint64]message{}, prev: map[uint64]uint6
 type message struct {
 	Rev    uint64
 	Marker string
+	// Seen: when the recording watcher received it (ns since run start; 0
+	// if it did not): the message existed by then.
+	Seen int64
 }
 
 // sequences builds each key's keySequence from h's records, or returns nil
@@ -52,13 +55,17 @@ func sequences(h *history.History, known bool) map[string]*keySequence {
 			acked = append(acked, op)
 		}
 	}
-	for _, list := range [][]history.Record{h.Watch, h.Stored, h.Final, acked} {
+	for i, list := range [][]history.Record{h.Watch, h.Stored, h.Final, acked} {
 		for _, m := range list {
 			if m.Rev == 0 || seen[m.Rev] {
 				continue
 			}
 			seen[m.Rev] = true
-			byKey[m.Key] = append(byKey[m.Key], message{Rev: m.Rev, Marker: m.Marker})
+			msg := message{Rev: m.Rev, Marker: m.Marker}
+			if i == 0 {
+				msg.Seen = m.At
+			}
+			byKey[m.Key] = append(byKey[m.Key], msg)
 		}
 	}
 	out := make(map[string]*keySequence, len(byKey))

@@ -49,9 +49,17 @@ func sweepWith(ops []porcupine.Operation, ackedFirst bool) string {
 		return "sequence"
 	}
 	s.ackedFirst = ackedFirst
-	for range maxSweepRounds {
+	for rounds, retries := 0, 0; rounds < maxSweepRounds; rounds++ {
 		if !s.schedule() {
-			return "schedule"
+			// Repair and try again: an acknowledged delete left unused gets
+			// a marker of its own; else a delete chosen for a marker may
+			// have held it back, and the latest marker one did gets another.
+			if retries < maxSweepRetries && (s.unusedAcked >= 0 && s.pinAcked(s.unusedAcked) || s.banDelay(-s.stuck)) {
+				retries++
+				rounds--
+				continue
+			}
+			return fmt.Sprintf("schedule %d", s.stuck)
 		}
 		forced, ok := s.force()
 		if !ok {
@@ -72,8 +80,12 @@ func sweepWith(ops []porcupine.Operation, ackedFirst bool) string {
 }
 
 // maxSweepRounds bounds the rounds of forcing (see force); a real
-// history needs one or two.
-const maxSweepRounds = 16
+// history needs one or two. maxSweepRetries bounds the deletes the
+// schedule may take back (see banDelay).
+const (
+	maxSweepRounds  = 16
+	maxSweepRetries = 256
+)
 
 // maxSlotScan bounds how many stretches of time a read or a refused write
 // may span before the sweep gives up on placing it.
@@ -98,9 +110,10 @@ type keySweep struct {
 	// deletes without a revision, by marker kind, sorted by call: any of
 	// them may have written any marker of its kind; expecting[j] are those
 	// that expected message j-1's revision, so only marker j can be theirs.
-	deletes   map[string][]int
-	expecting map[int][]int
-	chosen    []int // per message, the delete chosen for it in the current schedule, else -1
+	deletes      map[string][]int
+	expecting    map[int][]int
+	ackedDeletes []int // of both: the acknowledged ones, which must each have written a marker
+	chosen       []int // per message, the delete chosen for it in the current schedule, else -1
 	// flexible are operations that fit more than one stretch of time: gets
 	// of nothing where the key had markers, and conflicts whose expected
 	// revision the key held between two messages. See force.
@@ -108,7 +121,13 @@ type keySweep struct {
 	// ackedFirst: a marker takes an acknowledged delete called later over an
 	// unknown one already called (see schedule).
 	ackedFirst bool
-	stuck      int // the operation the sweep could not place
+	// banned: deletes taken back from a marker (marker, delete), see banDelay.
+	banned map[[2]int]bool
+	// pinned: marker → the delete a repair gave it (see pinAcked);
+	// unusedAcked: the acknowledged delete the last schedule left unused.
+	pinned      map[int]int
+	unusedAcked int
+	stuck       int // the operation the sweep could not place
 }
 
 func newKeySweep(ops []porcupine.Operation) (*keySweep, bool) {
@@ -181,6 +200,29 @@ func newKeySweep(ops []porcupine.Operation) (*keySweep, bool) {
 	}
 	for _, list := range s.deletes {
 		sort.Slice(list, func(a, b int) bool { return ops[list[a]].Call < ops[list[b]].Call })
+	}
+	for _, list := range s.deletes {
+		for _, d := range list {
+			if ops[d].Output.(kvOutput).Outcome == history.OK {
+				s.ackedDeletes = append(s.ackedDeletes, d)
+			}
+		}
+	}
+	for _, list := range s.expecting {
+		for _, d := range list {
+			if ops[d].Output.(kvOutput).Outcome == history.OK {
+				s.ackedDeletes = append(s.ackedDeletes, d)
+			}
+		}
+	}
+	// A marker the recording watcher received existed by then: its delete
+	// was invoked before. Not the model's rule (it knows no watcher) but
+	// the clue that picks the right delete among overlapping ones; a
+	// schedule it makes impossible only leaves the key to the search.
+	for j, m := range s.msgs {
+		if m.Marker != history.MarkerNone && m.Seen > 0 && s.writer[j+1] < 0 {
+			s.hi[j+1] = min(s.hi[j+1], m.Seen)
+		}
 	}
 	return s, true
 }
@@ -266,7 +308,8 @@ func (s *keySweep) hasMarkers() bool {
 
 // schedule gives every message its earliest point: after the one before,
 // within its own bounds. A marker whose delete is not known by revision
-// takes one of the deletes that may have written it (pickDelete).
+// takes one of the deletes that may have written it (pickDelete), or the
+// one a repair pinned to it.
 func (s *keySweep) schedule() bool {
 	n := len(s.msgs)
 	// latest[j]: no later point is open to message j, whatever the deletes.
@@ -276,36 +319,45 @@ func (s *keySweep) schedule() bool {
 		latest[j] = min(s.hi[j], latest[j+1])
 	}
 	used := make(map[int]bool)
+	for _, d := range s.pinned {
+		used[d] = true // kept for its marker
+	}
 	pool := map[string]*deleteHeap{}
 	next := map[string]int{} // per kind, the first delete not yet in the pool
 	s.t[0] = minTime
+	s.unusedAcked = -1
 	for j := 1; j <= n; j++ {
 		at := max(s.lo[j], s.t[j-1])
 		s.chosen[j] = -1
 		deadline := s.hi[j]
 		if s.writer[j] < 0 {
-			kind := s.msgs[j-1].Marker
-			h := pool[kind]
-			if h == nil {
-				h = &deleteHeap{ops: s.ops}
-				pool[kind] = h
+			d, pinned := s.pinned[j]
+			if !pinned {
+				kind := s.msgs[j-1].Marker
+				h := pool[kind]
+				if h == nil {
+					h = &deleteHeap{ops: s.ops, used: used}
+					pool[kind] = h
+				}
+				// Deletes enter the pool once called: by now (patient), or
+				// by the latest point open to the marker (eager to use an
+				// acknowledged one, which must have written some marker).
+				list, limit := s.deletes[kind], at
+				if s.ackedFirst {
+					limit = latest[j]
+				}
+				for ; next[kind] < len(list) && s.ops[list[next[kind]]].Call <= limit; next[kind]++ {
+					heap.Push(h, list[next[kind]])
+				}
+				h.drop(at)
+				if h.Len() == 0 && next[kind] < len(list) && s.ops[list[next[kind]]].Call <= latest[j] {
+					heap.Push(h, list[next[kind]]) // none called yet: the next one to be
+					next[kind]++
+				}
+				d = s.pickDelete(j, latest[j], h, used)
 			}
-			// Deletes enter the pool once called: by now (patient), or
-			// by the latest point open to the marker (eager to use an
-			// acknowledged one, which must have written some marker).
-			list, limit := s.deletes[kind], at
-			if s.ackedFirst {
-				limit = latest[j]
-			}
-			for ; next[kind] < len(list) && s.ops[list[next[kind]]].Call <= limit; next[kind]++ {
-				heap.Push(h, list[next[kind]])
-			}
-			if h.Len() == 0 && next[kind] < len(list) && s.ops[list[next[kind]]].Call <= latest[j] {
-				heap.Push(h, list[next[kind]]) // none called yet: the next one to be
-				next[kind]++
-			}
-			d := s.pickDelete(j, at, h, used)
 			if d < 0 {
+				s.stuck = -j
 				return false
 			}
 			used[d] = true
@@ -314,50 +366,123 @@ func (s *keySweep) schedule() bool {
 			deadline = min(deadline, s.ops[d].Return)
 		}
 		if at > deadline {
+			s.stuck = -j
 			return false
 		}
 		s.t[j] = at
 	}
 	s.t[n+1] = maxTime
 	// An acknowledged delete must have written one of the markers.
-	for _, list := range s.deletes {
-		for _, d := range list {
-			if !used[d] && s.ops[d].Output.(kvOutput).Outcome == history.OK {
-				return false
-			}
-		}
-	}
-	for _, list := range s.expecting {
-		for _, d := range list {
-			if !used[d] && s.ops[d].Output.(kvOutput).Outcome == history.OK {
-				return false
-			}
+	for _, d := range s.ackedDeletes {
+		if !used[d] {
+			s.stuck, s.unusedAcked = -n, d
+			return false
 		}
 	}
 	return true
 }
 
-// pickDelete chooses who wrote marker j, to be placed at or after at. An
-// acknowledged delete that expected the revision before it wrote it: no
-// other marker can be its. Else the pool's first (see deleteHeap) or an
-// unknown one that expected that revision.
-func (s *keySweep) pickDelete(j int, at int64, pool *deleteHeap, used map[int]bool) int {
-	for pool.Len() > 0 && s.ops[pool.top()].Return < at {
-		heap.Pop(pool) // can no longer write any marker: schedule fails on it if acknowledged
-	}
+// pickDelete chooses who wrote marker j, from deletes still able to (the
+// pool holds none that returned before the marker's earliest point), to be
+// placed no later than latest. A delete that expected the revision before
+// it comes first — acknowledged, it wrote this marker; unknown, this marker
+// is the only one it can have written, so taking it spares the pool. Else
+// the pool's first (see deleteHeap).
+func (s *keySweep) pickDelete(j int, latest int64, pool *deleteHeap, used map[int]bool) int {
 	bound := -1
 	for _, d := range s.expecting[j] {
-		if s.ops[d].Output.(kvOutput).Outcome == history.OK {
+		op := s.ops[d]
+		if used[d] {
+			continue
+		}
+		if op.Output.(kvOutput).Outcome == history.OK {
 			return d
 		}
-		if !used[d] && bound < 0 {
+		if !s.banned[[2]int{j, d}] && op.Call <= latest && (bound < 0 || op.Call < s.ops[bound].Call) {
 			bound = d
 		}
 	}
-	if pool.Len() > 0 && (bound < 0 || s.ops[pool.top()].Return < maxTime) {
-		return heap.Pop(pool).(int)
+	if bound >= 0 {
+		return bound
 	}
-	return bound
+	var skipped []int // banned for this marker, back in the pool after
+	defer func() {
+		for _, d := range skipped {
+			heap.Push(pool, d)
+		}
+	}()
+	for pool.Len() > 0 {
+		d := heap.Pop(pool).(int)
+		switch {
+		case used[d]: // pinned to another marker
+		case s.banned[[2]int{j, d}]:
+			skipped = append(skipped, d)
+		default:
+			return d
+		}
+	}
+	return -1
+}
+
+// banDelay takes back, for the next schedule, the delete chosen for the
+// latest marker before message j whose delete came later than the marker
+// could have: another may let the messages after it come in time. It
+// reports whether there was one.
+func (s *keySweep) banDelay(j int) bool {
+	for i := min(j, len(s.msgs)); i >= 1; i-- {
+		d := s.chosen[i]
+		if d < 0 || s.ops[d].Call <= max(s.lo[i], s.t[i-1]) || s.pinned[i] == d {
+			continue
+		}
+		if s.banned == nil {
+			s.banned = map[[2]int]bool{}
+		}
+		s.banned[[2]int{i, d}] = true
+		return true
+	}
+	return false
+}
+
+// pinAcked repairs a schedule that left an acknowledged delete d unused: it
+// pins d to the marker of its kind nearest to its call that it can have
+// written and whose own delete is unknown (that one then did not happen),
+// else to the nearest such marker at all (whose delete is then repaired in
+// turn). It reports whether there was one.
+func (s *keySweep) pinAcked(d int) bool {
+	op := s.ops[d]
+	kind := markerOf(op.Input.(kvInput).Op)
+	best, bestUnknown := -1, false
+	for j := 1; j <= len(s.msgs); j++ {
+		m := s.msgs[j-1]
+		if m.Marker != kind || s.writer[j] >= 0 || s.t[j-1] > op.Return || (m.Seen > 0 && m.Seen < op.Call) {
+			continue
+		}
+		if _, taken := s.pinned[j]; taken {
+			continue
+		}
+		if in := op.Input.(kvInput); in.HasExpect && (j < 2 && in.Expect != 0 || j >= 2 && s.msgs[j-2].Rev != in.Expect) {
+			continue
+		}
+		unknown := s.chosen[j] < 0 || s.ops[s.chosen[j]].Output.(kvOutput).Outcome != history.OK
+		if best < 0 || unknown && !bestUnknown || unknown == bestUnknown && abs(s.t[j]-op.Call) < abs(s.t[best]-op.Call) {
+			best, bestUnknown = j, unknown
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	if s.pinned == nil {
+		s.pinned = map[int]int{}
+	}
+	s.pinned[best] = d
+	return true
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // deleteHeap orders deletes by return (unknown ones, returning never, last),
@@ -365,6 +490,16 @@ func (s *keySweep) pickDelete(j int, at int64, pool *deleteHeap, used map[int]bo
 type deleteHeap struct {
 	ops   []porcupine.Operation
 	items []int
+	used  map[int]bool
+}
+
+// drop removes the deletes that returned before at (they can no longer
+// write a marker; schedule fails on one if it was acknowledged) and those
+// already used.
+func (h *deleteHeap) drop(at int64) {
+	for h.Len() > 0 && (h.ops[h.top()].Return < at || h.used[h.top()]) {
+		heap.Pop(h)
+	}
 }
 
 func (h *deleteHeap) Len() int { return len(h.items) }
@@ -382,28 +517,45 @@ func (h *deleteHeap) Pop() any {
 func (h *deleteHeap) top() int { return h.items[0] }
 
 // force checks each flexible operation against the schedule. One that
-// overlaps no stretch of time it fits can only be fixed by making such a
-// stretch last until its call: stretches after its return cannot start
-// earlier, every message being as early as it can be. It takes the last
-// stretch that fits and starts before the return — moving any earlier one
-// up to the call would move that one too — and reports whether it moved
-// anything.
+// overlaps no stretch of time it fits needs such a stretch moved onto it:
+//   - the last stretch that fits and starts before its return made to last
+//     until its call (moving an earlier one up to the call would move this
+//     one too) — when the message that ends it may come that late;
+//   - else the first stretch that fits after its return made to start by
+//     then — when a marker opens it whose delete is still to be chosen,
+//     the one thing the schedule did not place as early as it could.
+//
+// It reports whether it moved anything.
 func (s *keySweep) force() (forced, ok bool) {
+	n := len(s.msgs)
 	for _, i := range s.flexible {
 		op := s.ops[i]
 		if _, fits := s.slotFor(op); fits {
 			continue
 		}
-		last := sort.Search(len(s.msgs)+1, func(j int) bool { return s.t[j] > op.Return }) - 1
+		last := sort.Search(n+1, func(j int) bool { return s.t[j] > op.Return }) - 1
 		j := last
 		for ; j >= 0 && j > last-maxSlotScan && !s.fits(op, j); j-- {
 		}
-		if j < 0 || j <= last-maxSlotScan || s.lo[j+1] >= op.Call {
-			s.stuck = i
-			return false, false
+		if j >= 0 && j > last-maxSlotScan && j < n && op.Call <= s.hi[j+1] {
+			if s.lo[j+1] < op.Call {
+				s.lo[j+1] = op.Call
+				forced = true
+			}
+			continue
 		}
-		s.lo[j+1] = op.Call
-		forced = true
+		j = last + 1
+		for ; j <= n && j < last+1+maxSlotScan && !s.fits(op, j); j++ {
+		}
+		if j <= n && j < last+1+maxSlotScan && s.writer[j] < 0 {
+			if s.hi[j] > op.Return {
+				s.hi[j] = op.Return
+				forced = true
+			}
+			continue
+		}
+		s.stuck = i
+		return false, false
 	}
 	return forced, true
 }

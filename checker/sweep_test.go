@@ -180,3 +180,24 @@ func TestSweepKeepsVerdicts(t *testing.T) {
 		t.Errorf("only %d mutated histories failed: the comparison covers too few failing ones", fails)
 	}
 }
+
+// TestSweepDecidesLongKeys: keys of thousands of operations, deletes and
+// purges overlapping, are swept too — where guessing which delete wrote
+// which marker gets a key wrong unless the schedule repairs its guesses
+// (pinAcked, banDelay) — and Porcupine agrees with the first of them.
+func TestSweepDecidesLongKeys(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		sim := simulate(simConfig{seed: seed, clients: 4, keys: 1, opsPerClient: 1000, unknownRate: 0.05, failRate: 0.02})
+		for i, part := range keyParts(sim.h) {
+			if why := sweepWhy(part); why != "" {
+				t.Errorf("seed %d: a key of %d operations was not swept: %s", seed, len(part), why)
+				continue
+			}
+			if seed == 1 && i == 0 {
+				if got := porcupine.CheckOperationsTimeout(kvModel, part, time.Minute); got == porcupine.Illegal {
+					t.Errorf("seed %d: the sweep linearized a key Porcupine finds illegal", seed)
+				}
+			}
+		}
+	}
+}

@@ -129,14 +129,29 @@ done
 # Checker on real recorded histories: `run single` (the default mix: puts,
 # CAS updates, creates, gets, deletes) on 64 keys for a fixed op count,
 # recorded compressed, then `kvharness check` alone on the history: wall
-# time, peak RSS and operations checked per second.
+# time, peak RSS and operations checked per second — the whole command
+# (reading the file is most of it), and the linearizability checks alone
+# (their own time, in each check's detail).
 echo
 echo "checker: kvharness check on recorded histories (run single, 64 keys, default mix)"
-printf '%-10s %10s %14s %12s %12s\n' "ops" "seconds" "peak RSS MB" "ops/s" "bytes/op"
+printf '%-10s %10s %14s %12s %12s %16s\n' "ops" "seconds" "peak RSS MB" "ops/s" "bytes/op" "lin. ops/s"
 for n in 300000 1000000; do
   "$KVH" run single --keys 64 --ops "$n" --compress-history --quiet --out "$hdir/real-$n" >/dev/null 2>&1 || true
   h="$hdir/real-$n/history.jsonl.zst"
   read -r secs kb < <(measure "$KVH" check "$h")
-  printf '%-10s %10s %14s %12.0f %12.1f\n' "$n" "$secs" "$((kb / 1024))" \
-    "$(python3 -c "print($n / max($secs, 0.001))")" "$(python3 -c "import os; print(os.path.getsize('$h') / $n)")"
+  "$KVH" check --json "$h" >"$hdir/real-$n.json" 2>/dev/null || true
+  lin=$(python3 - "$hdir/real-$n.json" <<'PY'
+import json, re, sys
+s = json.load(open(sys.argv[1]))
+ops, secs = 0, 0.0
+for c in s["checks"]:
+    m = re.match(r"(\d+) operations over .*; ([0-9.]+)(ms|s)\)", c["detail"])
+    if c["name"].startswith("linearizable") and m:
+        ops += int(m.group(1))
+        secs += float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
+print(f"{ops / secs:.0f}" if secs else "-")
+PY
+)
+  printf '%-10s %10s %14s %12.0f %12.1f %16s\n' "$n" "$secs" "$((kb / 1024))" \
+    "$(python3 -c "print($n / max($secs, 0.001))")" "$(python3 -c "import os; print(os.path.getsize('$h') / $n)")" "$lin"
 done
