@@ -11,8 +11,10 @@ import (
 
 // Options tune a check run.
 type Options struct {
-	// Timeout is the budget of each linearizability check; exceeding it
-	// makes that check unknown, never pass.
+	// Timeout is the budget of each linearizability check's searches
+	// (Porcupine, on keys the sweep cannot decide; the sweep itself is
+	// linear and not counted); exceeding it makes that check unknown,
+	// never pass.
 	Timeout time.Duration
 	// VisualizeDir, when set, receives one Porcupine HTML view per key that
 	// failed a linearizability check.
@@ -27,7 +29,8 @@ type Options struct {
 	memoryBudget int64
 }
 
-// DefaultTimeout is the budget of one linearizability check.
+// DefaultTimeout is the budget of one linearizability check's searches
+// (Porcupine, on the keys the sweep leaves).
 const DefaultTimeout = 2 * time.Minute
 
 // Result is everything the checker found.

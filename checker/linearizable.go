@@ -19,13 +19,16 @@ import (
 // Only keys of a group found illegal are looked at one by one, to name and
 // draw them.
 type linearizable struct {
-	name      string
-	filter    opsFilter
-	anyTTL    bool
-	timeout   time.Duration // the check's budget, over all groups
-	opts      Options
-	skip      string // why the check does not apply, if it does not
-	stalePath string // the read path whose stale reads the detail adds
+	name    string
+	filter  opsFilter
+	anyTTL  bool
+	timeout time.Duration // the check's budget for searches, over all groups
+	// searchLeft: what is left of it. Only Porcupine's searches spend it:
+	// the sweep is linear and bounded, a search can blow up.
+	searchLeft time.Duration
+	opts       Options
+	skip       string // why the check does not apply, if it does not
+	stalePath  string // the read path whose stale reads the detail adds
 
 	ops, keys, searched int
 	searchLimit         int      // operations of one key Porcupine may search (see searchLimit)
@@ -42,7 +45,7 @@ func newLinearizable(name string, filter opsFilter, f *facts, opts Options) *lin
 	if budget <= 0 {
 		budget = DefaultMemoryBudget
 	}
-	return &linearizable{name: name, filter: filter, anyTTL: f.anyTTL, timeout: opts.Timeout, opts: opts, searchLimit: searchLimit(budget)}
+	return &linearizable{name: name, filter: filter, anyTTL: f.anyTTL, timeout: opts.Timeout, searchLeft: opts.Timeout, opts: opts, searchLimit: searchLimit(budget)}
 }
 
 func (l *linearizable) add(g *keyGroup) {
@@ -50,7 +53,6 @@ func (l *linearizable) add(g *keyGroup) {
 		return
 	}
 	start := time.Now()
-	deadline := start.Add(l.timeout - l.took) // what is left of the budget
 	defer func() { l.took += time.Since(start) }()
 	f := l.filter
 	f.seqs = g.r.seqs
@@ -59,7 +61,7 @@ func (l *linearizable) add(g *keyGroup) {
 	l.ops += len(pops)
 	l.keys += len(parts)
 	l.clientOps = l.clientOps || anyClientOp(pops)
-	verdict, searched, tooLarge := checkKeys(parts, deadline, !l.opts.searchOnly, l.searchLimit)
+	verdict, searched, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
 	l.searched += searched
 	l.tooLarge = append(l.tooLarge, tooLarge...)
 	switch {
@@ -75,8 +77,9 @@ func (l *linearizable) add(g *keyGroup) {
 		if !seenEarly && (!l.opts.searchOnly && sweepKey(part) || len(part) > l.searchLimit) {
 			continue // linearizable; or too large to search, and said so
 		}
-		left := max(time.Until(deadline), time.Second)
-		result, info := porcupine.CheckOperationsVerbose(kvModel, part, left)
+		began := time.Now()
+		result, info := porcupine.CheckOperationsVerbose(kvModel, part, max(l.searchLeft, time.Second))
+		l.searchLeft -= time.Since(began)
 		switch {
 		case seenEarly:
 		case result == porcupine.Illegal:
@@ -119,7 +122,7 @@ func (l *linearizable) result() (CheckResult, []string) {
 		c.Result, c.Detail = Unknown, fmt.Sprintf("%d of %d keys have no known message sequence and more operations than a search may take within the memory budget (%d): %s",
 			len(l.tooLarge), l.keys, l.searchLimit, firstFew(quoteAll(l.tooLarge), 5, ", "))
 	case l.timedOut:
-		c.Result, c.Detail = Unknown, fmt.Sprintf("checker timed out after %s on %d operations over %d keys", l.timeout, l.ops, l.keys)
+		c.Result, c.Detail = Unknown, fmt.Sprintf("search timed out after %s on %d operations over %d keys", l.timeout, l.ops, l.keys)
 	default:
 		c.Result, c.Detail = Pass, fmt.Sprintf("%d operations over %d keys linearizable (%s; %s)", l.ops, l.keys, howChecked(l.keys, l.searched), roundDur(l.took))
 	}
@@ -136,7 +139,10 @@ func (l *linearizable) result() (CheckResult, []string) {
 // a key's operations (a bitset per cached state), so 64 keys checked side
 // by side held 64 such memos (2.3 GB live for 1M ops) where 2 cores only
 // ever work on two.
-func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool, searchLimit int) (verdict porcupine.CheckResult, searched int, tooLarge []string) {
+func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, searched int, tooLarge []string) {
+	var budget atomic.Int64 // ns of search left, spent by every search side by side
+	budget.Store(int64(*searchLeft))
+	defer func() { *searchLeft = time.Duration(budget.Load()) }()
 	next := make(chan []porcupine.Operation)
 	results := make(chan porcupine.CheckResult, len(parts))
 	stop := make(chan struct{})
@@ -149,13 +155,8 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool, se
 		go func() {
 			defer wg.Done()
 			for part := range next {
-				left := time.Until(deadline)
 				if decided.Load() {
 					results <- porcupine.Ok // not looked at; the verdict is already in
-					continue
-				}
-				if left <= 0 {
-					results <- porcupine.Unknown
 					continue
 				}
 				if sweep && sweepKey(part) {
@@ -169,8 +170,15 @@ func checkKeys(parts [][]porcupine.Operation, deadline time.Time, sweep bool, se
 					results <- porcupine.Unknown
 					continue
 				}
+				left := time.Duration(budget.Load())
+				if left <= 0 {
+					results <- porcupine.Unknown
+					continue
+				}
 				searches.Add(1)
+				began := time.Now()
 				results <- porcupine.CheckOperationsTimeout(kvModel, part, left)
+				budget.Add(-int64(time.Since(began)))
 			}
 		}()
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // Spilled is a history too large to hold in memory, read once and cut by
-// key (GroupOf) into bucket files in a folder of its own: the run's meta
+// key into bucket files in a folder of its own: the run's meta
 // line, end and faults stay in memory, every per-key record goes to its
 // key's bucket. Groups of buckets are then read back one at a time.
 type Spilled struct {
@@ -21,6 +21,19 @@ type Spilled struct {
 	buckets int
 	records []int // per bucket
 	groups  [][]int
+	// keyIndex: the meta line's keys, numbered. They take the buckets in
+	// turn — a hash would put two of 64 keys in one bucket now and then,
+	// and a group can be no smaller than a bucket; other keys are hashed.
+	keyIndex map[string]int
+	routed   bool // a per-key record was routed: the buckets are fixed
+}
+
+// bucketOf is the bucket of key's records.
+func (s *Spilled) bucketOf(key string) int {
+	if i, ok := s.keyIndex[key]; ok {
+		return i % s.buckets
+	}
+	return GroupOf(key, s.buckets)
 }
 
 // Spill reads the history at path once, hands every record to visit (an
@@ -67,11 +80,21 @@ func Spill(path, dir string, buckets int, visit func(*Record)) (*Spilled, error)
 	truncated, err := Scan(r, func(rec *Record, _ []byte) error {
 		visit(rec)
 		switch rec.Kind {
-		case KindMeta, KindFault, KindEnd:
+		case KindMeta:
+			if !s.routed && rec.Meta != nil {
+				s.keyIndex = map[string]int{}
+				for i, k := range rec.Meta.Keys {
+					s.keyIndex[k] = i
+				}
+			}
+			whole.add(rec)
+			return nil
+		case KindFault, KindEnd:
 			whole.add(rec)
 			return nil
 		}
-		b := GroupOf(rec.Key, buckets)
+		s.routed = true
+		b := s.bucketOf(rec.Key)
 		s.records[b]++
 		scratch = appendSpill(scratch[:0], rec)
 		size = binary.AppendUvarint(size[:0], uint64(len(scratch)))
@@ -131,7 +154,7 @@ func (s *Spilled) Each(yield func(*History) error) error {
 		for _, b := range buckets {
 			in[b] = true
 		}
-		g := s.Whole.EmptyGroup(func(key string) bool { return in[GroupOf(key, s.buckets)] })
+		g := s.Whole.EmptyGroup(func(key string) bool { return in[s.bucketOf(key)] })
 		c := collector{h: g, strs: map[string]string{}}
 		for _, b := range buckets {
 			if err := s.readBucket(b, &c); err != nil {
