@@ -727,3 +727,35 @@ func TestThroughputMode(t *testing.T) {
 	}
 	wantUsageError(t, runBin(t, time.Minute, "run", "single", "--inflight", "32", "--out", t.TempDir()), "inflight")
 }
+
+// TestCheckInterruptRemovesTempFiles: `check` cuts the history by key into
+// temporary files; Ctrl-C while it checks removes them, as finishing does.
+func TestCheckInterruptRemovesTempFiles(t *testing.T) {
+	out := t.TempDir()
+	if r := runBin(t, 2*time.Minute, "run", "single", "--duration", "3s", "--quiet", "--out", out); r.code != 0 {
+		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(binPath, "check", filepath.Join(out, "history.jsonl"))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(tmp, "kvharness-check-*")); len(m) > 0 {
+			break
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	code := waitExit(t, cmd, time.Minute)
+	if m, _ := filepath.Glob(filepath.Join(tmp, "*")); len(m) > 0 {
+		t.Fatalf("left behind after exit %d: %v\n%s", code, m, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "interrupted") && code != 2 {
+		t.Fatalf("interrupted check: exit %d, want 2", code)
+	}
+	t.Logf("exit %d: %s", code, strings.TrimSpace(stderr.String()))
+}
