@@ -36,15 +36,18 @@ func sweepKey(ops []porcupine.Operation) bool {
 // Who wrote a marker is a guess where deletes overlap; it tries two ways of
 // guessing.
 func sweepWhy(ops []porcupine.Operation) string {
-	why := sweepWith(ops, false)
+	why := sweepWith(ops, false, true)
 	if why != "" && why != "sequence" {
-		why = sweepWith(ops, true)
+		why = sweepWith(ops, true, true)
+	}
+	if why != "" && why != "sequence" {
+		why = sweepWith(ops, true, false) // without the watcher's clue (see newKeySweep)
 	}
 	return why
 }
 
-func sweepWith(ops []porcupine.Operation, ackedFirst bool) string {
-	s, ok := newKeySweep(ops)
+func sweepWith(ops []porcupine.Operation, ackedFirst, seen bool) string {
+	s, ok := newKeySweep(ops, seen)
 	if !ok {
 		return "sequence"
 	}
@@ -130,7 +133,7 @@ type keySweep struct {
 	stuck       int // the operation the sweep could not place
 }
 
-func newKeySweep(ops []porcupine.Operation) (*keySweep, bool) {
+func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	var seq *keySequence
 	for _, op := range ops {
 		if in := op.Input.(kvInput); in.Seq != nil {
@@ -220,7 +223,7 @@ func newKeySweep(ops []porcupine.Operation) (*keySweep, bool) {
 	// the clue that picks the right delete among overlapping ones; a
 	// schedule it makes impossible only leaves the key to the search.
 	for j, m := range s.msgs {
-		if m.Marker != history.MarkerNone && m.Seen > 0 && s.writer[j+1] < 0 {
+		if seen && m.Marker != history.MarkerNone && m.Seen > 0 && s.writer[j+1] < 0 {
 			s.hi[j+1] = min(s.hi[j+1], m.Seen)
 		}
 	}
