@@ -134,6 +134,9 @@ func DigestFile(path string) (*Digest, error) {
 		return nil, err
 	}
 	d.DamagedTail = s.Whole.DamagedTail
+	if d.Meta == nil || len(d.Meta.Watchers) == 0 {
+		return d, nil // the groups add only watch propagation
+	}
 	s.Plan(digestGroupRecords)
 	err = s.Each(func(g *history.History) error {
 		d.Group(g)
@@ -143,7 +146,7 @@ func DigestFile(path string) (*Digest, error) {
 }
 
 // digestGroupRecords bounds the records of a group DigestFile holds at once.
-const digestGroupRecords = 2_000_000
+const digestGroupRecords = 1_000_000
 
 // spanSec is the time from the first invoke to the last completion.
 func (d *Digest) spanSec() float64 {
