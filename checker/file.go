@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -15,9 +16,6 @@ type FileOptions struct {
 	// checked a group of keys at a time; a single key larger than that is
 	// not checked (its checks are unknown, and say so).
 	MemoryBudget int64
-	// TempDir receives the history cut by key while it is checked
-	// ("": the system's).
-	TempDir string
 	// Observe, if set, sees every record as the file is read; Group every
 	// group of keys before it is checked (reports gather what they need).
 	Observe func(*history.Record)
@@ -43,18 +41,20 @@ const spillBuckets = 256
 // not by the history's length: it reads the file once, gathering the facts
 // no group of keys can see alone and cutting the records by key into
 // temporary files, then checks the groups of keys one at a time. It also
-// returns the history's meta line, end and faults.
-func CheckFile(path string, o FileOptions) (*Result, *history.History, error) {
+// returns the history's meta line, end and faults. Once ctx is done it
+// stops (between groups of keys) and returns ctx's error, its temporary
+// files removed.
+func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *history.History, error) {
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = DefaultMemoryBudget
 	}
-	dir, err := os.MkdirTemp(o.TempDir, "kvharness-check-")
+	dir, err := os.MkdirTemp("", "kvharness-check-") // TMPDIR
 	if err != nil {
 		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	b := newFactsBuilder()
-	spilled, err := history.Spill(path, dir, spillBuckets, func(r *history.Record) {
+	spilled, err := history.Spill(ctx, path, dir, spillBuckets, func(r *history.Record) {
 		b.observe(r)
 		if o.Observe != nil {
 			o.Observe(r)
@@ -73,6 +73,9 @@ func CheckFile(path string, o FileOptions) (*Result, *history.History, error) {
 				largest, o.MemoryBudget>>20, maxRecords)
 		}
 		return spilled.Each(func(g *history.History) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if o.Group != nil {
 				o.Group(g)
 			}
@@ -81,6 +84,9 @@ func CheckFile(path string, o FileOptions) (*Result, *history.History, error) {
 	}
 	o.Options.memoryBudget = o.MemoryBudget
 	res := checkGroups(whole, &f, each, o.Options)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	res.Groups = groups
 	return res, whole, nil
 }

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -114,7 +115,7 @@ func TestCheckFileInGroups(t *testing.T) {
 	records := len(sim.h.Ops) + len(sim.h.Watch) + len(sim.h.Final) + len(sim.h.Stored)
 	for _, groups := range []int{1, 3} {
 		budget := int64(records/groups+records/10) * bytesPerRecord
-		res, _, err := CheckFile(path, FileOptions{Options: opts, MemoryBudget: budget})
+		res, _, err := CheckFile(context.Background(), path, FileOptions{Options: opts, MemoryBudget: budget})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +125,7 @@ func TestCheckFileInGroups(t *testing.T) {
 		sameResults(t, whole, res, fmt.Sprintf("file in %d groups", res.Groups))
 	}
 
-	res, _, err := CheckFile(path, FileOptions{Options: opts, MemoryBudget: 10 * bytesPerRecord})
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: opts, MemoryBudget: 10 * bytesPerRecord})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 // takes the CPU and memory they had.
 func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold, checkMemory int64) (*reports.Summary, error) {
 	defer LimitCheckMemory()()
-	result, digest, err := CheckFile(path, checker.FileOptions{
+	// Not the run's context: a first Ctrl-C stops the workload, and the
+	// run still checks what it recorded.
+	result, digest, err := CheckFile(context.Background(), path, checker.FileOptions{
 		Options:      checker.Options{Timeout: s.Expect.CheckTimeout, VisualizeDir: filepath.Join(dir, "linearizability")},
 		MemoryBudget: checkMemory,
 	})
@@ -43,10 +46,10 @@ func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thre
 
 // CheckFile checks the history at path (see checker.CheckFile) and digests
 // it for the report in the same reading.
-func CheckFile(path string, o checker.FileOptions) (*checker.Result, *reports.Digest, error) {
+func CheckFile(ctx context.Context, path string, o checker.FileOptions) (*checker.Result, *reports.Digest, error) {
 	d := reports.NewDigest()
 	o.Observe, o.Group = d.Observe, d.Group
-	res, whole, err := checker.CheckFile(path, o)
+	res, whole, err := checker.CheckFile(ctx, path, o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package history
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -38,9 +39,9 @@ func (s *Spilled) bucketOf(key string) int {
 
 // Spill reads the history at path once, hands every record to visit (an
 // invoke never completed as an unknown op, see Scan) and writes each per-key
-// record to one of buckets files under dir, which it creates. Remove
-// deletes them.
-func Spill(path, dir string, buckets int, visit func(*Record)) (*Spilled, error) {
+// record to one of buckets files under dir, which it creates. It stops
+// with ctx's error once ctx is done.
+func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Record)) (*Spilled, error) {
 	r, err := OpenFile(path)
 	if err != nil {
 		return nil, err
@@ -77,7 +78,11 @@ func Spill(path, dir string, buckets int, visit func(*Record)) (*Spilled, error)
 	}
 	whole := collector{h: s.Whole}
 	var scratch, size []byte
+	n := 0
 	truncated, err := Scan(r, func(rec *Record, _ []byte) error {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		visit(rec)
 		switch rec.Kind {
 		case KindMeta:
@@ -187,6 +192,3 @@ func (s *Spilled) readBucket(b int, c *collector) error {
 		}
 	}
 }
-
-// Remove deletes the bucket files and their folder.
-func (s *Spilled) Remove() error { return os.RemoveAll(s.dir) }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"context"
 	"os"
 	"time"
 
@@ -129,7 +130,7 @@ func DigestFile(path string) (*Digest, error) {
 	}
 	defer os.RemoveAll(dir)
 	d := NewDigest()
-	s, err := history.Spill(path, dir, 64, d.Observe)
+	s, err := history.Spill(context.Background(), path, dir, 64, d.Observe)
 	if err != nil {
 		return nil, err
 	}

@@ -28,37 +28,17 @@ func newCheckCmd() *cobra.Command {
 				return usageErr("--check-memory must be positive, got %d", memoryMiB)
 			}
 			_ = harness.LimitCheckMemory() // for the rest of this process: checking is all it does
-			// The history cut by key goes to a folder of this process's,
-			// removed on the way out — Ctrl-C and SIGTERM included.
-			tmp, err := os.MkdirTemp("", "kvharness-check-")
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			defer os.RemoveAll(tmp)
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-			defer func() { signal.Stop(sig); close(sig) }()
-			go func() {
-				if _, ok := <-sig; ok {
-					// The check goes on meanwhile and may still be creating
-					// its files: remove until nothing is left.
-					for i := 0; i < 50; i++ {
-						if os.RemoveAll(tmp) == nil {
-							if _, err := os.Stat(tmp); os.IsNotExist(err) {
-								break
-							}
-						}
-						time.Sleep(10 * time.Millisecond)
-					}
-					fmt.Fprintln(cmd.ErrOrStderr(), "kvharness: check interrupted; its temporary files are removed")
-					os.Exit(reports.ExitUsage)
-				}
-			}()
-			res, h, err := harness.CheckFile(args[0], checker.FileOptions{
+			// Ctrl-C or SIGTERM stops the check, which removes the
+			// history it cut by key into temporary files.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, h, err := harness.CheckFile(ctx, args[0], checker.FileOptions{
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability")},
 				MemoryBudget: int64(memoryMiB) << 20,
-				TempDir:      tmp,
 			})
+			if ctx.Err() != nil {
+				return usageErr("check interrupted; its temporary files are removed")
+			}
 			if err != nil {
 				return usageErr("%v", err)
 			}
