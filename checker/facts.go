@@ -71,16 +71,28 @@ func (b *factsBuilder) observe(r *history.Record) {
 	case history.KindOp:
 		b.op(r)
 	case history.KindWatch:
-		if r.Watcher == 0 {
-			b.watched(r)
-		}
-		b.claim(r.Rev, r.Key, "a watcher")
+		b.delivered(r.Rev, r.Key, r.At, r.Watcher == 0)
 	case history.KindStored, history.KindFinal:
-		b.account(r.Rev)
-		b.claim(r.Rev, r.Key, "a read after the run")
+		b.readAfterRun(r.Rev, r.Key)
 	case history.KindHistory:
 		b.claim(r.Rev, r.Key, "History()")
 	}
+}
+
+// delivered takes a watch entry; the recording watcher's also account for
+// their revision and say it existed by then.
+func (b *factsBuilder) delivered(rev uint64, key string, at int64, recording bool) {
+	if recording {
+		b.account(rev)
+		b.knownAt(at, rev)
+	}
+	b.claim(rev, key, "a watcher")
+}
+
+// readAfterRun takes a stored message or a final read.
+func (b *factsBuilder) readAfterRun(rev uint64, key string) {
+	b.account(rev)
+	b.claim(rev, key, "a read after the run")
 }
 
 // claim notes that a record placed revision rev in key.
@@ -122,11 +134,6 @@ func (b *factsBuilder) op(r *history.Record) {
 	case r.Op == history.OpGet && r.Outcome == history.OK && r.Found:
 		b.claim(r.Rev, r.Key, "a get")
 	}
-}
-
-func (b *factsBuilder) watched(r *history.Record) {
-	b.account(r.Rev)
-	b.knownAt(r.At, r.Rev)
 }
 
 func (b *factsBuilder) account(rev uint64) {
@@ -176,23 +183,22 @@ func (f *facts) knownBefore(at int64) uint64 {
 	return f.known[min(ms, int64(len(f.known))-1)]
 }
 
-// factsOf gathers the facts of a history held in memory.
+// factsOf gathers the facts of a history held in memory, as observe does
+// record by record.
 func factsOf(h *history.History) facts {
 	b := newFactsBuilder()
 	for i := range h.Ops {
 		b.op(&h.Ops[i])
 	}
-	for i := range h.Watch {
-		b.watched(&h.Watch[i])
-		b.claim(h.Watch[i].Rev, h.Watch[i].Key, "a watcher")
+	for _, r := range h.Watch {
+		b.delivered(r.Rev, r.Key, r.At, true)
 	}
 	for _, d := range h.Delivered {
-		b.claim(d.Rev, d.Key, "a watcher")
+		b.delivered(d.Rev, d.Key, d.At, false)
 	}
 	for _, list := range [][]history.Record{h.Stored, h.Final} {
 		for _, r := range list {
-			b.account(r.Rev)
-			b.claim(r.Rev, r.Key, "a read after the run")
+			b.readAfterRun(r.Rev, r.Key)
 		}
 	}
 	for _, r := range h.KeyHistory {
