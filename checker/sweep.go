@@ -130,7 +130,9 @@ type keySweep struct {
 	// unusedAcked: the acknowledged delete the last schedule left unused.
 	pinned      map[int]int
 	unusedAcked int
-	stuck       int // the operation the sweep could not place
+	// stuck: what the sweep could not place — an operation (its index),
+	// or -j for message j when the schedule failed there (see banDelay).
+	stuck int
 }
 
 func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
