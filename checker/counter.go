@@ -35,7 +35,7 @@ func (c *counterExact) add(g *keyGroup) {
 		countOf           map[int64]string // count -> value of the increment that stored it
 	}
 	byKey := map[string]*tally{}
-	writeOf := map[string]history.Record{}
+	writeOf := map[string]*history.Record{}
 	for _, op := range ops {
 		if op.Count == 0 || !history.IsWrite(op.Op) || op.Outcome == history.Fail {
 			continue

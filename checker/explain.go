@@ -42,7 +42,7 @@ func explainKnown(ops []porcupine.Operation) string {
 	written := map[string]bool{}
 	byExpect := map[uint64][]porcupine.Operation{}
 	for _, op := range ops {
-		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 		if in.Value != "" {
 			written[in.Value] = true
 		}
@@ -63,7 +63,7 @@ func explainKnown(ops []porcupine.Operation) string {
 		return fmt.Sprintf("lost update: %s and %s both succeeded with expected revision %d", describe(list[0]), describe(list[1]), revs[0])
 	}
 	for _, op := range ops {
-		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 		if (in.Op == history.OpGet || in.Op == opFinal) && out.Found && !written[out.Read] {
 			return fmt.Sprintf("read of a value never written: %s", describe(op))
 		}
@@ -79,7 +79,7 @@ func explainKnown(ops []porcupine.Operation) string {
 	}
 	var writes []doneWrite
 	for _, op := range ops {
-		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 		if history.IsWrite(in.Op) && out.Outcome == history.OK && out.Rev != 0 {
 			writes = append(writes, doneWrite{op.Return, out.Rev, op})
 		}
@@ -93,7 +93,7 @@ func explainKnown(ops []porcupine.Operation) string {
 		}
 	}
 	for _, op := range ops {
-		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 		if out.Outcome != history.OK || out.Rev == 0 {
 			continue
 		}
@@ -126,7 +126,7 @@ func sortedByCall(ops []porcupine.Operation) []int {
 
 // describe names one operation: who, what, when.
 func describe(op porcupine.Operation) string {
-	in, out := op.Input.(kvInput), op.Output.(kvOutput)
+	in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 	who := "final read"
 	if client, ok := op.Metadata.(int); ok && in.Op != opFinal {
 		who = fmt.Sprintf("client %d", client)

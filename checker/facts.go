@@ -122,7 +122,7 @@ func (b *factsBuilder) op(r *history.Record) {
 		b.f.anyTTL = true
 	}
 	if r.Op == history.OpGet && r.Outcome == history.OK {
-		b.f.gets[history.PathOf(*r)]++
+		b.f.gets[history.PathOf(r)]++
 	}
 	if r.Outcome == history.OK && r.Rev != 0 && history.IsWrite(r.Op) {
 		b.account(r.Rev)

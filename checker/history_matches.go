@@ -43,7 +43,7 @@ func (c *historyMatches) add(g *keyGroup) {
 	}
 	c.keys += len(keys)
 	writes := writesByValue(r.ops)
-	acked := map[string][]history.Record{}
+	acked := map[string][]*history.Record{}
 	anyTTL := g.f.anyTTL
 	for _, op := range r.ops {
 		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
@@ -195,7 +195,7 @@ func msgRevs(ms []message) []uint64 {
 // expiredSince: with TTLs in play, the key's final message (read before
 // History()) may have run out by the time History() was read — a value
 // whose write's TTL had passed, or a marker, which the server expires too.
-func expiredSince(f history.Record, writes map[string]history.Record, es []history.Record, endAt int64, anyTTL bool) bool {
+func expiredSince(f history.Record, writes map[string]*history.Record, es []history.Record, endAt int64, anyTTL bool) bool {
 	if !anyTTL {
 		return false
 	}

@@ -72,7 +72,7 @@ func (l *linearizable) add(g *keyGroup) {
 		return
 	}
 	for _, part := range parts {
-		key := part[0].Input.(kvInput).Key
+		key := part[0].Input.(*kvInput).Key
 		why, seenEarly := g.r.early[key]
 		if !seenEarly && (!l.opts.searchOnly && sweepKey(part) || len(part) > l.searchLimit) {
 			continue // linearizable; or too large to search, and said so
@@ -165,7 +165,7 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 				}
 				if len(part) > searchLimit {
 					mu.Lock()
-					tooLarge = append(tooLarge, part[0].Input.(kvInput).Key)
+					tooLarge = append(tooLarge, part[0].Input.(*kvInput).Key)
 					mu.Unlock()
 					results <- porcupine.Unknown
 					continue
@@ -270,7 +270,7 @@ func roundDur(d time.Duration) time.Duration { return d.Round(time.Millisecond) 
 
 func anyClientOp(pops []porcupine.Operation) bool {
 	for _, op := range pops {
-		if op.Input.(kvInput).Op != opFinal {
+		if op.Input.(*kvInput).Op != opFinal {
 			return true
 		}
 	}

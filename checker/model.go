@@ -86,7 +86,7 @@ func (s keyState) newRevOK(rev uint64) bool { return rev == 0 || rev > s.Rev }
 
 // appendOK: the write's message can follow the current state — above it,
 // and right after the key's previous message when that is known.
-func (s keyState) appendOK(in kvInput, out kvOutput) bool {
+func (s keyState) appendOK(in *kvInput, out *kvOutput) bool {
 	if out.Rev == 0 {
 		return true
 	}
@@ -102,7 +102,7 @@ func (s keyState) appendOK(in kvInput, out kvOutput) bool {
 
 // nextMarker: with the key's sequence known and the state exact, a delete or
 // purge can only be the marker that follows the current message.
-func (s keyState) nextMarker(in kvInput) (message, bool) {
+func (s keyState) nextMarker(in *kvInput) (message, bool) {
 	n, ok := in.Seq.next[s.Rev]
 	want := history.MarkerDel
 	if in.Op == history.OpPurge {
@@ -115,7 +115,7 @@ func (s keyState) nextMarker(in kvInput) (message, bool) {
 // an unknown write that may apply is applied where it is linearized, because
 // one that did not happen can always be linearized after everything else
 // (its return time is infinity), where it changes nothing that was observed.
-func step(s keyState, in kvInput, out kvOutput) (bool, keyState) {
+func step(s keyState, in *kvInput, out *kvOutput) (bool, keyState) {
 	switch in.Op {
 	case history.OpPut:
 		if out.Outcome == history.Fail {
@@ -148,7 +148,10 @@ func step(s keyState, in kvInput, out kvOutput) (bool, keyState) {
 			if !ok || (out.Rev != 0 && out.Rev != m.Rev) {
 				may = false
 			} else {
-				out.Rev = m.Rev
+				// A copy: the operation's own output is shared.
+				withRev := *out
+				withRev.Rev = m.Rev
+				out = &withRev
 			}
 		}
 		return casWrite(s, in, out, may, mustFail, false)
@@ -183,7 +186,7 @@ func step(s keyState, in kvInput, out kvOutput) (bool, keyState) {
 
 // casWrite steps a write with a precondition. may: the precondition can hold;
 // mustFail: it certainly does not. live: the write leaves a value (not a marker).
-func casWrite(s keyState, in kvInput, out kvOutput, may, mustFail, live bool) (bool, keyState) {
+func casWrite(s keyState, in *kvInput, out *kvOutput, may, mustFail, live bool) (bool, keyState) {
 	value := ""
 	if live {
 		value = in.Value
@@ -210,7 +213,7 @@ func casWrite(s keyState, in kvInput, out kvOutput, may, mustFail, live bool) (b
 // isConflictPossible: a conflict answer needs the precondition to be false
 // in at least one state the model allows. For create the precondition is
 // "no message yet" in the first request, so a conflict needs some message.
-func isConflictPossible(s keyState, in kvInput, mustFail bool) bool {
+func isConflictPossible(s keyState, in *kvInput, mustFail bool) bool {
 	switch in.Op {
 	case history.OpCreate:
 		return !s.neverWritten()
@@ -228,13 +231,13 @@ var kvModel = porcupine.Model{
 	Partition: partitionByKey,
 	Init:      func() interface{} { return initState() },
 	Step: func(state, input, output interface{}) (bool, interface{}) {
-		return step(state.(keyState), input.(kvInput), output.(kvOutput))
+		return step(state.(keyState), input.(*kvInput), output.(*kvOutput))
 	},
 	StepContext: func(ctx context.Context, state, input, output interface{}) (bool, interface{}) {
 		if ctx.Err() != nil {
 			return false, state
 		}
-		return step(state.(keyState), input.(kvInput), output.(kvOutput))
+		return step(state.(keyState), input.(*kvInput), output.(*kvOutput))
 	},
 	Equal: func(a, b interface{}) bool { return a.(keyState) == b.(keyState) },
 	Hash: func(state interface{}) uint64 {
@@ -244,7 +247,7 @@ var kvModel = porcupine.Model{
 		return h.Sum64()
 	},
 	DescribeOperation: func(input, output interface{}) string {
-		return describeOp(input.(kvInput), output.(kvOutput))
+		return describeOp(input.(*kvInput), output.(*kvOutput))
 	},
 	DescribeState: func(state interface{}) string {
 		s := state.(keyState)
@@ -263,22 +266,32 @@ var kvModel = porcupine.Model{
 }
 
 func partitionByKey(ops []porcupine.Operation) [][]porcupine.Operation {
+	// Counted first, so each key's part is made at its size once.
 	index := map[string]int{}
-	var parts [][]porcupine.Operation
-	for _, op := range ops {
-		k := op.Input.(kvInput).Key
+	var sizes []int
+	keyOf := make([]int32, len(ops))
+	for n, op := range ops {
+		k := op.Input.(*kvInput).Key
 		i, ok := index[k]
 		if !ok {
-			i = len(parts)
+			i = len(sizes)
 			index[k] = i
-			parts = append(parts, nil)
+			sizes = append(sizes, 0)
 		}
-		parts[i] = append(parts[i], op)
+		sizes[i]++
+		keyOf[n] = int32(i)
+	}
+	parts := make([][]porcupine.Operation, len(sizes))
+	for i, n := range sizes {
+		parts[i] = make([]porcupine.Operation, 0, n)
+	}
+	for n, op := range ops {
+		parts[keyOf[n]] = append(parts[keyOf[n]], op)
 	}
 	return parts
 }
 
-func describeOp(in kvInput, out kvOutput) string {
+func describeOp(in *kvInput, out *kvOutput) string {
 	var call string
 	switch in.Op {
 	case history.OpPut, history.OpCreate:

@@ -115,12 +115,12 @@ func TestStep(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, after := step(tc.s, tc.in, tc.out)
+			ok, after := step(tc.s, &tc.in, &tc.out)
 			if ok != tc.ok {
-				t.Fatalf("step(%s, %s) legal = %t, want %t", kvModel.DescribeState(tc.s), describeOp(tc.in, tc.out), ok, tc.ok)
+				t.Fatalf("step(%s, %s) legal = %t, want %t", kvModel.DescribeState(tc.s), describeOp(&tc.in, &tc.out), ok, tc.ok)
 			}
 			if ok && after != tc.after {
-				t.Errorf("step(%s, %s) → %+v, want %+v", kvModel.DescribeState(tc.s), describeOp(tc.in, tc.out), after, tc.after)
+				t.Errorf("step(%s, %s) → %+v, want %+v", kvModel.DescribeState(tc.s), describeOp(&tc.in, &tc.out), after, tc.after)
 			}
 			if !ok && after != tc.s {
 				t.Errorf("an illegal step changed the state: %+v → %+v", tc.s, after)
@@ -176,7 +176,7 @@ func TestDescribe(t *testing.T) {
 		{kvInput{Op: opFinal}, kvOutput{Outcome: history.OK, Marker: history.MarkerDel, Rev: 5}, "final() → del marker @ rev 5"},
 	}
 	for _, tc := range ops {
-		if got := describeOp(tc.in, tc.out); got != tc.want {
+		if got := describeOp(&tc.in, &tc.out); got != tc.want {
 			t.Errorf("describeOp = %q, want %q", got, tc.want)
 		}
 	}
@@ -198,12 +198,12 @@ func TestToOperations(t *testing.T) {
 	ops = append(ops, resolved)
 	finals := []history.Record{final("k", "v4", 4)}
 
-	writes := toOperations(ops, finals, opsFilter{})
-	reads := toOperations(ops, finals, opsFilter{includeGets: true, path: history.PathDirect})
+	writes := toOperations(pointers(ops), finals, opsFilter{})
+	reads := toOperations(pointers(ops), finals, opsFilter{includeGets: true, path: history.PathDirect})
 	describeAll := func(pops []porcupine.Operation) string {
 		var s []string
 		for _, p := range pops {
-			s = append(s, describeOp(p.Input.(kvInput), p.Output.(kvOutput)))
+			s = append(s, describeOp(p.Input.(*kvInput), p.Output.(*kvOutput)))
 		}
 		return strings.Join(s, "; ")
 	}
@@ -215,26 +215,26 @@ func TestToOperations(t *testing.T) {
 	}
 	byValue := map[string]porcupine.Operation{}
 	for _, p := range reads {
-		byValue[p.Input.(kvInput).Value+p.Input.(kvInput).Op] = p
+		byValue[p.Input.(*kvInput).Value+p.Input.(*kvInput).Op] = p
 	}
 	v1, v2, v3 := byValue["v1put"], byValue["v2put"], byValue["v3put"]
-	if v2.Return != infinity || v2.Output.(kvOutput).Outcome != history.Unknown {
-		t.Errorf("unresolved unknown put: return %d outcome %s, want infinity and unknown", v2.Return, v2.Output.(kvOutput).Outcome)
+	if v2.Return != infinity || v2.Output.(*kvOutput).Outcome != history.Unknown {
+		t.Errorf("unresolved unknown put: return %d outcome %s, want infinity and unknown", v2.Return, v2.Output.(*kvOutput).Outcome)
 	}
 	if v1.ClientId != v2.ClientId || v3.ClientId == v2.ClientId {
 		t.Errorf("client ids v1 %d, v2 %d, v3 %d: the unknown op keeps the client's id and the client goes on under a new one",
 			v1.ClientId, v2.ClientId, v3.ClientId)
 	}
 	v4 := byValue["v4put"]
-	if v4.Return != ms(55) || v4.Output.(kvOutput).Outcome != history.OK || v4.Output.(kvOutput).Rev != 4 {
+	if v4.Return != ms(55) || v4.Output.(*kvOutput).Outcome != history.OK || v4.Output.(*kvOutput).Rev != 4 {
 		t.Errorf("resolved unknown put = %+v, want ok at rev 4 returning when seen", v4)
 	}
-	if c := byValue["uupdate"].Output.(kvOutput); !c.Conflict || c.Outcome != history.Fail {
+	if c := byValue["uupdate"].Output.(*kvOutput); !c.Conflict || c.Outcome != history.Fail {
 		t.Errorf("conflicting update output = %+v", c)
 	}
 	for _, p := range reads {
 		if p.Call > p.Return {
-			t.Errorf("%s: call %d after return %d", describeOp(p.Input.(kvInput), p.Output.(kvOutput)), p.Call, p.Return)
+			t.Errorf("%s: call %d after return %d", describeOp(p.Input.(*kvInput), p.Output.(*kvOutput)), p.Call, p.Return)
 		}
 	}
 	// Porcupine's views need at most one outstanding operation per id.

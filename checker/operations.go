@@ -1,8 +1,9 @@
 package checker
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/anishathalye/porcupine"
 
@@ -27,18 +28,28 @@ type opsFilter struct {
 // Porcupine needs one outstanding operation per client. A client whose
 // operation is unknown (return time infinity) goes on with new operations,
 // so from then on it is given a fresh Porcupine client id.
-//
-// Operations that cannot have changed or observed anything are left out:
-// failed reads, and definite failures without a conflict (a put refused for
-// its size says nothing about the key).
-func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []porcupine.Operation {
-	// By invoke time; sorting indexes, not records, which are large.
-	order := make([]int32, len(ops))
-	for i := range order {
-		order[i] = int32(i)
+// Only operations of the check take part (takesPart).
+func toOperations(ops []*history.Record, finals []history.Record, f opsFilter) []porcupine.Operation {
+	// The records taking part, by invoke time: sorted as (time, index)
+	// pairs side by side, not through pointers to records, which are
+	// large and would be fetched from all over memory.
+	type timed struct {
+		invoke int64
+		i      int32
 	}
-	sort.SliceStable(order, func(i, j int) bool { return ops[order[i]].Invoke < ops[order[j]].Invoke })
+	order := make([]timed, 0, len(ops))
+	for i, r := range ops {
+		if takesPart(r, f) {
+			order = append(order, timed{r.Invoke, int32(i)})
+		}
+	}
+	slices.SortFunc(order, func(a, b timed) int { return cmp.Or(cmp.Compare(a.invoke, b.invoke), cmp.Compare(a.i, b.i)) })
 
+	// Inputs and outputs in two slabs, each operation pointing into them:
+	// a value in an interface is an allocation of its own, two per
+	// operation, and a million-operation check would spend its time on them.
+	n := len(order) + len(finals)
+	ins, outs := make([]kvInput, 0, n), make([]kvOutput, 0, n)
 	ids := map[int]int{}
 	next := 0
 	idOf := func(client int) int {
@@ -50,20 +61,9 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 		}
 		return id
 	}
-	res := make([]porcupine.Operation, 0, len(ops)+len(finals))
-	for _, i := range order {
-		r := &ops[i]
-		isWrite := history.IsWrite(r.Op)
-		if !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(*r) == f.path) {
-			continue
-		}
-		conflict := r.ErrClass == history.ClassConflict
-		if r.Outcome == history.Fail && (!isWrite || !conflict) {
-			continue
-		}
-		if r.Outcome == history.Unknown && !isWrite {
-			continue
-		}
+	res := make([]porcupine.Operation, 0, n)
+	for _, o := range order {
+		r := ops[o.i]
 		id := idOf(r.Client)
 		ret, outcome := r.Complete, r.Outcome
 		if r.Outcome == history.Unknown {
@@ -77,27 +77,48 @@ func toOperations(ops []history.Record, finals []history.Record, f opsFilter) []
 				ret = infinity
 			}
 		}
+		ins = append(ins, input(r, f.seqs))
+		outs = append(outs, kvOutput{Outcome: outcome, Conflict: r.ErrClass == history.ClassConflict, Rev: r.Rev, Found: r.Found, Read: r.Read})
 		res = append(res, porcupine.Operation{
 			ClientId: id,
-			Input:    input(r, f.seqs),
+			Input:    &ins[len(ins)-1],
 			Call:     r.Invoke,
-			Output:   kvOutput{Outcome: outcome, Conflict: conflict, Rev: r.Rev, Found: r.Found, Read: r.Read},
+			Output:   &outs[len(outs)-1],
 			Return:   ret,
 			Metadata: r.Client, // what describe needs; a whole record per op would double the checker's memory
 		})
 	}
-	for _, r := range finals {
-		id := next
-		next++
+	for i := range finals {
+		r := &finals[i]
+		ins = append(ins, kvInput{Op: opFinal, Key: r.Key})
+		outs = append(outs, kvOutput{Outcome: history.OK, Rev: r.Rev, Found: r.Found, Read: r.Read, Marker: r.Marker})
 		res = append(res, porcupine.Operation{
-			ClientId: id,
-			Input:    kvInput{Op: opFinal, Key: r.Key},
+			ClientId: next,
+			Input:    &ins[len(ins)-1],
 			Call:     r.Invoke,
-			Output:   kvOutput{Outcome: history.OK, Rev: r.Rev, Found: r.Found, Read: r.Read, Marker: r.Marker},
+			Output:   &outs[len(outs)-1],
 			Return:   r.Complete,
 		})
+		next++
 	}
 	return res
+}
+
+// takesPart: r is an operation of the check f selects. Operations that
+// cannot have changed or observed anything are left out: failed reads, and
+// definite failures without a conflict (a put refused for its size says
+// nothing about the key).
+func takesPart(r *history.Record, f opsFilter) bool {
+	isWrite := history.IsWrite(r.Op)
+	switch {
+	case !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(r) == f.path):
+		return false
+	case r.Outcome == history.Fail:
+		return isWrite && r.ErrClass == history.ClassConflict
+	case r.Outcome == history.Unknown:
+		return isWrite
+	}
+	return true
 }
 
 func input(r *history.Record, seqs map[string]*keySequence) kvInput {

@@ -19,7 +19,7 @@ type readsValid struct {
 
 func (c *readsValid) add(g *keyGroup) {
 	writes := writesByValue(g.r.ops)
-	check := func(r history.Record, who string) {
+	check := func(r *history.Record, who string) {
 		if !r.Found {
 			return
 		}
@@ -43,11 +43,11 @@ func (c *readsValid) add(g *keyGroup) {
 			check(op, fmt.Sprintf("get by client %d", op.Client))
 		}
 	}
-	for _, f := range g.h.Final {
-		check(f, "final read")
+	for i := range g.h.Final {
+		check(&g.h.Final[i], "final read")
 	}
-	for _, r := range g.h.Replicas {
-		if r.Error == "" {
+	for i := range g.h.Replicas {
+		if r := &g.h.Replicas[i]; r.Error == "" {
 			check(r, "replica read on "+r.Node)
 		}
 	}
@@ -65,10 +65,19 @@ func (c *readsValid) result() (CheckResult, []string) {
 	return cr, notesFor(CheckReadsValid, c.bad)
 }
 
+// pointers points at each record of rs.
+func pointers(rs []history.Record) []*history.Record {
+	out := make([]*history.Record, len(rs))
+	for i := range rs {
+		out[i] = &rs[i]
+	}
+	return out
+}
+
 // writesByValue indexes the writes by their value, which is unique per
 // write: any read, delivery or History() entry names the write it saw.
-func writesByValue(ops []history.Record) map[string]history.Record {
-	writes := make(map[string]history.Record, len(ops))
+func writesByValue(ops []*history.Record) map[string]*history.Record {
+	writes := make(map[string]*history.Record, len(ops))
 	for _, op := range ops {
 		if history.IsWrite(op.Op) && op.Value != "" {
 			writes[op.Value] = op

@@ -73,7 +73,9 @@ func observations(h *history.History) map[string]sighting {
 
 // resolved is a history after unknown outcomes were resolved.
 type resolved struct {
-	ops    []history.Record
+	// ops point into the history's ops, or to a changed copy of one: an
+	// op is about 300 bytes, and only unknown ones change.
+	ops    []*history.Record
 	counts map[string]*Resolution
 	// early names, per key, a write that the stream held before the write
 	// was invoked — impossible, since values are unique. Such a key fails
@@ -95,7 +97,7 @@ func resolve(h *history.History, f *facts) resolved {
 	seen := observations(h)
 	complete := h.End != nil && h.End.WatchComplete
 	window := retainedWindow(h, f)
-	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]history.Record, 0, len(h.Ops))}
+	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]*history.Record, 0, len(h.Ops))}
 	count := func(op string) *Resolution {
 		c := r.counts[op]
 		if c == nil {
@@ -104,7 +106,13 @@ func resolve(h *history.History, f *facts) resolved {
 		}
 		return c
 	}
-	for _, op := range h.Ops {
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		changed := func() *history.Record {
+			c := *op
+			op = &c
+			return op
+		}
 		s, wasSeen := seen[op.Value]
 		wasSeen = wasSeen && op.Value != "" && history.IsWrite(op.Op)
 		if wasSeen && s.at < op.Invoke {
@@ -125,13 +133,15 @@ func resolve(h *history.History, f *facts) resolved {
 			// wrote. A failed create whose value is in the stream is that case
 			// (rare: it needs a fault and a race); it is counted and shown.
 			count(op.Op).FailedButSeen++
-			op.Outcome, op.Rev, op.Complete = history.Unknown, s.rev, s.at
+			c := changed()
+			c.Outcome, c.Rev, c.Complete = history.Unknown, s.rev, s.at
 		case op.Outcome != history.Unknown || !history.IsWrite(op.Op):
 		case wasSeen:
 			count(op.Op).Happened++
 			// Outcome stays unknown (that is what the client saw); a
 			// revision on an unknown op marks it as resolved.
-			op.Rev, op.Complete = s.rev, s.at
+			c := changed()
+			c.Rev, c.Complete = s.rev, s.at
 		case op.Value != "" && (complete || window.covers(op)):
 			count(op.Op).NotHappened++
 			continue
@@ -218,7 +228,7 @@ func retainedWindow(h *history.History, f *facts) window {
 }
 
 // covers reports whether op, had it happened, would be among the stored messages.
-func (w window) covers(op history.Record) bool {
+func (w window) covers(op *history.Record) bool {
 	first, ok := w.firstKept[op.Key]
 	return ok && first <= w.f.knownBefore(op.Invoke)+1
 }

@@ -49,23 +49,24 @@ func sequences(h *history.History, known bool) map[string]*keySequence {
 	// restricts where writes may be linearized, so a wrong acknowledgement
 	// here can fail a run, never pass one; where the watcher saw a
 	// conflicting message at the same revision, revisions-unique fails too.
-	var acked []history.Record
-	for _, op := range h.Ops {
-		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
-			acked = append(acked, op)
+	add := func(m *history.Record, seenAt int64) {
+		if m.Rev == 0 || seen[m.Rev] {
+			return
+		}
+		seen[m.Rev] = true
+		byKey[m.Key] = append(byKey[m.Key], message{Rev: m.Rev, Marker: m.Marker, Seen: seenAt})
+	}
+	for i := range h.Watch {
+		add(&h.Watch[i], h.Watch[i].At)
+	}
+	for _, list := range [][]history.Record{h.Stored, h.Final} {
+		for i := range list {
+			add(&list[i], 0)
 		}
 	}
-	for i, list := range [][]history.Record{h.Watch, h.Stored, h.Final, acked} {
-		for _, m := range list {
-			if m.Rev == 0 || seen[m.Rev] {
-				continue
-			}
-			seen[m.Rev] = true
-			msg := message{Rev: m.Rev, Marker: m.Marker}
-			if i == 0 {
-				msg.Seen = m.At
-			}
-			byKey[m.Key] = append(byKey[m.Key], msg)
+	for i := range h.Ops {
+		if op := &h.Ops[i]; op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
+			add(op, 0)
 		}
 	}
 	out := make(map[string]*keySequence, len(byKey))

@@ -63,7 +63,7 @@ func (t *staleTally) done() *StaleReads {
 }
 
 // add measures the gets among ops (a group of keys' resolved operations).
-func (t *staleTally) add(ops []history.Record) {
+func (t *staleTally) add(ops []*history.Record) {
 	type done struct {
 		at  int64
 		rev uint64 // the highest revision completed by then

@@ -138,7 +138,7 @@ type keySweep struct {
 func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	var seq *keySequence
 	for _, op := range ops {
-		if in := op.Input.(kvInput); in.Seq != nil {
+		if in := op.Input.(*kvInput); in.Seq != nil {
 			seq = in.Seq
 			break
 		}
@@ -159,7 +159,7 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	s.chosen = make([]int, n+1)
 
 	for i, op := range ops {
-		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 		switch {
 		case in.Op == history.OpGet || in.Op == opFinal:
 			if !s.boundRead(i, op, in, out) {
@@ -208,14 +208,14 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	}
 	for _, list := range s.deletes {
 		for _, d := range list {
-			if ops[d].Output.(kvOutput).Outcome == history.OK {
+			if ops[d].Output.(*kvOutput).Outcome == history.OK {
 				s.ackedDeletes = append(s.ackedDeletes, d)
 			}
 		}
 	}
 	for _, list := range s.expecting {
 		for _, d := range list {
-			if ops[d].Output.(kvOutput).Outcome == history.OK {
+			if ops[d].Output.(*kvOutput).Outcome == history.OK {
 				s.ackedDeletes = append(s.ackedDeletes, d)
 			}
 		}
@@ -246,7 +246,7 @@ func markerOf(op string) string {
 // boundRead turns a read of one known message into bounds: that message
 // took effect before the read returned, the next one after it was called.
 // Reads of nothing are placed later (place), in whichever empty stretch fits.
-func (s *keySweep) boundRead(i int, op porcupine.Operation, in kvInput, out kvOutput) bool {
+func (s *keySweep) boundRead(i int, op porcupine.Operation, in *kvInput, out *kvOutput) bool {
 	n := len(s.msgs)
 	var k int
 	switch {
@@ -274,7 +274,7 @@ func (s *keySweep) boundRead(i int, op porcupine.Operation, in kvInput, out kvOu
 // boundRefusal does the same for a refused write where one bound suffices:
 // a refusal of "nothing yet" came after the first message, one of the last
 // message's revision before it. Others are left to force.
-func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in kvInput) bool {
+func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput) bool {
 	n := len(s.msgs)
 	k := 0 // the message the refusal must not see: a create's "nothing yet"
 	if in.Op != history.OpCreate {
@@ -400,7 +400,7 @@ func (s *keySweep) pickDelete(j int, latest int64, pool *deleteHeap, used map[in
 		if used[d] {
 			continue
 		}
-		if op.Output.(kvOutput).Outcome == history.OK {
+		if op.Output.(*kvOutput).Outcome == history.OK {
 			return d
 		}
 		if !s.banned[[2]int{j, d}] && op.Call <= latest && (bound < 0 || op.Call < s.ops[bound].Call) {
@@ -455,7 +455,7 @@ func (s *keySweep) banDelay(j int) bool {
 // turn). It reports whether there was one.
 func (s *keySweep) pinAcked(d int) bool {
 	op := s.ops[d]
-	kind := markerOf(op.Input.(kvInput).Op)
+	kind := markerOf(op.Input.(*kvInput).Op)
 	best, bestUnknown := -1, false
 	for j := 1; j <= len(s.msgs); j++ {
 		m := s.msgs[j-1]
@@ -465,10 +465,10 @@ func (s *keySweep) pinAcked(d int) bool {
 		if _, taken := s.pinned[j]; taken {
 			continue
 		}
-		if in := op.Input.(kvInput); in.HasExpect && (j < 2 && in.Expect != 0 || j >= 2 && s.msgs[j-2].Rev != in.Expect) {
+		if in := op.Input.(*kvInput); in.HasExpect && (j < 2 && in.Expect != 0 || j >= 2 && s.msgs[j-2].Rev != in.Expect) {
 			continue
 		}
-		unknown := s.chosen[j] < 0 || s.ops[s.chosen[j]].Output.(kvOutput).Outcome != history.OK
+		unknown := s.chosen[j] < 0 || s.ops[s.chosen[j]].Output.(*kvOutput).Outcome != history.OK
 		if best < 0 || unknown && !bestUnknown || unknown == bestUnknown && abs(s.t[j]-op.Call) < abs(s.t[best]-op.Call) {
 			best, bestUnknown = j, unknown
 		}
@@ -591,7 +591,7 @@ func (s *keySweep) place() ([]placed, bool) {
 		if isWriter[i] {
 			continue
 		}
-		if out := op.Output.(kvOutput); out.Outcome == history.Unknown && op.Input.(kvInput).Op != history.OpGet {
+		if out := op.Output.(*kvOutput); out.Outcome == history.Unknown && op.Input.(*kvInput).Op != history.OpGet {
 			// A write that did not take effect: after everything.
 			order = append(order, placed{op: i, slot: n + 1, at: maxTime})
 			continue
@@ -620,7 +620,7 @@ func (s *keySweep) place() ([]placed, bool) {
 // fits: op, neither a message's writer nor a write that did not take
 // effect, can be linearized in slot j — the key held there what it saw.
 func (s *keySweep) fits(op porcupine.Operation, j int) bool {
-	in, out := op.Input.(kvInput), op.Output.(kvOutput)
+	in, out := op.Input.(*kvInput), op.Output.(*kvOutput)
 	switch {
 	case in.Op != history.OpGet && in.Op != opFinal: // a refused write
 		switch {
@@ -641,7 +641,7 @@ func (s *keySweep) fits(op porcupine.Operation, j int) bool {
 // slotFor finds the first slot that overlaps op's call and return and fits.
 func (s *keySweep) slotFor(op porcupine.Operation) (int, bool) {
 	n := len(s.msgs)
-	if out := op.Output.(kvOutput); out.Found || out.Marker != "" {
+	if out := op.Output.(*kvOutput); out.Found || out.Marker != "" {
 		j := s.index[out.Rev] // one slot only, however far from the call
 		return j, s.t[j] <= op.Return && s.t[j+1] >= op.Call && s.fits(op, j)
 	}
@@ -676,7 +676,7 @@ func (s *keySweep) replays(order []placed) bool {
 		}
 		seen[p.op] = true
 		last = p.at
-		ok, next := step(state, op.Input.(kvInput), op.Output.(kvOutput))
+		ok, next := step(state, op.Input.(*kvInput), op.Output.(*kvOutput))
 		if !ok {
 			return false
 		}

@@ -34,13 +34,13 @@ func TestSweepDecidesSimulatedKeys(t *testing.T) {
 			if sweepKey(part) {
 				swept++
 				if got := porcupine.CheckOperations(kvModel, part); !got {
-					t.Fatalf("the sweep linearized key %q, Porcupine finds it illegal", part[0].Input.(kvInput).Key)
+					t.Fatalf("the sweep linearized key %q, Porcupine finds it illegal", part[0].Input.(*kvInput).Key)
 				}
 				continue
 			}
 			searched++
 			if known {
-				t.Errorf("key %q of a linearizable bucket with a known sequence was not swept: %s", part[0].Input.(kvInput).Key, sweepWhy(part))
+				t.Errorf("key %q of a linearizable bucket with a known sequence was not swept: %s", part[0].Input.(*kvInput).Key, sweepWhy(part))
 			}
 		}
 	})
@@ -91,20 +91,20 @@ func mutate(rng *rand.Rand, part []porcupine.Operation) ([]porcupine.Operation, 
 	m := append([]porcupine.Operation(nil), part...)
 	var written []porcupine.Operation // writes with a revision: what a read may claim to see
 	for _, op := range m {
-		if out := op.Output.(kvOutput); out.Rev != 0 && op.Input.(kvInput).Value != "" {
+		if out := op.Output.(*kvOutput); out.Rev != 0 && op.Input.(*kvInput).Value != "" {
 			written = append(written, op)
 		}
 	}
 	for {
 		i := rng.IntN(len(m))
-		in, out := m[i].Input.(kvInput), m[i].Output.(kvOutput)
+		in, out := m[i].Input.(*kvInput), m[i].Output.(*kvOutput)
 		call, ret := m[i].Call, m[i].Return
 		isRead := in.Op == history.OpGet || in.Op == opFinal
 		switch rng.IntN(7) {
 		case 0: // a read of another write
 			if isRead && len(written) > 0 {
 				w := written[rng.IntN(len(written))]
-				out.Found, out.Marker, out.Read, out.Rev = true, "", w.Input.(kvInput).Value, w.Output.(kvOutput).Rev
+				out.Found, out.Marker, out.Read, out.Rev = true, "", w.Input.(*kvInput).Value, w.Output.(*kvOutput).Rev
 			}
 		case 1: // a point at its return
 			call = ret
@@ -118,7 +118,7 @@ func mutate(rng *rand.Rand, part []porcupine.Operation) ([]porcupine.Operation, 
 			}
 		case 4: // expected another revision
 			if in.Op == history.OpUpdate && len(written) > 0 {
-				in.Expect = written[rng.IntN(len(written))].Output.(kvOutput).Rev
+				in.Expect = written[rng.IntN(len(written))].Output.(*kvOutput).Rev
 			}
 		case 5: // read nothing
 			if in.Op == history.OpGet {
@@ -126,13 +126,13 @@ func mutate(rng *rand.Rand, part []porcupine.Operation) ([]porcupine.Operation, 
 			}
 		case 6: // two writes' revisions swapped
 			j := rng.IntN(len(m))
-			other := m[j].Output.(kvOutput)
-			if out.Rev != 0 && other.Rev != 0 && !isRead && m[j].Input.(kvInput).Op != opFinal && m[j].Input.(kvInput).Op != history.OpGet && i != j {
+			other := m[j].Output.(*kvOutput)
+			if out.Rev != 0 && other.Rev != 0 && !isRead && m[j].Input.(*kvInput).Op != opFinal && m[j].Input.(*kvInput).Op != history.OpGet && i != j {
 				out.Rev, other.Rev = other.Rev, out.Rev
 				m[j].Output = other
 			}
 		}
-		if in == m[i].Input.(kvInput) && out == m[i].Output.(kvOutput) && call == m[i].Call && ret == m[i].Return {
+		if in == m[i].Input.(*kvInput) && out == m[i].Output.(*kvOutput) && call == m[i].Call && ret == m[i].Return {
 			continue // the mutation did not apply to this operation
 		}
 		m[i].Input, m[i].Output, m[i].Call, m[i].Return = in, out, call, ret

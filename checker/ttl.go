@@ -30,7 +30,7 @@ type ttlExpiry struct {
 
 func (c *ttlExpiry) add(g *keyGroup) {
 	h, ops := g.h, g.r.ops
-	writes := map[string]history.Record{}
+	writes := map[string]*history.Record{}
 	for _, op := range ops {
 		// An unknown write that was never seen has no bound on when it was
 		// stored (its Complete is when its client gave up): left out.
@@ -46,7 +46,7 @@ func (c *ttlExpiry) add(g *keyGroup) {
 	if len(writes) == 0 {
 		return
 	}
-	check := func(r history.Record, who func() string) {
+	check := func(r *history.Record, who func() string) {
 		if !r.Found {
 			return
 		}
@@ -72,8 +72,8 @@ func (c *ttlExpiry) add(g *keyGroup) {
 			check(op, func() string { return fmt.Sprintf("get by client %d", op.Client) })
 		}
 	}
-	for _, f := range h.Final {
-		check(f, func() string { return "final read" })
+	for i := range h.Final {
+		check(&h.Final[i], func() string { return "final read" })
 	}
 }
 

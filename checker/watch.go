@@ -235,7 +235,7 @@ func (c *watchNoPhantoms) add(g *keyGroup) {
 	if c.meta == nil || len(c.meta.Watchers) == 0 {
 		return
 	}
-	writes := writesByValue(g.h.Ops)
+	writes := writesByValue(pointers(g.h.Ops))
 	for _, d := range g.h.Delivered {
 		if d.Marker != history.MarkerNone {
 			continue

@@ -20,7 +20,8 @@ type Spilled struct {
 	Whole   *History
 	dir     string
 	buckets int
-	records []int // per bucket
+	records []int         // per bucket
+	shelves []shelfCounts // per bucket
 	groups  [][]int
 	// keyIndex: the meta line's keys, numbered. They take the buckets in
 	// turn — a hash would put two of 64 keys in one bucket now and then,
@@ -50,7 +51,7 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Spilled{Whole: &History{}, dir: dir, buckets: buckets, records: make([]int, buckets)}
+	s := &Spilled{Whole: &History{}, dir: dir, buckets: buckets, records: make([]int, buckets), shelves: make([]shelfCounts, buckets)}
 	files := make([]*os.File, buckets)
 	writers := make([]*bufio.Writer, buckets)
 	closeAll := func() error {
@@ -101,6 +102,7 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 		s.routed = true
 		b := s.bucketOf(rec.Key)
 		s.records[b]++
+		s.shelves[b][shelfOf(rec)]++
 		scratch = appendSpill(scratch[:0], rec)
 		size = binary.AppendUvarint(size[:0], uint64(len(scratch)))
 		w := writers[b]
@@ -161,6 +163,13 @@ func (s *Spilled) Each(yield func(*History) error) error {
 		}
 		g := s.Whole.EmptyGroup(func(key string) bool { return in[s.bucketOf(key)] })
 		c := collector{h: g, strs: map[string]string{}}
+		var size shelfCounts
+		for _, b := range buckets {
+			for i, n := range s.shelves[b] {
+				size[i] += n
+			}
+		}
+		c.reserve(size)
 		for _, b := range buckets {
 			if err := s.readBucket(b, &c); err != nil {
 				return fmt.Errorf("reading back the history cut by key: %w", err)

@@ -31,7 +31,7 @@ const (
 )
 
 // PathOf is the read path of a get record.
-func PathOf(r Record) string {
+func PathOf(r *Record) string {
 	if r.Path == "" {
 		return PathDirect
 	}
