@@ -117,6 +117,7 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		}
 		reads.stalePath = path
 		checks = append(checks, reads)
+		writes.impliedBy = append(writes.impliedBy, reads)
 	}
 	checks = append(checks,
 		&revisionsUnique{},
@@ -140,7 +141,8 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 			res.Resolution[op] = res.Resolution[op].plus(c)
 		}
 		stale.add(kg.r.ops)
-		for _, c := range checks {
+		// The write check last of the three: a read check can settle it.
+		for _, c := range append(checks[1:], checks[0]) {
 			c.add(kg)
 		}
 		return nil

@@ -11,10 +11,12 @@ import (
 )
 
 // explain names the operations and revisions behind one key's violation.
-// It looks for the anomalies people recognise first; failing that, it names
-// the earliest operation that no linearization found by Porcupine could place.
-func explain(ops []porcupine.Operation, info porcupine.LinearizationInfo) string {
-	if s := explainKnown(ops); s != "" {
+// It looks for the anomalies people recognise first among all the key's
+// operations; failing that, it names the earliest operation of those
+// searched (all, or the piece found illegal) that no linearization found by
+// Porcupine could place.
+func explain(all, ops []porcupine.Operation, info porcupine.LinearizationInfo) string {
+	if s := explainKnown(all); s != "" {
 		return s
 	}
 	placed := map[int]bool{}

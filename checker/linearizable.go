@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ type linearizable struct {
 	stalePath  string // the read path whose stale reads the detail adds
 
 	ops, keys, searched int
+	inPieces            []string // keys searched in pieces (see cutPieces)
 	searchLimit         int      // operations of one key Porcupine may search (see searchLimit)
 	tooLarge            []string // keys the sweep left that were too large to search
 	clientOps           bool     // some client operation took effect or may have
@@ -38,6 +40,17 @@ type linearizable struct {
 	timedOut            bool
 	bad                 []string // failing keys
 	notes, views        []string
+
+	// impliedBy: checks whose operations include all of this one's (each
+	// read check takes every write). A group one of them found
+	// linearizable on every key is linearizable for this check too —
+	// leaving reads, which change nothing, out of a linearization leaves a
+	// linearization — so it is not checked again. Their add runs first.
+	impliedBy   []*linearizable
+	groupOK     bool   // the last group add was given is linearizable on every key
+	implied     int    // operations decided by one of impliedBy
+	impliedKeys int    // and their keys
+	impliedAs   string // by which
 }
 
 func newLinearizable(name string, filter opsFilter, f *facts, opts Options) *linearizable {
@@ -52,8 +65,15 @@ func (l *linearizable) add(g *keyGroup) {
 	if l.skip != "" || l.anyTTL {
 		return
 	}
+	l.groupOK = false
 	start := time.Now()
 	defer func() { l.took += time.Since(start) }()
+	for _, by := range l.impliedBy {
+		if by.groupOK {
+			l.addImplied(g, by.name)
+			return
+		}
+	}
 	f := l.filter
 	f.seqs = g.r.seqs
 	pops := toOperations(g.r.ops, g.h.Final, f)
@@ -61,29 +81,45 @@ func (l *linearizable) add(g *keyGroup) {
 	l.ops += len(pops)
 	l.keys += len(parts)
 	l.clientOps = l.clientOps || anyClientOp(pops)
-	verdict, searched, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
+	verdict, searched, inPieces, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
 	l.searched += searched
+	l.inPieces = append(l.inPieces, inPieces...)
 	l.tooLarge = append(l.tooLarge, tooLarge...)
 	switch {
 	case verdict == porcupine.Unknown && len(g.r.early) == 0:
 		l.timedOut = len(tooLarge) == 0
 		return
 	case verdict == porcupine.Ok && len(g.r.early) == 0:
+		l.groupOK = true
 		return
 	}
 	for _, part := range parts {
 		key := part[0].Input.(*kvInput).Key
 		why, seenEarly := g.r.early[key]
-		if !seenEarly && (!l.opts.searchOnly && sweepKey(part) || len(part) > l.searchLimit) {
-			continue // linearizable; or too large to search, and said so
+		if !seenEarly && !l.opts.searchOnly && sweepKey(part) {
+			continue // linearizable
 		}
+		pieces := cutPieces(part, min(minPiece, l.searchLimit/2))
+		if !seenEarly && largestPiece(pieces) > l.searchLimit {
+			continue // too large to search, and said so
+		}
+		// The piece to draw: the failing one (found again: checkKeys
+		// stopped at the verdict), or for a key seen early, the first.
 		began := time.Now()
-		result, info := porcupine.CheckOperationsVerbose(kvModel, part, max(l.searchLeft, time.Second))
+		bad := 0
+		if len(pieces) > 1 {
+			var r porcupine.CheckResult
+			if r, bad = searchPieces(pieces, max(l.searchLeft, time.Second)); r != porcupine.Illegal {
+				bad = 0
+			}
+		}
+		model := modelFrom(pieces[bad].init)
+		result, info := porcupine.CheckOperationsVerbose(model, pieces[bad].ops, max(l.searchLeft-time.Since(began), time.Second))
 		l.searchLeft -= time.Since(began)
 		switch {
 		case seenEarly:
 		case result == porcupine.Illegal:
-			why = explain(part, info)
+			why = explain(part, pieces[bad].ops, info)
 		default:
 			continue
 		}
@@ -96,13 +132,35 @@ func (l *linearizable) add(g *keyGroup) {
 		}
 		if l.opts.VisualizeDir != "" {
 			file := visualizationName(key, l.name)
-			if err := writeVisualization(l.opts.VisualizeDir, file, info); err != nil {
+			if err := writeVisualization(l.opts.VisualizeDir, file, model, info); err != nil {
 				l.notes = append(l.notes, fmt.Sprintf("%s: cannot write visualization for key %q: %v", l.name, key, err))
 			} else {
 				l.views = append(l.views, file)
 			}
 		}
 	}
+}
+
+// addImplied counts a group that by, one of impliedBy, found linearizable.
+func (l *linearizable) addImplied(g *keyGroup, by string) {
+	keys := map[string]bool{}
+	for _, r := range g.r.ops {
+		if takesPart(r, l.filter) {
+			keys[r.Key] = true
+			l.ops++
+			l.implied++
+			l.clientOps = true
+		}
+	}
+	for _, r := range g.h.Final {
+		keys[r.Key] = true
+	}
+	l.ops += len(g.h.Final)
+	l.implied += len(g.h.Final)
+	l.keys += len(keys)
+	l.impliedKeys += len(keys)
+	l.impliedAs = by
+	l.groupOK = true
 }
 
 func (l *linearizable) result() (CheckResult, []string) {
@@ -119,12 +177,19 @@ func (l *linearizable) result() (CheckResult, []string) {
 		// Only final reads (or nothing): passing would say nothing.
 		c.Result, c.Detail = Skipped, "no client operation took effect or may have: nothing to check"
 	case len(l.tooLarge) > 0:
-		c.Result, c.Detail = Unknown, fmt.Sprintf("%d of %d keys have no known message sequence and more operations than a search may take within the memory budget (%d): %s",
+		c.Result, c.Detail = Unknown, fmt.Sprintf("%d of %d keys have no known message sequence and a stretch without a sound cut longer than a search may take within the memory budget (%d operations): %s",
 			len(l.tooLarge), l.keys, l.searchLimit, firstFew(quoteAll(l.tooLarge), 5, ", "))
 	case l.timedOut:
 		c.Result, c.Detail = Unknown, fmt.Sprintf("search timed out after %s on %d operations over %d keys", l.timeout, l.ops, l.keys)
 	default:
-		c.Result, c.Detail = Pass, fmt.Sprintf("%d operations over %d keys linearizable (%s; %s)", l.ops, l.keys, howChecked(l.keys, l.searched), roundDur(l.took))
+		how := howChecked(l.keys-l.impliedKeys, l.searched, l.inPieces)
+		switch {
+		case l.implied == l.ops:
+			how = fmt.Sprintf("shown by %s, whose operations include these", l.impliedAs)
+		case l.implied > 0:
+			how += fmt.Sprintf("; %d of them shown by %s, whose operations include them", l.implied, l.impliedAs)
+		}
+		c.Result, c.Detail = Pass, fmt.Sprintf("%d operations over %d keys linearizable (%s; %s)", l.ops, l.keys, how, roundDur(l.took))
 	}
 	return c, nil
 }
@@ -139,7 +204,7 @@ func (l *linearizable) result() (CheckResult, []string) {
 // a key's operations (a bitset per cached state), so 64 keys checked side
 // by side held 64 such memos (2.3 GB live for 1M ops) where 2 cores only
 // ever work on two.
-func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, searched int, tooLarge []string) {
+func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, searched int, inPieces, tooLarge []string) {
 	var budget atomic.Int64 // ns of search left, spent by every search side by side
 	budget.Store(int64(*searchLeft))
 	defer func() { *searchLeft = time.Duration(budget.Load()) }()
@@ -163,7 +228,8 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 					results <- porcupine.Ok
 					continue
 				}
-				if len(part) > searchLimit {
+				pieces := cutPieces(part, min(minPiece, searchLimit/2))
+				if largestPiece(pieces) > searchLimit {
 					mu.Lock()
 					tooLarge = append(tooLarge, part[0].Input.(*kvInput).Key)
 					mu.Unlock()
@@ -176,8 +242,14 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 					continue
 				}
 				searches.Add(1)
+				if len(pieces) > 1 {
+					mu.Lock()
+					inPieces = append(inPieces, part[0].Input.(*kvInput).Key)
+					mu.Unlock()
+				}
 				began := time.Now()
-				results <- porcupine.CheckOperationsTimeout(kvModel, part, left)
+				r, _ := searchPieces(pieces, left)
+				results <- r
 				budget.Add(-int64(time.Since(began)))
 			}
 		}()
@@ -210,7 +282,7 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 	// Illegal verdict may wait for up to GOMAXPROCS-1 keys; results has
 	// room for all of them.
 	wg.Wait()
-	return verdict, int(searches.Load()), tooLarge
+	return verdict, int(searches.Load()), inPieces, tooLarge
 }
 
 // searchLimit is how many operations of one key Porcupine may search
@@ -222,21 +294,26 @@ func searchLimit(budget int64) int {
 
 // howChecked says how many keys were decided by their message sequence
 // alone and how many needed a search.
-func howChecked(keys, searched int) string {
+func howChecked(keys, searched int, inPieces []string) string {
+	pieces := ""
+	if len(inPieces) > 0 {
+		slices.Sort(inPieces)
+		pieces = fmt.Sprintf(", %d of them cut into pieces (%s)", len(inPieces), firstFew(quoteAll(inPieces), 5, ", "))
+	}
 	switch searched {
 	case 0:
 		return "every key by its message sequence"
 	case keys:
-		return "every key by search"
+		return "every key by search" + pieces
 	}
-	return fmt.Sprintf("%d keys by their message sequence, %d by search", keys-searched, searched)
+	return fmt.Sprintf("%d keys by their message sequence, %d by search%s", keys-searched, searched, pieces)
 }
 
-func writeVisualization(dir, file string, info porcupine.LinearizationInfo) error {
+func writeVisualization(dir, file string, model porcupine.Model, info porcupine.LinearizationInfo) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return porcupine.VisualizePath(kvModel, info, filepath.Join(dir, file))
+	return porcupine.VisualizePath(model, info, filepath.Join(dir, file))
 }
 
 // visualizationName is linearizability/<key>.html for the write check and

@@ -97,7 +97,9 @@ func mutate(rng *rand.Rand, part []porcupine.Operation) ([]porcupine.Operation, 
 	}
 	for {
 		i := rng.IntN(len(m))
-		in, out := m[i].Input.(*kvInput), m[i].Output.(*kvOutput)
+		// Copies: the operations share their inputs and outputs with part.
+		inV, outV := *m[i].Input.(*kvInput), *m[i].Output.(*kvOutput)
+		in, out := &inV, &outV
 		call, ret := m[i].Call, m[i].Return
 		isRead := in.Op == history.OpGet || in.Op == opFinal
 		switch rng.IntN(7) {
@@ -126,13 +128,14 @@ func mutate(rng *rand.Rand, part []porcupine.Operation) ([]porcupine.Operation, 
 			}
 		case 6: // two writes' revisions swapped
 			j := rng.IntN(len(m))
-			other := m[j].Output.(*kvOutput)
+			otherV := *m[j].Output.(*kvOutput)
+			other := &otherV
 			if out.Rev != 0 && other.Rev != 0 && !isRead && m[j].Input.(*kvInput).Op != opFinal && m[j].Input.(*kvInput).Op != history.OpGet && i != j {
 				out.Rev, other.Rev = other.Rev, out.Rev
 				m[j].Output = other
 			}
 		}
-		if in == m[i].Input.(*kvInput) && out == m[i].Output.(*kvOutput) && call == m[i].Call && ret == m[i].Return {
+		if *in == *m[i].Input.(*kvInput) && *out == *m[i].Output.(*kvOutput) && call == m[i].Call && ret == m[i].Return {
 			continue // the mutation did not apply to this operation
 		}
 		m[i].Input, m[i].Output, m[i].Call, m[i].Return = in, out, call, ret
