@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,5 +130,52 @@ func TestReaderNeedsMeta(t *testing.T) {
 	os.WriteFile(path, []byte(`{"kind":"op"}`+"\n"), 0o644)
 	if _, err := ReadFile(path); err == nil {
 		t.Fatal("a file without meta line was accepted")
+	}
+}
+
+// TestScanAcrossBatches: lines are parsed in batches side by side, but
+// records reach visit in the file's order, blank lines still count for the
+// line number an error names, and an error from visit stops the scan.
+func TestScanAcrossBatches(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"kind":"meta","meta":{"scenario":"t"}}` + "\n")
+	const n = 5 * batchLines
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, `{"kind":"op","client":1,"op":"put","key":"k","value":"v%d","outcome":"ok","rev":%d,"invoke":%d,"complete":%d}`+"\n", i, i, i, i)
+		if i%1000 == 0 {
+			b.WriteString("\n")
+		}
+	}
+	good := b.String()
+	next := uint64(1)
+	if _, err := Scan(strings.NewReader(good), func(r *Record) error {
+		if r.Kind == KindOp {
+			if r.Rev != next {
+				return fmt.Errorf("record of revision %d after %d", r.Rev, next-1)
+			}
+			next++
+		}
+		return nil
+	}); err != nil || next != n+1 {
+		t.Fatalf("scan: %v after %d records", err, next-1)
+	}
+
+	// Line 4,000 of the ops is line 4,004 of the file: a meta line and
+	// three blank lines before it.
+	lines := strings.Split(good, "\n")
+	lines[4003] = "garbage"
+	if _, err := Scan(strings.NewReader(strings.Join(lines, "\n")), func(*Record) error { return nil }); err == nil || !strings.Contains(err.Error(), "line 4004") {
+		t.Fatalf("want an error naming line 4004, got %v", err)
+	}
+
+	stop := errors.New("stop")
+	seen := 0
+	if _, err := Scan(strings.NewReader(good), func(*Record) error {
+		if seen++; seen == 10 {
+			return stop
+		}
+		return nil
+	}); err != stop || seen != 10 {
+		t.Fatalf("visit's error: got %v after %d records", err, seen)
 	}
 }

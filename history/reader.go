@@ -127,7 +127,7 @@ func (r *Reader) Close() {
 func Read(r io.Reader) (*History, error) {
 	h := &History{}
 	c := collector{h: h, strs: map[string]string{}}
-	truncated, err := Scan(r, func(rec *Record, _ []byte) error {
+	truncated, err := Scan(r, func(rec *Record) error {
 		c.add(rec)
 		return nil
 	})
@@ -248,73 +248,6 @@ func (c *collector) add(rec *Record) {
 	case KindEnd:
 		h.End = rec.End
 	}
-}
-
-// Scan reads JSONL records one at a time and hands each to visit with its
-// line (nil for an op made up from an invoke). An invoke is held until its
-// op line; one that never got it (the run was killed with the write in
-// flight) is handed on at the end as an unknown op, so visit never sees
-// invoke records. A bad line in the middle is an error naming the line; a
-// bad last line is tolerated — Scan returns how many it skipped (0 or 1).
-// Memory is bounded by the writes in flight, not by the history's length.
-func Scan(r io.Reader, visit func(rec *Record, line []byte) error) (truncated int, err error) {
-	// Writes started but not (yet) completed, by client and invoke time.
-	type started struct {
-		client int
-		invoke int64
-	}
-	pendingWrites := map[started]Record{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
-	var pending error
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
-		}
-		if pending != nil {
-			return 0, pending
-		}
-		var rec Record
-		if err := unmarshalRecord(b, &rec); err != nil {
-			pending = fmt.Errorf("history line %d: %v", line, err)
-			continue
-		}
-		switch rec.Kind {
-		case KindInvoke:
-			pendingWrites[started{rec.Client, rec.Invoke}] = rec
-			continue
-		case KindOp:
-			if err := validOp(&rec); err != nil {
-				pending = fmt.Errorf("history line %d: %v", line, err)
-				continue
-			}
-			delete(pendingWrites, started{rec.Client, rec.Invoke})
-		case KindMeta, KindWatch, KindHistory, KindFinal, KindStored, KindReplica, KindFault, KindEnd:
-		default:
-			pending = fmt.Errorf("history line %d: unknown kind %q", line, rec.Kind)
-			continue
-		}
-		if err := visit(&rec, b); err != nil {
-			return 0, err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("reading history: %w", err)
-	}
-	if pending != nil {
-		truncated = 1
-	}
-	for _, rec := range pendingWrites {
-		rec.Kind, rec.Outcome = KindOp, Unknown
-		rec.ErrClass, rec.Error = ClassNoCompletion, "no completion recorded: the run was killed"
-		if err := visit(&rec, nil); err != nil {
-			return 0, err
-		}
-	}
-	return truncated, nil
 }
 
 // validOp rejects op records the checker cannot reason about, so a damaged

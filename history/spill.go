@@ -80,7 +80,7 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 	whole := collector{h: s.Whole}
 	var scratch, size []byte
 	n := 0
-	truncated, err := Scan(r, func(rec *Record, _ []byte) error {
+	truncated, err := Scan(r, func(rec *Record) error {
 		if n++; n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
