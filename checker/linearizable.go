@@ -99,7 +99,7 @@ func (l *linearizable) add(g *keyGroup) {
 		if !seenEarly && !l.opts.searchOnly && sweepKey(part) {
 			continue // linearizable
 		}
-		pieces := cutPieces(part, min(minPiece, l.searchLimit/2))
+		pieces := piecesWithin(part, l.searchLimit)
 		if !seenEarly && largestPiece(pieces) > l.searchLimit {
 			continue // too large to search, and said so
 		}
@@ -228,7 +228,7 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 					results <- porcupine.Ok
 					continue
 				}
-				pieces := cutPieces(part, min(minPiece, searchLimit/2))
+				pieces := piecesWithin(part, searchLimit)
 				if largestPiece(pieces) > searchLimit {
 					mu.Lock()
 					tooLarge = append(tooLarge, part[0].Input.(*kvInput).Key)

@@ -43,9 +43,9 @@ type piece struct {
 // would spend their time starting searches.
 const minPiece = 2000
 
-// cutPieces cuts one key's operations into pieces of at least min
+// cutPieces cuts one key's operations into pieces of at least least
 // operations where a cut is sound (see above); one piece if there is none.
-func cutPieces(ops []porcupine.Operation, min int) []piece {
+func cutPieces(ops []porcupine.Operation, least int) []piece {
 	sorted := slices.Clone(ops)
 	slices.SortStableFunc(sorted, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 	pieces := []piece{{init: initState()}}
@@ -57,7 +57,7 @@ func cutPieces(ops []porcupine.Operation, min int) []piece {
 		// overlapping: strictly before, or no cut.
 		quiet := before < last.Call && last.Return < sorted[i].Call
 		before = max(before, last.Return)
-		if !quiet || i-start < min || len(sorted)-i < min {
+		if !quiet || i-start < least || len(sorted)-i < least {
 			continue
 		}
 		state, ok := stateAfter(last)
@@ -70,6 +70,13 @@ func cutPieces(ops []porcupine.Operation, min int) []piece {
 	}
 	pieces[len(pieces)-1].ops = sorted[start:]
 	return pieces
+}
+
+// piecesWithin cuts one key's operations for a search limited to
+// searchLimit operations: pieces of at least minPiece, or half the limit if
+// that is less, so that pieces can be cut small enough to search.
+func piecesWithin(ops []porcupine.Operation, searchLimit int) []piece {
+	return cutPieces(ops, min(minPiece, searchLimit/2))
 }
 
 // stateAfter is the one state op leaves the key in, if there is one.

@@ -26,20 +26,12 @@ func (h *History) Split(n int) []*History {
 	for i := range groups {
 		groups[i] = h.EmptyGroup(func(key string) bool { return GroupOf(key, n) == i })
 	}
-	for _, list := range []struct {
-		records []Record
-		of      func(*History) *[]Record
-	}{
-		{h.Ops, func(g *History) *[]Record { return &g.Ops }},
-		{h.Watch, func(g *History) *[]Record { return &g.Watch }},
-		{h.Final, func(g *History) *[]Record { return &g.Final }},
-		{h.Replicas, func(g *History) *[]Record { return &g.Replicas }},
-		{h.Stored, func(g *History) *[]Record { return &g.Stored }},
-		{h.KeyHistory, func(g *History) *[]Record { return &g.KeyHistory }},
-	} {
-		for _, r := range list.records {
-			to := list.of(groups[GroupOf(r.Key, n)])
-			*to = append(*to, r)
+	for s := range shelves {
+		if from := h.list(s); from != nil {
+			for _, r := range *from {
+				to := groups[GroupOf(r.Key, n)].list(s)
+				*to = append(*to, r)
+			}
 		}
 	}
 	for _, d := range h.Delivered {

@@ -142,8 +142,8 @@ func Read(r io.Reader) (*History, error) {
 }
 
 // unmarshalRecord parses one line. go-json, not encoding/json: reading is
-// most of checking a long history, and it decodes these lines about twice
-// as fast (TestAppendRecordRoundTrips holds the two to the same result).
+// a large part of checking a long history, and it decodes these lines about
+// twice as fast (TestAppendRecordRoundTrips holds the two to the same result).
 func unmarshalRecord(line []byte, r *Record) error { return json.Unmarshal(line, r) }
 
 var errNoMeta = fmt.Errorf("history has no meta line: not a kvharness history")
@@ -184,12 +184,41 @@ func shelfOf(rec *Record) shelf {
 	return shelfNone
 }
 
+// list is h's list of records on shelf s; nil for shelfNone and
+// shelfDelivered, which hold no records.
+func (h *History) list(s shelf) *[]Record {
+	switch s {
+	case shelfOps:
+		return &h.Ops
+	case shelfWatch:
+		return &h.Watch
+	case shelfKeyHistory:
+		return &h.KeyHistory
+	case shelfFinal:
+		return &h.Final
+	case shelfStored:
+		return &h.Stored
+	case shelfReplicas:
+		return &h.Replicas
+	}
+	return nil
+}
+
 // shelfCounts counts records per shelf, so lists read back from a spill
 // are made at their size once: growing a slice of a million records by
 // appending copies it again and again, and the copy of a large slice
 // holding pointers cannot be preempted, stalling the collector (it was
 // half the time of checking a 2-minute run).
 type shelfCounts [shelves]int
+
+// total is how many records there are on all shelves.
+func (n shelfCounts) total() int {
+	t := 0
+	for _, c := range n {
+		t += c
+	}
+	return t
+}
 
 // collector files records into a History by kind.
 type collector struct {
@@ -199,14 +228,12 @@ type collector struct {
 
 // reserve makes room in c's lists for n more records.
 func (c *collector) reserve(n shelfCounts) {
-	h := c.h
-	h.Ops = slices.Grow(h.Ops, n[shelfOps])
-	h.Watch = slices.Grow(h.Watch, n[shelfWatch])
-	h.Delivered = slices.Grow(h.Delivered, n[shelfDelivered])
-	h.KeyHistory = slices.Grow(h.KeyHistory, n[shelfKeyHistory])
-	h.Final = slices.Grow(h.Final, n[shelfFinal])
-	h.Stored = slices.Grow(h.Stored, n[shelfStored])
-	h.Replicas = slices.Grow(h.Replicas, n[shelfReplicas])
+	for s := range shelves {
+		if l := c.h.list(s); l != nil {
+			*l = slices.Grow(*l, n[s])
+		}
+	}
+	c.h.Delivered = slices.Grow(c.h.Delivered, n[shelfDelivered])
 }
 
 func (c *collector) intern(s string) string {
@@ -219,34 +246,26 @@ func (c *collector) intern(s string) string {
 
 func (c *collector) add(rec *Record) {
 	h := c.h
-	switch rec.Kind {
-	case KindMeta:
-		h.Meta = rec.Meta
-	case KindOp:
-		h.Ops = append(h.Ops, *rec)
-	case KindWatch:
-		if rec.Watcher > 0 {
-			// Each watcher names the same keys and values: one copy.
-			d := DeliveryOf(*rec)
-			d.Key, d.Read = c.intern(d.Key), c.intern(d.Read)
-			h.Delivered = append(h.Delivered, d)
-		} else {
-			h.Watch = append(h.Watch, *rec)
+	switch s := shelfOf(rec); s {
+	case shelfDelivered:
+		// Each watcher names the same keys and values: one copy.
+		d := DeliveryOf(*rec)
+		d.Key, d.Read = c.intern(d.Key), c.intern(d.Read)
+		h.Delivered = append(h.Delivered, d)
+	case shelfNone:
+		switch rec.Kind {
+		case KindMeta:
+			h.Meta = rec.Meta
+		case KindFault:
+			if rec.Fault != nil {
+				h.Faults = append(h.Faults, *rec.Fault)
+			}
+		case KindEnd:
+			h.End = rec.End
 		}
-	case KindHistory:
-		h.KeyHistory = append(h.KeyHistory, *rec)
-	case KindFinal:
-		h.Final = append(h.Final, *rec)
-	case KindStored:
-		h.Stored = append(h.Stored, *rec)
-	case KindReplica:
-		h.Replicas = append(h.Replicas, *rec)
-	case KindFault:
-		if rec.Fault != nil {
-			h.Faults = append(h.Faults, *rec.Fault)
-		}
-	case KindEnd:
-		h.End = rec.End
+	default:
+		l := h.list(s)
+		*l = append(*l, *rec)
 	}
 }
 

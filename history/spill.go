@@ -20,8 +20,7 @@ type Spilled struct {
 	Whole   *History
 	dir     string
 	buckets int
-	records []int         // per bucket
-	shelves []shelfCounts // per bucket
+	shelves []shelfCounts // per bucket: its records, by shelf
 	groups  [][]int
 	// keyIndex: the meta line's keys, numbered. They take the buckets in
 	// turn — a hash would put two of 64 keys in one bucket now and then,
@@ -51,7 +50,7 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Spilled{Whole: &History{}, dir: dir, buckets: buckets, records: make([]int, buckets), shelves: make([]shelfCounts, buckets)}
+	s := &Spilled{Whole: &History{}, dir: dir, buckets: buckets, shelves: make([]shelfCounts, buckets)}
 	files := make([]*os.File, buckets)
 	writers := make([]*bufio.Writer, buckets)
 	closeAll := func() error {
@@ -85,9 +84,9 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 			return ctx.Err()
 		}
 		visit(rec)
-		switch rec.Kind {
-		case KindMeta:
-			if !s.routed && rec.Meta != nil {
+		shelf := shelfOf(rec)
+		if shelf == shelfNone { // meta, fault, end
+			if rec.Kind == KindMeta && !s.routed && rec.Meta != nil {
 				s.keyIndex = map[string]int{}
 				for i, k := range rec.Meta.Keys {
 					s.keyIndex[k] = i
@@ -95,14 +94,10 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 			}
 			whole.add(rec)
 			return nil
-		case KindFault, KindEnd:
-			whole.add(rec)
-			return nil
 		}
 		s.routed = true
 		b := s.bucketOf(rec.Key)
-		s.records[b]++
-		s.shelves[b][shelfOf(rec)]++
+		s.shelves[b][shelf]++
 		scratch = appendSpill(scratch[:0], rec)
 		size = binary.AppendUvarint(size[:0], uint64(len(scratch)))
 		w := writers[b]
@@ -134,7 +129,8 @@ func (s *Spilled) Plan(maxRecords int) (groups, largest int) {
 	s.groups = nil
 	var cur []int
 	size := 0
-	for b, n := range s.records {
+	for b, counts := range s.shelves {
+		n := counts.total()
 		if len(cur) > 0 && size+n > maxRecords {
 			s.groups = append(s.groups, cur)
 			largest = max(largest, size)
