@@ -3,7 +3,6 @@ package checker
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -48,21 +47,17 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = DefaultMemoryBudget
 	}
-	dir, err := os.MkdirTemp("", "kvharness-check-") // TMPDIR
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
 	b := newFactsBuilder()
-	spilled, err := history.Spill(ctx, path, dir, spillBuckets, func(r *history.Record) {
+	spilled, err := history.Spill(ctx, path, history.SpillOptions{Buckets: spillBuckets, Visit: func(r *history.Record) {
 		b.observe(r)
 		if o.Observe != nil {
 			o.Observe(r)
 		}
-	})
+	}})
 	if err != nil {
 		return nil, nil, err
 	}
+	defer spilled.Remove()
 	whole := spilled.Whole
 	f := b.done(whole.End)
 	maxRecords := int(o.MemoryBudget / bytesPerRecord)

@@ -53,7 +53,7 @@ func CheckFile(ctx context.Context, path string, o checker.FileOptions) (*checke
 	if err != nil {
 		return nil, nil, err
 	}
-	d.DamagedTail = whole.DamagedTail
+	d.SetRun(whole)
 	return res, d, nil
 }
 

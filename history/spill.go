@@ -37,20 +37,38 @@ func (s *Spilled) bucketOf(key string) int {
 	return GroupOf(key, s.buckets)
 }
 
-// Spill reads the history at path once, hands every record to visit (an
-// invoke never completed as an unknown op, see Scan) and writes each per-key
-// record to one of buckets files under dir, which it creates. It stops
-// with ctx's error once ctx is done.
-func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Record)) (*Spilled, error) {
+// SpillOptions say how a history is cut.
+type SpillOptions struct {
+	Buckets int // how many bucket files the keys are cut into
+	// Visit, if set, sees every record as the file is read (an invoke
+	// never completed as an unknown op, see Scan).
+	Visit func(*Record)
+	// Keep, if set, says which per-key records go to the buckets; the
+	// others are only visited.
+	Keep func(*Record) bool
+}
+
+// Spill reads the history at path once and writes each per-key record to
+// one of o.Buckets files in a temporary folder of its own (in TMPDIR),
+// which Remove removes. It stops with ctx's error once ctx is done, its
+// folder removed.
+func Spill(ctx context.Context, path string, o SpillOptions) (_ *Spilled, err error) {
 	r, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := os.MkdirTemp("", "kvharness-spill-")
+	if err != nil {
 		return nil, err
 	}
-	s := &Spilled{Whole: &History{}, dir: dir, buckets: buckets, shelves: make([]shelfCounts, buckets)}
+	s := &Spilled{Whole: &History{}, dir: dir, buckets: o.Buckets, shelves: make([]shelfCounts, o.Buckets)}
+	defer func() {
+		if err != nil {
+			s.Remove()
+		}
+	}()
+	buckets := o.Buckets
 	files := make([]*os.File, buckets)
 	writers := make([]*bufio.Writer, buckets)
 	closeAll := func() error {
@@ -83,7 +101,9 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 		if n++; n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		visit(rec)
+		if o.Visit != nil {
+			o.Visit(rec)
+		}
 		shelf := shelfOf(rec)
 		if shelf == shelfNone { // meta, fault, end
 			if rec.Kind == KindMeta && !s.routed && rec.Meta != nil {
@@ -96,6 +116,9 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 			return nil
 		}
 		s.routed = true
+		if o.Keep != nil && !o.Keep(rec) {
+			return nil
+		}
 		b := s.bucketOf(rec.Key)
 		s.shelves[b][shelf]++
 		scratch = appendSpill(scratch[:0], rec)
@@ -117,6 +140,9 @@ func Spill(ctx context.Context, path, dir string, buckets int, visit func(*Recor
 	}
 	return s, nil
 }
+
+// Remove removes the bucket files.
+func (s *Spilled) Remove() error { return os.RemoveAll(s.dir) }
 
 func (s *Spilled) bucketPath(i int) string {
 	return filepath.Join(s.dir, fmt.Sprintf("bucket-%04d", i))

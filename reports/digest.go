@@ -2,7 +2,6 @@ package reports
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/kvharness/kvharness/history"
@@ -11,9 +10,9 @@ import (
 
 // Digest is what the summary and the report need of a history, gathered
 // as it is read — Observe sees every record in file order, Group each
-// group of keys the checker cuts it into — so that a history of any length
-// is summarized in memory that grows with the run's seconds, never with
-// its operations.
+// group of keys the checker cuts it into, SetRun the run's meta line, end
+// and faults once read — so that a history of any length is summarized in
+// memory that grows with the run's seconds, never with its operations.
 type Digest struct {
 	Meta        *history.Meta
 	End         *history.End // nil: the run was killed
@@ -28,7 +27,7 @@ type Digest struct {
 	first, last int64
 	latency     *latency.Recorder // client ops, from invoke to complete
 	seconds     *secondsTally
-	// Propagation to the scenario's watchers (see watchPropagation).
+	// Propagation to the scenario's watchers (see propagationSamples).
 	prop    Propagation
 	propRec *latency.Recorder
 }
@@ -39,20 +38,19 @@ func NewDigest() *Digest {
 		latency: latency.NewRecorder(), seconds: newSecondsTally()}
 }
 
-// Observe takes one record as the history is read.
+// Observe takes one record as the history is read: its operations.
 func (d *Digest) Observe(r *history.Record) {
-	switch r.Kind {
-	case history.KindMeta:
-		d.Meta = r.Meta
-		d.prop.Watchers = len(r.Meta.Watchers)
-	case history.KindEnd:
-		d.End = r.End
-	case history.KindFault:
-		if r.Fault != nil {
-			d.Faults = append(d.Faults, *r.Fault)
-		}
-	case history.KindOp:
+	if r.Kind == history.KindOp {
 		d.op(r)
+	}
+}
+
+// SetRun takes what the reader kept of the whole run: its meta line, end,
+// faults and how the file ended.
+func (d *Digest) SetRun(whole *history.History) {
+	d.Meta, d.End, d.Faults, d.DamagedTail = whole.Meta, whole.End, whole.Faults, whole.DamagedTail
+	if d.Meta != nil {
+		d.prop.Watchers = len(d.Meta.Watchers)
 	}
 }
 
@@ -107,36 +105,48 @@ func (d *Digest) Group(g *history.History) {
 // DigestOf digests a history held in memory.
 func DigestOf(h *history.History) *Digest {
 	d := NewDigest()
-	if h.Meta != nil {
-		d.Observe(&history.Record{Kind: history.KindMeta, Meta: h.Meta})
-	}
-	for i := range h.Faults {
-		d.Observe(&history.Record{Kind: history.KindFault, Fault: &h.Faults[i]})
-	}
+	d.SetRun(h)
 	for i := range h.Ops {
 		d.op(&h.Ops[i])
 	}
 	d.Group(h)
-	d.End, d.DamagedTail = h.End, h.DamagedTail
 	return d
 }
 
-// DigestFile digests the history at path, a group of keys at a time (see
-// history.Spill), for a report made again from a results folder.
-func DigestFile(path string) (*Digest, error) {
-	dir, err := os.MkdirTemp("", "kvharness-report-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+// DigestFile digests the history at path, for a report made again from a
+// results folder. Watch propagation joins a key's writes with their
+// deliveries, so with watchers in the scenario the acknowledged writes and
+// the deliveries are cut by key (see history.Spill) and read back a group
+// of keys at a time; nothing else is. Once ctx is done it stops, its
+// temporary files removed.
+func DigestFile(ctx context.Context, path string) (*Digest, error) {
 	d := NewDigest()
-	s, err := history.Spill(context.Background(), path, dir, 64, d.Observe)
+	watchers := false
+	s, err := history.Spill(ctx, path, history.SpillOptions{
+		Buckets: 64,
+		Visit: func(r *history.Record) {
+			if r.Kind == history.KindMeta && r.Meta != nil {
+				watchers = len(r.Meta.Watchers) > 0
+			}
+			d.Observe(r)
+		},
+		Keep: func(r *history.Record) bool {
+			switch r.Kind {
+			case history.KindOp:
+				return watchers && r.Outcome == history.OK && r.Value != ""
+			case history.KindWatch:
+				return watchers && r.Watcher > 0
+			}
+			return false
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	d.DamagedTail = s.Whole.DamagedTail
-	if d.Meta == nil || len(d.Meta.Watchers) == 0 {
-		return d, nil // the groups add only watch propagation
+	defer s.Remove()
+	d.SetRun(s.Whole)
+	if !watchers {
+		return d, nil
 	}
 	s.Plan(digestGroupRecords)
 	err = s.Each(func(g *history.History) error {

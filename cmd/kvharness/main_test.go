@@ -745,7 +745,7 @@ func TestCheckInterruptRemovesTempFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if m, _ := filepath.Glob(filepath.Join(tmp, "kvharness-check-*")); len(m) > 0 {
+		if m, _ := filepath.Glob(filepath.Join(tmp, "kvharness-spill-*")); len(m) > 0 {
 			break
 		}
 	}

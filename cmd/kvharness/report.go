@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +27,14 @@ func newReportCmd() *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			d, err := reports.DigestFile(path)
+			// Ctrl-C or SIGTERM stops reading, which removes the
+			// history it cut by key into temporary files.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, err := reports.DigestFile(ctx, path)
+			if ctx.Err() != nil {
+				return usageErr("report interrupted; its temporary files are removed")
+			}
 			if err != nil {
 				return usageErr("%v", err)
 			}
