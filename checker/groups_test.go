@@ -161,3 +161,36 @@ func TestSearchTooLargeIsUnknown(t *testing.T) {
 		t.Errorf("verdict %s", res.Verdict)
 	}
 }
+
+// TestTooLargeKeyHidesNoFailure: a key too large to search leaves the
+// check unknown, but the other keys of its group are still decided — one
+// that is not linearizable fails the check, whichever key a worker took
+// first — and a key seen written before it was invoked fails without a
+// search, however large.
+func TestTooLargeKeyHidesNoFailure(t *testing.T) {
+	recs := hardHistory(40).Ops
+	recs = append(recs,
+		put(50, "z", "z1", 100, at(100, 101)),
+		put(51, "z", "z2", 101, at(102, 103)),
+		get(52, "z", "z1", 100, at(104, 105)), // stale: z2 completed before it began
+	)
+	h := hist(recs...)
+	h.End.LastSeq = 0
+	for range 5 {
+		res := Check(h, Options{Timeout: time.Minute, memoryBudget: 30 * 30 / 8})
+		c := checkNamed(t, res, CheckLinearizableReads)
+		if c.Result != Fail || !strings.Contains(c.Detail, `"z"`) {
+			t.Fatalf("linearizable-reads: %s (%s), want a failure naming key z", c.Result, c.Detail)
+		}
+	}
+
+	early := hardHistory(40)
+	early.Watch = append(early.Watch, history.Record{Kind: history.KindWatch, Key: "k", Read: "x1", Rev: 1, At: ms(1) - 1})
+	res := Check(early, Options{Timeout: time.Minute, memoryBudget: 30 * 30 / 8, VisualizeDir: t.TempDir()})
+	if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != Fail || !strings.Contains(c.Detail, `"k"`) {
+		t.Errorf("linearizable-writes: %s (%s), want a failure naming key k", c.Result, c.Detail)
+	}
+	if len(res.Visualizations) > 0 {
+		t.Errorf("views %v: the key seen early, too large to search, was searched", res.Visualizations)
+	}
+}

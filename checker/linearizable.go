@@ -81,13 +81,13 @@ func (l *linearizable) add(g *keyGroup) {
 	l.ops += len(pops)
 	l.keys += len(parts)
 	l.clientOps = l.clientOps || anyClientOp(pops)
-	verdict, searched, inPieces, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
+	verdict, outOfTime, searched, inPieces, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
 	l.searched += searched
 	l.inPieces = append(l.inPieces, inPieces...)
 	l.tooLarge = append(l.tooLarge, tooLarge...)
 	switch {
 	case verdict == porcupine.Unknown && len(g.r.early) == 0:
-		l.timedOut = len(tooLarge) == 0
+		l.timedOut = l.timedOut || outOfTime
 		return
 	case verdict == porcupine.Ok && len(g.r.early) == 0:
 		l.groupOK = true
@@ -100,29 +100,36 @@ func (l *linearizable) add(g *keyGroup) {
 			continue // linearizable
 		}
 		pieces := piecesWithin(part, l.searchLimit)
-		if !seenEarly && largestPiece(pieces) > l.searchLimit {
+		var model porcupine.Model
+		var info porcupine.LinearizationInfo
+		switch {
+		case largestPiece(pieces) <= l.searchLimit:
+			// The piece to draw: the failing one (found again: checkKeys
+			// stopped at the verdict), or for a key seen early, the first.
+			began := time.Now()
+			bad := 0
+			if len(pieces) > 1 {
+				var r porcupine.CheckResult
+				if r, bad = searchPieces(pieces, max(l.searchLeft, time.Second)); r != porcupine.Illegal {
+					bad = 0
+				}
+			}
+			model = modelFrom(pieces[bad].init)
+			var result porcupine.CheckResult
+			result, info = porcupine.CheckOperationsVerbose(model, pieces[bad].ops, max(l.searchLeft-time.Since(began), time.Second))
+			l.searchLeft -= time.Since(began)
+			switch {
+			case seenEarly:
+			case result == porcupine.Illegal:
+				why = explain(part, pieces[bad].ops, info)
+			default:
+				continue
+			}
+		case !seenEarly:
 			continue // too large to search, and said so
 		}
-		// The piece to draw: the failing one (found again: checkKeys
-		// stopped at the verdict), or for a key seen early, the first.
-		began := time.Now()
-		bad := 0
-		if len(pieces) > 1 {
-			var r porcupine.CheckResult
-			if r, bad = searchPieces(pieces, max(l.searchLeft, time.Second)); r != porcupine.Illegal {
-				bad = 0
-			}
-		}
-		model := modelFrom(pieces[bad].init)
-		result, info := porcupine.CheckOperationsVerbose(model, pieces[bad].ops, max(l.searchLeft-time.Since(began), time.Second))
-		l.searchLeft -= time.Since(began)
-		switch {
-		case seenEarly:
-		case result == porcupine.Illegal:
-			why = explain(part, pieces[bad].ops, info)
-		default:
-			continue
-		}
+		// A key seen early fails whatever a search finds; one too large
+		// to search is not drawn.
 		l.bad = append(l.bad, key)
 		switch {
 		case len(l.bad) <= maxNotesPerCheck:
@@ -130,7 +137,7 @@ func (l *linearizable) add(g *keyGroup) {
 		case len(l.bad) == maxNotesPerCheck+1:
 			l.notes = append(l.notes, fmt.Sprintf("%s: more keys fail; see the views in linearizability/", l.name))
 		}
-		if l.opts.VisualizeDir != "" {
+		if l.opts.VisualizeDir != "" && model.Step != nil {
 			file := visualizationName(key, l.name)
 			if err := writeVisualization(l.opts.VisualizeDir, file, model, info); err != nil {
 				l.notes = append(l.notes, fmt.Sprintf("%s: cannot write visualization for key %q: %v", l.name, key, err))
@@ -194,9 +201,10 @@ func (l *linearizable) result() (CheckResult, []string) {
 	return c, nil
 }
 
-// checkKeys decides each key's operations, a few keys at a time, until the
-// deadline: Illegal as soon as one key is, Unknown if the deadline passes
-// first, else Ok. It also says how many keys needed Porcupine's search: a
+// checkKeys decides each key's operations, a few keys at a time: Illegal as
+// soon as one key is; else Unknown if a key was too large to search or the
+// search budget ran out before it was decided (outOfTime), and the other
+// keys are still decided; else Ok. It also says how many keys needed Porcupine's search: a
 // key whose message sequence is known is first swept (sweepKey), which
 // decides a linearizable key in linear time and memory; only keys the sweep
 // cannot linearize are searched. Searched a few at a time, not all at once as one
@@ -204,14 +212,15 @@ func (l *linearizable) result() (CheckResult, []string) {
 // a key's operations (a bitset per cached state), so 64 keys checked side
 // by side held 64 such memos (2.3 GB live for 1M ops) where 2 cores only
 // ever work on two.
-func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, searched int, inPieces, tooLarge []string) {
+func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, outOfTime bool, searched int, inPieces, tooLarge []string) {
 	var budget atomic.Int64 // ns of search left, spent by every search side by side
 	budget.Store(int64(*searchLeft))
 	defer func() { *searchLeft = time.Duration(budget.Load()) }()
 	next := make(chan []porcupine.Operation)
 	results := make(chan porcupine.CheckResult, len(parts))
 	stop := make(chan struct{})
-	var decided atomic.Bool // a verdict is in: parts not yet begun are skipped
+	var decided atomic.Bool // a key is illegal: parts not yet begun are skipped
+	var timedOut atomic.Bool
 	var searches atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -238,6 +247,7 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 				}
 				left := time.Duration(budget.Load())
 				if left <= 0 {
+					timedOut.Store(true)
 					results <- porcupine.Unknown
 					continue
 				}
@@ -249,6 +259,9 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 				}
 				began := time.Now()
 				r, _ := searchPieces(pieces, left)
+				if r == porcupine.Unknown {
+					timedOut.Store(true)
+				}
 				results <- r
 				budget.Add(-int64(time.Since(began)))
 			}
@@ -265,15 +278,14 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 		}
 	}()
 	verdict = porcupine.Ok
+collect:
 	for range parts {
-		r := <-results
-		if r == porcupine.Illegal {
+		switch <-results {
+		case porcupine.Illegal:
 			verdict = porcupine.Illegal
-			break
-		}
-		if r == porcupine.Unknown {
-			verdict = porcupine.Unknown
-			break
+			break collect
+		case porcupine.Unknown:
+			verdict = porcupine.Unknown // the other keys are still decided
 		}
 	}
 	decided.Store(true)
@@ -282,7 +294,7 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 	// Illegal verdict may wait for up to GOMAXPROCS-1 keys; results has
 	// room for all of them.
 	wg.Wait()
-	return verdict, int(searches.Load()), inPieces, tooLarge
+	return verdict, timedOut.Load(), int(searches.Load()), inPieces, tooLarge
 }
 
 // searchLimit is how many operations of one key Porcupine may search
