@@ -194,3 +194,23 @@ func TestTooLargeKeyHidesNoFailure(t *testing.T) {
 		t.Errorf("views %v: the key seen early, too large to search, was searched", res.Visualizations)
 	}
 }
+
+// TestReadOfAnotherKeysValue: a get of one key returning another key's
+// value at that value's own revision claims a message the stream does not
+// have — a revision holds a message of one key. revisions-unique fails on
+// it checked whole and checked with the two keys in one group or in two.
+func TestReadOfAnotherKeysValue(t *testing.T) {
+	h := hist(
+		put(1, "k0", "v1", 1, at(1, 2)),
+		put(2, "k1", "w1", 2, at(3, 4)),
+		get(3, "k1", "v1", 1, at(5, 6)),
+	)
+	if GroupOf := history.GroupOf; GroupOf("k0", 2) == GroupOf("k1", 2) {
+		t.Fatal("k0 and k1 share a group of 2: pick other keys")
+	}
+	for _, res := range []*Result{Check(h, Options{}), checkSplit(h, 2, Options{})} {
+		if c := checkNamed(t, res, CheckRevisionsUnique); c.Result != Fail {
+			t.Errorf("revisions-unique: %s (%s), want fail", c.Result, c.Detail)
+		}
+	}
+}

@@ -22,11 +22,17 @@ type revisionsUnique struct {
 	groups                    int
 }
 
-// claim is what one source said a revision holds.
+// claim is what one source said a revision holds: a value or marker of a
+// key. The key counts too: a read of one key returning another key's value
+// at that value's revision claims a message the stream does not have (the
+// facts find the same across groups of keys).
 type claim struct {
-	what string // value id or "<marker> marker of <key>"
+	key  string
+	what string // value id or "<marker> marker"
 	by   source
 }
+
+func (c claim) String() string { return fmt.Sprintf("%q of key %q per %s", c.what, c.key, c.by) }
 
 func (c *revisionsUnique) add(g *keyGroup) {
 	c.crossKey = g.f.crossKey
@@ -40,16 +46,16 @@ func (c *revisionsUnique) add(g *keyGroup) {
 		if rev == 0 {
 			return
 		}
-		what := value
+		cl := claim{key: key, what: value, by: by}
 		if marker != "" {
-			what = marker + " marker of " + key
+			cl.what = marker + " marker"
 		}
 		c.groupOf[key] = c.groups
 		switch prev, ok := byRev[rev]; {
 		case !ok:
-			byRev[rev] = claim{what: what, by: by}
-		case prev.what != what:
-			c.problems = append(c.problems, fmt.Sprintf("revision %d holds %q per %s but %q per %s", rev, prev.what, prev.by, what, by))
+			byRev[rev] = cl
+		case prev.what != cl.what || prev.key != cl.key:
+			c.problems = append(c.problems, fmt.Sprintf("revision %d holds %s but %s", rev, prev, cl))
 		}
 		if value != "" && marker == "" {
 			if r, ok := revOf[value]; ok && r != rev {
