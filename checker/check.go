@@ -24,6 +24,10 @@ type Options struct {
 	// searchOnly skips the sweep (sweepKey) so tests can compare its
 	// verdicts with Porcupine's search alone.
 	searchOnly bool
+	// eachAlone keeps a read check from settling the write check (see
+	// linearizable.impliedBy), so tests can compare the write check's own
+	// sweep and search.
+	eachAlone bool
 	// memoryBudget bounds a search's memory too (see searchLimit); set by
 	// CheckFile, DefaultMemoryBudget otherwise.
 	memoryBudget int64
@@ -117,7 +121,9 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		}
 		reads.stalePath = path
 		checks = append(checks, reads)
-		writes.impliedBy = append(writes.impliedBy, reads)
+		if !opts.eachAlone {
+			writes.impliedBy = append(writes.impliedBy, reads)
+		}
 	}
 	checks = append(checks,
 		&revisionsUnique{},
