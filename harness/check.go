@@ -16,7 +16,7 @@ import (
 // results files. The servers are down by now: checking a long history
 // takes the CPU and memory they had.
 func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold, checkMemory int64) (*reports.Summary, error) {
-	defer LimitCheckMemory()()
+	defer LimitCheckMemory(checkMemory)()
 	// Not the run's context: a first Ctrl-C stops the workload, and the
 	// run still checks what it recorded.
 	result, digest, err := CheckFile(context.Background(), path, checker.FileOptions{
@@ -57,25 +57,28 @@ func CheckFile(ctx context.Context, path string, o checker.FileOptions) (*checke
 	return res, d, nil
 }
 
-// checkMemoryLimit is the soft heap limit while a history is read and
-// checked. A million-operation history holds about 1.2 GB live; with the
-// default GOGC the heap would grow to twice that before collecting. Under
-// the limit the collector works harder instead (a 1M-op check takes ~27 s
-// rather than ~19 s, in 1.6 GB rather than 2.3 GB). A history whose live
-// heap exceeds the limit is checked all the same, with the collector taking
-// up to half the CPU. GOMEMLIMIT, when set, wins.
-const checkMemoryLimit = 1536 << 20
+// checkMemoryBase is what checking holds besides the group of keys the
+// memory budget bounds: the facts, the report's digest, the reader's
+// batches (about 0.5 GB on a 60-minute run).
+const checkMemoryBase = 512 << 20
 
-// LimitCheckMemory applies checkMemoryLimit, and the default GOGC that the
-// workload phase raised (workloadGC). It sets process-wide settings: a
-// process that checks (`kvharness check`) calls it before checking. A run
-// restores what it changed when it returns (runs side by side share the
-// settings in between).
-func LimitCheckMemory() (restore func()) {
+// LimitCheckMemory sets the soft heap limit while a history is read and
+// checked to the memory budget (0: the checker's default) and
+// checkMemoryBase: with the default GOGC the heap would grow to twice the
+// live group before collecting; under the limit the collector works harder
+// instead. GOMEMLIMIT, when set, wins. It also puts back the default GOGC
+// that the workload phase raised (workloadGC). It sets process-wide
+// settings: a process that checks (`kvharness check`) calls it before
+// checking. A run restores what it changed when it returns (runs side by
+// side share the settings in between).
+func LimitCheckMemory(budget int64) (restore func()) {
+	if budget <= 0 {
+		budget = checker.DefaultMemoryBudget
+	}
 	gc := debug.SetGCPercent(100)
 	limit := int64(-1)
 	if os.Getenv("GOMEMLIMIT") == "" {
-		limit = debug.SetMemoryLimit(checkMemoryLimit)
+		limit = debug.SetMemoryLimit(budget + checkMemoryBase)
 	}
 	return func() {
 		debug.SetGCPercent(gc)

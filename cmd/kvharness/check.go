@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/harness"
@@ -18,23 +19,24 @@ import (
 func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
 	var jsonOut bool
-	var memoryMiB int
+	var checkMemory func() (int64, error)
 	cmd := &cobra.Command{
 		Use:   "check HISTORY",
 		Short: "Re-check a recorded history offline (history.jsonl or history.jsonl.zst)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if memoryMiB <= 0 {
-				return usageErr("--check-memory must be positive, got %d", memoryMiB)
+			budget, err := checkMemory()
+			if err != nil {
+				return err
 			}
-			_ = harness.LimitCheckMemory() // for the rest of this process: checking is all it does
+			_ = harness.LimitCheckMemory(budget) // for the rest of this process: checking is all it does
 			// Ctrl-C or SIGTERM stops the check, which removes the
 			// history it cut by key into temporary files.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			res, h, err := harness.CheckFile(ctx, args[0], checker.FileOptions{
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability")},
-				MemoryBudget: int64(memoryMiB) << 20,
+				MemoryBudget: budget,
 			})
 			if ctx.Err() != nil {
 				return usageErr("check interrupted; its temporary files are removed")
@@ -61,8 +63,20 @@ func newCheckCmd() *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 0, "budget of each linearizability check; exceeding it makes the check unknown (default: the run's own, else 2m)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
-	cmd.Flags().IntVar(&memoryMiB, "check-memory", checker.DefaultMemoryBudget>>20, "MiB that checking one group of keys may take; a longer history is checked a group of keys at a time, and a key too large for it is unknown")
+	checkMemory = checkMemoryFlag(cmd.Flags())
 	return cmd
+}
+
+// checkMemoryFlag adds --check-memory (on run and check) and returns what
+// reads it: the budget in bytes, or a usage error.
+func checkMemoryFlag(fl *pflag.FlagSet) func() (int64, error) {
+	mib := fl.Int("check-memory", checker.DefaultMemoryBudget>>20, "MiB that checking one group of keys may take; a longer history is checked a group of keys at a time, and a key too large for it is unknown")
+	return func() (int64, error) {
+		if *mib <= 0 {
+			return 0, usageErr("--check-memory must be positive, got %d", *mib)
+		}
+		return int64(*mib) << 20, nil
+	}
 }
 
 func exitWith(code int) error {

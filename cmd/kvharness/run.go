@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kvharness/kvharness/chaos"
-	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/harness"
 	"github.com/kvharness/kvharness/reports"
@@ -25,7 +24,6 @@ func newRunCmd() *cobra.Command {
 	var opts harness.Options
 	var quiet bool
 	var progressEvery time.Duration
-	var checkMemoryMiB int
 	cmd := &cobra.Command{
 		Use:   "run [SCENARIO]",
 		Short: "Run a scenario (a YAML file or a built-in name; default: the default scenario)",
@@ -36,7 +34,7 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&opts.NoRecord, "no-record", false, "benchmark aid: record nothing (no history, histograms, watcher or checks), print the throughput only — what recording costs is the difference")
 	fl.StringVar(&opts.OutDir, "out", "", "results folder (default: results/<time>-<scenario>)")
 	fl.BoolVar(&opts.CompressHistory, "compress-history", false, "write the history compressed, as history.jsonl.zst (zstd, about a tenth of the size; `kvharness history cat` prints it)")
-	fl.IntVar(&checkMemoryMiB, "check-memory", checker.DefaultMemoryBudget>>20, "MiB that checking one group of keys may take; a longer history is checked a group of keys at a time, and a key too large for it is unknown")
+	checkMemory := checkMemoryFlag(fl)
 	fl.BoolVar(&quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.DurationVar(&progressEvery, "progress-interval", logLineEvery, "how often a progress line goes to stderr when it is not a terminal (CI logs)")
 	authFlags(cmd, &opts.Auth)
@@ -52,10 +50,9 @@ func newRunCmd() *cobra.Command {
 		if err := ov.applyTo(sc); err != nil {
 			return usageErr("%v", err)
 		}
-		if checkMemoryMiB <= 0 {
-			return usageErr("--check-memory must be positive, got %d", checkMemoryMiB)
+		if opts.CheckMemory, err = checkMemory(); err != nil {
+			return err
 		}
-		opts.CheckMemory = int64(checkMemoryMiB) << 20
 		printer := newProgressPrinter(cmd.ErrOrStderr(), isTerminal(os.Stderr), progressEvery)
 		if !quiet {
 			opts.Progress = printer.update
