@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -170,6 +171,7 @@ func TestScanAcrossBatches(t *testing.T) {
 
 	stop := errors.New("stop")
 	seen := 0
+	goroutines := runtime.NumGoroutine()
 	if _, err := Scan(strings.NewReader(good), func(*Record) error {
 		if seen++; seen == 10 {
 			return stop
@@ -177,5 +179,9 @@ func TestScanAcrossBatches(t *testing.T) {
 		return nil
 	}); err != stop || seen != 10 {
 		t.Fatalf("visit's error: got %v after %d records", err, seen)
+	}
+	// Stopped early, Scan has waited for its reader and parsers.
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after Scan returned, %d before", n, goroutines)
 	}
 }

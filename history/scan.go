@@ -112,6 +112,13 @@ func parseBatches(r io.Reader) (out <-chan *batch, stop func()) {
 		sc.Buffer(make([]byte, 1<<20), 64<<20)
 		b := &batch{parsed: make(chan struct{})}
 		send := func() bool {
+			// Stopped: no more reading, even when a send is ready too
+			// (a select picks at random among ready cases).
+			select {
+			case <-quit:
+				return false
+			default:
+			}
 			select {
 			case work <- b:
 			case <-quit:

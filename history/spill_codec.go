@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // The spill files hold per-key records in a compact binary form: the file
@@ -22,11 +23,9 @@ var spillKinds = []Kind{KindOp, KindWatch, KindFinal, KindStored, KindReplica, K
 
 // appendSpill appends r (a per-key record) to b.
 func appendSpill(b []byte, r *Record) []byte {
-	kind := byte(0)
-	for i, k := range spillKinds {
-		if r.Kind == k {
-			kind = byte(i)
-		}
+	kind := slices.Index(spillKinds, r.Kind)
+	if kind < 0 {
+		panic(fmt.Sprintf("spill: a %q record has no key to be cut by", r.Kind)) // Spill routes only per-key records here
 	}
 	var flags byte
 	if r.Found {
@@ -35,7 +34,7 @@ func appendSpill(b []byte, r *Record) []byte {
 	if r.HasExpect {
 		flags |= spillHasExpect
 	}
-	b = append(b, kind, flags)
+	b = append(b, byte(kind), flags)
 	for _, s := range []string{r.Op, r.Key, r.Value, string(r.Outcome), r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
