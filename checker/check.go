@@ -59,7 +59,7 @@ func Check(h *history.History, opts Options) *Result {
 }
 
 // keyGroup is some of a history's keys with everything recorded about them
-// (see history.Split), resolved, and the facts of the whole history. A
+// (see history.Spill), resolved, and the facts of the whole history. A
 // history small enough to check at once is one group of all its keys.
 type keyGroup struct {
 	h *history.History

@@ -2,8 +2,10 @@ package checker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -212,5 +214,25 @@ func TestReadOfAnotherKeysValue(t *testing.T) {
 		if c := checkNamed(t, res, CheckRevisionsUnique); c.Result != Fail {
 			t.Errorf("revisions-unique: %s (%s), want fail", c.Result, c.Detail)
 		}
+	}
+}
+
+// TestCheckFileInterruptedRemovesItsFiles: a check whose context is done
+// while it reads the file stops with the context's error and leaves
+// nothing in TMPDIR.
+func TestCheckFileInterruptedRemovesItsFiles(t *testing.T) {
+	sim := simulate(simConfig{seed: 4, clients: 4, keys: 8, opsPerClient: 2000})
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	writeHistory(t, path, sim.h)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, _, err := CheckFile(ctx, path, FileOptions{Observe: func(*history.Record) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("CheckFile: %v, want the context's error", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
 	}
 }

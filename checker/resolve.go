@@ -150,10 +150,13 @@ func resolve(h *history.History, f *facts) resolved {
 		}
 		r.ops = append(r.ops, op)
 	}
-	// The key sequences check their own coverage (every stream sequence up
-	// to the highest seen is accounted for, acknowledgements included), so
-	// they apply even when the watcher fell behind, as in a pipelined run.
-	r.seqs = sequences(h, f.seqsKnown)
+	// Whether every stream sequence up to the highest seen is accounted
+	// for, acknowledgements included, is a fact of the whole history
+	// (facts.seqsKnown), so key sequences apply even when the watcher fell
+	// behind, as in a pipelined run.
+	if f.seqsKnown {
+		r.seqs = sequences(h)
+	}
 	if complete {
 		r.resolveDeletes()
 	}

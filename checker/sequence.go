@@ -32,16 +32,11 @@ type message struct {
 	Seen int64
 }
 
-// sequences builds each key's keySequence from h's records, or returns nil
-// unless every sequence number up to the highest seen is accounted for
-// (known, from facts: a group of keys cannot tell) — else a "next" could
-// skip a message nobody saw. Writes still in flight when the run stopped
-// may land after End.LastSeq, so coverage is checked up to the highest
-// revision seen.
-func sequences(h *history.History, known bool) map[string]*keySequence {
-	if !known {
-		return nil
-	}
+// sequences builds each key's keySequence from h's records. Only for a
+// history whose every sequence number up to the highest seen is accounted
+// for (facts.seqsKnown: a group of keys cannot tell) — else a "next" could
+// skip a message nobody saw.
+func sequences(h *history.History) map[string]*keySequence {
 	byKey := map[string][]message{}
 	seen := map[uint64]bool{}
 	// What the stream was seen to hold comes first; acknowledgements fill

@@ -33,8 +33,8 @@ func sweepKey(ops []porcupine.Operation) bool {
 }
 
 // sweepWhy is sweepKey saying why it found no linearization ("" if it did).
-// Who wrote a marker is a guess where deletes overlap; it tries two ways of
-// guessing.
+// Who wrote a marker is a guess where deletes overlap; it tries three ways
+// of guessing.
 func sweepWhy(ops []porcupine.Operation) string {
 	why := sweepWith(ops, false, true)
 	if why != "" && why != "sequence" {
@@ -115,7 +115,7 @@ type keySweep struct {
 	// that expected message j-1's revision, so only marker j can be theirs.
 	deletes      map[string][]int
 	expecting    map[int][]int
-	ackedDeletes []int // of both: the acknowledged ones, which must each have written a marker
+	ackedDeletes []int // of both: the acknowledged ones, which must each have written a marker; in op order, so repairs are the same every run
 	chosen       []int // per message, the delete chosen for it in the current schedule, else -1
 	// flexible are operations that fit more than one stretch of time: gets
 	// of nothing where the key had markers, and conflicts whose expected
@@ -193,9 +193,15 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 				continue // an unknown one that did not take effect: after everything
 			}
 			s.expecting[j] = append(s.expecting[j], i)
+			if out.Outcome == history.OK {
+				s.ackedDeletes = append(s.ackedDeletes, i)
+			}
 		case in.Op == history.OpDelete || in.Op == history.OpPurge:
 			kind := markerOf(in.Op)
 			s.deletes[kind] = append(s.deletes[kind], i)
+			if out.Outcome == history.OK {
+				s.ackedDeletes = append(s.ackedDeletes, i)
+			}
 		case out.Outcome == history.Unknown:
 			// A value never seen in the stream: it did not take effect,
 			// and goes after everything (place).
@@ -205,20 +211,6 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	}
 	for _, list := range s.deletes {
 		sort.Slice(list, func(a, b int) bool { return ops[list[a]].Call < ops[list[b]].Call })
-	}
-	for _, list := range s.deletes {
-		for _, d := range list {
-			if ops[d].Output.(*kvOutput).Outcome == history.OK {
-				s.ackedDeletes = append(s.ackedDeletes, d)
-			}
-		}
-	}
-	for _, list := range s.expecting {
-		for _, d := range list {
-			if ops[d].Output.(*kvOutput).Outcome == history.OK {
-				s.ackedDeletes = append(s.ackedDeletes, d)
-			}
-		}
 	}
 	// A marker the recording watcher received existed by then: its delete
 	// was invoked before. Not the model's rule (it knows no watcher) but
@@ -359,7 +351,7 @@ func (s *keySweep) schedule() bool {
 					heap.Push(h, list[next[kind]]) // none called yet: the next one to be
 					next[kind]++
 				}
-				d = s.pickDelete(j, latest[j], h, used)
+				d = s.pickDelete(j, latest[j], h)
 			}
 			if d < 0 {
 				s.stuck = -j
@@ -392,8 +384,9 @@ func (s *keySweep) schedule() bool {
 // placed no later than latest. A delete that expected the revision before
 // it comes first — acknowledged, it wrote this marker; unknown, this marker
 // is the only one it can have written, so taking it spares the pool. Else
-// the pool's first (see deleteHeap).
-func (s *keySweep) pickDelete(j int, latest int64, pool *deleteHeap, used map[int]bool) int {
+// the pool's first (see deleteHeap); pool.used are those already taken.
+func (s *keySweep) pickDelete(j int, latest int64, pool *deleteHeap) int {
+	used := pool.used
 	bound := -1
 	for _, d := range s.expecting[j] {
 		op := s.ops[d]

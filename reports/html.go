@@ -41,7 +41,8 @@ type reportData struct {
 }
 
 // WriteHTML writes report.html into dir: header, checks, latency and
-// throughput over time per op (per second), the percentile spectrum per op
+// throughput over time per op (per second, or in windows of seconds for a
+// long run), the percentile spectrum per op
 // and the tables.
 func WriteHTML(dir string, s *Summary) error {
 	var series []Series
