@@ -104,12 +104,13 @@ const (
 // sequence order; "slot j" is the stretch of time from message j's point
 // to message j+1's, when the key holds message j (slot 0: before any).
 type keySweep struct {
-	ops    []porcupine.Operation
-	msgs   []message      // msgs[j-1] is message j
-	index  map[uint64]int // revision → message number
-	writer []int          // message j's writer (an index into ops), -1: a delete still to choose
-	lo, hi []int64        // bounds on message j's point from the reads and refusals around it
-	t      []int64        // message j's point in the current schedule; t[0] = minTime
+	ops     []porcupine.Operation
+	msgs    []message      // msgs[j-1] is message j
+	index   map[uint64]int // revision → message number
+	writer  []int          // message j's writer (an index into ops), -1: a delete still to choose
+	lo, hi  []int64        // bounds on message j's point from the reads and refusals around it
+	t       []int64        // message j's point in the current schedule; t[0] = minTime
+	markers bool           // some message is a marker
 	// deletes without a revision, by marker kind, sorted by call: any of
 	// them may have written any marker of its kind; expecting[j] are those
 	// that expected message j-1's revision, so only marker j can be theirs.
@@ -150,6 +151,7 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	for m, ok := seq.next[0]; ok; m, ok = seq.next[m.Rev] {
 		s.msgs = append(s.msgs, m)
 		s.index[m.Rev] = len(s.msgs)
+		s.markers = s.markers || m.Marker != history.MarkerNone
 	}
 	n := len(s.msgs)
 	s.writer = slices.Repeat([]int{-1}, n+1)
@@ -248,7 +250,7 @@ func (s *keySweep) boundRead(i int, op porcupine.Operation, in *kvInput, out *kv
 			return false
 		}
 		k = j
-	case in.Op == opFinal || !s.hasMarkers():
+	case in.Op == opFinal || !s.markers:
 		k = 0 // only the stretch before the first message is empty
 	default:
 		s.flexible = append(s.flexible, i)
@@ -292,15 +294,6 @@ func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput) bool
 		s.flexible = append(s.flexible, i)
 	}
 	return true
-}
-
-func (s *keySweep) hasMarkers() bool {
-	for _, m := range s.msgs {
-		if m.Marker != history.MarkerNone {
-			return true
-		}
-	}
-	return false
 }
 
 // schedule gives every message its earliest point: after the one before,
