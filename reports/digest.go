@@ -21,7 +21,6 @@ type Digest struct {
 
 	ops     map[string]*OpSummary // counts and error classes
 	clients map[int]bool
-	total   int
 	// first invoke and last completion: the run's span, when the run did
 	// not measure its own duration.
 	first, last int64
@@ -58,10 +57,9 @@ func (d *Digest) op(op *history.Record) {
 	d.clients[op.Client] = true
 	o := d.ops[op.Op]
 	if o == nil {
-		o = &OpSummary{ByOutcome: map[string]latency.Percentiles{}}
+		o = &OpSummary{}
 		d.ops[op.Op] = o
 	}
-	d.total++
 	switch op.Outcome {
 	case history.OK:
 		o.OK++
@@ -158,6 +156,15 @@ func DigestFile(ctx context.Context, path string) (*Digest, error) {
 
 // digestGroupRecords bounds the records of a group DigestFile holds at once.
 const digestGroupRecords = 1_000_000
+
+// opCount is how many client operations the history holds.
+func (d *Digest) opCount() int {
+	n := 0
+	for _, o := range d.ops {
+		n += o.OK + o.Fail + o.Unknown
+	}
+	return n
+}
 
 // spanSec is the time from the first invoke to the last completion.
 func (d *Digest) spanSec() float64 {

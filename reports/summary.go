@@ -179,7 +179,7 @@ func Build(in Input) *Summary {
 	}
 	s.DurationSec = in.DurationSec
 	if in.DurationSec > 0 {
-		s.ThroughputOpsPerSec = float64(d.total) / in.DurationSec
+		s.ThroughputOpsPerSec = float64(d.opCount()) / in.DurationSec
 	}
 	s.Thresholds = []ThresholdResult{}
 	thresholds := in.Thresholds
