@@ -48,7 +48,8 @@ type Result struct {
 	// Notes are short human explanations of violations.
 	Notes []string `json:"notes,omitempty"`
 	// Groups: how many groups of keys the history was checked in, one at a
-	// time, to stay within the memory budget (see CheckFile).
+	// time: small groups check faster, and none exceeds the memory budget
+	// (see CheckFile).
 	Groups int `json:"groups,omitempty"`
 }
 

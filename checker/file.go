@@ -32,6 +32,16 @@ const DefaultMemoryBudget = 1 << 30
 // record of the largest group, over about 500 MB for the rest.
 const bytesPerRecord = 800
 
+// groupRecords is how many records a group of keys holds at most when the
+// memory budget would allow more: checking is faster in small groups (their
+// indexes stay in the processor's caches and the heap stays small). Measured
+// on a 2-minute full-speed run of the default scenario (2.2 M records, 64
+// keys): groups of 40 k to 240 k records check in the same time, using about
+// 100 to 350 MB, where groups of 1.3 M records (a 1 GiB budget) take 50 %
+// longer and 1.3 GB. A key larger than this is a group by itself, as large
+// as the budget allows.
+const groupRecords = 128 << 10
+
 // spillBuckets is how finely a history is cut by key: groups are made of
 // whole buckets, so keys beyond this share one.
 const spillBuckets = 256
@@ -61,7 +71,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	whole := spilled.Whole
 	f := b.done(whole.End)
 	maxRecords := int(o.MemoryBudget / bytesPerRecord)
-	groups, largest := spilled.Plan(maxRecords)
+	groups, largest := spilled.Plan(min(maxRecords, groupRecords))
 	each := func(yield func(*history.History) error) error {
 		if largest > maxRecords {
 			return fmt.Errorf("one group of keys holds %d records, more than the memory budget of %d MiB allows (about %d); raise it (--check-memory)",

@@ -178,7 +178,10 @@ func (l *linearizable) result() (CheckResult, []string) {
 	case l.anyTTL:
 		c.Result, c.Detail = Skipped, "keys expire by TTL: the server's expiry markers are writes the model does not know"
 	case len(l.bad) > 0:
-		c.Result, c.Detail = Fail, fmt.Sprintf("not linearizable on %d of %d keys: %s", len(l.bad), l.keys, strings.Join(quoteAll(l.bad), ", "))
+		// Sorted: the order they were found in follows how the keys were
+		// grouped, which follows the memory budget.
+		bad := slices.Sorted(slices.Values(l.bad))
+		c.Result, c.Detail = Fail, fmt.Sprintf("not linearizable on %d of %d keys: %s", len(bad), l.keys, strings.Join(quoteAll(bad), ", "))
 		return c, l.notes
 	case !l.clientOps:
 		// Only final reads (or nothing): passing would say nothing.

@@ -37,8 +37,8 @@ type Summary struct {
 	Interrupted bool                           `json:"interrupted"`
 	Thresholds  []ThresholdResult              `json:"thresholds"`
 	Resolution  map[string]*checker.Resolution `json:"unknown_resolution"`
-	// CheckGroups: how many groups of keys the history was checked in to
-	// stay within the memory budget (absent: all at once).
+	// CheckGroups: how many groups of keys the history was checked in, one
+	// at a time (absent: all at once; see checker.CheckFile).
 	CheckGroups int                `json:"check_groups,omitempty"`
 	StaleReads  checker.StaleReads `json:"stale_reads"`
 	// Propagation: the scenario's watchers, when it has some (their

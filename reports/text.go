@@ -87,7 +87,7 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
 	if s.CheckGroups > 1 {
-		fmt.Fprintf(w, "  checked in %d groups of keys, one at a time, within the memory budget (--check-memory)\n", s.CheckGroups)
+		fmt.Fprintf(w, "  checked in %d groups of keys, one at a time (--check-memory bounds the largest)\n", s.CheckGroups)
 	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
