@@ -105,6 +105,9 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	for _, r := range required {
 		isRequired[r] = true
 	}
+	// A list written before refusals-definite was split from reads-valid
+	// (a recorded history, a scenario's expect list) still requires it.
+	isRequired[CheckRefusalsDefinite] = isRequired[CheckRefusalsDefinite] || isRequired[CheckReadsValid]
 
 	writes := newLinearizable(CheckLinearizableWrites, opsFilter{}, f, opts)
 	stale := &staleTally{byPath: map[string]*staleTally{}}
@@ -130,6 +133,7 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		&revisionsUnique{},
 		&noLostWrites{},
 		&readsValid{},
+		&refusalsDefinite{},
 		&replicasConverge{},
 		&bucketIntact{},
 		&heals{},

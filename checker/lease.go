@@ -31,6 +31,15 @@ import (
 // before it lets go. A write of unknown outcome grants nothing. Two
 // candidates' tenures that overlap are a violation: the server let one
 // acquire a lease whose holder could still rely on it.
+//
+// Late expiry leaves this sound. The reasoning uses only a lower bound on
+// when a lease goes away (not before its deadline), never an upper one. A
+// server that removes an expired lease late — as it may while a fault leaves
+// the stream without a leader or a quorum (see ttl-expiry, which reports
+// such lateness) — keeps the old value longer. Another candidate's create
+// then meets an existing key and its CAS a newer revision, so the next
+// tenure can only start later. It cannot start earlier, so no two tenures
+// can overlap because of it.
 const CheckMutualExclusion = "mutual-exclusion"
 
 type tenure struct {

@@ -1,48 +1,46 @@
 package checker
 
 import (
+	"cmp"
 	"testing"
 
 	"github.com/kvharness/kvharness/history"
 )
 
 // On R3, linearizable-reads is not required, so reads-valid is what catches
-// reads no write explains.
+// reads no write explains — and refusals-definite a read of a refused write.
 func TestReadsValidOnReplicatedBuckets(t *testing.T) {
 	tests := []struct {
-		name string
-		h    *history.History
-		want Status
+		name  string
+		h     *history.History
+		want  Status
+		check string // "": reads-valid
 	}{
 		{"stale read is allowed", replicated(hist(
 			put(1, "k", "v1", 1, at(0, 10)), put(1, "k", "v2", 2, at(20, 30)),
-			get(2, "k", "v1", 1, at(40, 50)), final("k", "v2", 2))), Pass},
+			get(2, "k", "v1", 1, at(40, 50)), final("k", "v2", 2))), Pass, ""},
 		{"value never written", replicated(hist(
 			put(1, "k", "v1", 1, at(0, 10)),
-			get(2, "k", "ghost", 1, at(40, 50)), final("k", "v1", 1))), Fail},
+			get(2, "k", "ghost", 1, at(40, 50)), final("k", "v1", 1))), Fail, ""},
 		{"value of another key", replicated(hist(
 			put(1, "k", "v1", 1, at(0, 10)), put(1, "j", "w1", 2, at(0, 10)),
-			get(2, "k", "w1", 2, at(40, 50)), final("k", "v1", 1), final("j", "w1", 2))), Fail},
+			get(2, "k", "w1", 2, at(40, 50)), final("k", "v1", 1), final("j", "w1", 2))), Fail, ""},
 		{"value of a failed write", replicated(hist(
 			put(1, "k", "v1", 1, at(0, 10)), conflict(update(3, "k", "v9", 7, 0, at(12, 14))),
-			get(2, "k", "v9", 3, at(40, 50)), final("k", "v1", 1))), Fail},
+			get(2, "k", "v9", 3, at(40, 50)), final("k", "v1", 1))), Fail, CheckRefusalsDefinite},
 		{"value read before its write was invoked", replicated(hist(
-			get(2, "k", "v1", 1, at(0, 5)), put(1, "k", "v1", 1, at(10, 20)), final("k", "v1", 1))), Fail},
+			get(2, "k", "v1", 1, at(0, 5)), put(1, "k", "v1", 1, at(10, 20)), final("k", "v1", 1))), Fail, ""},
 		{"value at another revision than its write got", replicated(hist(
 			put(1, "k", "v1", 1, at(0, 10)),
-			get(2, "k", "v1", 5, at(40, 50)), final("k", "v1", 1))), Fail},
+			get(2, "k", "v1", 5, at(40, 50)), final("k", "v1", 1))), Fail, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res, _ := runCheck(t, tc.h)
-			var got CheckResult
-			for _, c := range res.Checks {
-				if c.Name == CheckReadsValid {
-					got = c
-				}
-			}
+			check := cmp.Or(tc.check, CheckReadsValid)
+			got := checkNamed(t, res, check)
 			if got.Result != tc.want || !got.Required {
-				t.Fatalf("reads-valid = %s (required %t), want %s: %s", got.Result, got.Required, tc.want, got.Detail)
+				t.Fatalf("%s = %s (required %t), want %s: %s", check, got.Result, got.Required, tc.want, got.Detail)
 			}
 			if tc.want == Fail && res.Verdict != Fail {
 				t.Fatalf("verdict %s with a required reads-valid failure", res.Verdict)

@@ -71,6 +71,35 @@ func observations(h *history.History) map[string]sighting {
 	return seen
 }
 
+// seenByGets adds to seen the values of refused writes that a get returned
+// and nothing else showed (the recording watcher misses messages under
+// faults): a get returns only what was stored. Only refused writes: an
+// unknown one is resolved from the stream alone, as before.
+func seenByGets(h *history.History, seen map[string]sighting) {
+	refused := map[string]string{} // value → key
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op.Outcome == history.Fail && op.Value != "" && history.IsWrite(op.Op) {
+			if _, ok := seen[op.Value]; !ok {
+				refused[op.Value] = op.Key
+			}
+		}
+	}
+	if len(refused) == 0 {
+		return
+	}
+	for i := range h.Ops {
+		// A get of another key that returned the value is reads-valid's.
+		g := &h.Ops[i]
+		if key, ok := refused[g.Read]; g.Op != history.OpGet || !g.Found || !ok || key != g.Key {
+			continue
+		}
+		if s, ok := seen[g.Read]; !ok || g.Complete < s.at {
+			seen[g.Read] = sighting{rev: g.Rev, at: g.Complete}
+		}
+	}
+}
+
 // resolved is a history after unknown outcomes were resolved.
 type resolved struct {
 	// ops point into the history's ops, or to a changed copy of one: an
@@ -83,6 +112,18 @@ type resolved struct {
 	early map[string]string
 	// seqs: each key's message sequence; nil unless every sequence was seen.
 	seqs map[string]*keySequence
+	// refused counts the writes the server refused (a definite failure);
+	// refusedStored lists those whose value is in the stream anyway (see
+	// refusalsDefinite). In ops they are unknown writes that happened.
+	refused       int
+	refusedStored []refusal
+}
+
+// refusal is a refused write whose value the stream holds: op is the
+// write as the client recorded it, seen where its value was found.
+type refusal struct {
+	op   *history.Record
+	seen sighting
 }
 
 // resolve rewrites unknown writes from what the stream holds. A value found
@@ -95,6 +136,7 @@ type resolved struct {
 // not happen are dropped from the ops.
 func resolve(h *history.History, f *facts) resolved {
 	seen := observations(h)
+	seenByGets(h, seen)
 	complete := h.End != nil && h.End.WatchComplete
 	window := retainedWindow(h, f)
 	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]*history.Record, 0, len(h.Ops))}
@@ -123,6 +165,9 @@ func resolve(h *history.History, f *facts) resolved {
 			// Porcupine needs call <= return; the key fails anyway.
 			s.at = op.Invoke
 		}
+		if op.Outcome == history.Fail && history.IsWrite(op.Op) {
+			r.refused++
+		}
 		switch {
 		case op.Op == history.OpCreate && op.Outcome == history.Fail && wasSeen:
 			// nats.go's Create is two requests. If the first fails with an
@@ -133,6 +178,14 @@ func resolve(h *history.History, f *facts) resolved {
 			// wrote. A failed create whose value is in the stream is that case
 			// (rare: it needs a fault and a race); it is counted and shown.
 			count(op.Op).FailedButSeen++
+			c := changed()
+			c.Outcome, c.Rev, c.Complete = history.Unknown, s.rev, s.at
+		case op.Outcome == history.Fail && wasSeen:
+			// A single request refused, yet stored: the refusal was not
+			// definite, which refusals-definite reports. The other checks
+			// take the write for what it was, one that happened, so that
+			// they say whether anything else went wrong.
+			r.refusedStored = append(r.refusedStored, refusal{op: op, seen: s})
 			c := changed()
 			c.Outcome, c.Rev, c.Complete = history.Unknown, s.rev, s.at
 		case op.Outcome != history.Unknown || !history.IsWrite(op.Op):

@@ -1,7 +1,9 @@
 package checker
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kvharness/kvharness/history"
@@ -26,6 +28,62 @@ type ttlExpiry struct {
 	written, reads, afterExpiry int
 	maxLate                     time.Duration
 	problems                    []string
+	// excused counts reads later than the tolerance only because of time
+	// a fault may have left the stream without a leader or a quorum (see
+	// leaderless); maxExcused is the latest of them.
+	excused    int
+	maxExcused time.Duration
+}
+
+// The stream leader removes an expired message, and the removal commits
+// only with a quorum: NATS promises nothing about expiry while a fault
+// leaves the stream without either. A fault may cost the stream its leader
+// from its start until a new one can have been elected — raft's longest
+// election timeout after the fault began (maxElection, nats-server's
+// maxElectionTimeoutDefault), or the fault's end if later — plus catchUp
+// for the leader to find the expired messages again. Latency faults slow
+// the routes but keep the leader.
+const (
+	maxElection = 9 * time.Second
+	catchUp     = time.Second
+)
+
+// leaderless lists the windows, ns since run start, in which a fault may
+// have left the stream without a leader or a quorum.
+func leaderless(faults []history.Fault) [][2]int64 {
+	var out [][2]int64
+	for _, f := range faults {
+		switch f.Kind {
+		case "latency":
+			continue
+		case "heal": // the wait for a healthy cluster: unhealthy until it ended
+			out = append(out, [2]int64{f.Start, f.End})
+			continue
+		}
+		end := max(f.End, f.Start+int64(maxElection)) + int64(catchUp)
+		out = append(out, [2]int64{f.Start, end})
+	}
+	return out
+}
+
+// overlap is how much of [from, to] the windows cover (counting time that
+// several windows cover once).
+func overlap(windows [][2]int64, from, to int64) int64 {
+	var covered, reach int64 = 0, from
+	for _, w := range sortedWindows(windows) {
+		lo, hi := max(w[0], reach), min(w[1], to)
+		if hi > lo {
+			covered += hi - lo
+			reach = hi
+		}
+	}
+	return covered
+}
+
+func sortedWindows(windows [][2]int64) [][2]int64 {
+	s := slices.Clone(windows)
+	slices.SortFunc(s, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	return s
 }
 
 func (c *ttlExpiry) add(g *keyGroup) {
@@ -46,6 +104,7 @@ func (c *ttlExpiry) add(g *keyGroup) {
 	if len(writes) == 0 {
 		return
 	}
+	faults := leaderless(h.Faults)
 	check := func(r *history.Record, who func() string) {
 		if !r.Found {
 			return
@@ -62,6 +121,11 @@ func (c *ttlExpiry) add(g *keyGroup) {
 		c.afterExpiry++
 		late := time.Duration(r.Invoke - expires)
 		c.maxLate = max(c.maxLate, late)
+		if late > c.tol && late-time.Duration(overlap(faults, expires, r.Invoke)) <= c.tol {
+			c.excused++
+			c.maxExcused = max(c.maxExcused, late)
+			return
+		}
 		if late > c.tol {
 			c.problems = append(c.problems, fmt.Sprintf("%s of key %q at %.3fs returned %s, written with TTL %s by %.3fs: %s past its expiry (tolerance %s)",
 				who(), r.Key, sec(r.Invoke), r.Read, time.Duration(w.TTL), sec(w.Complete), late.Round(time.Millisecond), c.tol))
@@ -84,6 +148,10 @@ func (c *ttlExpiry) result() (CheckResult, []string) {
 		return cr, nil
 	}
 	detail := fmt.Sprintf("%d reads of values written with a TTL; %d after expiry (the latest %s after; tolerance %s)", c.reads, c.afterExpiry, c.maxLate.Round(time.Millisecond), c.tol)
+	if c.excused > 0 {
+		detail += fmt.Sprintf("; %d later than the tolerance but within a fault that may have left the stream without a leader or quorum to remove them (up to %s after expiry)",
+			c.excused, c.maxExcused.Round(time.Millisecond))
+	}
 	if len(c.problems) > 0 {
 		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d reads returned a value more than %s past its TTL; ", len(c.problems), c.tol)+detail
 		return cr, notesFor(CheckTTLExpiry, c.problems)

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/kvharness/kvharness/history"
@@ -144,4 +145,43 @@ func TestTTLExpiryUnknownWriteCountsFromSighting(t *testing.T) {
 		finalNone("s"),
 	)
 	wantCheck(t, h, CheckTTLExpiry, Skipped)
+}
+
+// The false alarm of the built-in leader-election under leader partitions
+// on 2.15.2 (seeds 18 and 19): a lease written with a 2 s TTL by 35.689 s
+// expired during a 3 s partition of the stream leader (36.0–39.0 s) and was
+// still there at the final read, 40.293 s — no quorum could commit its
+// removal. NATS promises nothing about expiry without a leader or a quorum:
+// the time a fault may have cost them is not counted. Outside such a
+// window, and for a key that stays long after, the check still fails.
+func TestTTLExpiryAllowsForFaults(t *testing.T) {
+	lease := withTTL(create(2, "k0000", "c2-50", 1, at(35_600, 35_689)), 2000)
+	late := history.Record{Kind: history.KindFinal, Key: "k0000", Found: true, Read: "c2-50", Rev: 1,
+		Invoke: ms(40_293), Complete: ms(40_294)}
+	partition := history.Fault{Kind: "partition", Target: "n1", Start: ms(36_000), End: ms(39_000)}
+	run := func(faults []history.Fault, final history.Record) *history.History {
+		h := patternRun(history.PatternLease, lease, final)
+		h.Faults = faults
+		return h
+	}
+	res := wantCheck(t, run([]history.Fault{partition}, late), CheckTTLExpiry, Pass)
+	if c := checkNamed(t, res, CheckTTLExpiry); !strings.Contains(c.Detail, "1 later than the tolerance but within a fault") {
+		t.Errorf("detail does not say what it allowed for: %s", c.Detail)
+	}
+	wantCheck(t, run(nil, late), CheckTTLExpiry, Fail)
+	// A latency fault keeps the leader.
+	wantCheck(t, run([]history.Fault{{Kind: "latency", Start: ms(36_000), End: ms(39_000)}}, late), CheckTTLExpiry, Fail)
+	// Still there 20 s after the partition began: no election takes that long.
+	never := late
+	never.Invoke, never.Complete = ms(56_000), ms(56_001)
+	wantCheck(t, run([]history.Fault{partition}, never), CheckTTLExpiry, Fail)
+}
+
+func TestOverlapCountsSharedTimeOnce(t *testing.T) {
+	w := [][2]int64{{10, 20}, {15, 30}, {40, 50}}
+	for _, tc := range []struct{ from, to, want int64 }{{0, 100, 30}, {12, 45, 23}, {31, 39, 0}, {25, 25, 0}} {
+		if got := overlap(w, tc.from, tc.to); got != tc.want {
+			t.Errorf("overlap(%d, %d) = %d, want %d", tc.from, tc.to, got, tc.want)
+		}
+	}
 }

@@ -19,7 +19,7 @@ const (
 
 // coreChecks apply to every run.
 var coreChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
-	CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
+	CheckRefusalsDefinite, CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 
 // AllChecks lists the checks this package runs, in report order: the core
 // ones, then those of read paths, watchers, History() and the use-case
@@ -33,11 +33,11 @@ var AllChecks = append(append(slices.Clone(coreChecks), CheckLinearizableReadsLe
 // because direct gets may be answered by a lagging replica.
 func DefaultRequired(replicas int) []string {
 	if replicas > 1 {
-		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid, CheckRefusalsDefinite,
 			CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 	}
 	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
-		CheckBucketIntact, CheckClusterHeals}
+		CheckRefusalsDefinite, CheckBucketIntact, CheckClusterHeals}
 }
 
 // Shape is what a run's default required checks depend on.
