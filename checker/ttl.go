@@ -33,6 +33,11 @@ type ttlExpiry struct {
 	// leaderless); maxExcused is the latest of them.
 	excused    int
 	maxExcused time.Duration
+	// followed counts keys whose value was followed after the run
+	// (history.End.Expiry), gone those seen to go away; maxGone is the
+	// latest any went away after its expiry.
+	followed, gone int
+	maxGone        time.Duration
 }
 
 // The stream leader removes an expired message, and the removal commits
@@ -139,6 +144,29 @@ func (c *ttlExpiry) add(g *keyGroup) {
 	for i := range h.Final {
 		check(&h.Final[i], func() string { return "final read" })
 	}
+	if h.End == nil {
+		return
+	}
+	// After the run: a key followed until its value went away is not read
+	// again, but one still there when the following ended is — the value
+	// did not expire while it was watched.
+	for _, e := range h.End.Expiry {
+		w, ok := writes[e.Read]
+		if !ok || w.Key != e.Key {
+			continue // another group's key, or a value without a TTL
+		}
+		expires := w.Complete + w.TTL
+		switch {
+		case e.Gone != 0:
+			c.followed++
+			c.gone++
+			c.maxGone = max(c.maxGone, time.Duration(e.Gone-expires))
+		case e.Seen != 0:
+			c.followed++
+			still := history.Record{Key: e.Key, Found: true, Read: e.Read, Invoke: e.Seen}
+			check(&still, func() string { return "the last read of the key after the run (followed until then)" })
+		}
+	}
 }
 
 func (c *ttlExpiry) result() (CheckResult, []string) {
@@ -148,6 +176,12 @@ func (c *ttlExpiry) result() (CheckResult, []string) {
 		return cr, nil
 	}
 	detail := fmt.Sprintf("%d reads of values written with a TTL; %d after expiry (the latest %s after; tolerance %s)", c.reads, c.afterExpiry, c.maxLate.Round(time.Millisecond), c.tol)
+	if c.followed > 0 {
+		detail += fmt.Sprintf("; after the run %d of %d keys followed saw their value go away", c.gone, c.followed)
+		if c.gone > 0 {
+			detail += fmt.Sprintf(", the latest %s after its expiry", c.maxGone.Round(time.Millisecond))
+		}
+	}
 	if c.excused > 0 {
 		detail += fmt.Sprintf("; %d later than the tolerance but within a fault that may have left the stream without a leader or quorum to remove them (up to %s after expiry)",
 			c.excused, c.maxExcused.Round(time.Millisecond))

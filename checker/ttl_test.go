@@ -185,3 +185,28 @@ func TestOverlapCountsSharedTimeOnce(t *testing.T) {
 		}
 	}
 }
+
+// After the run the harness follows keys whose last value carries a TTL
+// (history.End.Expiry): one that went away late under a fault passes, and
+// the detail gives how late; one still there at the end of its following,
+// long past its expiry, never expired and fails, fault or not.
+func TestTTLExpiryFollowedAfterTheRun(t *testing.T) {
+	lease := withTTL(create(2, "k0000", "c2-50", 1, at(35_600, 35_689)), 2000)
+	partition := history.Fault{Kind: "partition", Target: "n1", Start: ms(36_000), End: ms(39_000)}
+	late := history.Record{Kind: history.KindFinal, Key: "k0000", Found: true, Read: "c2-50", Rev: 1,
+		Invoke: ms(40_293), Complete: ms(40_294)}
+	run := func(e history.Expiry) *history.History {
+		h := patternRun(history.PatternLease, lease, late)
+		h.Faults = []history.Fault{partition}
+		h.End.Expiry = []history.Expiry{e}
+		return h
+	}
+	res := wantCheck(t, run(history.Expiry{Key: "k0000", Rev: 1, Read: "c2-50", Seen: ms(40_500), Gone: ms(40_700)}), CheckTTLExpiry, Pass)
+	if c := checkNamed(t, res, CheckTTLExpiry); !strings.Contains(c.Detail, "1 of 1 keys followed saw their value go away, the latest 3.011s after its expiry") {
+		t.Errorf("detail: %s", c.Detail)
+	}
+	wantCheck(t, run(history.Expiry{Key: "k0000", Rev: 1, Read: "c2-50", Seen: ms(70_300)}), CheckTTLExpiry, Fail,
+		[]string{CheckTTLExpiry + ": ", "the last read of the key after the run", "c2-50"})
+	// Another key's following says nothing about this one.
+	wantCheck(t, run(history.Expiry{Key: "k0001", Rev: 1, Read: "c2-50", Seen: ms(70_300)}), CheckTTLExpiry, Pass)
+}

@@ -17,9 +17,10 @@ import (
 // (bounded) for the recording watcher to catch up with the stream, reads
 // every key's last message through the stream leader, stops the scenario's
 // watchers once they delivered those, records the messages the stream
-// still holds where unknown outcomes or watchers need them, each key's
-// History(), and last every node's replica.
-func finalPhase(b *runBucket, keys []string, load *workload.Load, anyUnknown bool, clock workload.Clock, out *history.Writer) history.End {
+// still holds where unknown outcomes or watchers need them, when the keys
+// whose values carry a TTL went away, each key's History(), and last every
+// node's replica.
+func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTolerance time.Duration, anyUnknown bool, clock workload.Clock, out *history.Writer) history.End {
 	end := history.End{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -32,11 +33,19 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, anyUnknown boo
 	end.LastSeq = lastSeq
 	end.BucketMissing = errors.Is(err, jetstream.ErrStreamNotFound)
 
-	var finals map[string]uint64
+	var finals map[string]history.Record
 	end.FinalReads, finals = workload.FinalReads(ctx, b.control, b.name, keys, clock, out)
+	lastRevs := make(map[string]uint64, len(finals))
+	for key, f := range finals {
+		lastRevs[key] = f.Rev
+	}
 	wctx, wcancel = context.WithTimeout(ctx, 15*time.Second)
-	load.StopWatchers(wctx, finals)
+	load.StopWatchers(wctx, lastRevs)
 	wcancel()
+	// On a budget of its own: it waits for the keys' TTLs to run out.
+	ectx, ecancel := context.WithTimeout(context.Background(), 40*time.Second)
+	end.Expiry = workload.ObserveExpiry(ectx, b.control, b.name, finals, keyTTL, ttlTolerance+expirySlack, clock)
+	ecancel()
 	if err == nil {
 		var stored map[uint64]bool
 		// The scenario's watchers are checked against what the bucket
@@ -60,3 +69,8 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, anyUnknown boo
 	end.At = clock.Now()
 	return end
 }
+
+// expirySlack: how long past a key's TTL and the tolerance the final phase
+// keeps following it — long enough for a cluster just healed to elect a
+// leader (nats-server's longest election timeout is 9 s) and remove it.
+const expirySlack = 10 * time.Second

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/cluster"
@@ -133,7 +134,8 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 		return rec, panicked
 	}
 
-	end := finalPhase(bucket, wc.Keys.Keys, load, rec.stats.Unknowns > 0, clock, out)
+	ttlTolerance := time.Duration(meta.TTLToleranceMs) * time.Millisecond
+	end := finalPhase(bucket, wc.Keys.Keys, load, wc.KeyTTL, ttlTolerance, rec.stats.Unknowns > 0, clock, out)
 	end.Interrupted = rec.interrupted
 	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
 	if err := out.Close(); err != nil {

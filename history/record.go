@@ -238,6 +238,21 @@ type End struct {
 	// HistoryReads: the History() of every key (up to 10,000; an even
 	// sample of more) was read: history records.
 	HistoryReads bool `json:"history_reads,omitempty"`
+	// Expiry: the keys whose last message after the run was a value written
+	// with a TTL, followed until it went away (bounded).
+	Expiry []Expiry `json:"expiry,omitempty"`
+}
+
+// Expiry is what became of one key's last message after the run, when it
+// was a value written with a TTL: when it was last seen still there, and
+// when it was first seen gone (0: not while it was followed). Times in ns
+// since run start.
+type Expiry struct {
+	Key  string `json:"key"`
+	Rev  uint64 `json:"rev"`
+	Read string `json:"read"`
+	Seen int64  `json:"seen,omitempty"`
+	Gone int64  `json:"gone,omitempty"`
 }
 
 // SameMessage: two reads of a key's last message (final, replica) saw the

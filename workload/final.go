@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,10 +93,10 @@ func markerOf(h nats.Header) string {
 
 // FinalReads reads every key's last message, a few keys at a time so a
 // large key space fits the final phase's budget. It reports whether every
-// key was read, and each key's last revision.
-func FinalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) (bool, map[string]uint64) {
+// key was read, and each key's final record.
+func FinalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string, clock Clock, out *history.Writer) (bool, map[string]history.Record) {
 	var mu sync.Mutex
-	last := make(map[string]uint64, len(keys))
+	last := make(map[string]history.Record, len(keys))
 	ok := forEachKey(keys, 16, func(key string) bool {
 		rec, err := readLastRetrying(ctx, nc, bucket, key, clock)
 		if err != nil {
@@ -103,12 +104,67 @@ func FinalReads(ctx context.Context, nc *nats.Conn, bucket string, keys []string
 		}
 		out.Write(&rec)
 		mu.Lock()
-		last[key] = rec.Rev
+		last[key] = rec
 		mu.Unlock()
 		return true
 	})
 	return ok, last
 }
+
+// ObserveExpiry follows, after the final reads, the keys whose last message
+// is a value written with a TTL: it reads each again through the stream
+// leader every expiryPoll until that message is no longer the key's last,
+// for up to ttl + slack after its final read (at most maxExpiryWatch), and
+// says when each went away. ttl-expiry tells from it a key that expired
+// late (a fault may have left no quorum to remove it) from one that never
+// expires.
+func ObserveExpiry(ctx context.Context, nc *nats.Conn, bucket string, finals map[string]history.Record, ttl, slack time.Duration, clock Clock) []history.Expiry {
+	var keys []string
+	for key, f := range finals {
+		if f.Found {
+			keys = append(keys, key)
+		}
+	}
+	if ttl <= 0 || len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	watch := min(ttl+slack, maxExpiryWatch)
+	out := make([]history.Expiry, len(keys))
+	forEachKey(keys, 16, func(key string) bool {
+		i, _ := slices.BinarySearch(keys, key)
+		f := finals[key]
+		e := history.Expiry{Key: key, Rev: f.Rev, Read: f.Read}
+		until := time.Duration(f.Complete) + watch
+		for {
+			rec, err := ReadLast(ctx, nc, bucket, key)
+			now := clock.Now()
+			switch {
+			case err == nil && (rec.Rev != f.Rev || !rec.Found):
+				e.Gone = now
+			case err == nil:
+				e.Seen = now
+			}
+			if e.Gone != 0 || time.Duration(now) >= until || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(expiryPoll):
+			}
+		}
+		out[i] = e
+		return true
+	})
+	return out
+}
+
+// expiryPoll is how often ObserveExpiry reads a key again, and
+// maxExpiryWatch how long it follows one at most.
+const (
+	expiryPoll     = 200 * time.Millisecond
+	maxExpiryWatch = 30 * time.Second
+)
 
 // forEachKey runs read for every key, parallel at a time, and reports
 // whether every one succeeded.
