@@ -17,9 +17,9 @@ import (
 // (bounded) for the recording watcher to catch up with the stream, reads
 // every key's last message through the stream leader, stops the scenario's
 // watchers once they delivered those, records the messages the stream
-// still holds where unknown outcomes or watchers need them, when the keys
-// whose values carry a TTL went away, each key's History(), and last every
-// node's replica.
+// still holds where unknown outcomes or watchers need them, each key's
+// History(), every node's replica, and last when the keys whose values
+// carry a TTL went away.
 func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTolerance time.Duration, anyUnknown bool, clock workload.Clock, out *history.Writer) history.End {
 	end := history.End{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -42,10 +42,6 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTol
 	wctx, wcancel = context.WithTimeout(ctx, 15*time.Second)
 	load.StopWatchers(wctx, lastRevs)
 	wcancel()
-	// On a budget of its own: it waits for the keys' TTLs to run out.
-	ectx, ecancel := context.WithTimeout(context.Background(), 40*time.Second)
-	end.Expiry = workload.ObserveExpiry(ectx, b.control, b.name, finals, keyTTL, ttlTolerance+expirySlack, clock)
-	ecancel()
 	if err == nil {
 		var stored map[uint64]bool
 		// The scenario's watchers are checked against what the bucket
@@ -66,6 +62,11 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTol
 		end.ReplicaNodes = workload.ReadReplicas(rctx, b.target, b.control, b.name, keys, clock, out)
 		rcancel()
 	}
+	// Last, on a budget of its own: it waits for the keys' TTLs to run
+	// out, which would take from the phases above what they read.
+	ectx, ecancel := context.WithTimeout(context.Background(), 40*time.Second)
+	end.Expiry = workload.ObserveExpiry(ectx, b.control, b.name, finals, keyTTL, ttlTolerance+expirySlack, clock)
+	ecancel()
 	end.At = clock.Now()
 	return end
 }
