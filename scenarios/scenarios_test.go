@@ -56,6 +56,7 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		"name: x\nworkload:\n  watchers:\n    - {count: 2, mode: sometimes}\n":                       "line 4",
 		"name: x\nworkload:\n  watchers:\n    - {keys: [\"a b\"]}\n":                                 "line 4",
 		"name: x\nbucket:\n  limit_marker_ttl: 1m\nworkload:\n  key_ttl: 2s\n":                       "raises every message TTL",
+		"name: x\nbucket:\n  replicas: 1\nfaults:\n  kinds: [kill, corrupt]\n":                       "needs a replicated bucket",
 	}
 	for yaml, want := range cases {
 		_, err := Parse("s.yaml", []byte(yaml))

@@ -180,6 +180,15 @@ func (s *Scenario) validate() error {
 		}
 	}
 	fl := s.Faults
+	corrupts := contains(fl.Kinds, "corrupt")
+	for _, st := range fl.Plan {
+		corrupts = corrupts || st.Kind == "corrupt"
+	}
+	if corrupts && (s.Bucket.Replicas == 1 || s.Target.Nodes == 1) {
+		// On one replica it destroys acknowledged writes by design: every
+		// check would fail, and say nothing about the server.
+		return fieldErr("$.faults.kinds", "corrupt damages a node's stored files, which only another node's replica can repair: it needs a replicated bucket on several nodes, not one replica")
+	}
 	if _, err := chaos.ParsePartitionMode(fl.PartitionMode); err != nil {
 		return fieldErr("$.faults.partition_mode", "%v", err)
 	}
