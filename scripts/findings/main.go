@@ -54,10 +54,10 @@ var findings = []finding{
 		name: "upgrade-desync",
 		args: []string{"rolling-upgrade", "--server-bin", "{SERVER}", "--upgrade-bin", "{UPGRADE}"},
 		bug:  []release{{"v2.11.0", "v2.12.1"}},
-		fixed: []release{
-			{"v2.10.27", "v2.11.0"},
-			{"v2.12.1", "v2.15.2"},
-		},
+		// 2.10.27 → 2.11.0 failed 1 of 4 runs on 2026-12-02, after at
+		// least 8 passes: rare, but not a release that passes
+		// (docs/FINDINGS.md).
+		fixed:  []release{{"v2.12.1", "v2.15.2"}},
 		tries:  3,
 		checks: []string{"replicas-converge", "revisions-unique", "reads-valid", "history-matches"},
 	},
