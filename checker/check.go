@@ -106,8 +106,9 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		isRequired[r] = true
 	}
 	// A list written before refusals-definite was split from reads-valid
-	// (a recorded history, a scenario's expect list) still requires it.
-	isRequired[CheckRefusalsDefinite] = isRequired[CheckRefusalsDefinite] || isRequired[CheckReadsValid]
+	// and the write check (a recorded history, a scenario's expect list)
+	// still requires it: both failed on a refused write that was stored.
+	isRequired[CheckRefusalsDefinite] = isRequired[CheckRefusalsDefinite] || isRequired[CheckReadsValid] || isRequired[CheckLinearizableWrites]
 
 	writes := newLinearizable(CheckLinearizableWrites, opsFilter{}, f, opts)
 	stale := &staleTally{byPath: map[string]*staleTally{}}

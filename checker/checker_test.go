@@ -949,7 +949,8 @@ func TestCheckVerdictFolding(t *testing.T) {
 				return h
 			}(),
 			required: []string{CheckLinearizableWrites}, want: Fail,
-			requiredChecks: []string{CheckLinearizableWrites},
+			// refusals-definite comes with the write check it was split from.
+			requiredChecks: []string{CheckLinearizableWrites, CheckRefusalsDefinite},
 		},
 		{
 			name: "history without meta: R1 defaults",

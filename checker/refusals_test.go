@@ -81,14 +81,16 @@ func TestRefusedWritesNotInTheStreamPass(t *testing.T) {
 
 // A required list from before the check existed (a recorded history's meta
 // line, a scenario's expect list) requires it wherever it requires
-// reads-valid, which used to catch the same write: an old history re-checked
-// must not pass where it failed.
+// reads-valid or linearizable-writes, which used to catch the same write: an
+// old history re-checked must not pass where it failed.
 func TestOldRequiredListsRequireRefusalsDefinite(t *testing.T) {
-	h := refusedButStored()
-	h.Meta.Required = []string{CheckLinearizableWrites, CheckReadsValid}
-	res, _ := runCheck(t, h)
-	if c := checkNamed(t, res, CheckRefusalsDefinite); !c.Required || res.Verdict != Fail {
-		t.Errorf("required = %v, verdict = %s", c.Required, res.Verdict)
+	for _, old := range [][]string{{CheckLinearizableWrites, CheckReadsValid}, {CheckLinearizableWrites}, {CheckReadsValid}} {
+		h := refusedButStored()
+		h.Meta.Required = old
+		res, _ := runCheck(t, h)
+		if c := checkNamed(t, res, CheckRefusalsDefinite); !c.Required || res.Verdict != Fail {
+			t.Errorf("required list %v: refusals-definite required = %v, verdict = %s", old, c.Required, res.Verdict)
+		}
 	}
 }
 

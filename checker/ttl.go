@@ -156,15 +156,18 @@ func (c *ttlExpiry) add(g *keyGroup) {
 			continue // another group's key, or a value without a TTL
 		}
 		expires := w.Complete + w.TTL
-		switch {
-		case e.Gone != 0:
+		if e.Gone != 0 || e.Seen != 0 {
 			c.followed++
+		}
+		if e.Gone != 0 {
 			c.gone++
 			c.maxGone = max(c.maxGone, time.Duration(e.Gone-expires))
-		case e.Seen != 0:
-			c.followed++
+		}
+		if e.Seen != 0 {
+			// The last read that still found it: gone later or not, it
+			// was there then.
 			still := history.Record{Key: e.Key, Found: true, Read: e.Read, Invoke: e.Seen}
-			check(&still, func() string { return "the last read of the key after the run (followed until then)" })
+			check(&still, func() string { return "the last read of the key after the run that still found it" })
 		}
 	}
 }

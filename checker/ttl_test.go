@@ -206,7 +206,13 @@ func TestTTLExpiryFollowedAfterTheRun(t *testing.T) {
 		t.Errorf("detail: %s", c.Detail)
 	}
 	wantCheck(t, run(history.Expiry{Key: "k0000", Rev: 1, Read: "c2-50", Seen: ms(70_300)}), CheckTTLExpiry, Fail,
-		[]string{CheckTTLExpiry + ": ", "the last read of the key after the run", "c2-50"})
+		[]string{CheckTTLExpiry + ": ", "the last read of the key after the run that still found it", "c2-50"})
+	// Gone in the end, but still there long after its expiry with no fault
+	// to excuse it: late.
+	late2 := run(history.Expiry{Key: "k0000", Rev: 1, Read: "c2-50", Seen: ms(60_000), Gone: ms(60_200)})
+	late2.Faults = nil
+	late2.Final = nil
+	wantCheck(t, late2, CheckTTLExpiry, Fail, []string{CheckTTLExpiry + ": ", "still found it"})
 	// Another key's following says nothing about this one.
 	wantCheck(t, run(history.Expiry{Key: "k0001", Rev: 1, Read: "c2-50", Seen: ms(70_300)}), CheckTTLExpiry, Pass)
 }

@@ -62,12 +62,14 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTol
 		end.ReplicaNodes = workload.ReadReplicas(rctx, b.target, b.control, b.name, keys, clock, out)
 		rcancel()
 	}
+	// end.At is when the reads above were done: checks excuse what may
+	// have expired by then. The following below comes after it.
+	end.At = clock.Now()
 	// Last, on a budget of its own: it waits for the keys' TTLs to run
 	// out, which would take from the phases above what they read.
 	ectx, ecancel := context.WithTimeout(context.Background(), 40*time.Second)
 	end.Expiry = workload.ObserveExpiry(ectx, b.control, b.name, finals, keyTTL, ttlTolerance+expirySlack, clock)
 	ecancel()
-	end.At = clock.Now()
 	return end
 }
 

@@ -137,13 +137,16 @@ func ObserveExpiry(ctx context.Context, nc *nats.Conn, bucket string, finals map
 		e := history.Expiry{Key: key, Rev: f.Rev, Read: f.Read}
 		until := time.Duration(f.Complete) + watch
 		for {
-			rec, err := ReadLast(ctx, nc, bucket, key)
+			rctx, cancel := context.WithTimeout(ctx, expiryRead)
+			invoke := clock.Now()
+			rec, err := ReadLast(rctx, nc, bucket, key)
+			cancel()
 			now := clock.Now()
 			switch {
 			case err == nil && (rec.Rev != f.Rev || !rec.Found):
-				e.Gone = now
+				e.Gone = now // gone by the time the answer came
 			case err == nil:
-				e.Seen = now
+				e.Seen = invoke // there at some point after the read began
 			}
 			if e.Gone != 0 || time.Duration(now) >= until || ctx.Err() != nil {
 				break
@@ -161,8 +164,11 @@ func ObserveExpiry(ctx context.Context, nc *nats.Conn, bucket string, finals map
 
 // expiryPoll is how often ObserveExpiry reads a key again, and
 // maxExpiryWatch how long it follows one at most.
+// expiryRead bounds one read, so that a server that does not answer costs
+// one key a poll, not the others their following.
 const (
 	expiryPoll     = 200 * time.Millisecond
+	expiryRead     = 2 * time.Second
 	maxExpiryWatch = 30 * time.Second
 )
 

@@ -130,9 +130,10 @@ func runOne(kvh, server, out string, duration time.Duration, seed int, c *cell) 
 	logOut.Close()
 	code := cmd.ProcessState.ExitCode()
 	fmt.Fprintf(os.Stderr, "soak-faults: %s under %s, seed %d: exit %d in %.0fs\n", c.scenario, c.fault, seed, code, time.Since(began).Seconds())
-	if code == 2 {
+	if _, err := os.Stat(filepath.Join(dir, "summary.json")); code == 2 && err != nil && !strings.Contains(readAll(dir+".log"), "panic") {
 		// Bad input: this fault does not apply to the scenario (one
-		// node cannot be partitioned, ...). The run says why.
+		// node cannot be partitioned, ...). The run says why. A run that
+		// crashed (a panic exits 2 too) is no such cell.
 		c.notApplicable = lastLine(dir + ".log")
 		return
 	}
@@ -157,7 +158,14 @@ func runOne(kvh, server, out string, duration time.Duration, seed int, c *cell) 
 		c.unknown++
 	case explainedByFinding(failed) != "":
 		c.anomaly++
-		if f := explainedByFinding(failed); !slices.Contains(c.findings, f) {
+		f := explainedByFinding(failed)
+		others := slices.DeleteFunc(slices.Clone(failed), func(c string) bool { _, own := known[c]; return own })
+		if len(others) > 0 {
+			// The finding explains these only if the keys that failed
+			// them had refused writes too: a person should look.
+			f += " + " + strings.Join(others, ", ") + " (look at the keys)"
+		}
+		if !slices.Contains(c.findings, f) {
 			c.findings = append(c.findings, f)
 		}
 	default:
@@ -227,7 +235,11 @@ func readSummary(dir string) (*summary, error) {
 
 // lastLine is the last non-empty line of a file (a run's one-line error).
 func lastLine(path string) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	lines := strings.Split(strings.TrimSpace(readAll(path)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func readAll(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }
