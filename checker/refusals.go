@@ -20,7 +20,8 @@ import (
 //
 // It was part of reads-valid (a read of a refused write's value) and
 // linearizable-writes before it was its own check, so a history or a
-// scenario that requires reads-valid requires it too.
+// scenario that requires reads-valid or linearizable-writes requires it
+// too.
 const CheckRefusalsDefinite = "refusals-definite"
 
 type refusalsDefinite struct {
