@@ -66,6 +66,9 @@ type keyGroup struct {
 	h *history.History
 	r resolved
 	f *facts
+	// writes indexes the resolved writes by value, for the checks that
+	// look up the write a read names (built once per group).
+	writes map[string]*history.Record
 }
 
 // groupCheck is one check, fed a group of keys at a time; result is its
@@ -149,6 +152,7 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	res := &Result{Resolution: map[string]*Resolution{}}
 	err := groups(func(g *history.History) error {
 		kg := &keyGroup{h: g, r: resolve(g, f), f: f}
+		kg.writes = writesByValue(kg.r.ops)
 		for op, c := range kg.r.counts {
 			res.Resolution[op] = res.Resolution[op].plus(c)
 		}

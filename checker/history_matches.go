@@ -42,7 +42,7 @@ func (c *historyMatches) add(g *keyGroup) {
 		}
 	}
 	c.keys += len(keys)
-	writes := writesByValue(r.ops)
+	writes := g.writes
 	acked := map[string][]*history.Record{}
 	anyTTL := g.f.anyTTL
 	for _, op := range r.ops {

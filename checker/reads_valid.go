@@ -18,7 +18,7 @@ type readsValid struct {
 }
 
 func (c *readsValid) add(g *keyGroup) {
-	writes := writesByValue(g.r.ops)
+	writes := g.writes
 	check := func(r *history.Record, who string) {
 		if !r.Found {
 			return

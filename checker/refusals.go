@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -96,7 +97,7 @@ func (c *refusalsDefinite) afterHeals() string {
 
 // refusalHealWindow is how soon after a fault's end a refusal counts as
 // "right after it healed" in the check's detail.
-const refusalHealWindow = 5_000_000_000
+const refusalHealWindow = int64(5 * time.Second)
 
 // sinceHeal is how long before at the latest fault ended (false: none had).
 func sinceHeal(faults []history.Fault, at int64) (int64, bool) {

@@ -75,7 +75,9 @@ func leaderless(faults []history.Fault) [][2]int64 {
 // several windows cover once).
 func overlap(windows [][2]int64, from, to int64) int64 {
 	var covered, reach int64 = 0, from
-	for _, w := range sortedWindows(windows) {
+	sorted := slices.Clone(windows)
+	slices.SortFunc(sorted, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	for _, w := range sorted {
 		lo, hi := max(w[0], reach), min(w[1], to)
 		if hi > lo {
 			covered += hi - lo
@@ -83,12 +85,6 @@ func overlap(windows [][2]int64, from, to int64) int64 {
 		}
 	}
 	return covered
-}
-
-func sortedWindows(windows [][2]int64) [][2]int64 {
-	s := slices.Clone(windows)
-	slices.SortFunc(s, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
-	return s
 }
 
 func (c *ttlExpiry) add(g *keyGroup) {
