@@ -158,14 +158,7 @@ func runOne(kvh, server, out string, duration time.Duration, seed int, c *cell) 
 		c.unknown++
 	case explainedByFinding(failed) != "":
 		c.anomaly++
-		f := explainedByFinding(failed)
-		others := slices.DeleteFunc(slices.Clone(failed), func(c string) bool { _, own := known[c]; return own })
-		if len(others) > 0 {
-			// The finding explains these only if the keys that failed
-			// them had refused writes too: a person should look.
-			f += " + " + strings.Join(others, ", ") + " (look at the keys)"
-		}
-		if !slices.Contains(c.findings, f) {
+		if f := explainedByFinding(failed); !slices.Contains(c.findings, f) {
 			c.findings = append(c.findings, f)
 		}
 	default:
@@ -177,16 +170,22 @@ func runOne(kvh, server, out string, duration time.Duration, seed int, c *cell) 
 }
 
 // explainedByFinding names the known finding that explains every failed
-// check, or "".
+// check, or "". Checks the finding only may explain (alsoTrips) are named
+// after it: they are its own only if the keys that failed them had refused
+// writes too, which a person should look at.
 func explainedByFinding(failed []string) string {
 	for check, k := range known {
 		if !slices.Contains(failed, check) {
 			continue
 		}
-		rest := slices.DeleteFunc(slices.Clone(failed), func(c string) bool { return c == check || slices.Contains(k.alsoTrips, c) })
-		if len(rest) == 0 {
-			return k.finding
+		others := slices.DeleteFunc(slices.Clone(failed), func(c string) bool { return c == check })
+		if slices.ContainsFunc(others, func(c string) bool { return !slices.Contains(k.alsoTrips, c) }) {
+			continue
 		}
+		if len(others) > 0 {
+			return k.finding + " + " + strings.Join(others, ", ") + " (look at the keys)"
+		}
+		return k.finding
 	}
 	return ""
 }
