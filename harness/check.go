@@ -57,6 +57,19 @@ func CheckFile(ctx context.Context, path string, o checker.FileOptions) (*checke
 	return res, d, nil
 }
 
+// Recheck checks a recorded history offline (`kvharness check`, or
+// `report` on the folder of a run that was killed) and builds its summary
+// from the history alone: latency from invoke and complete times, the
+// thresholds from its meta line, a run without an end record marked as cut
+// short.
+func Recheck(ctx context.Context, path string, o checker.FileOptions) (*reports.Summary, *reports.Digest, error) {
+	res, d, err := CheckFile(ctx, path, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reports.Build(reports.Input{Digest: d, Result: res, Interrupted: d.End == nil || d.End.Interrupted}), d, nil
+}
+
 // checkMemoryBase is what checking holds besides the group of keys the
 // memory budget bounds: the facts, the report's digest, the reader's
 // batches (about 0.5 GB on a 60-minute run).

@@ -34,10 +34,15 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result
 	if err != nil {
 		return nil, err
 	}
-	dir, err := opts.resultsDir(s.Name)
+	dir, madeDir, err := opts.resultsDir(s.Name)
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := lockFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// A panic outside the parts that run side by side (final phase,
 	// checks) is an error too; record's clean-ups have run by then.
 	defer func() {
@@ -50,6 +55,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result
 	rec, err := record(ctx, s, opts, dir)
 	if err != nil {
 		keepPanicStack(dir, err)
+		if madeDir {
+			removeIfEmpty(dir)
+		}
 		return nil, err
 	}
 	res = &Result{Dir: dir, Stats: rec.stats, Interrupted: rec.interrupted}

@@ -173,8 +173,8 @@ func TestCanceledRunIsCheckedAndMarkedInterrupted(t *testing.T) {
 	if !res.Interrupted || !res.Summary.Interrupted || res.Stats.Elapsed > 10*time.Second {
 		t.Errorf("interrupted %v/%v after %s", res.Interrupted, res.Summary.Interrupted, res.Stats.Elapsed)
 	}
-	if res.Summary.Verdict != checker.Pass {
-		t.Errorf("verdict %s", res.Summary.Verdict)
+	if res.Summary.Verdict != checker.Pass || res.ExitCode != 4 {
+		t.Errorf("verdict %s, exit code %d (want 4: cut short)", res.Summary.Verdict, res.ExitCode)
 	}
 }
 
@@ -215,7 +215,7 @@ func TestDefaultResultsFoldersDoNotCollide(t *testing.T) {
 	t.Chdir(t.TempDir())
 	seen := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		dir, err := Options{}.resultsDir("single")
+		dir, _, err := Options{}.resultsDir("single")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,5 +223,71 @@ func TestDefaultResultsFoldersDoNotCollide(t *testing.T) {
 			t.Fatalf("%s handed out twice", dir)
 		}
 		seen[dir] = true
+	}
+}
+
+// A folder given as OutDir that holds a run is refused unless Replace is
+// set, and then the old run's files go, not only those the new run
+// writes; a non-empty folder that holds no run is never emptied.
+func TestOutFolderMustBeEmpty(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	sc := scenario(t, "single", func(s *scenarios.Scenario) { s.Workload.Ops, s.Workload.Duration = 200, 0 })
+	if _, err := Run(context.Background(), sc, Options{OutDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "linearizability", "k0000-writes.html")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("an old run's failing view"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), sc, Options{OutDir: dir})
+	if err == nil || !regexp.MustCompile(`holds a previous run.*--replace`).MatchString(err.Error()) {
+		t.Fatalf("a second run into a results folder: %v", err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("a refused run touched the folder: %v", err)
+	}
+	res, err := Run(context.Background(), sc, Options{OutDir: dir, Replace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPass(t, res)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the old run's view survived --replace: %v", err)
+	}
+
+	mine := t.TempDir()
+	keep := filepath.Join(mine, "notes.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), sc, Options{OutDir: mine, Replace: true})
+	if err == nil || !regexp.MustCompile(`not empty and holds no run`).MatchString(err.Error()) {
+		t.Fatalf("a run into a folder of other files: %v", err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("--replace removed a file that was no run's: %v", err)
+	}
+}
+
+// A run that cannot reach its servers leaves no empty results folder
+// behind, given or default.
+func TestFailedConnectionLeavesNoFolder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	sc := scenario(t, "single", func(s *scenarios.Scenario) { s.Target.Servers = []string{"nats://127.0.0.1:1"} })
+	given := filepath.Join(t.TempDir(), "out")
+	if _, err := Run(context.Background(), sc, Options{OutDir: given}); err == nil {
+		t.Fatal("a run against a closed port ran")
+	}
+	if _, err := os.Stat(given); !os.IsNotExist(err) {
+		t.Errorf("the results folder of a run that could not connect is left: %v", err)
+	}
+	if _, err := Run(context.Background(), sc, Options{}); err == nil {
+		t.Fatal("a run against a closed port ran")
+	}
+	if left, _ := filepath.Glob("results/*"); len(left) > 0 {
+		t.Errorf("default results folders left by a run that could not connect: %v", left)
 	}
 }

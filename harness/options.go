@@ -1,11 +1,8 @@
 package harness
 
 import (
-	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
@@ -17,7 +14,11 @@ import (
 // go, how to reach external servers, what to show while it runs.
 type Options struct {
 	// OutDir is the results folder; default results/<time>-<scenario>.
+	// It must be empty or missing, unless Replace is set.
 	OutDir string
+	// Replace lets OutDir hold a previous run's results, which are removed
+	// first (never a folder that does not look like results).
+	Replace bool
 	// Auth: credentials for external servers.
 	Auth cluster.Auth
 	// NoRecord: a benchmark aid — no history, histograms, watchers or
@@ -57,35 +58,6 @@ func (o Options) log() io.Writer {
 		return io.Discard
 	}
 	return o.Log
-}
-
-// resultsDir makes the results folder. The default one is claimed whole:
-// runs started in the same second (a CI matrix) get -2, -3, ... rather
-// than one folder and one history for two runs.
-func (o Options) resultsDir(scenario string) (string, error) {
-	if o.OutDir != "" {
-		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-			return "", fmt.Errorf("results folder: %w", err)
-		}
-		return o.OutDir, nil
-	}
-	base := filepath.Join("results", time.Now().Format("20060102-150405")+"-"+scenario)
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return "", fmt.Errorf("results folder: %w", err)
-	}
-	for n := 1; ; n++ {
-		dir := base
-		if n > 1 {
-			dir = fmt.Sprintf("%s-%d", base, n)
-		}
-		err := os.Mkdir(dir, 0o755)
-		if err == nil {
-			return dir, nil
-		}
-		if !os.IsExist(err) {
-			return "", fmt.Errorf("results folder: %w", err)
-		}
-	}
 }
 
 // historyPath is where the run's history goes in its results folder.

@@ -109,7 +109,7 @@ func Build(in Input) *Summary {
 	d := in.Digest
 	s := &Summary{
 		Verdict:        in.Result.Verdict,
-		ExitCode:       ExitCode(in.Result.Verdict),
+		ExitCode:       ExitCode(in.Result.Verdict, in.Interrupted),
 		Checks:         in.Result.Checks,
 		Ops:            map[string]*OpSummary{},
 		Faults:         []Fault{},

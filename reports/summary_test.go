@@ -72,8 +72,14 @@ func TestSummaryFieldsAndExitCodes(t *testing.T) {
 		t.Errorf("faults should be an empty list, got %v", m["faults"])
 	}
 	for v, code := range map[checker.Status]int{checker.Pass: 0, checker.Fail: 1, checker.Unknown: 3} {
-		if ExitCode(v) != code {
-			t.Errorf("exit code of %s = %d", v, ExitCode(v))
+		if ExitCode(v, false) != code {
+			t.Errorf("exit code of %s = %d", v, ExitCode(v, false))
+		}
+	}
+	// Cut short: never 0, but a failure found stays a failure.
+	for v, code := range map[checker.Status]int{checker.Pass: 4, checker.Fail: 1, checker.Unknown: 4} {
+		if ExitCode(v, true) != code {
+			t.Errorf("exit code of an interrupted run's %s = %d", v, ExitCode(v, true))
 		}
 	}
 }

@@ -95,7 +95,16 @@ func (s *Summary) WriteText(w io.Writer) {
 	for _, v := range s.Visualizations {
 		fmt.Fprintf(w, "  view: linearizability/%s\n", v)
 	}
-	fmt.Fprintf(w, "\nverdict: %s\n", strings.ToUpper(string(s.Verdict)))
+	fmt.Fprintf(w, "\nverdict: %s%s\n", strings.ToUpper(string(s.Verdict)), s.cutShort())
+}
+
+// cutShort is what the verdict line adds about a run that did not run its
+// course: the exit code says it too.
+func (s *Summary) cutShort() string {
+	if s.ExitCode != ExitInterrupted {
+		return ""
+	}
+	return fmt.Sprintf(" — but the run was cut short after %.1fs (exit %d): only what it recorded was checked", s.DurationSec, ExitInterrupted)
 }
 
 // faultOutcome: what the fault did, or why it did not.

@@ -59,5 +59,5 @@ func (s *Summary) evaluateThresholds(ts []Threshold) {
 		}
 		s.Thresholds = append(s.Thresholds, r)
 	}
-	s.ExitCode = ExitCode(s.Verdict)
+	s.ExitCode = ExitCode(s.Verdict, s.Interrupted)
 }

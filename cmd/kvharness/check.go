@@ -34,7 +34,7 @@ func newCheckCmd() *cobra.Command {
 			// history it cut by key into temporary files.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			res, h, err := harness.CheckFile(ctx, args[0], checker.FileOptions{
+			s, h, err := harness.Recheck(ctx, args[0], checker.FileOptions{
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability")},
 				MemoryBudget: budget,
 			})
@@ -44,7 +44,6 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			s := reports.Build(reports.Input{Digest: h, Result: res, Interrupted: h.End == nil || h.End.Interrupted})
 			if jsonOut {
 				if err := s.EncodeJSON(os.Stdout); err != nil {
 					return err

@@ -103,8 +103,8 @@ func TestInterruptAndKillDuringFaults(t *testing.T) {
 			}
 			code := waitExit(t, cmd, 2*time.Minute)
 			if tc.sig == syscall.SIGINT {
-				if code != 0 {
-					t.Fatalf("exit %d after SIGINT during a partition:\n%s", code, stdout.String())
+				if code != 4 {
+					t.Fatalf("exit %d (want 4: cut short) after SIGINT during a partition:\n%s", code, stdout.String())
 				}
 				s := readSummary(t, out)
 				last := s.Faults[len(s.Faults)-1]
@@ -121,7 +121,7 @@ func TestInterruptAndKillDuringFaults(t *testing.T) {
 			if left := serversOf(t, out); len(left) > 0 {
 				t.Fatalf("servers outlived the harness (%s during %s): %v", tc.sig, tc.fault, left)
 			}
-			if r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); r.code != 0 && r.code != 3 {
+			if r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); r.code != 4 {
 				t.Fatalf("check after %s: exit %d\n%s%s", tc.sig, r.code, r.stdout, r.stderr)
 			}
 		})

@@ -187,6 +187,7 @@ type summary struct {
 	} `json:"ops"`
 	Throughput  float64 `json:"throughput_ops_per_sec"`
 	Interrupted bool    `json:"interrupted"`
+	ExitCode    int     `json:"exit_code"`
 	Target      struct {
 		Mode          string `json:"mode"`
 		Nodes         int    `json:"nodes"`
@@ -342,17 +343,26 @@ func TestInterruptStopsCleanly(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
+	// Checked and reported, but never exit 0: a CI job stopped by its
+	// timeout must not read as a pass.
 	code := waitExit(t, cmd, 60*time.Second)
-	if code != 0 {
-		t.Fatalf("exit %d after SIGINT:\n%s", code, stdout.String())
+	if code != 4 {
+		t.Fatalf("exit %d after SIGINT, want 4:\n%s", code, stdout.String())
 	}
 	t.Logf("stopped %s after SIGINT", time.Since(start).Round(time.Millisecond))
-	s := readSummary(t, out)
-	if !s.Interrupted || s.Verdict != "pass" {
-		t.Errorf("interrupted=%v verdict=%s", s.Interrupted, s.Verdict)
+	if !strings.Contains(stdout.String(), "verdict: PASS — but the run was cut short") {
+		t.Errorf("the verdict line does not say the run was cut short:\n%s", stdout.String())
 	}
-	if r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); r.code != 0 {
-		t.Fatalf("check after SIGINT: %d\n%s%s", r.code, r.stdout, r.stderr)
+	s := readSummary(t, out)
+	if !s.Interrupted || s.Verdict != "pass" || s.ExitCode != 4 {
+		t.Errorf("interrupted=%v verdict=%s exit_code=%d", s.Interrupted, s.Verdict, s.ExitCode)
+	}
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil || !strings.Contains(string(junit), `name="run-complete"`) || !strings.Contains(string(junit), `<error message="interrupted"`) {
+		t.Errorf("junit.xml does not say the run was cut short (%v):\n%s", err, junit)
+	}
+	if r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl")); r.code != 4 {
+		t.Fatalf("check after SIGINT: %d, want 4\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -362,13 +372,48 @@ func TestKilledRunLeavesCheckableHistory(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	waitExit(t, cmd, 30*time.Second)
 	r := runBin(t, time.Minute, "check", filepath.Join(out, "history.jsonl"))
-	// Without final reads no-lost-writes cannot be decided: inconclusive,
-	// never a usage error and never a false violation.
-	if r.code != 3 {
+	// Without final reads no-lost-writes cannot be decided: a run cut
+	// short, never a pass, a usage error or a false violation.
+	if r.code != 4 {
 		t.Fatalf("check of a killed run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "no end record") {
 		t.Errorf("check does not say the run was killed:\n%s", r.stdout)
+	}
+}
+
+// report on the folder of a run killed with SIGKILL checks its history,
+// writes what a finished run writes and removes the stores its servers
+// left; while the run still goes it refuses.
+func TestReportOnAKilledRun(t *testing.T) {
+	out := t.TempDir()
+	cmd, _ := startRun(t, out)
+	if r := runBin(t, time.Minute, "report", out); r.code != 2 || !strings.Contains(r.stderr, "still going") {
+		t.Fatalf("report on a live run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if stores, _ := filepath.Glob(filepath.Join(out, "nodes", "kvharness-store-*")); len(stores) == 0 {
+		t.Fatal("the running server keeps no store in nodes/: the test below would prove nothing")
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	waitExit(t, cmd, 30*time.Second)
+	r := runBin(t, 2*time.Minute, "report", out)
+	if r.code != 4 || !strings.Contains(r.stdout, "did not finish") || !strings.Contains(r.stdout, "removed the server store") {
+		t.Fatalf("report on a killed run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, f := range []string{"summary.json", "report.html", "junit.xml", "timeseries.csv"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("report on a killed run: %v", err)
+		}
+	}
+	if s := readSummary(t, out); !s.Interrupted || s.ExitCode != 4 {
+		t.Errorf("summary of a killed run: interrupted=%v exit_code=%d", s.Interrupted, s.ExitCode)
+	}
+	if stores, _ := filepath.Glob(filepath.Join(out, "nodes", "kvharness-store-*")); len(stores) > 0 {
+		t.Errorf("stores left after report: %v", stores)
+	}
+	// Now a results folder like any: report re-renders it.
+	if r := runBin(t, time.Minute, "report", out); r.code != 0 {
+		t.Fatalf("second report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -9,21 +12,27 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/harness"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
 )
 
 func newReportCmd() *cobra.Command {
-	return &cobra.Command{
+	var checkMemory func() (int64, error)
+	cmd := &cobra.Command{
 		Use:   "report RUN_DIR",
-		Short: "Re-render report.html of a results folder (its summary.json and history)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Re-render report.html of a results folder; a folder whose run was killed is checked first",
+		Long: `Re-renders report.html from a results folder's summary.json and history.
+
+A folder without summary.json is one whose run was killed (SIGKILL, a crash,
+a CI runner gone): report then checks its history as ` + "`check`" + ` does, writes
+every result file a finished run writes, removes the server stores the run
+left in nodes/, prints the verdict and exits with its code.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := reports.LoadSummary(args[0])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			path, err := history.FindIn(args[0])
+			dir := args[0]
+			path, err := history.FindIn(dir)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -31,6 +40,17 @@ func newReportCmd() *cobra.Command {
 			// history it cut by key into temporary files.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			s, err := reports.LoadSummary(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				budget, err := checkMemory()
+				if err != nil {
+					return err
+				}
+				return reportKilledRun(ctx, cmd, dir, path, budget)
+			}
+			if err != nil {
+				return usageErr("%v", err)
+			}
 			d, err := reports.DigestFile(ctx, path)
 			if ctx.Err() != nil {
 				return usageErr("report interrupted; its temporary files are removed")
@@ -39,11 +59,47 @@ func newReportCmd() *cobra.Command {
 				return usageErr("%v", err)
 			}
 			s.Redraw(d)
-			if err := reports.WriteHTML(args[0], s); err != nil {
+			if err := reports.WriteHTML(dir, s); err != nil {
 				return usageErr("writing report.html: %v", err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(args[0], "report.html"))
+			fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(dir, "report.html"))
 			return nil
 		},
 	}
+	checkMemory = checkMemoryFlag(cmd.Flags())
+	return cmd
+}
+
+// reportKilledRun finishes what a killed run could not: its checks and
+// result files, and the removal of the stores its servers left.
+func reportKilledRun(ctx context.Context, cmd *cobra.Command, dir, path string, budget int64) error {
+	out := cmd.OutOrStdout()
+	if harness.FolderInUse(dir) {
+		return usageErr("%s has no summary.json yet: its run is still going", dir)
+	}
+	fmt.Fprintf(out, "%s has no summary.json: its run did not finish; checking its history\n", dir)
+	_ = harness.LimitCheckMemory(budget) // checking is all this process does from here
+	s, _, err := harness.Recheck(ctx, path, checker.FileOptions{
+		Options:      checker.Options{VisualizeDir: filepath.Join(dir, "linearizability")},
+		MemoryBudget: budget,
+	})
+	if ctx.Err() != nil {
+		return usageErr("report interrupted; its temporary files are removed")
+	}
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := s.WriteFiles(dir); err != nil {
+		return usageErr("writing results: %v", err)
+	}
+	removed, err := harness.RemoveLeftStores(dir)
+	for _, r := range removed {
+		fmt.Fprintf(out, "removed the server store the killed run left: %s\n", r)
+	}
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	s.WriteText(out)
+	fmt.Fprintln(out, filepath.Join(dir, "report.html"))
+	return exitWith(s.ExitCode)
 }
