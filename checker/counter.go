@@ -100,7 +100,7 @@ func (c *counterExact) result() (CheckResult, []string) {
 		cr.Result, cr.Detail = Skipped, "not a counter scenario"
 		return cr, nil
 	case c.end == nil || !c.end.FinalReads:
-		cr.Result, cr.Detail = Unknown, "no final reads: the run did not finish"
+		cr.Result, cr.Detail = Unknown, notRecorded(c.end, "no final read of every key")
 		return cr, nil
 	case c.keys == 0:
 		cr.Result, cr.Detail = Unknown, "no increment happened"

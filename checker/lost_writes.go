@@ -68,6 +68,9 @@ func (c *noLostWrites) result() (CheckResult, []string) {
 	if c.end == nil || !c.end.FinalReads {
 		cr.Result = Unknown
 		cr.Detail = "no final reads in the history (run interrupted before the final phase)"
+		if c.end != nil && c.end.Cut {
+			cr.Detail = notRecorded(c.end, "not every key's final read is in it")
+		}
 		return cr, nil
 	}
 	if len(c.lost) == 0 {

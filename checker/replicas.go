@@ -29,7 +29,7 @@ type replicasConverge struct {
 func (c *replicasConverge) add(g *keyGroup) {
 	h := g.h
 	c.end = h.End
-	if h.End == nil || len(h.End.ReplicaNodes) == 0 {
+	if cut(h.End) || len(h.End.ReplicaNodes) == 0 {
 		return
 	}
 	byKey := map[string][]history.Record{}
@@ -88,8 +88,8 @@ func (c *replicasConverge) add(g *keyGroup) {
 
 func (c *replicasConverge) result() (CheckResult, []string) {
 	cr := CheckResult{Name: CheckReplicasConverge}
-	if c.end == nil {
-		cr.Result, cr.Detail = Unknown, "the run did not finish: replicas were not read"
+	if cut(c.end) {
+		cr.Result, cr.Detail = Unknown, notRecorded(c.end, "which nodes' replicas were read is not recorded")
 		return cr, nil
 	}
 	if len(c.end.ReplicaNodes) == 0 {
@@ -161,8 +161,8 @@ func (c *bucketIntact) add(g *keyGroup) {
 func (c *bucketIntact) result() (CheckResult, []string) {
 	cr := CheckResult{Name: CheckBucketIntact}
 	switch {
-	case c.end == nil:
-		cr.Result, cr.Detail = Unknown, "the run did not finish: the bucket was not read"
+	case c.end == nil || c.end.Cut && !c.end.FinalReads:
+		cr.Result, cr.Detail = Unknown, notRecorded(c.end, "the bucket was not read whole")
 	case c.end.BucketMissing:
 		cr.Result, cr.Detail = Fail, "the bucket's stream could not be found after the run"
 	case len(c.missing) > 0 && c.end.Interrupted:

@@ -88,7 +88,7 @@ func sequences(h *history.History) map[string]*keySequence {
 // nobody saw, and pinning would wrongly refuse those deletes.
 func reachesStreamEnd(end *history.End, highest uint64) bool {
 	switch {
-	case end == nil:
+	case cut(end):
 		return false
 	case end.WatchComplete:
 		return true

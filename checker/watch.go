@@ -87,7 +87,7 @@ type watchCompleteCheck struct {
 func (c *watchCompleteCheck) add(g *keyGroup) {
 	h := g.h
 	c.meta, c.end = h.Meta, h.End
-	if h.Meta == nil || len(h.Meta.Watchers) == 0 || h.End == nil {
+	if h.Meta == nil || len(h.Meta.Watchers) == 0 || cut(h.End) {
 		return
 	}
 	// What the bucket holds at the end, per key, in revision order.
@@ -177,8 +177,8 @@ func (c *watchCompleteCheck) result() (CheckResult, []string) {
 	if skip {
 		return cr, nil
 	}
-	if c.end == nil {
-		cr.Result, cr.Detail = Unknown, "the run did not finish: the bucket's final state was not read"
+	if cut(c.end) {
+		cr.Result, cr.Detail = Unknown, notRecorded(c.end, "the bucket's final state the watchers are held to was not recorded")
 		return cr, nil
 	}
 	if len(c.problems) > 0 {

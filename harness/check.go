@@ -62,12 +62,12 @@ func CheckFile(ctx context.Context, path string, o checker.FileOptions) (*checke
 // from the history alone: latency from invoke and complete times, the
 // thresholds from its meta line, a run without an end record marked as cut
 // short.
-func Recheck(ctx context.Context, path string, o checker.FileOptions) (*reports.Summary, *reports.Digest, error) {
+func Recheck(ctx context.Context, path string, o checker.FileOptions) (*reports.Summary, error) {
 	res, d, err := CheckFile(ctx, path, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return reports.Build(reports.Input{Digest: d, Result: res, Interrupted: d.End == nil || d.End.Interrupted}), d, nil
+	return reports.Build(reports.Input{Digest: d, Result: res, Interrupted: d.End == nil || d.End.Interrupted}), nil
 }
 
 // checkMemoryBase is what checking holds besides the group of keys the

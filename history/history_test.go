@@ -90,7 +90,7 @@ func TestCompressedHistoryKilledMidFrame(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut at %d: %v", cut, err)
 		}
-		if len(h.Ops) < 300 || len(h.Ops) > 600 || h.DamagedTail == "" || h.End != nil {
+		if len(h.Ops) < 300 || len(h.Ops) > 600 || h.DamagedTail == "" || !h.End.Cut {
 			t.Fatalf("cut at %d of %d: %d ops, damaged %q: want the first frame's 300 and a damaged tail", cut, len(raw), len(h.Ops), h.DamagedTail)
 		}
 		for i, op := range h.Ops { // a prefix, in order
@@ -114,7 +114,7 @@ func TestReaderToleratesKilledWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Ops) != 1 || h.Truncated != 1 || h.End != nil {
+	if len(h.Ops) != 1 || h.Truncated != 1 || !h.End.Cut {
 		t.Fatalf("ops %d truncated %d end %v", len(h.Ops), h.Truncated, h.End)
 	}
 }

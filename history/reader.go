@@ -128,6 +128,7 @@ func Read(r io.Reader) (*History, error) {
 	h := &History{}
 	c := collector{h: h, strs: map[string]string{}}
 	truncated, err := Scan(r, func(rec *Record) error {
+		c.cut.see(rec)
 		c.add(rec)
 		return nil
 	})
@@ -137,6 +138,9 @@ func Read(r io.Reader) (*History, error) {
 	h.Truncated = truncated
 	if h.Meta == nil {
 		return nil, errNoMeta
+	}
+	if h.End == nil {
+		h.End = c.cut.end(h.Meta)
 	}
 	return h, nil
 }
@@ -224,6 +228,7 @@ func (n shelfCounts) total() int {
 type collector struct {
 	h    *History
 	strs map[string]string // interned keys and values of deliveries
+	cut  cutEnd            // what the end of a history without one can claim
 }
 
 // reserve makes room in c's lists for n more records.

@@ -241,7 +241,20 @@ type End struct {
 	// Expiry: the keys whose last message after the run was a value written
 	// with a TTL, followed until it went away (bounded).
 	Expiry []Expiry `json:"expiry,omitempty"`
+
+	// Cut: no end record was written; this one was made by the reader from
+	// the reads after the run that the file holds (see cutEnd), never
+	// written. FinalKeys and HistoryKeys count the keys of the Keys in the
+	// meta line with a final read and with History() in it.
+	Cut         bool `json:"-"`
+	Keys        int  `json:"-"`
+	FinalKeys   int  `json:"-"`
+	HistoryKeys int  `json:"-"`
 }
+
+// MaxHistoryKeys bounds the keys whose History() a run reads after the
+// workload (see workload.ReadKeyHistories).
+const MaxHistoryKeys = 10_000
 
 // Expiry is what became of one key's last message after the run, when it
 // was a value written with a TTL: when it was last seen still there, and

@@ -104,6 +104,7 @@ func Spill(ctx context.Context, path string, o SpillOptions) (_ *Spilled, err er
 		if o.Visit != nil {
 			o.Visit(rec)
 		}
+		whole.cut.see(rec)
 		shelf := shelfOf(rec)
 		if shelf == shelfNone { // meta, fault, end
 			if rec.Kind == KindMeta && !s.routed && rec.Meta != nil {
@@ -137,6 +138,9 @@ func Spill(ctx context.Context, path string, o SpillOptions) (_ *Spilled, err er
 	s.Whole.Truncated, s.Whole.DamagedTail = truncated, r.Damaged()
 	if s.Whole.Meta == nil {
 		return nil, errNoMeta
+	}
+	if s.Whole.End == nil {
+		s.Whole.End = whole.cut.end(s.Whole.Meta)
 	}
 	return s, nil
 }

@@ -15,9 +15,10 @@ import (
 // memory that grows with the run's seconds, never with its operations.
 type Digest struct {
 	Meta        *history.Meta
-	End         *history.End // nil: the run was killed
+	End         *history.End // Cut (or nil): the run was killed, or its file cut
 	Faults      []history.Fault
 	DamagedTail string
+	Truncated   int // trailing lines dropped as unreadable
 
 	ops     map[string]*OpSummary // counts and error classes
 	clients map[int]bool
@@ -47,7 +48,7 @@ func (d *Digest) Observe(r *history.Record) {
 // SetRun takes what the reader kept of the whole run: its meta line, end,
 // faults and how the file ended.
 func (d *Digest) SetRun(whole *history.History) {
-	d.Meta, d.End, d.Faults, d.DamagedTail = whole.Meta, whole.End, whole.Faults, whole.DamagedTail
+	d.Meta, d.End, d.Faults, d.DamagedTail, d.Truncated = whole.Meta, whole.End, whole.Faults, whole.DamagedTail, whole.Truncated
 	if d.Meta != nil {
 		d.prop.Watchers = len(d.Meta.Watchers)
 	}

@@ -5,6 +5,7 @@ package reports
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -123,11 +124,7 @@ func Build(in Input) *Summary {
 		Visualizations: in.Result.Visualizations,
 		LatencySource:  "run histograms (per worker, merged)",
 	}
-	if d.DamagedTail != "" {
-		// Checked up to the damage: what follows it (the end record too)
-		// was not read, so the checks that need it are inconclusive.
-		s.Notes = append(s.Notes, "the compressed history ends in a damaged frame, read up to it: "+d.DamagedTail)
-	}
+	s.Notes = append(s.Notes, howItEnds(d)...)
 	if m := d.Meta; m != nil {
 		s.Scenario, s.Seed, s.Bucket = m.Scenario, m.Seed, m.Bucket
 		if s.Pacing == "" {
@@ -195,6 +192,28 @@ func Build(in Input) *Summary {
 	s.latency = lat
 	s.series = d.seconds.series()
 	return s
+}
+
+// howItEnds: notes on a history that does not end as a finished run's
+// does — what was dropped, what is missing.
+func howItEnds(d *Digest) []string {
+	var notes []string
+	if d.DamagedTail != "" {
+		// Checked up to the damage: what follows it (the end record too)
+		// was not read, so the checks that need it are inconclusive.
+		notes = append(notes, "the compressed history ends in a damaged frame, read up to it: "+d.DamagedTail)
+	}
+	if d.Truncated > 0 {
+		notes = append(notes, fmt.Sprintf("%d trailing line(s) of the history dropped as unreadable (a writer killed mid-line)", d.Truncated))
+	}
+	if e := d.End; e == nil || e.Cut {
+		what := "the run was killed, or the file cut"
+		if e != nil && e.Keys > 0 {
+			what += fmt.Sprintf("; it holds the final reads of %d and History() of %d of its %d keys", e.FinalKeys, e.HistoryKeys, e.Keys)
+		}
+		notes = append(notes, "the history has no end record ("+what+"): only what it holds was checked")
+	}
+	return notes
 }
 
 // Redraw gives a summary read back from summary.json what drawing the

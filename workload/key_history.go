@@ -13,7 +13,7 @@ import (
 // maxHistoryKeys bounds the keys whose History() is read: each read is a
 // consumer on the server, and a million-key run would spend minutes on it.
 // Beyond it an even sample is read.
-const maxHistoryKeys = 10_000
+const maxHistoryKeys = history.MaxHistoryKeys
 
 // historyKeys is the keys whose History() the final phase reads.
 func historyKeys(keys []string) []string {

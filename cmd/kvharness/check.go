@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,7 +33,7 @@ func newCheckCmd() *cobra.Command {
 			// history it cut by key into temporary files.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, h, err := harness.Recheck(ctx, args[0], checker.FileOptions{
+			s, err := harness.Recheck(ctx, args[0], checker.FileOptions{
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability")},
 				MemoryBudget: budget,
 			})
@@ -49,12 +48,6 @@ func newCheckCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				if h.End == nil {
-					fmt.Fprintln(cmd.OutOrStdout(), "note: history has no end record (the run was killed); checking what it has")
-				}
-				if h.DamagedTail != "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "note: the compressed history ends in a damaged frame (%s); checking the frames before it\n", h.DamagedTail)
-				}
 				s.WriteText(cmd.OutOrStdout())
 			}
 			return exitWith(s.ExitCode)

@@ -79,7 +79,7 @@ func reportKilledRun(ctx context.Context, cmd *cobra.Command, dir, path string, 
 	}
 	fmt.Fprintf(out, "%s has no summary.json: its run did not finish; checking its history\n", dir)
 	_ = harness.LimitCheckMemory(budget) // checking is all this process does from here
-	s, _, err := harness.Recheck(ctx, path, checker.FileOptions{
+	s, err := harness.Recheck(ctx, path, checker.FileOptions{
 		Options:      checker.Options{VisualizeDir: filepath.Join(dir, "linearizability")},
 		MemoryBudget: budget,
 	})
