@@ -13,7 +13,7 @@ NATSCLI       := v0.5.0
 .PHONY: build run test test-short bench soak soak-faults findings lint tools clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/kvharness
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
 
 run: build
 	./$(BIN) run $(ARGS)

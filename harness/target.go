@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,6 +100,8 @@ func (b *runBucket) meta(s *scenarios.Scenario, clock workload.Clock) history.Me
 	m.Nodes = b.target.Nodes
 	m.ServerVersion = b.control.ConnectedServerVersion()
 	m.StartedAt = clock.Start().UTC().Format(time.RFC3339Nano)
+	m.Harness, m.CPUs = Version(), runtime.NumCPU()
+	m.Host, _ = os.Hostname()
 	return m
 }
 

@@ -137,6 +137,31 @@ type Meta struct {
 	WatchersNotStarted []string `json:"watchers_not_started,omitempty"`
 	// TTLToleranceMs: how late after its TTL a key may still be read.
 	TTLToleranceMs int64 `json:"ttl_tolerance_ms,omitempty"`
+	// Demoted: checks the default for the scenario's shape requires that
+	// its own required list leaves out (they are only reported).
+	Demoted []string `json:"demoted,omitempty"`
+	// Workload: what the clients did, for readers and for compare.
+	Workload *Workload `json:"workload,omitempty"`
+	// Harness: the kvharness that ran (version, commit), the host and its
+	// CPUs: a report read later says where its figures come from.
+	Harness string `json:"harness,omitempty"`
+	Host    string `json:"host,omitempty"`
+	CPUs    int    `json:"cpus,omitempty"`
+}
+
+// Workload describes the load a run offered: two runs whose workloads
+// differ measure different things.
+type Workload struct {
+	Storage         string         `json:"storage"`
+	Mix             map[string]int `json:"mix,omitempty"`
+	Keys            int            `json:"keys"`
+	KeyDistribution string         `json:"key_distribution"`
+	ValueSize       int            `json:"value_size"`
+	OpTimeoutMs     int64          `json:"op_timeout_ms"`
+	KeyTTLMs        int64          `json:"key_ttl_ms,omitempty"`
+	ReadPath        string         `json:"read_path,omitempty"`
+	Inflight        int            `json:"inflight,omitempty"`
+	Faults          string         `json:"faults,omitempty"` // the fault kinds or plan, as the scenario gives them
 }
 
 // Delivery is one entry a scenario watcher received (a watch record with

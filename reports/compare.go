@@ -31,7 +31,12 @@ var DefaultCompareRules = CompareRules{MaxP99Increase: 0.2, MinP99DeltaUS: 1000,
 
 // Comparison is base vs candidate, row by row.
 type Comparison struct {
-	Base, Cand  string
+	Base, Cand string
+	// Differences: what the two runs did differently (see Differences),
+	// compared anyway because the user asked.
+	Differences []string `json:"differences,omitempty"`
+	// Versions: the servers' versions, base and candidate.
+	Versions    [2]string    `json:"server_versions"`
 	Rows        []CompareRow `json:"rows"`
 	Checks      []CheckDelta `json:"checks"`
 	Regressions []string     `json:"regressions"`
@@ -69,7 +74,8 @@ func LoadSummary(dir string) (*Summary, error) {
 
 // Compare lines two runs up and applies the rules.
 func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *Comparison {
-	c := &Comparison{Base: baseDir, Cand: candDir, Regressions: []string{}}
+	c := &Comparison{Base: baseDir, Cand: candDir, Regressions: []string{}, Differences: Differences(base, cand),
+		Versions: [2]string{base.Target.ServerVersion, cand.Target.ServerVersion}}
 	row := func(metric, unit string, b, v float64) CompareRow {
 		r := CompareRow{Metric: metric, Unit: unit, Base: b, Cand: v}
 		if b != 0 {
@@ -104,9 +110,18 @@ func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *
 			d.Base = b.Result
 		}
 		c.Checks = append(c.Checks, d)
-		if ch.Required && ch.Result == checker.Fail && d.Base != checker.Fail {
+		switch {
+		case !ch.Required:
+		case ch.Result == checker.Fail && d.Base != checker.Fail:
 			c.Regressions = append(c.Regressions, fmt.Sprintf("required check %s: %s → fail (%s)", ch.Name, d.Base, ch.Detail))
+		case ch.Result != checker.Pass && d.Base == checker.Pass:
+			// What the base showed, the candidate could not: an upgrade
+			// that makes a check undecidable is not a safe one.
+			c.Regressions = append(c.Regressions, fmt.Sprintf("required check %s: pass → %s (%s)", ch.Name, ch.Result, ch.Detail))
 		}
+	}
+	if cand.Interrupted && !base.Interrupted {
+		c.Regressions = append(c.Regressions, "the candidate run was cut short, the base was not")
 	}
 	for _, th := range cand.Thresholds {
 		if !th.Pass {
@@ -114,6 +129,38 @@ func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *
 		}
 	}
 	return c
+}
+
+// Differences lists what makes two runs measure different things: the
+// scenario, the target's shape, the bucket, the clients and their pacing,
+// the workload. The server version is not among them (comparing two
+// releases is what compare is for), nor the seed.
+func Differences(base, cand *Summary) []string {
+	var out []string
+	differ := func(what string, b, c any) {
+		if fmt.Sprint(b) != fmt.Sprint(c) {
+			out = append(out, fmt.Sprintf("%s: %v vs %v", what, b, c))
+		}
+	}
+	differ("scenario", base.Scenario, cand.Scenario)
+	differ("target", base.Target.Mode, cand.Target.Mode)
+	differ("nodes", base.Target.Nodes, cand.Target.Nodes)
+	differ("replicas", base.Target.Replicas, cand.Target.Replicas)
+	differ("clients", base.Clients, cand.Clients)
+	differ("pacing", base.Pacing, cand.Pacing)
+	if b, c := base.Workload, cand.Workload; b != nil && c != nil {
+		differ("storage", b.Storage, c.Storage)
+		differ("mix", b.Mix, c.Mix) // fmt prints maps sorted by key
+		differ("keys", b.Keys, c.Keys)
+		differ("key distribution", b.KeyDistribution, c.KeyDistribution)
+		differ("value size", b.ValueSize, c.ValueSize)
+		differ("op timeout (ms)", b.OpTimeoutMs, c.OpTimeoutMs)
+		differ("key TTL (ms)", b.KeyTTLMs, c.KeyTTLMs)
+		differ("read path", b.ReadPath, c.ReadPath)
+		differ("inflight", b.Inflight, c.Inflight)
+		differ("faults", b.Faults, c.Faults)
+	}
+	return out
 }
 
 func unionOps(a, b *Summary) []string {
@@ -156,7 +203,11 @@ func errorRate(o *OpSummary) float64 {
 
 // WriteText prints the comparison and its verdict.
 func (c *Comparison) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "base %s\ncand %s\n\n", c.Base, c.Cand)
+	fmt.Fprintf(w, "base %s (nats-server %s)\ncand %s (nats-server %s)\n", c.Base, c.Versions[0], c.Cand, c.Versions[1])
+	if len(c.Differences) > 0 {
+		fmt.Fprintf(w, "compared although they ran different things: %s\n", strings.Join(c.Differences, "; "))
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "metric\tunit\tbase\tcand\tdelta\t")
 	for _, r := range c.Rows {
@@ -192,7 +243,8 @@ var compareHTML = template.Must(template.New("compare").Funcs(template.FuncMap{"
 <html><head><meta charset="utf-8"><title>kvharness compare</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}.bad{color:#b00020;font-weight:600}.ok{color:#1b5e20;font-weight:600}</style></head>
 <body><h1>kvharness compare</h1>
-<p>base <code>{{.Base}}</code><br>candidate <code>{{.Cand}}</code></p>
+<p>base <code>{{.Base}}</code> (nats-server {{index .Versions 0}})<br>candidate <code>{{.Cand}}</code> (nats-server {{index .Versions 1}})</p>
+{{if .Differences}}<p class="bad">compared although they ran different things:</p><ul>{{range .Differences}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Regressions}}<p class="bad">REGRESSED</p><ul>{{range .Regressions}}<li>{{.}}</li>{{end}}</ul>{{else}}<p class="ok">no regression</p>{{end}}
 <table><tr><th>metric</th><th>unit</th><th>base</th><th>candidate</th><th>delta</th></tr>
 {{range .Rows}}<tr><td>{{.Metric}}</td><td>{{.Unit}}</td><td>{{printf "%.2f" .Base}}</td><td>{{printf "%.2f" .Cand}}</td><td>{{pct .}}</td></tr>{{end}}

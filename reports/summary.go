@@ -31,8 +31,13 @@ type Summary struct {
 	Pacing              string                `json:"pacing"`
 	// LateOps: open loop, ops that started more than 1 ms behind schedule
 	// because every client was busy (never silently dropped).
-	LateOps     int64                          `json:"late_ops"`
-	Clients     int                            `json:"clients"`
+	LateOps int64 `json:"late_ops"`
+	Clients int   `json:"clients"`
+	// Workload: what the clients did (mix, keys, value size, op timeout,
+	// faults); absent in histories from before it was recorded.
+	Workload *history.Workload `json:"workload,omitempty"`
+	// Run: when, where and by which kvharness the run was made.
+	Run         RunInfo                        `json:"run"`
 	Seed        uint64                         `json:"seed"`
 	Bucket      string                         `json:"bucket"`
 	Interrupted bool                           `json:"interrupted"`
@@ -75,6 +80,14 @@ type TargetSummary struct {
 	Nodes         int    `json:"nodes"`
 	Replicas      int    `json:"replicas"`
 	ServerVersion string `json:"server_version"`
+}
+
+// RunInfo says when, where and by which kvharness a run was made.
+type RunInfo struct {
+	StartedAt string `json:"started_at,omitempty"`
+	Harness   string `json:"kvharness,omitempty"`
+	Host      string `json:"host,omitempty"`
+	CPUs      int    `json:"cpus,omitempty"`
 }
 
 // Fault is one injected fault window.
@@ -134,6 +147,11 @@ func Build(in Input) *Summary {
 			s.Clients = m.Clients
 		}
 		s.Target = TargetSummary{Mode: m.Mode, Nodes: m.Nodes, Replicas: m.Replicas, ServerVersion: m.ServerVersion}
+		s.Workload = m.Workload
+		s.Run = RunInfo{StartedAt: m.StartedAt, Harness: m.Harness, Host: m.Host, CPUs: m.CPUs}
+		if len(m.Demoted) > 0 {
+			s.Notes = append(s.Notes, "the scenario's required list leaves out checks its shape requires by default, which are only reported: "+strings.Join(m.Demoted, ", "))
+		}
 	}
 	lat := in.Latency
 	if lat == nil {

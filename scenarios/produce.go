@@ -116,8 +116,28 @@ func (s *Scenario) RequiredChecks() []string {
 // run adds the bucket, target and start time.
 func (s *Scenario) Meta() history.Meta {
 	wc := s.WorkloadConfig()
+	w := s.Workload
 	return history.Meta{Keys: wc.Keys.Keys, Scenario: s.Name, Required: s.RequiredChecks(), CheckTimeoutSec: s.Expect.CheckTimeout.Seconds(),
-		Thresholds: s.Thresholds, Pattern: s.Workload.Pattern, TTLToleranceMs: s.Expect.TTLTolerance.Milliseconds(),
-		Replicas: s.Bucket.Replicas, History: s.Bucket.History, Seed: s.Workload.Seed, Clients: s.Workload.Clients,
-		Pacing: wc.Pacing()}
+		Thresholds: s.Thresholds, Pattern: w.Pattern, TTLToleranceMs: s.Expect.TTLTolerance.Milliseconds(),
+		Replicas: s.Bucket.Replicas, History: s.Bucket.History, Seed: w.Seed, Clients: w.Clients,
+		Pacing: wc.Pacing(), Demoted: s.DemotedChecks(),
+		Workload: &history.Workload{Storage: s.Bucket.Storage, Mix: w.Mix, Keys: w.Keys, KeyDistribution: w.KeyDistribution,
+			ValueSize: w.ValueSize, OpTimeoutMs: w.OpTimeout.Milliseconds(), KeyTTLMs: w.KeyTTL.Milliseconds(),
+			ReadPath: w.ReadPath, Inflight: w.Inflight, Faults: s.Faults.String()}}
+}
+
+// DemotedChecks: the checks the default for the scenario's shape requires
+// and its own required list leaves out. A scenario may mean it (R3 direct
+// reads), but a user who copied a list should see what it costs.
+func (s *Scenario) DemotedChecks() []string {
+	if len(s.Expect.Required) == 0 {
+		return nil
+	}
+	var out []string
+	for _, c := range checker.DefaultRequiredFor(s.CheckShape()) {
+		if !slices.Contains(s.Expect.Required, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

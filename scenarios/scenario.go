@@ -263,3 +263,25 @@ func (s *Scenario) CheckShape() checker.Shape {
 		LeaderReads:   gets && (w.ReadPath == history.PathLeader || w.ReadPath == history.PathBoth),
 		NoDirectReads: gets && w.ReadPath == history.PathLeader}
 }
+
+// String says in one line which faults the scenario injects: "" for none.
+func (f Faults) String() string {
+	if len(f.Plan) > 0 {
+		steps := make([]string, len(f.Plan))
+		for i, p := range f.Plan {
+			steps[i] = fmt.Sprintf("%s@%s", p.Kind, p.At)
+		}
+		return "plan " + strings.Join(steps, ",")
+	}
+	if len(f.Kinds) == 0 {
+		return ""
+	}
+	s := strings.Join(f.Kinds, ",")
+	if f.Target != "" {
+		s += " on " + f.Target
+	}
+	if f.Interval > 0 {
+		s += fmt.Sprintf(" every %s", time.Duration(f.Interval))
+	}
+	return s
+}

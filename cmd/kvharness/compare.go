@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +12,7 @@ import (
 func newCompareCmd() *cobra.Command {
 	rules := reports.DefaultCompareRules
 	var out string
+	var allowDifferent bool
 	var p99, drop, minDeltaMS float64
 	cmd := &cobra.Command{
 		Use:   "compare BASE CAND",
@@ -24,6 +26,10 @@ func newCompareCmd() *cobra.Command {
 			cand, err := reports.LoadSummary(args[1])
 			if err != nil {
 				return usageErr("%v", err)
+			}
+			if diff := reports.Differences(base, cand); len(diff) > 0 && !allowDifferent {
+				return usageErr("%s and %s ran different things (%s): their figures do not compare; --allow-different compares them anyway",
+					args[0], args[1], strings.Join(diff, "; "))
 			}
 			rules.MaxP99Increase, rules.MaxThroughputDrop, rules.MinP99DeltaUS = p99/100, drop/100, minDeltaMS*1000
 			c := reports.Compare(args[0], args[1], base, cand, rules)
@@ -43,6 +49,7 @@ func newCompareCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&p99, "max-p99-increase", 100*rules.MaxP99Increase, "percent an op's p99 may grow")
 	cmd.Flags().Float64Var(&minDeltaMS, "min-p99-delta-ms", rules.MinP99DeltaUS/1000, "p99 growth below this many ms is noise, never a regression")
 	cmd.Flags().Float64Var(&drop, "max-throughput-drop", 100*rules.MaxThroughputDrop, "percent throughput may fall")
+	cmd.Flags().BoolVar(&allowDifferent, "allow-different", false, "compare runs of different scenarios, targets, buckets or workloads (the differences are printed); the server version may always differ")
 	cmd.Flags().StringVar(&out, "out", "", "where to write compare.html (default: CAND/compare.html)")
 	return cmd
 }

@@ -544,24 +544,46 @@ func TestCompare(t *testing.T) {
 	}
 
 	slow := t.TempDir()
-	b, _ := os.ReadFile(filepath.Join(base, "summary.json"))
-	var s map[string]any
-	json.Unmarshal(b, &s)
-	s["throughput_ops_per_sec"] = s["throughput_ops_per_sec"].(float64) / 2
-	put := s["ops"].(map[string]any)["put"].(map[string]any)["latency_us"].(map[string]any)
-	put["p99"] = put["p99"].(float64)*3 + 5000
-	b, _ = json.Marshal(s)
-	os.WriteFile(filepath.Join(slow, "summary.json"), b, 0o644)
+	editSummary(t, base, slow, func(s map[string]any) {
+		s["throughput_ops_per_sec"] = s["throughput_ops_per_sec"].(float64) / 2
+		put := s["ops"].(map[string]any)["put"].(map[string]any)["latency_us"].(map[string]any)
+		put["p99"] = put["p99"].(float64)*3 + 5000
+	})
 	r := runBin(t, time.Minute, "compare", base, slow)
 	if r.code != 1 || !strings.Contains(r.stdout, "put p99 up") || !strings.Contains(r.stdout, "throughput down") {
 		t.Fatalf("slow candidate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	wantUsageError(t, runBin(t, time.Minute, "compare", base, filepath.Join(base, "nope")), "nope")
+
+	// A required check that passed and is now unknown is a regression.
+	undecided := t.TempDir()
+	editSummary(t, base, undecided, func(s map[string]any) {
+		for _, c := range s["checks"].([]any) {
+			if c := c.(map[string]any); c["name"] == "linearizable-writes" {
+				c["result"], c["detail"] = "unknown", "search budget spent"
+			}
+		}
+		s["verdict"] = "unknown"
+	})
+	if r := runBin(t, time.Minute, "compare", base, undecided); r.code != 1 || !strings.Contains(r.stdout, "linearizable-writes: pass → unknown") {
+		t.Fatalf("candidate with a required check unknown: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Runs of different things are refused, or compared on request with
+	// the differences printed.
+	other := t.TempDir()
+	editSummary(t, base, other, func(s map[string]any) {
+		s["target"].(map[string]any)["replicas"] = 3
+		s["workload"].(map[string]any)["value_size"] = 4096
+	})
+	wantUsageError(t, runBin(t, time.Minute, "compare", base, other), "ran different things", "replicas: 1 vs 3", "value size: 128 vs 4096")
+	if r := runBin(t, time.Minute, "compare", "--allow-different", base, other); r.code != 0 || !strings.Contains(r.stdout, "compared although they ran different things: replicas: 1 vs 3") {
+		t.Fatalf("--allow-different: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
-// writeScaledSummary writes into dir the summary.json of the results folder
-// from, its throughput multiplied by throughput and every op's p99 by p99.
-func writeScaledSummary(t *testing.T, from, dir string, throughput, p99 float64) {
+// editSummary writes into dir the summary.json of the results folder from,
+// changed by edit.
+func editSummary(t *testing.T, from, dir string, edit func(map[string]any)) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(from, "summary.json"))
 	if err != nil {
@@ -571,18 +593,27 @@ func writeScaledSummary(t *testing.T, from, dir string, throughput, p99 float64)
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	s["throughput_ops_per_sec"] = s["throughput_ops_per_sec"].(float64) * throughput
-	for _, op := range s["ops"].(map[string]any) {
-		if lat, ok := op.(map[string]any)["latency_us"].(map[string]any); ok {
-			lat["p99"] = lat["p99"].(float64) * p99
-		}
-	}
+	edit(s)
 	if b, err = json.Marshal(s); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeScaledSummary writes into dir the summary.json of the results folder
+// from, its throughput multiplied by throughput and every op's p99 by p99.
+func writeScaledSummary(t *testing.T, from, dir string, throughput, p99 float64) {
+	t.Helper()
+	editSummary(t, from, dir, func(s map[string]any) {
+		s["throughput_ops_per_sec"] = s["throughput_ops_per_sec"].(float64) * throughput
+		for _, op := range s["ops"].(map[string]any) {
+			if lat, ok := op.(map[string]any)["latency_us"].(map[string]any); ok {
+				lat["p99"] = lat["p99"].(float64) * p99
+			}
+		}
+	})
 }
 
 // TestOpenLoopRun: --rate paces the run; the summary says open-loop, keeps
