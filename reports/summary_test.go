@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,23 @@ func TestTextSummary(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text summary lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A scenario's required list that leaves out default-required checks is
+// named in the summary, and the workload and run are carried over from the
+// meta line.
+func TestSummaryNamesDemotedChecksAndWorkload(t *testing.T) {
+	h := sampleHistory()
+	h.Meta.Demoted = []string{"history-matches", "bucket-intact"}
+	h.Meta.Workload = &history.Workload{Keys: 8, ValueSize: 128, Mix: map[string]int{"put": 1}}
+	h.Meta.Harness, h.Meta.CPUs = "commit 0123456789ab", 2
+	res := checker.Check(h, checker.Options{Timeout: 5 * time.Second})
+	s := Build(Input{Digest: DigestOf(h), Result: res})
+	if !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, "history-matches, bucket-intact") }) {
+		t.Errorf("notes do not name the demoted checks: %q", s.Notes)
+	}
+	if s.Workload == nil || s.Workload.ValueSize != 128 || s.Run.Harness != "commit 0123456789ab" || s.Run.CPUs != 2 {
+		t.Errorf("workload %+v, run %+v", s.Workload, s.Run)
 	}
 }

@@ -1,6 +1,9 @@
 package scenarios
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +149,37 @@ func TestCheckShape(t *testing.T) {
 	s.Target.Servers = []string{"nats://127.0.0.1:4222"}
 	if sh := s.CheckShape(); !sh.External || !sh.Watchers || !sh.LeaderReads || !sh.NoDirectReads || sh.TTL {
 		t.Errorf("counter shape with leader reads %+v: the counter's gets go to the leader", sh)
+	}
+}
+
+// The README's sample scenario works when copied: it loads, completes,
+// and demotes none of the checks its shape requires by default.
+func TestReadmeSampleScenario(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\nname: my-scenario\n")
+	sample, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no sample scenario (```yaml name: my-scenario) in README.md")
+	}
+	path := filepath.Join(t.TempDir(), "my-scenario.yaml")
+	if err := os.WriteFile(path, []byte("name: my-scenario\n"+sample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatalf("README sample: %v", err)
+	}
+	if _, err := s.Complete(); err != nil {
+		t.Fatalf("README sample: %v", err)
+	}
+	if d := s.DemotedChecks(); len(d) > 0 {
+		t.Errorf("README sample demotes %v", d)
+	}
+	s.Expect.Required = []string{"linearizable-writes"}
+	if d := s.DemotedChecks(); !slices.Contains(d, "no-lost-writes") {
+		t.Errorf("a required list of linearizable-writes alone demotes %v, not no-lost-writes", d)
 	}
 }

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,23 @@ func fieldErr(path, format string, args ...any) error {
 	return &FieldError{Path: path, Msg: fmt.Sprintf("%s: ", strings.TrimPrefix(path, "$.")) + fmt.Sprintf(format, args...)}
 }
 
+// executable: path (if given) is a file this process may run.
+func executable(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: no such file", path)
+	case fi.IsDir():
+		return fmt.Errorf("%s is a folder, not a nats-server binary", path)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("%s is not executable", path)
+	}
+	return nil
+}
+
 // Validate checks values against their ranges. Zero values are allowed
 // (they take defaults); call it before and after applying flags.
 func (s *Scenario) Validate() error { return s.validate() }
@@ -38,6 +56,14 @@ func (s *Scenario) validate() error {
 	}
 	if len(s.Target.Servers) > 0 && s.Target.ServerBin != "" {
 		return fieldErr("$.target.server_bin", "cannot spawn servers and use external ones (servers) at once")
+	}
+	// Binaries are checked before anything starts: an upgrade binary found
+	// missing at the first restart costs the run, and its servers' start.
+	if err := executable(s.Target.ServerBin); err != nil {
+		return fieldErr("$.target.server_bin", "%v", err)
+	}
+	if err := executable(s.Faults.UpgradeBin); err != nil {
+		return fieldErr("$.faults.upgrade_bin", "%v", err)
 	}
 	b := s.Bucket
 	if b.Replicas < 0 || b.Replicas > 5 {

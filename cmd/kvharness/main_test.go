@@ -101,6 +101,8 @@ func TestBadScenarioFiles(t *testing.T) {
 		{"bad-check", "name: x\nexpect:\n  required: [linearizable-writes, no-such-check]\n", []string{"line 3", "no-such-check"}},
 		{"replicas-over-nodes", "target:\n  nodes: 1\nbucket:\n  replicas: 3\n", []string{"line 4", "replicas"}},
 		{"not-yaml", "workload: [unclosed\n", []string{"line 1"}},
+		{"missing-upgrade-bin", "faults:\n  kinds: [rolling-restart]\n  upgrade_bin: /path/to/nats-server\n", []string{"upgrade_bin", "/path/to/nats-server: no such file"}},
+		{"server-bin-a-folder", "target:\n  server_bin: /tmp\n", []string{"server_bin", "is a folder"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
