@@ -17,8 +17,12 @@ type Options struct {
 	// never pass.
 	Timeout time.Duration
 	// VisualizeDir, when set, receives one Porcupine HTML view per key that
-	// failed a linearizability check.
+	// failed a required linearizability check (of every one with AllViews).
 	VisualizeDir string
+	// AllViews draws the keys of checks that are only reported too: on R3,
+	// stale direct reads fail linearizable-reads on most keys, as NATS
+	// allows, and their views took more disk than the history.
+	AllViews bool
 	// Required overrides the history's own list of required checks.
 	Required []string
 	// searchOnly skips the sweep (sweepKey) so tests can compare its
@@ -113,7 +117,11 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	// still requires it: both failed on a refused write that was stored.
 	isRequired[CheckRefusalsDefinite] = isRequired[CheckRefusalsDefinite] || isRequired[CheckReadsValid] || isRequired[CheckLinearizableWrites]
 
-	writes := newLinearizable(CheckLinearizableWrites, opsFilter{}, f, opts)
+	draws := func(l *linearizable) *linearizable {
+		l.draw = opts.VisualizeDir != "" && (opts.AllViews || isRequired[l.name])
+		return l
+	}
+	writes := draws(newLinearizable(CheckLinearizableWrites, opsFilter{}, f, opts))
 	stale := &staleTally{byPath: map[string]*staleTally{}}
 	checks := []groupCheck{writes}
 	for _, path := range []string{history.PathDirect, history.PathLeader} {
@@ -121,7 +129,7 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		if path == history.PathLeader {
 			name = CheckLinearizableReadsLeader
 		}
-		reads := newLinearizable(name, opsFilter{includeGets: true, path: path}, f, opts)
+		reads := draws(newLinearizable(name, opsFilter{includeGets: true, path: path}, f, opts))
 		// Without gets of its path the check would only repeat the write
 		// check; direct gets keep that for runs with no gets at all.
 		if f.gets[path] == 0 && (path == history.PathLeader || f.gets[history.PathLeader] > 0) {

@@ -1148,3 +1148,25 @@ func TestCheckOfflineRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Views are drawn for failing keys of required checks; a check that is only
+// reported (linearizable-reads on R3: direct gets may be stale) gets them
+// on request, for they cost more disk than the history on a long run.
+func TestViewsOfReportedChecksOnRequest(t *testing.T) {
+	h := replicated(hist(
+		put(1, "k", "v1", 1, at(0, 1)),
+		put(1, "k", "v2", 2, at(2, 3)),
+		get(2, "k", "v1", 1, at(5, 6)), // stale: v2 was acknowledged before
+		final("k", "v2", 2),
+	))
+	for _, all := range []bool{false, true} {
+		res := Check(h, Options{Timeout: 10 * time.Second, VisualizeDir: t.TempDir(), AllViews: all})
+		reads := checkNamed(t, res, CheckLinearizableReads)
+		if reads.Result != Fail || reads.Required {
+			t.Fatalf("linearizable-reads on R3 with a stale get: %s, required %v", reads.Result, reads.Required)
+		}
+		if drawn := len(res.Visualizations) > 0; drawn != all {
+			t.Errorf("AllViews %v: views %v", all, res.Visualizations)
+		}
+	}
+}

@@ -28,6 +28,7 @@ type linearizable struct {
 	// the sweep is linear and bounded, a search can blow up.
 	searchLeft time.Duration
 	opts       Options
+	draw       bool   // write a Porcupine view of each failing key
 	skip       string // why the check does not apply, if it does not
 	stalePath  string // the read path whose stale reads the detail adds
 
@@ -135,9 +136,13 @@ func (l *linearizable) add(g *keyGroup) {
 		case len(l.bad) <= maxNotesPerCheck:
 			l.notes = append(l.notes, fmt.Sprintf("%s: key %q: %s", l.name, key, why))
 		case len(l.bad) == maxNotesPerCheck+1:
-			l.notes = append(l.notes, fmt.Sprintf("%s: more keys fail; see the views in linearizability/", l.name))
+			more := "more keys fail"
+			if l.draw {
+				more += "; see the views in linearizability/"
+			}
+			l.notes = append(l.notes, fmt.Sprintf("%s: %s", l.name, more))
 		}
-		if l.opts.VisualizeDir != "" && model.Step != nil {
+		if l.draw && model.Step != nil {
 			file := visualizationName(key, l.name)
 			if err := writeVisualization(l.opts.VisualizeDir, file, model, info); err != nil {
 				l.notes = append(l.notes, fmt.Sprintf("%s: cannot write visualization for key %q: %v", l.name, key, err))

@@ -15,13 +15,13 @@ import (
 // checkAndReport reads the recorded history back, checks it and writes the
 // results files. The servers are down by now: checking a long history
 // takes the CPU and memory they had.
-func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold, checkMemory int64) (*reports.Summary, error) {
-	defer LimitCheckMemory(checkMemory)()
+func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thresholds []reports.Threshold, opts Options) (*reports.Summary, error) {
+	defer LimitCheckMemory(opts.CheckMemory)()
 	// Not the run's context: a first Ctrl-C stops the workload, and the
 	// run still checks what it recorded.
 	result, digest, err := CheckFile(context.Background(), path, checker.FileOptions{
-		Options:      checker.Options{Timeout: s.Expect.CheckTimeout, VisualizeDir: filepath.Join(dir, "linearizability")},
-		MemoryBudget: checkMemory,
+		Options:      checker.Options{Timeout: s.Expect.CheckTimeout, VisualizeDir: filepath.Join(dir, "linearizability"), AllViews: opts.AllViews},
+		MemoryBudget: opts.CheckMemory,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading back the history: %w", err)

@@ -65,7 +65,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result
 		return res, nil
 	}
 	res.HistoryPath = opts.historyPath(dir)
-	res.Summary, err = checkAndReport(s, dir, res.HistoryPath, rec, thresholds, opts.CheckMemory)
+	res.Summary, err = checkAndReport(s, dir, res.HistoryPath, rec, thresholds, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	// CompressHistory writes the history compressed (history.jsonl.zst,
 	// zstd frames): a tenth of the disk, as crash-safe as plain JSONL.
 	CompressHistory bool
+	// AllViews: Porcupine views of the failing keys of checks that are
+	// only reported too (see checker.Options.AllViews).
+	AllViews bool
 	// CheckMemory bounds what checking one group of keys may take (0:
 	// checker.DefaultMemoryBudget); see checker.CheckFile.
 	CheckMemory int64

@@ -118,3 +118,27 @@ func TestSummaryNamesDemotedChecksAndWorkload(t *testing.T) {
 		t.Errorf("workload %+v, run %+v", s.Workload, s.Run)
 	}
 }
+
+// A failing check that is only reported takes one line of the text
+// summary, which says why it may fail; its notes stay in summary.json.
+func TestTextFoldsReportedFailures(t *testing.T) {
+	s := &Summary{Scenario: "default", Verdict: checker.Pass, Target: TargetSummary{Replicas: 3},
+		Checks: []checker.CheckResult{
+			{Name: checker.CheckLinearizableWrites, Result: checker.Pass, Required: true},
+			{Name: checker.CheckLinearizableReads, Result: checker.Fail, Detail: "5 of 8 keys fail"},
+		},
+		Notes: []string{
+			`linearizable-reads: key "k0001": stale read`, `linearizable-reads: key "k0002": stale read`,
+			`linearizable-reads: more keys fail`, "a note of the run",
+		}}
+	var b bytes.Buffer
+	s.WriteText(&b)
+	out := b.String()
+	if !strings.Contains(out, "! linearizable-reads fails, but it is only reported, so the verdict stands: direct gets may be answered by a replica that is behind") ||
+		!strings.Contains(out, "(3 notes in summary.json)") {
+		t.Errorf("the reported-only failure is not explained in one line:\n%s", out)
+	}
+	if strings.Contains(out, "k0001") || !strings.Contains(out, "! a note of the run") {
+		t.Errorf("notes not folded as they should be:\n%s", out)
+	}
+}

@@ -89,7 +89,14 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.CheckGroups > 1 {
 		fmt.Fprintf(w, "  checked in %d groups of keys, one at a time (--check-memory bounds the largest)\n", s.CheckGroups)
 	}
-	for _, n := range s.Notes {
+	for _, f := range s.reportedFailures() {
+		fmt.Fprintf(w, "  ! %s fails, but it is only reported, so the verdict stands: %s", f.Name, f.Why)
+		if f.Notes > 0 {
+			fmt.Fprintf(w, " (%d notes in summary.json)", f.Notes)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, n := range s.notesOfRequired() {
 		fmt.Fprintf(w, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
 	}
 	for _, v := range s.Visualizations {
@@ -104,7 +111,7 @@ func (s *Summary) cutShort() string {
 	if s.ExitCode != ExitInterrupted {
 		return ""
 	}
-	return fmt.Sprintf(" — but the run was cut short after %.1fs (exit %d): only what it recorded was checked", s.DurationSec, ExitInterrupted)
+	return fmt.Sprintf(" — the run was cut short after %.1fs (exit %d): only what it recorded was checked", s.DurationSec, ExitInterrupted)
 }
 
 // faultOutcome: what the fault did, or why it did not.

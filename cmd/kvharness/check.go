@@ -17,7 +17,7 @@ import (
 
 func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
-	var jsonOut bool
+	var jsonOut, allViews bool
 	var checkMemory func() (int64, error)
 	cmd := &cobra.Command{
 		Use:   "check HISTORY",
@@ -34,7 +34,7 @@ func newCheckCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			s, err := harness.Recheck(ctx, args[0], checker.FileOptions{
-				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability")},
+				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability"), AllViews: allViews},
 				MemoryBudget: budget,
 			})
 			if ctx.Err() != nil {
@@ -55,6 +55,7 @@ func newCheckCmd() *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 0, "budget of each linearizability check; exceeding it makes the check unknown (default: the run's own, else 2m)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
+	cmd.Flags().BoolVar(&allViews, "all-views", false, allViewsHelp)
 	checkMemory = checkMemoryFlag(cmd.Flags())
 	return cmd
 }
@@ -70,6 +71,8 @@ func checkMemoryFlag(fl *pflag.FlagSet) func() (int64, error) {
 		return int64(*mib) << 20, nil
 	}
 }
+
+const allViewsHelp = "write Porcupine views (linearizability/*.html) for checks that are only reported too, not only for required ones (on R3, stale direct reads fail linearizable-reads on most keys, as NATS allows)"
 
 func exitWith(code int) error {
 	if code == reports.ExitPass {

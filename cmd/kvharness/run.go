@@ -36,6 +36,7 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&opts.Replace, "replace", false, "let --out name a folder holding a previous run, whose files are removed first")
 	fl.BoolVar(&opts.CompressHistory, "compress-history", false, "write the history compressed, as history.jsonl.zst (zstd, about a tenth of the size; `kvharness history cat` prints it)")
 	checkMemory := checkMemoryFlag(fl)
+	fl.BoolVar(&opts.AllViews, "all-views", false, allViewsHelp)
 	fl.BoolVar(&quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.DurationVar(&progressEvery, "progress-interval", logLineEvery, "how often a progress line goes to stderr when it is not a terminal (CI logs)")
 	authFlags(cmd, &opts.Auth)

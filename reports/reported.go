@@ -1,0 +1,73 @@
+package reports
+
+import (
+	"strings"
+
+	"github.com/kvharness/kvharness/checker"
+)
+
+// A check that fails but is only reported does not change the verdict; a
+// reader who sees it red under a green PASS needs to know why it may fail
+// and why that is allowed, in one line, not a screen of notes.
+
+// reportedFailure is a failed check the verdict does not count, its notes
+// folded into one line.
+type reportedFailure struct {
+	Name  string
+	Why   string
+	Notes int
+}
+
+// reportedFailures lists the failing checks that are only reported, and
+// how many of the summary's notes belong to each.
+func (s *Summary) reportedFailures() []reportedFailure {
+	var out []reportedFailure
+	for _, c := range s.Checks {
+		if c.Required || c.Result != checker.Fail {
+			continue
+		}
+		f := reportedFailure{Name: c.Name, Why: s.whyReported(c.Name)}
+		for _, n := range s.Notes {
+			if ownNote(n, c.Name) {
+				f.Notes++
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// ownNote: the note is one of the named check's (checks prefix their notes
+// with their name).
+func ownNote(note, check string) bool { return strings.HasPrefix(note, check+": ") }
+
+// notesOfRequired are the notes that do not belong to a failing check that
+// is only reported.
+func (s *Summary) notesOfRequired() []string {
+	folded := s.reportedFailures()
+	var out []string
+	for _, n := range s.Notes {
+		own := false
+		for _, f := range folded {
+			own = own || ownNote(n, f.Name)
+		}
+		if !own {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// whyReported says why a check may fail without failing the run.
+func (s *Summary) whyReported(name string) string {
+	switch {
+	case name == checker.CheckLinearizableReads && s.Target.Replicas > 1:
+		return "direct gets may be answered by a replica that is behind the leader; NATS allows such stale reads on replicated buckets (linearizable-reads-leader holds reads through the leader to it; see stale reads)"
+	case name == checker.CheckReplicasConverge && s.Target.Mode == "external":
+		return "the nodes of external servers may not all be reachable one by one"
+	case (name == checker.CheckLinearizableWrites || name == checker.CheckLinearizableReads || name == checker.CheckLinearizableReadsLeader) &&
+		s.Workload != nil && s.Workload.KeyTTLMs > 0:
+		return "values with a TTL are removed by the server on its own schedule, which the model does not know; ttl-expiry checks them"
+	}
+	return "the scenario does not require it"
+}
