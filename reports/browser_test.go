@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,10 +54,17 @@ func TestReportRendersInBrowser(t *testing.T) {
 		// means the generator drifted from what the checker accepts.
 		t.Logf("synthetic history is not a pass (%s): %v", res.Verdict, res.Notes)
 	}
+	// A failing check the run only reports, as stale direct reads on R3:
+	// the page explains it first and folds its notes.
+	res.Checks = append(res.Checks, checker.CheckResult{Name: checker.CheckLinearizableReadsLeader, Result: checker.Fail, Detail: "1 of 4 keys fail"})
+	res.Notes = append(res.Notes, `linearizable-reads-leader: key "k1": stale read`)
 	s := reports.Build(reports.Input{Digest: reports.DigestOf(h), Result: res})
 	dir := t.TempDir()
-	if err := reports.WriteHTML(dir, s); err != nil {
-		t.Fatalf("WriteHTML: %v", err)
+	if err := os.WriteFile(filepath.Join(dir, history.FileName), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteFiles(dir); err != nil {
+		t.Fatalf("WriteFiles: %v", err)
 	}
 	page := filepath.Join(dir, "report.html")
 	// KVHARNESS_REPORT_DIR opens a real run's report instead (e.g. to time a
@@ -166,23 +174,44 @@ func TestReportRendersInBrowser(t *testing.T) {
 	t.Logf("report.html ready %v after navigation", ready.Round(time.Millisecond))
 
 	type chartInfo struct {
-		Title  string `json:"title"`
-		Points string `json:"points"`
-		Canvas bool   `json:"canvas"`
+		Title    string  `json:"title"`
+		Points   string  `json:"points"`
+		Canvas   bool    `json:"canvas"`
+		Legend   string  `json:"legend"`   // the labels given
+		Shown    string  `json:"shown"`    // the legend as drawn
+		OverTime string  `json:"overTime"` // "true": x is time, faults shaded
+		Width    float64 `json:"width"`
 	}
 	type pageInfo struct {
-		Charts     []chartInfo `json:"charts"`
-		HasVerdict bool        `json:"hasVerdict"`
-		Verdict    string      `json:"verdict"`
+		Charts        []chartInfo `json:"charts"`
+		HasVerdict    bool        `json:"hasVerdict"`
+		Verdict       string      `json:"verdict"`
+		Workload      string      `json:"workload"`
+		MadeBy        string      `json:"madeBy"`
+		Files         []string    `json:"files"`
+		Reported      string      `json:"reported"`
+		ChecksHeader  string      `json:"checksHeader"`
+		NotApplicable string      `json:"notApplicable"`
+		PageWidth     float64     `json:"pageWidth"`
 	}
 	info, err := chromedp.Run(bctx, chromedp.Evaluate[pageInfo](`(() => {
+		const text = (id) => ((document.getElementById(id) || {}).textContent || "").trim();
 		const charts = Array.from(document.querySelectorAll(".chart")).map((el) => ({
 			title: ((el.querySelector(".u-title") || {}).textContent || "").trim(),
 			points: el.getAttribute("data-points") || "",
 			canvas: el.querySelector("canvas") !== null,
+			legend: el.getAttribute("data-legend") || "",
+			shown: ((el.querySelector(".u-legend") || {}).textContent || "").trim(),
+			overTime: el.getAttribute("data-over-time") || "",
+			width: el.getBoundingClientRect().width,
 		}));
 		const v = document.getElementById("verdict");
-		return {charts, hasVerdict: v !== null, verdict: v ? v.textContent.trim() : ""};
+		const head = document.querySelector("#checks tr");
+		return {charts, hasVerdict: v !== null, verdict: v ? v.textContent.trim() : "",
+			workload: text("workload"), madeBy: text("made-by"),
+			files: Array.from(document.querySelectorAll("#files a")).map((a) => a.getAttribute("href")),
+			reported: text("reported"), checksHeader: head ? head.textContent : "",
+			notApplicable: text("not-applicable"), pageWidth: document.body.clientWidth};
 	})()`))
 	if err != nil {
 		t.Fatalf("reading the page: %v; %s", err, dump())
@@ -196,8 +225,45 @@ func TestReportRendersInBrowser(t *testing.T) {
 			watchCharts++
 		}
 	}
-	if os.Getenv("KVHARNESS_REPORT_DIR") == "" && watchCharts != 2 {
-		t.Errorf("%d charts of op watch, want its latency (propagation) and its deliveries per second", watchCharts)
+	if os.Getenv("KVHARNESS_REPORT_DIR") == "" {
+		if watchCharts != 2 {
+			t.Errorf("%d charts of op watch, want its latency (propagation) and its deliveries per second", watchCharts)
+		}
+		checkReportParts(t, info.Workload, info.MadeBy, info.Files, info.Reported, info.ChecksHeader, info.NotApplicable)
+	}
+	var total, latencyCharts, spectrum int
+	for _, c := range info.Charts {
+		name := fmt.Sprintf("chart %q", c.Title)
+		// Legends carry each series' figure over the run, not "--".
+		if strings.Contains(c.Shown, "--") || c.Legend == "" {
+			t.Errorf("%s: legend %q (labels %q) shows no figures", name, c.Shown, c.Legend)
+		}
+		switch {
+		case strings.HasPrefix(c.Title, "all client ops/s"):
+			total++
+			if c.Width < 0.9*info.PageWidth {
+				t.Errorf("%s is %.0f px wide on a %.0f px page: not the page width", name, c.Width, info.PageWidth)
+			}
+		case strings.Contains(c.Title, "latency (ms, log)"):
+			latencyCharts++
+			for _, want := range []string{"p50 · ", "p99 · ", "p99.9 · ", "max · "} {
+				if !strings.Contains(c.Legend, want) {
+					t.Errorf("%s: legend %q lacks %q", name, c.Legend, want)
+				}
+			}
+		case strings.HasSuffix(c.Title, "ops/s") && !strings.HasPrefix(c.Title, "watch"):
+			if !strings.Contains(c.Legend, "CAS conflict (expected) · ") || !strings.Contains(c.Legend, "error · ") {
+				t.Errorf("%s: legend %q does not draw CAS conflicts apart from errors", name, c.Legend)
+			}
+		case c.Title == "percentile spectrum":
+			spectrum++
+			if c.OverTime != "false" {
+				t.Errorf("the percentile spectrum's x is not time, yet faults are shaded on it")
+			}
+		}
+	}
+	if total != 1 || latencyCharts == 0 || spectrum != 1 {
+		t.Errorf("%d total throughput, %d latency, %d spectrum charts", total, latencyCharts, spectrum)
 	}
 	for i, c := range info.Charts {
 		name := fmt.Sprintf("chart %d %q", i, c.Title)
@@ -251,6 +317,36 @@ func TestReportRendersInBrowser(t *testing.T) {
 		t.Errorf("page requested %s; report.html must be self-contained and work offline", r)
 	}
 	t.Logf("requests: %d, %d of them not local: %q", len(requests), len(remote), requests)
+}
+
+// checkReportParts holds the page's header and checks to what a reader
+// needs at a glance: the workload, what made the report, links to the
+// run's files, a reported-only failure explained, the column header, and
+// the checks that do not apply on one row.
+func checkReportParts(t *testing.T, workload, madeBy string, files []string, reported, checksHeader, notApplicable string) {
+	t.Helper()
+	for _, want := range []string{"mix put=30,update=25,get=35,delete=10", "4 keys (uniform)", "128 B values", "op timeout 5000 ms", "closed-loop, 4 clients"} {
+		if !strings.Contains(workload, want) {
+			t.Errorf("header workload %q lacks %q", workload, want)
+		}
+	}
+	if !strings.Contains(madeBy, "commit 0123456789ab on ci-runner, 2 CPUs") {
+		t.Errorf("header names the kvharness as %q", madeBy)
+	}
+	for _, want := range []string{history.FileName, "summary.json", "timeseries.csv", "latency/put.hgrm"} {
+		if !slices.Contains(files, want) {
+			t.Errorf("header links %q, not %q", files, want)
+		}
+	}
+	if !strings.Contains(reported, "linearizable-reads-leader fails, but it is only reported, so the verdict stands") {
+		t.Errorf("the reported-only failure is not explained first: %q", reported)
+	}
+	if !strings.Contains(checksHeader, "counts toward the verdict") {
+		t.Errorf("checks table header %q: the required/reported column has no header", checksHeader)
+	}
+	if !strings.Contains(notApplicable, "not applicable") || !strings.Contains(notApplicable, "counter-exact") {
+		t.Errorf("checks that do not apply are not folded into one row: %q", notApplicable)
+	}
 }
 
 // findChromium returns Debian's chromium, or one in PATH, or "".
@@ -415,7 +511,11 @@ func syntheticHistory(seed uint64) *history.History {
 			Scenario: "browser-test", Bucket: "KV_browser_test", Replicas: 1, History: 1,
 			Keys: keys, Seed: seed, Mode: "embedded", Nodes: 1, ServerVersion: "2.15.2",
 			Clients: clients, Pacing: "closed-loop", StartedAt: "2026-01-01T00:00:00Z",
+			Workload: &history.Workload{Storage: "file", Mix: map[string]int{"get": 35, "put": 30, "update": 25, "delete": 10},
+				Keys: len(keys), KeyDistribution: "uniform", ValueSize: 128, OpTimeoutMs: 5000},
+			Harness: "commit 0123456789ab", Host: "ci-runner", CPUs: 2,
 		},
+		Faults: []history.Fault{{Kind: "pause", Target: "n1", Start: int64(2 * time.Second), End: int64(3 * time.Second)}},
 	}
 	// Recorded as operations complete.
 	sort.Slice(ops, func(i, j int) bool { return ops[i].rec.Complete < ops[j].rec.Complete })

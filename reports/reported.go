@@ -10,6 +10,20 @@ import (
 // reader who sees it red under a green PASS needs to know why it may fail
 // and why that is allowed, in one line, not a screen of notes.
 
+// applicableChecks splits the checks: those that apply to the run, and the
+// names of those that do not (skipped and not required), which readers
+// see on one line.
+func (s *Summary) applicableChecks() (applicable []checker.CheckResult, notApplicable []string) {
+	for _, c := range s.Checks {
+		if c.Result == checker.Skipped && !c.Required {
+			notApplicable = append(notApplicable, c.Name)
+		} else {
+			applicable = append(applicable, c)
+		}
+	}
+	return applicable, notApplicable
+}
+
 // reportedFailure is a failed check the verdict does not count, its notes
 // folded into one line.
 type reportedFailure struct {

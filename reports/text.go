@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/kvharness/kvharness/checker"
 )
 
 // WriteText prints the human summary: configuration, ops table, checks,
@@ -60,12 +58,8 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
-	var notApplicable []string
-	for _, c := range s.Checks {
-		if c.Result == checker.Skipped && !c.Required {
-			notApplicable = append(notApplicable, c.Name)
-			continue
-		}
+	checks, notApplicable := s.applicableChecks()
+	for _, c := range checks {
 		req := "reported"
 		if c.Required {
 			req = "required"

@@ -17,14 +17,18 @@ import (
 // page stays small and fast. timeseries.csv keeps every second.
 type Series struct {
 	Op      string     `json:"op"`
-	Step    float64    `json:"step"`    // seconds per point
-	Seconds []float64  `json:"t"`       // start of the point's seconds, since run start
-	P50     []*float64 `json:"p50"`     // ms, completed ops (ok and fail); null: none then
-	P99     []*float64 `json:"p99"`     // ms; of a point of several seconds, the worst second's
-	Max     []*float64 `json:"max"`     // ms
-	OK      []float64  `json:"ok"`      // ops per second completed; of several seconds, the mean
-	Fail    []float64  `json:"fail"`    //
-	Unknown []float64  `json:"unknown"` // ops whose outcome stayed unknown, by when the client gave up
+	Step    float64    `json:"step"` // seconds per point
+	Seconds []float64  `json:"t"`    // start of the point's seconds, since run start
+	P50     []*float64 `json:"p50"`  // ms, completed ops (ok and fail); null: none then
+	P99     []*float64 `json:"p99"`  // ms; of a point of several seconds, the worst second's
+	P999    []*float64 `json:"p999"` // ms; likewise
+	Max     []*float64 `json:"max"`  // ms
+	OK      []float64  `json:"ok"`   // ops per second completed; of several seconds, the mean
+	Fail    []float64  `json:"fail"` // CAS conflicts included
+	// Conflict: the failures that were CAS refusals (wrong last sequence,
+	// key exists): the answer a contended CAS expects, not an error.
+	Conflict []float64 `json:"conflict"`
+	Unknown  []float64 `json:"unknown"` // ops whose outcome stayed unknown, by when the client gave up
 	// OKMin: of a point of several seconds, the slowest second's ok, so a
 	// dip survives; absent when every point is one second.
 	OKMin []float64 `json:"ok_min,omitempty"`
@@ -56,11 +60,11 @@ const closeAfter = 30
 const maxWatchSamples = 1024
 
 type secondBucket struct {
-	ok, fail, unknown float64
-	lat               []float64 // ms
-	seen              int       // latencies offered
-	closed            bool
-	p50, p99, max     *float64
+	ok, fail, conflict, unknown float64
+	lat                         []float64 // ms
+	seen                        int       // latencies offered
+	closed                      bool
+	p50, p99, p999, max         *float64
 }
 
 func newSecondsTally() *secondsTally {
@@ -94,6 +98,9 @@ func (t *secondsTally) op(op *history.Record) {
 		b.ok++
 	case history.Fail:
 		b.fail++
+		if history.IsCASRefusal(op.ErrClass) {
+			b.conflict++
+		}
 	default:
 		b.unknown++
 		return
@@ -146,8 +153,8 @@ func (b *secondBucket) close() {
 	}
 	b.closed = true
 	if len(b.lat) > 0 {
-		p50, p99, m := quantiles(b.lat)
-		b.p50, b.p99, b.max = &p50, &p99, &m
+		q := quantiles(b.lat, 0.5, 0.99, 0.999, 1)
+		b.p50, b.p99, b.p999, b.max = &q[0], &q[1], &q[2], &q[3]
 	}
 	b.lat = nil
 }
@@ -173,8 +180,8 @@ func (t *secondsTally) series() []Series {
 			}
 			b.close()
 			s.Seconds = append(s.Seconds, float64(sec))
-			s.OK, s.Fail, s.Unknown = append(s.OK, b.ok), append(s.Fail, b.fail), append(s.Unknown, b.unknown)
-			s.P50, s.P99, s.Max = append(s.P50, b.p50), append(s.P99, b.p99), append(s.Max, b.max)
+			s.OK, s.Fail, s.Conflict, s.Unknown = append(s.OK, b.ok), append(s.Fail, b.fail), append(s.Conflict, b.conflict), append(s.Unknown, b.unknown)
+			s.P50, s.P99, s.P999, s.Max = append(s.P50, b.p50), append(s.P99, b.p99), append(s.P999, b.p999), append(s.Max, b.max)
 		}
 		out = append(out, s)
 	}
@@ -193,23 +200,25 @@ func downsampled(s Series, maxPoints int) Series {
 	out := Series{Op: s.Op, Step: float64(step)}
 	for i := 0; i < n; i += step {
 		j := min(i+step, n)
-		var ok, fail, unknown, p50sum float64
+		var ok, fail, conflict, unknown, p50sum float64
 		okMin := s.OK[i]
 		var p50n int
-		var p99, mx *float64
+		var p99, p999, mx *float64
+		worst := func(w **float64, v *float64) {
+			if v != nil && (*w == nil || *v > **w) {
+				*w = v
+			}
+		}
 		for k := i; k < j; k++ {
-			ok, fail, unknown = ok+s.OK[k], fail+s.Fail[k], unknown+s.Unknown[k]
+			ok, fail, conflict, unknown = ok+s.OK[k], fail+s.Fail[k], conflict+s.Conflict[k], unknown+s.Unknown[k]
 			okMin = min(okMin, s.OK[k])
 			if v := s.P50[k]; v != nil {
 				p50sum += *v
 				p50n++
 			}
-			if v := s.P99[k]; v != nil && (p99 == nil || *v > *p99) {
-				p99 = v
-			}
-			if v := s.Max[k]; v != nil && (mx == nil || *v > *mx) {
-				mx = v
-			}
+			worst(&p99, s.P99[k])
+			worst(&p999, s.P999[k])
+			worst(&mx, s.Max[k])
 		}
 		w := float64(j - i)
 		var p50 *float64
@@ -218,27 +227,22 @@ func downsampled(s Series, maxPoints int) Series {
 			p50 = &v
 		}
 		out.Seconds = append(out.Seconds, s.Seconds[i])
-		out.OK, out.Fail, out.Unknown = append(out.OK, ok/w), append(out.Fail, fail/w), append(out.Unknown, unknown/w)
+		out.OK, out.Fail, out.Conflict, out.Unknown = append(out.OK, ok/w), append(out.Fail, fail/w), append(out.Conflict, conflict/w), append(out.Unknown, unknown/w)
 		out.OKMin = append(out.OKMin, okMin)
-		out.P50, out.P99, out.Max = append(out.P50, p50), append(out.P99, p99), append(out.Max, mx)
+		out.P50, out.P99, out.P999, out.Max = append(out.P50, p50), append(out.P99, p99), append(out.P999, p999), append(out.Max, mx)
 	}
 	return out
 }
 
 // quantiles of one second's latencies (nearest rank); v is not empty.
-func quantiles(v []float64) (p50, p99, max float64) {
+func quantiles(v []float64, qs ...float64) []float64 {
 	sort.Float64s(v)
-	at := func(q float64) float64 {
+	out := make([]float64, len(qs))
+	for k, q := range qs {
 		i := int(q*float64(len(v))+0.5) - 1
-		if i < 0 {
-			i = 0
-		}
-		if i >= len(v) {
-			i = len(v) - 1
-		}
-		return v[i]
+		out[k] = v[min(max(i, 0), len(v)-1)]
 	}
-	return at(0.5), at(0.99), v[len(v)-1]
+	return out
 }
 
 // Spectrum is an op's percentile spectrum, as HdrHistogram plots it: x is
@@ -284,7 +288,8 @@ func writeTimeseriesCSV(dir string, series []Series) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"second", "op", "ok", "fail", "unknown", "p50_ms", "p99_ms", "max_ms"})
+	// New columns go last: scripts read the first ones by position.
+	w.Write([]string{"second", "op", "ok", "fail", "unknown", "p50_ms", "p99_ms", "max_ms", "conflict", "p999_ms"})
 	ms := func(v *float64) string {
 		if v == nil {
 			return ""
@@ -295,7 +300,7 @@ func writeTimeseriesCSV(dir string, series []Series) error {
 		for i, sec := range s.Seconds {
 			w.Write([]string{strconv.FormatFloat(sec, 'f', 0, 64), s.Op,
 				strconv.FormatFloat(s.OK[i], 'f', -1, 64), strconv.FormatFloat(s.Fail[i], 'f', -1, 64), strconv.FormatFloat(s.Unknown[i], 'f', -1, 64),
-				ms(s.P50[i]), ms(s.P99[i]), ms(s.Max[i])})
+				ms(s.P50[i]), ms(s.P99[i]), ms(s.Max[i]), strconv.FormatFloat(s.Conflict[i], 'f', -1, 64), ms(s.P999[i])})
 		}
 	}
 	w.Flush()

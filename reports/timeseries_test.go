@@ -59,21 +59,21 @@ func TestDownsampled(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	s := Series{Op: "put", Step: 1}
 	for sec := 0; sec < 1000; sec++ {
-		ok, p99 := 100.0, 5.0
+		ok, p99, conflict := 100.0, 5.0, 2.0
 		if sec == 501 {
-			ok, p99 = 3, 900 // a stall: one bad second
+			ok, p99, conflict = 3, 900, 6 // a stall: one bad second
 		}
 		s.Seconds = append(s.Seconds, float64(sec))
-		s.OK, s.Fail, s.Unknown = append(s.OK, ok), append(s.Fail, 0), append(s.Unknown, 0)
-		s.P50, s.P99, s.Max = append(s.P50, f(1)), append(s.P99, f(p99)), append(s.Max, f(p99+1))
+		s.OK, s.Fail, s.Conflict, s.Unknown = append(s.OK, ok), append(s.Fail, conflict), append(s.Conflict, conflict), append(s.Unknown, 0)
+		s.P50, s.P99, s.P999, s.Max = append(s.P50, f(1)), append(s.P99, f(p99)), append(s.P999, f(p99+0.5)), append(s.Max, f(p99+1))
 	}
 	d := downsampled(s, 300)
 	if len(d.Seconds) > 300 || d.Step != 4 {
 		t.Fatalf("%d points of %v s", len(d.Seconds), d.Step)
 	}
 	i := 501 / 4
-	if d.Seconds[i] != 500 || *d.P99[i] != 900 || *d.Max[i] != 901 || d.OKMin[i] != 3 || d.OK[i] != (3*100+3)/4.0 {
-		t.Fatalf("window of the stall: t %v p99 %v max %v ok min %v ok %v", d.Seconds[i], *d.P99[i], *d.Max[i], d.OKMin[i], d.OK[i])
+	if d.Seconds[i] != 500 || *d.P99[i] != 900 || *d.P999[i] != 900.5 || *d.Max[i] != 901 || d.OKMin[i] != 3 || d.OK[i] != (3*100+3)/4.0 || d.Conflict[i] != (3*2+6)/4.0 {
+		t.Fatalf("window of the stall: t %v p99 %v p999 %v max %v ok min %v ok %v conflict %v", d.Seconds[i], *d.P99[i], *d.P999[i], *d.Max[i], d.OKMin[i], d.OK[i], d.Conflict[i])
 	}
 	if same := downsampled(s, 1000); len(same.Seconds) != 1000 || same.OKMin != nil {
 		t.Fatalf("a series that fits is kept as it is")
