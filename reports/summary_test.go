@@ -142,3 +142,21 @@ func TestTextFoldsReportedFailures(t *testing.T) {
 		t.Errorf("notes not folded as they should be:\n%s", out)
 	}
 }
+
+// A history that ends without its end record, or with lines that could not
+// be read, says so in the summary's notes, with what the file held.
+func TestSummaryNotesACutHistory(t *testing.T) {
+	h := sampleHistory()
+	h.End = &history.End{Cut: true, Interrupted: true, Keys: 4, FinalKeys: 3, HistoryKeys: 0}
+	h.Truncated = 1
+	res := checker.Check(h, checker.Options{Timeout: 5 * time.Second})
+	s := Build(Input{Digest: DigestOf(h), Result: res, Interrupted: true})
+	for _, want := range []string{"1 trailing line(s) of the history dropped as unreadable", "no end record", "final reads of 3 and History() of 0 of its 4 keys"} {
+		if !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, want) }) {
+			t.Errorf("notes %q lack %q", s.Notes, want)
+		}
+	}
+	if s.ExitCode != ExitInterrupted {
+		t.Errorf("exit code %d, want %d", s.ExitCode, ExitInterrupted)
+	}
+}
