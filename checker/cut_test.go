@@ -68,7 +68,7 @@ func TestCutHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := whole.End; e == nil || !e.Cut || !e.Interrupted || whole.Truncated != 1 {
+		if e := whole.End; e == nil || !e.Cut || !e.Interrupted || whole.Truncated != 1 || e.At < h.Final[tc.finals-1].Complete {
 			t.Fatalf("cut after %d final reads: end %+v, %d lines dropped", tc.finals, whole.End, whole.Truncated)
 		}
 		read, err := history.ReadFile(path)

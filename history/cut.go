@@ -28,7 +28,7 @@ func (c *cutEnd) see(r *Record) {
 	default:
 		return
 	}
-	c.at = max(c.at, r.At)
+	c.at = max(c.at, r.At, r.Complete) // a final read is timed by its completion, History() by At
 }
 
 // end is the end of a cut history with the given meta line. Only the
