@@ -116,6 +116,9 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	// and the write check (a recorded history, a scenario's expect list)
 	// still requires it: both failed on a refused write that was stored.
 	isRequired[CheckRefusalsDefinite] = isRequired[CheckRefusalsDefinite] || isRequired[CheckReadsValid] || isRequired[CheckLinearizableWrites]
+	// Likewise revision-order, split from what revisions-unique and the
+	// write check assumed: required wherever they are.
+	isRequired[CheckRevisionOrder] = isRequired[CheckRevisionOrder] || isRequired[CheckRevisionsUnique] || isRequired[CheckLinearizableWrites]
 
 	draws := func(l *linearizable) *linearizable {
 		l.draw = opts.VisualizeDir != "" && (opts.AllViews || isRequired[l.name])
@@ -143,6 +146,7 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	}
 	checks = append(checks,
 		&revisionsUnique{},
+		&revisionOrder{},
 		&noLostWrites{},
 		&readsValid{},
 		&refusalsDefinite{},

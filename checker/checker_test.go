@@ -171,9 +171,11 @@ func TestCheckCatchesAnomalies(t *testing.T) {
 				CheckLinearizableWrites: Pass,
 				CheckLinearizableReads:  Pass,
 				CheckRevisionsUnique:    Fail,
-				CheckNoLostWrites:       Pass,
+				// Revision 5 holds one message: each write, as
+				// acknowledged, conflicts with a read of the other.
+				CheckNoLostWrites: Fail,
 			},
-			notes: [][]string{{CheckRevisionsUnique, "revision 5", `"va"`, `"vb"`}},
+			notes: [][]string{{CheckRevisionsUnique, "revision 5", `"va"`, `"vb"`}, {CheckNoLostWrites, `put "va"`, "revision 5 holds", `"vb"`}},
 		},
 		{
 			name: "duplicate revision: one revision returned for two writes on the same key",
@@ -334,9 +336,11 @@ func TestCheckCatchesAnomalies(t *testing.T) {
 			want: map[string]Status{
 				CheckLinearizableWrites: Pass,
 				CheckRevisionsUnique:    Fail,
-				CheckNoLostWrites:       Pass,
+				// The stream held another message where the write was
+				// acknowledged: lost, even though the final read agrees.
+				CheckNoLostWrites: Fail,
 			},
-			notes: [][]string{{CheckRevisionsUnique, "revision 1", `"v1"`, `"other"`}},
+			notes: [][]string{{CheckRevisionsUnique, "revision 1", `"v1"`, `"other"`}, {CheckNoLostWrites, `put "v1"`, `revision 1 holds "other"`}},
 		},
 		{
 			name: "watch shows a marker at an acknowledged write's revision",
@@ -939,7 +943,8 @@ func TestCheckVerdictFolding(t *testing.T) {
 		{
 			name: "lost update, options require only revisions-unique: pass",
 			h:    lostUpdate(), required: []string{CheckRevisionsUnique}, want: Pass,
-			requiredChecks: []string{CheckRevisionsUnique},
+			// revision-order comes with revisions-unique, whose order it checks.
+			requiredChecks: []string{CheckRevisionsUnique, CheckRevisionOrder},
 		},
 		{
 			name: "options override the history's own list",
@@ -949,8 +954,9 @@ func TestCheckVerdictFolding(t *testing.T) {
 				return h
 			}(),
 			required: []string{CheckLinearizableWrites}, want: Fail,
-			// refusals-definite comes with the write check it was split from.
-			requiredChecks: []string{CheckLinearizableWrites, CheckRefusalsDefinite},
+			// refusals-definite comes with the write check it was split
+			// from, revision-order with the order it assumes.
+			requiredChecks: []string{CheckLinearizableWrites, CheckRefusalsDefinite, CheckRevisionOrder},
 		},
 		{
 			name: "history without meta: R1 defaults",

@@ -24,6 +24,53 @@ type facts struct {
 	// crossKey: revisions two records place in different keys, which a
 	// group of keys sees only when it holds both (see revisionsUnique).
 	crossKey []crossKeyClaim
+	// observed[i] is the highest revision seen to exist — acknowledged,
+	// returned by a get, delivered to any watcher, read after the run — by
+	// the end of millisecond i of the run, and observedBy[i] who saw it;
+	// see revisionOrder. Unlike known, every observation counts: this is
+	// what the order of the bucket's revisions is checked against, not
+	// what resolution relies on.
+	observed   []uint64
+	observedBy []observer
+	keys       []string // observer.key indexes it
+}
+
+// observer says who saw a revision: a write's acknowledgement, a get, a
+// watcher's delivery or a read after the run, by which client or watcher,
+// of which key, in which millisecond of the run.
+type observer struct {
+	kind   observerKind
+	client int32
+	key    uint32
+	ms     uint32
+}
+
+type observerKind uint8
+
+const (
+	sawAck observerKind = iota + 1
+	sawGet
+	sawDelivery
+	sawFinal
+)
+
+func (o observer) String(keys []string) string {
+	key := ""
+	if int(o.key) < len(keys) {
+		key = fmt.Sprintf(" of key %q", keys[o.key])
+	}
+	switch o.kind {
+	case sawAck:
+		return fmt.Sprintf("the acknowledgement of a write%s to client %d", key, o.client)
+	case sawGet:
+		return fmt.Sprintf("a get%s by client %d", key, o.client)
+	case sawDelivery:
+		if o.client == 0 {
+			return fmt.Sprintf("the recording watcher's delivery%s", key)
+		}
+		return fmt.Sprintf("watcher %d's delivery%s", o.client, key)
+	}
+	return fmt.Sprintf("the final read%s", key)
 }
 
 // crossKeyClaim: revision rev was placed in key first, then per by in second.
@@ -71,9 +118,12 @@ func (b *factsBuilder) observe(r *history.Record) {
 	case history.KindOp:
 		b.op(r)
 	case history.KindWatch:
-		b.delivered(r.Rev, r.Key, r.At, r.Watcher == 0)
-	case history.KindStored, history.KindFinal:
+		b.delivered(r.Rev, r.Key, r.At, r.Watcher)
+	case history.KindStored:
 		b.readAfterRun(r.Rev, r.Key)
+	case history.KindFinal:
+		b.readAfterRun(r.Rev, r.Key)
+		b.observedAt(r.Complete, r.Rev, sawFinal, 0, r.Key)
 	case history.KindHistory:
 		b.claim(r.Rev, r.Key, "History()")
 	}
@@ -81,12 +131,14 @@ func (b *factsBuilder) observe(r *history.Record) {
 
 // delivered takes a watch entry; the recording watcher's also account for
 // their revision and say it existed by then.
-func (b *factsBuilder) delivered(rev uint64, key string, at int64, recording bool) {
+func (b *factsBuilder) delivered(rev uint64, key string, at int64, watcher int) {
+	recording := watcher == 0
 	if recording {
 		b.account(rev)
 		b.knownAt(at, rev)
 	}
 	b.claim(rev, key, "a watcher")
+	b.observedAt(at, rev, sawDelivery, watcher, key)
 }
 
 // readAfterRun takes a stored message or a final read.
@@ -100,12 +152,7 @@ func (b *factsBuilder) claim(rev uint64, key, by string) {
 	if rev == 0 || rev > maxFactRev {
 		return
 	}
-	id, ok := b.keyIDs[key]
-	if !ok {
-		id = uint32(len(b.keys))
-		b.keyIDs[key] = id
-		b.keys = append(b.keys, key)
-	}
+	id := b.keyID(key)
 	if rev >= uint64(len(b.claims)) {
 		b.claims = append(b.claims, make([]uint32, int(rev)+1-len(b.claims)+len(b.claims)/4)...)
 	}
@@ -115,6 +162,17 @@ func (b *factsBuilder) claim(rev uint64, key, by string) {
 	case prev != id+1:
 		b.f.crossKey = append(b.f.crossKey, crossKeyClaim{rev: rev, first: b.keys[prev-1], second: key, by: by})
 	}
+}
+
+// keyID numbers keys as they first appear.
+func (b *factsBuilder) keyID(key string) uint32 {
+	id, ok := b.keyIDs[key]
+	if !ok {
+		id = uint32(len(b.keys))
+		b.keyIDs[key] = id
+		b.keys = append(b.keys, key)
+	}
+	return id
 }
 
 func (b *factsBuilder) op(r *history.Record) {
@@ -127,12 +185,31 @@ func (b *factsBuilder) op(r *history.Record) {
 	if r.Outcome == history.OK && r.Rev != 0 && history.IsWrite(r.Op) {
 		b.account(r.Rev)
 		b.knownAt(r.Complete, r.Rev)
+		b.observedAt(r.Complete, r.Rev, sawAck, r.Client, r.Key)
 	}
 	switch {
 	case history.IsWrite(r.Op) && r.Value != "":
 		b.claim(r.Rev, r.Key, "a write's acknowledgement")
 	case r.Op == history.OpGet && r.Outcome == history.OK && r.Found:
 		b.claim(r.Rev, r.Key, "a get")
+		b.observedAt(r.Complete, r.Rev, sawGet, r.Client, r.Key)
+	}
+}
+
+// observedAt notes that rev was seen to exist by time at (ns).
+func (b *factsBuilder) observedAt(at int64, rev uint64, kind observerKind, client int, key string) {
+	if rev == 0 {
+		return
+	}
+	ms := min(max(at/1e6, 0), maxKnownMs)
+	f := &b.f
+	if ms >= int64(len(f.observed)) {
+		grow := int(ms) + 1 - len(f.observed)
+		f.observed = append(f.observed, make([]uint64, grow)...)
+		f.observedBy = append(f.observedBy, make([]observer, grow)...)
+	}
+	if rev > f.observed[ms] {
+		f.observed[ms], f.observedBy[ms] = rev, observer{kind: kind, client: int32(client), key: b.keyID(key), ms: uint32(ms)}
 	}
 }
 
@@ -170,7 +247,26 @@ func (b *factsBuilder) done(end *history.End) facts {
 	for i := 1; i < len(b.f.known); i++ {
 		b.f.known[i] = max(b.f.known[i], b.f.known[i-1])
 	}
+	for i := 1; i < len(b.f.observed); i++ {
+		if b.f.observed[i-1] > b.f.observed[i] {
+			b.f.observed[i], b.f.observedBy[i] = b.f.observed[i-1], b.f.observedBy[i-1]
+		}
+	}
+	b.f.keys = b.keys
 	return b.f
+}
+
+// observedBefore is the highest revision seen to exist before time at (ns),
+// and by whom: as of the timeline's last full millisecond before at (so an
+// observation in the same millisecond as at is not counted, which can only
+// miss an order violation, never make one up).
+func (f *facts) observedBefore(at int64) (rev uint64, by observer) {
+	ms := min(at/1e6, maxKnownMs) - 1
+	if ms < 0 || len(f.observed) == 0 {
+		return 0, observer{}
+	}
+	ms = min(ms, int64(len(f.observed))-1)
+	return f.observed[ms], f.observedBy[ms]
 }
 
 // knownBefore is the highest revision known to exist before time at (ns):
@@ -191,15 +287,17 @@ func factsOf(h *history.History) facts {
 		b.op(&h.Ops[i])
 	}
 	for _, r := range h.Watch {
-		b.delivered(r.Rev, r.Key, r.At, true)
+		b.delivered(r.Rev, r.Key, r.At, 0)
 	}
 	for _, d := range h.Delivered {
-		b.delivered(d.Rev, d.Key, d.At, false)
+		b.delivered(d.Rev, d.Key, d.At, d.Watcher)
 	}
-	for _, list := range [][]history.Record{h.Stored, h.Final} {
-		for _, r := range list {
-			b.readAfterRun(r.Rev, r.Key)
-		}
+	for _, r := range h.Stored {
+		b.readAfterRun(r.Rev, r.Key)
+	}
+	for _, r := range h.Final {
+		b.readAfterRun(r.Rev, r.Key)
+		b.observedAt(r.Complete, r.Rev, sawFinal, 0, r.Key)
 	}
 	for _, r := range h.KeyHistory {
 		b.claim(r.Rev, r.Key, "History()")

@@ -18,7 +18,7 @@ const (
 )
 
 // coreChecks apply to every run.
-var coreChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+var coreChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckRevisionOrder, CheckNoLostWrites, CheckReadsValid,
 	CheckRefusalsDefinite, CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 
 // AllChecks lists the checks this package runs, in report order: the core
@@ -33,10 +33,10 @@ var AllChecks = append(append(slices.Clone(coreChecks), CheckLinearizableReadsLe
 // because direct gets may be answered by a lagging replica.
 func DefaultRequired(replicas int) []string {
 	if replicas > 1 {
-		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid, CheckRefusalsDefinite,
+		return []string{CheckLinearizableWrites, CheckRevisionsUnique, CheckRevisionOrder, CheckNoLostWrites, CheckReadsValid, CheckRefusalsDefinite,
 			CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 	}
-	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckNoLostWrites, CheckReadsValid,
+	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckRevisionOrder, CheckNoLostWrites, CheckReadsValid,
 		CheckRefusalsDefinite, CheckBucketIntact, CheckClusterHeals}
 }
 
