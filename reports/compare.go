@@ -35,8 +35,10 @@ type Comparison struct {
 	// Differences: what the two runs did differently (see Differences),
 	// compared anyway because the user asked.
 	Differences []string `json:"differences,omitempty"`
-	// Versions: the servers' versions, base and candidate.
+	// Versions and Faults: the servers' versions and the faults injected,
+	// base and candidate, which may differ.
 	Versions    [2]string    `json:"server_versions"`
+	Faults      [2]string    `json:"faults"`
 	Rows        []CompareRow `json:"rows"`
 	Checks      []CheckDelta `json:"checks"`
 	Regressions []string     `json:"regressions"`
@@ -75,7 +77,7 @@ func LoadSummary(dir string) (*Summary, error) {
 // Compare lines two runs up and applies the rules.
 func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *Comparison {
 	c := &Comparison{Base: baseDir, Cand: candDir, Regressions: []string{}, Differences: Differences(base, cand),
-		Versions: [2]string{base.Target.ServerVersion, cand.Target.ServerVersion}}
+		Versions: [2]string{base.Target.ServerVersion, cand.Target.ServerVersion}, Faults: [2]string{faultsOf(base), faultsOf(cand)}}
 	row := func(metric, unit string, b, v float64) CompareRow {
 		r := CompareRow{Metric: metric, Unit: unit, Base: b, Cand: v}
 		if b != 0 {
@@ -134,7 +136,8 @@ func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *
 // Differences lists what makes two runs measure different things: the
 // scenario, the target's shape, the bucket, the clients and their pacing,
 // the workload. The server version is not among them (comparing two
-// releases is what compare is for), nor the seed.
+// releases is what compare is for), nor the faults (what a fault costs is
+// a question compare answers: both are printed), nor the seed.
 func Differences(base, cand *Summary) []string {
 	var out []string
 	differ := func(what string, b, c any) {
@@ -158,9 +161,16 @@ func Differences(base, cand *Summary) []string {
 		differ("key TTL (ms)", b.KeyTTLMs, c.KeyTTLMs)
 		differ("read path", b.ReadPath, c.ReadPath)
 		differ("inflight", b.Inflight, c.Inflight)
-		differ("faults", b.Faults, c.Faults)
 	}
 	return out
+}
+
+// faultsOf says which faults a run injected, as its scenario gave them.
+func faultsOf(s *Summary) string {
+	if s.Workload == nil || s.Workload.Faults == "" {
+		return "none"
+	}
+	return s.Workload.Faults
 }
 
 func unionOps(a, b *Summary) []string {
@@ -203,7 +213,7 @@ func errorRate(o *OpSummary) float64 {
 
 // WriteText prints the comparison and its verdict.
 func (c *Comparison) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "base %s (nats-server %s)\ncand %s (nats-server %s)\n", c.Base, c.Versions[0], c.Cand, c.Versions[1])
+	fmt.Fprintf(w, "base %s (nats-server %s, faults: %s)\ncand %s (nats-server %s, faults: %s)\n", c.Base, c.Versions[0], c.Faults[0], c.Cand, c.Versions[1], c.Faults[1])
 	if len(c.Differences) > 0 {
 		fmt.Fprintf(w, "compared although they ran different things: %s\n", strings.Join(c.Differences, "; "))
 	}
@@ -243,7 +253,7 @@ var compareHTML = template.Must(template.New("compare").Funcs(template.FuncMap{"
 <html><head><meta charset="utf-8"><title>kvharness compare</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}.bad{color:#b00020;font-weight:600}.ok{color:#1b5e20;font-weight:600}</style></head>
 <body><h1>kvharness compare</h1>
-<p>base <code>{{.Base}}</code> (nats-server {{index .Versions 0}})<br>candidate <code>{{.Cand}}</code> (nats-server {{index .Versions 1}})</p>
+<p>base <code>{{.Base}}</code> (nats-server {{index .Versions 0}}, faults: {{index .Faults 0}})<br>candidate <code>{{.Cand}}</code> (nats-server {{index .Versions 1}}, faults: {{index .Faults 1}})</p>
 {{if .Differences}}<p class="bad">compared although they ran different things:</p><ul>{{range .Differences}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Regressions}}<p class="bad">REGRESSED</p><ul>{{range .Regressions}}<li>{{.}}</li>{{end}}</ul>{{else}}<p class="ok">no regression</p>{{end}}
 <table><tr><th>metric</th><th>unit</th><th>base</th><th>candidate</th><th>delta</th></tr>

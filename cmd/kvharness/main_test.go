@@ -457,7 +457,7 @@ func TestCompressedHistory(t *testing.T) {
 	cmd, _ := startRun(t, killed, "--compress-history")
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	waitExit(t, cmd, 30*time.Second)
-	if rk := runBin(t, time.Minute, "check", filepath.Join(killed, "history.jsonl.zst")); rk.code != 3 || !strings.Contains(rk.stdout, "no end record") {
+	if rk := runBin(t, time.Minute, "check", filepath.Join(killed, "history.jsonl.zst")); rk.code != 4 || !strings.Contains(rk.stdout, "no end record") {
 		t.Fatalf("check of a killed compressed run: exit %d\n%s%s", rk.code, rk.stdout, rk.stderr)
 	}
 }
