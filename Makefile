@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench soak soak-faults findings lint tools clean
+.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -54,6 +54,12 @@ soak: build tools
 SEEDS ?= 2
 soak-faults: build $(TOOLS)/nats-server-v2.15.2
 	$(GO) run ./scripts/faultsoak -bin $(BIN) -server $(TOOLS)/nats-server-v2.15.2 -seeds $(SEEDS) $(ARGS)
+
+# Looks for verdicts that change between runs: every built-in scenario as it
+# is built, VERDICT_SEEDS runs each (default 20, about 20 s a run); exits 1 on a run
+# that does not pass without a known finding to explain it.
+soak-verdicts: build $(TOOLS)/nats-server-v2.15.2
+	$(GO) run ./scripts/faultsoak -bin $(BIN) -server $(TOOLS)/nats-server-v2.15.2 -faults as-built -seeds $(or $(VERDICT_SEEDS),20) -duration 10s -out results/soak-verdicts $(ARGS)
 
 # The releases the findings need (docs/FINDINGS.md): those that show each
 # bug and those that pass the same run.

@@ -187,6 +187,9 @@ func (c *watchCompleteCheck) result() (CheckResult, []string) {
 	}
 	if !c.end.StoredComplete {
 		cr.Result, cr.Detail = Unknown, "every watcher reached each key's final state, but the bucket's full contents were not read to compare every revision"
+		if c.end.StoredError != "" {
+			cr.Detail += " (" + c.end.StoredError + ")"
+		}
 		return cr, nil
 	}
 	cr.Result, cr.Detail = Pass, fmt.Sprintf("%d watchers delivered all %d held revisions they promise and end at each key's final state", len(c.meta.Watchers), c.expected)

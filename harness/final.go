@@ -47,7 +47,11 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTol
 		// The scenario's watchers are checked against what the bucket
 		// holds at the end: record it.
 		if len(missed) > 0 && lastSeq > 0 || anyUnknown || load.HasWatchers() {
-			stored, end.StoredComplete, _ = workload.RecordStored(ctx, b.js, b.name, lastSeq, clock, out)
+			var err error
+			stored, end.StoredComplete, err = workload.RecordStored(ctx, b.js, b.name, lastSeq, clock, out)
+			if err != nil {
+				end.StoredError = err.Error() // the next inconclusive run says why
+			}
 		}
 		end.WatchComplete = workload.Covered(missed, stored)
 	}

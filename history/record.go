@@ -253,6 +253,9 @@ type End struct {
 	// StoredComplete: the stored records are every message the stream held
 	// after the run (per key, a suffix of what was written to it).
 	StoredComplete bool `json:"stored_complete,omitempty"`
+	// StoredError: why reading the stored messages stopped short, if an
+	// error stopped it.
+	StoredError string `json:"stored_error,omitempty"`
 	// FinalReads: every key got a final record.
 	FinalReads bool `json:"final_reads"`
 	// BucketMissing: the bucket's stream was gone after the run.

@@ -5,7 +5,9 @@
 // cell that fails is either a bug in the harness (a false alarm) or a server
 // anomaly to write up in docs/FINDINGS.md. Cells whose only failures are a
 // known finding's say so. It exits 1 when any other cell fails. Run by
-// `make soak-faults`.
+// `make soak-faults`. The fault "as-built" runs each scenario as it is
+// built, its own faults or none: with many seeds, a search for verdicts
+// that change between runs of one scenario (`make soak-verdicts`).
 package main
 
 import (
@@ -20,6 +22,9 @@ import (
 	"text/tabwriter"
 	"time"
 )
+
+// asBuilt is the cell of a scenario run as it is built: no --faults.
+const asBuilt = "as-built"
 
 // allFaults are the kinds `kvharness run --faults` takes.
 var allFaults = []string{"kill", "stop", "pause", "partition", "latency", "leader-stepdown", "rolling-restart", "corrupt"}
@@ -116,8 +121,11 @@ func runOne(kvh, server, out string, duration time.Duration, seed int, c *cell) 
 		c.notApplicable = err.Error()
 		return
 	}
-	args := []string{"run", c.scenario, "--server-bin", server, "--faults", c.fault, "--seed", fmt.Sprint(seed),
+	args := []string{"run", c.scenario, "--server-bin", server, "--seed", fmt.Sprint(seed),
 		"--duration", duration.String(), "--quiet", "--out", dir}
+	if c.fault != asBuilt {
+		args = append(args, "--faults", c.fault)
+	}
 	cmd := exec.Command(kvh, args...)
 	logOut, err := os.Create(dir + ".log")
 	if err != nil {
