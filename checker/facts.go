@@ -33,6 +33,42 @@ type facts struct {
 	observed   []uint64
 	observedBy []observer
 	keys       []string // observer.key indexes it
+	// disorder: deliveries of one watcher (0: the recording watcher) whose
+	// revision was not above the one it delivered before, for another key
+	// (an ordered consumer delivers in stream order, whatever the key; a
+	// group of keys sees only its own). The first maxDisorder, and how
+	// many in all per watcher.
+	disorder      []disorder
+	disorderCount map[int]int
+}
+
+// disorder is a delivery that came after a higher or equal revision of
+// another key, to the same watcher.
+type disorder struct {
+	watcher      int
+	rev, prevRev uint64
+	key, prevKey string
+	at           int64
+}
+
+func (d disorder) String() string {
+	who := fmt.Sprintf("watcher %d", d.watcher)
+	if d.watcher == 0 {
+		who = "the recording watcher"
+	}
+	return fmt.Sprintf("%s delivered revision %d (key %q) at %.3fs after revision %d (key %q): a watch delivers in stream order",
+		who, d.rev, d.key, float64(d.at)/1e9, d.prevRev, d.prevKey)
+}
+
+// maxDisorder bounds the deliveries out of stream order the facts keep.
+const maxDisorder = 100
+
+// lastDelivery is a watcher's latest delivery so far, in the file's order,
+// which is the order the watcher received them (one goroutine writes each
+// watcher's entries as they come).
+type lastDelivery struct {
+	rev uint64
+	key string
 }
 
 // observer says who saw a revision: a write's acknowledgement, a get, a
@@ -95,10 +131,11 @@ type factsBuilder struct {
 	claims []uint32
 	keyIDs map[string]uint32
 	keys   []string
+	last   map[int]lastDelivery // per watcher
 }
 
 func newFactsBuilder() *factsBuilder {
-	return &factsBuilder{f: facts{gets: map[string]int{}}, keyIDs: map[string]uint32{}}
+	return &factsBuilder{f: facts{gets: map[string]int{}, disorderCount: map[int]int{}}, keyIDs: map[string]uint32{}, last: map[int]lastDelivery{}}
 }
 
 // maxKnownMs bounds the timeline (about 4.6 hours, 134 MB): a later time
@@ -139,6 +176,33 @@ func (b *factsBuilder) delivered(rev uint64, key string, at int64, watcher int) 
 	}
 	b.claim(rev, key, "a watcher")
 	b.observedAt(at, rev, sawDelivery, watcher, key)
+	// Within a key the watch checks see the order themselves.
+	if prev, ok := b.last[watcher]; ok && rev <= prev.rev && key != prev.key {
+		b.f.disorderCount[watcher]++
+		if len(b.f.disorder) < maxDisorder {
+			b.f.disorder = append(b.f.disorder, disorder{watcher: watcher, rev: rev, prevRev: prev.rev, key: key, prevKey: prev.key, at: at})
+		}
+	}
+	if prev := b.last[watcher]; rev > prev.rev {
+		b.last[watcher] = lastDelivery{rev: rev, key: key}
+	}
+}
+
+// disorderOf lists the deliveries out of stream order across keys of the
+// recording watcher (recording) or of the scenario's watchers, and counts
+// them.
+func (f *facts) disorderOf(recording bool) (found []string, count int) {
+	for _, d := range f.disorder {
+		if (d.watcher == 0) == recording {
+			found = append(found, d.String())
+		}
+	}
+	for w, n := range f.disorderCount {
+		if (w == 0) == recording {
+			count += n
+		}
+	}
+	return found, count
 }
 
 // readAfterRun takes a stored message or a final read.

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -20,9 +21,11 @@ const CheckRevisionOrder = "revision-order"
 type revisionOrder struct {
 	writes   int
 	problems []string
+	f        *facts
 }
 
 func (c *revisionOrder) add(g *keyGroup) {
+	c.f = g.f
 	for _, op := range g.r.ops {
 		// A write with a revision: acknowledged, or resolved from the
 		// stream (an unknown outcome, a refusal that was stored).
@@ -41,10 +44,24 @@ func (c *revisionOrder) add(g *keyGroup) {
 
 func (c *revisionOrder) result() (CheckResult, []string) {
 	cr := CheckResult{Name: CheckRevisionOrder}
-	if len(c.problems) > 0 {
+	// The recording watcher is an ordered consumer of the whole bucket:
+	// its deliveries are the stream's order as it was seen.
+	var disorder []string
+	var disordered int
+	if c.f != nil {
+		disorder, disordered = c.f.disorderOf(true)
+	}
+	if len(c.problems) > 0 || disordered > 0 {
 		cr.Result = Fail
-		cr.Detail = fmt.Sprintf("%d of %d writes got a revision not above one seen before they were invoked; first: %s", len(c.problems), c.writes, c.problems[0])
-		return cr, notesFor(CheckRevisionOrder, c.problems)
+		var parts []string
+		if len(c.problems) > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d writes got a revision not above one seen before they were invoked; first: %s", len(c.problems), c.writes, c.problems[0]))
+		}
+		if disordered > 0 {
+			parts = append(parts, fmt.Sprintf("the recording watcher delivered %d revisions out of stream order; first: %s", disordered, disorder[0]))
+		}
+		cr.Detail = strings.Join(parts, "; ")
+		return cr, notesFor(CheckRevisionOrder, append(c.problems, disorder...))
 	}
 	cr.Result = Pass
 	cr.Detail = fmt.Sprintf("%d writes each got a revision above every revision seen (acknowledged, read or delivered, any key) before they were invoked", c.writes)

@@ -103,3 +103,33 @@ func TestLostWriteWhoseRevisionHoldsAnotherMessage(t *testing.T) {
 		t.Errorf("no conflict: %s (%s)", c.Result, c.Detail)
 	}
 }
+
+// The recording watcher is one ordered consumer of the bucket: a delivery
+// below one it made before, for another key, is out of the stream's order,
+// whichever group of keys each one falls in.
+func TestRecordingWatcherOutOfStreamOrder(t *testing.T) {
+	h := hist(put(1, "k1", "a", 1, at(0, 1)), put(2, "k2", "b", 2, at(0, 1)),
+		watch("k2", "b", 2, 2), watch("k1", "a", 1, 3),
+		final("k1", "a", 1), final("k2", "b", 2))
+	res, _ := runCheck(t, h)
+	want := `the recording watcher delivered revision 1 (key "k1") at 0.003s after revision 2 (key "k2")`
+	if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Fail || !strings.Contains(c.Detail, want) {
+		t.Errorf("checked whole: %s (%s)", c.Result, c.Detail)
+	}
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	writeHistory(t, path, h)
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, MemoryBudget: 3 * bytesPerRecord})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, res, CheckRevisionOrder); res.Groups < 2 || c.Result != Fail || !strings.Contains(c.Detail, want) {
+		t.Errorf("in %d groups: %s (%s)", res.Groups, c.Result, c.Detail)
+	}
+	// In stream order it passes.
+	h.Watch[0], h.Watch[1] = h.Watch[1], h.Watch[0]
+	h.Watch[0].At, h.Watch[1].At = h.Watch[1].At, h.Watch[0].At
+	res, _ = runCheck(t, h)
+	if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Pass {
+		t.Errorf("in order: %s (%s)", c.Result, c.Detail)
+	}
+}

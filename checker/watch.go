@@ -11,8 +11,9 @@ import (
 // Checks of the scenario's watchers (history.Meta.Watchers), over what each
 // one delivered (history.History.Delivered).
 const (
-	// CheckWatchOrder: per watcher and key, revisions strictly increase —
-	// no entry delivered twice, none out of order.
+	// CheckWatchOrder: per watcher, revisions strictly increase — no entry
+	// delivered twice, none out of order, within a key or across the keys
+	// it watches (a watch is an ordered consumer: stream order).
 	CheckWatchOrder = "watch-order"
 	// CheckWatchComplete: every revision the bucket holds at the end for a
 	// watched key (that the watcher's mode promises) reached every watcher
@@ -37,12 +38,13 @@ func noWatchers(name string, m *history.Meta) (CheckResult, bool) {
 
 type watchOrder struct {
 	meta       *history.Meta
+	f          *facts
 	deliveries int
 	problems   []string
 }
 
 func (c *watchOrder) add(g *keyGroup) {
-	c.meta = g.h.Meta
+	c.meta, c.f = g.h.Meta, g.f
 	c.deliveries += len(g.h.Delivered)
 	type wk struct {
 		watcher int
@@ -69,11 +71,16 @@ func (c *watchOrder) result() (CheckResult, []string) {
 	if skip {
 		return cr, nil
 	}
-	if len(c.problems) > 0 {
-		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d deliveries out of order or repeated, in %d entries to %d watchers", len(c.problems), c.deliveries, len(c.meta.Watchers))
-		return cr, notesFor(CheckWatchOrder, c.problems)
+	problems, n := c.problems, len(c.problems)
+	if c.f != nil {
+		across, count := c.f.disorderOf(false)
+		problems, n = append(problems, across...), n+count
 	}
-	cr.Result, cr.Detail = Pass, fmt.Sprintf("%d entries to %d watchers, each key's revisions in increasing order", c.deliveries, len(c.meta.Watchers))
+	if n > 0 {
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d deliveries out of order or repeated, in %d entries to %d watchers", n, c.deliveries, len(c.meta.Watchers))
+		return cr, notesFor(CheckWatchOrder, problems)
+	}
+	cr.Result, cr.Detail = Pass, fmt.Sprintf("%d entries to %d watchers, each watcher's revisions in increasing order across its keys", c.deliveries, len(c.meta.Watchers))
 	return cr, nil
 }
 
