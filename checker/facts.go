@@ -11,8 +11,11 @@ import (
 // over every record, in memory bounded by the stream's length in revisions
 // and the run's in milliseconds, never by its operations.
 type facts struct {
-	anyTTL bool           // some write asked for a per-message TTL
-	gets   map[string]int // answered gets, by read path
+	anyTTL bool // some write asked for a per-message TTL
+	// ttlKeys: the keys some write asked a per-message TTL of (the
+	// linearizability checks leave them to ttl-expiry).
+	ttlKeys map[string]bool
+	gets    map[string]int // answered gets, by read path
 	// seqsKnown: every stream sequence up to the highest seen, and up to
 	// the stream's last sequence after the run, is accounted for — so each
 	// key's whole message sequence is known (see sequences).
@@ -242,6 +245,10 @@ func (b *factsBuilder) keyID(key string) uint32 {
 func (b *factsBuilder) op(r *history.Record) {
 	if r.TTL > 0 {
 		b.f.anyTTL = true
+		if b.f.ttlKeys == nil {
+			b.f.ttlKeys = map[string]bool{}
+		}
+		b.f.ttlKeys[r.Key] = true
 	}
 	if r.Op == history.OpGet && r.Outcome == history.OK {
 		b.f.gets[history.PathOf(r)]++

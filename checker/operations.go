@@ -21,6 +21,8 @@ type opsFilter struct {
 	path string
 	// seqs holds each key's message sequence when every one was seen.
 	seqs map[string]*keySequence
+	// skipKeys are left out whole (keys written with a TTL).
+	skipKeys map[string]bool
 }
 
 // toOperations turns resolved records into Porcupine operations.
@@ -90,6 +92,9 @@ func toOperations(ops []*history.Record, finals []history.Record, f opsFilter) [
 	}
 	for i := range finals {
 		r := &finals[i]
+		if f.skipKeys[r.Key] {
+			continue
+		}
 		ins = append(ins, kvInput{Op: opFinal, Key: r.Key})
 		outs = append(outs, kvOutput{Outcome: history.OK, Rev: r.Rev, Found: r.Found, Read: r.Read, Marker: r.Marker})
 		res = append(res, porcupine.Operation{
@@ -111,6 +116,8 @@ func toOperations(ops []*history.Record, finals []history.Record, f opsFilter) [
 func takesPart(r *history.Record, f opsFilter) bool {
 	isWrite := history.IsWrite(r.Op)
 	switch {
+	case f.skipKeys[r.Key]:
+		return false
 	case !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(r) == f.path):
 		return false
 	case r.Outcome == history.Fail:

@@ -1,3 +1,7 @@
+// Tests of what the checker must catch across keys and records: the
+// bucket's revision order, writes lost at a revision that holds another
+// message, watch order, keys with TTLs left out one by one.
+
 package checker
 
 import (
@@ -131,5 +135,31 @@ func TestRecordingWatcherOutOfStreamOrder(t *testing.T) {
 	res, _ = runCheck(t, h)
 	if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Pass {
 		t.Errorf("in order: %s (%s)", c.Result, c.Detail)
+	}
+}
+
+// Keys written with a TTL are left to ttl-expiry; the other keys of the
+// same history are still held to linearizability (one TTL write used to
+// skip the checks for every key).
+func TestTTLKeysLeftOutOneByOne(t *testing.T) {
+	ttl := func(r history.Record) history.Record { r.TTL = int64(2 * time.Second); return r }
+	legal := hist(ttl(put(1, "a", "x", 1, at(0, 1))), put(1, "b", "v1", 2, at(2, 3)), put(1, "b", "v2", 3, at(4, 5)),
+		final("a", "x", 1), final("b", "v2", 3))
+	res, _ := runCheck(t, legal)
+	if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != Pass || !strings.Contains(c.Detail, "1 keys written with a TTL left out") {
+		t.Errorf("legal: %s (%s)", c.Result, c.Detail)
+	}
+	// b's acknowledged v2 is overwritten by nothing, yet b ends at v1.
+	illegal := hist(ttl(put(1, "a", "x", 1, at(0, 1))), put(1, "b", "v1", 2, at(2, 3)), put(1, "b", "v2", 3, at(4, 5)),
+		final("a", "x", 1), final("b", "v1", 2))
+	res, _ = runCheck(t, illegal)
+	if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != Fail || !strings.Contains(c.Detail, `"b"`) {
+		t.Errorf("illegal key without TTL: %s (%s)", c.Result, c.Detail)
+	}
+	// Every key with a TTL: nothing left to check.
+	all := hist(ttl(put(1, "a", "x", 1, at(0, 1))), final("a", "x", 1))
+	res, _ = runCheck(t, all)
+	if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != Skipped {
+		t.Errorf("all keys with a TTL: %s (%s)", c.Result, c.Detail)
 	}
 }
