@@ -141,6 +141,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	if opts.NoRecord {
 		return rec, panicked
 	}
+	load.CloseClients()
 
 	ttlTolerance := time.Duration(meta.TTLToleranceMs) * time.Millisecond
 	end := finalPhase(bucket, wc.Keys.Keys, load, wc.KeyTTL, ttlTolerance, rec.stats.Unknowns > 0, clock, out)

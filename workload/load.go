@@ -24,6 +24,9 @@ type Load struct {
 	env     Env
 	clients []*Client
 	conns   []*nats.Conn // the workload's own connections, closed by Close
+	// clientConns: the clients' own connections (not a shared one), also
+	// in conns; CloseClients closes them as soon as the clients stop.
+	clientConns []*nats.Conn
 	watcher *RecordingWatcher
 	starter *watcherStarter
 	late    []WatcherGroup // scenario watchers that start mid-run
@@ -228,6 +231,18 @@ func (l *Load) StopWatchers(ctx context.Context, final map[string]uint64) {
 	stopWatchers(ctx, l.starter.started, final)
 }
 
+// CloseClients closes the clients' own connections once they have stopped,
+// before the final phase reads the bucket: a publish still in nats.go's
+// reconnect buffer would otherwise go out when the connection comes back,
+// after the stream's last sequence was settled, and be stored past the end
+// the checks rely on. Closing drops it: it stays an unknown that did not
+// happen. (Clients sharing the control connection cannot be cut off so.)
+func (l *Load) CloseClients() {
+	for _, nc := range l.clientConns {
+		nc.Close()
+	}
+}
+
 // Close stops whatever still watches and closes the workload's
 // connections. Safe to call more than once, and after a failed Start.
 func (l *Load) Close() {
@@ -313,6 +328,7 @@ func (l *Load) makeClients(ctx context.Context) error {
 				return err
 			}
 			l.conns = append(l.conns, nc)
+			l.clientConns = append(l.clientConns, nc)
 			if kv, err = bucketHandle(ctx, nc, env.Bucket); err != nil {
 				return err
 			}
