@@ -27,9 +27,9 @@ type Load struct {
 	// clientConns: the clients' own connections (not a shared one), also
 	// in conns; CloseClients closes them as soon as the clients stop.
 	clientConns []*nats.Conn
-	watcher *RecordingWatcher
-	starter *watcherStarter
-	late    []WatcherGroup // scenario watchers that start mid-run
+	watcher     *RecordingWatcher
+	starter     *watcherStarter
+	late        []WatcherGroup // scenario watchers that start mid-run
 	// endWatches ends every watch: nats.go ends a watch when the context
 	// it was started with ends, so watches get one of their own.
 	endWatches context.CancelFunc
