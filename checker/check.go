@@ -119,6 +119,11 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	// Likewise revision-order, split from what revisions-unique and the
 	// write check assumed: required wherever they are.
 	isRequired[CheckRevisionOrder] = isRequired[CheckRevisionOrder] || isRequired[CheckRevisionsUnique] || isRequired[CheckLinearizableWrites]
+	// The session guarantees are implied by linearizable reads: required
+	// wherever reads are held to linearizability, measured elsewhere.
+	readsRequired := isRequired[CheckLinearizableReads] || isRequired[CheckLinearizableReadsLeader]
+	isRequired[CheckMonotonicReads] = isRequired[CheckMonotonicReads] || readsRequired
+	isRequired[CheckReadYourWrites] = isRequired[CheckReadYourWrites] || readsRequired
 
 	draws := func(l *linearizable) *linearizable {
 		l.draw = opts.VisualizeDir != "" && (opts.AllViews || isRequired[l.name])
@@ -149,6 +154,8 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		&revisionOrder{},
 		&noLostWrites{},
 		&readsValid{},
+		newSessionGuarantee(CheckMonotonicReads, false),
+		newSessionGuarantee(CheckReadYourWrites, true),
 		&refusalsDefinite{},
 		&replicasConverge{},
 		&bucketIntact{},

@@ -938,7 +938,7 @@ func TestCheckVerdictFolding(t *testing.T) {
 				h.Meta.Required = []string{CheckLinearizableReads}
 				return h
 			}(),
-			want: Fail, requiredChecks: []string{CheckLinearizableReads},
+			want: Fail, requiredChecks: []string{CheckLinearizableReads, CheckMonotonicReads, CheckReadYourWrites},
 		},
 		{
 			name: "lost update, options require only revisions-unique: pass",

@@ -163,3 +163,39 @@ func TestTTLKeysLeftOutOneByOne(t *testing.T) {
 		t.Errorf("all keys with a TTL: %s (%s)", c.Result, c.Detail)
 	}
 }
+
+// Session guarantees per client and key: a client's get never goes below
+// a revision it read before (monotonic-reads) or one it wrote and had
+// acknowledged (read-your-writes). Required where reads are (R1), measured
+// and reported on R3, where direct gets may come from a replica behind.
+func TestSessionGuarantees(t *testing.T) {
+	goesBack := func() *history.History {
+		return hist(
+			put(1, "k", "v1", 1, at(0, 1)),
+			put(1, "k", "v2", 2, at(2, 3)),
+			get(2, "k", "v2", 2, at(4, 5)),
+			get(2, "k", "v1", 1, at(6, 7)), // client 2 read v2 before
+			get(1, "k", "v1", 1, at(8, 9)), // client 1 wrote v2 before
+			final("k", "v2", 2),
+		)
+	}
+	res, _ := runCheck(t, goesBack())
+	for name, want := range map[string]string{
+		CheckMonotonicReads: `client 2, key "k": get (direct) at 0.006s returned revision 1, below revision 2 it had read`,
+		CheckReadYourWrites: `client 1, key "k": get (direct) at 0.008s returned revision 1, below revision 2 it had written`,
+	} {
+		c := checkNamed(t, res, name)
+		if c.Result != Fail || !c.Required || !strings.Contains(c.Detail, "direct gets: 1 of 3 went back") || !notesContain(res, name, want) {
+			t.Errorf("R1: %s %s (required %v): %s\nnotes: %v", name, c.Result, c.Required, c.Detail, res.Notes)
+		}
+	}
+	res, _ = runCheck(t, replicated(goesBack()))
+	if c := checkNamed(t, res, CheckMonotonicReads); c.Result != Fail || c.Required {
+		t.Errorf("R3: monotonic-reads %s, required %v: reported, not required", c.Result, c.Required)
+	}
+	// In order, both hold.
+	inOrder := hist(put(1, "k", "v1", 1, at(0, 1)), get(2, "k", "v1", 1, at(2, 3)), put(1, "k", "v2", 2, at(4, 5)),
+		get(1, "k", "v2", 2, at(6, 7)), get(2, "k", "v2", 2, at(8, 9)), final("k", "v2", 2))
+	res, _ = runCheck(t, inOrder)
+	wantStatus(t, res, map[string]Status{CheckMonotonicReads: Pass, CheckReadYourWrites: Pass})
+}

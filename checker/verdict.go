@@ -18,7 +18,7 @@ const (
 )
 
 // coreChecks apply to every run.
-var coreChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckRevisionOrder, CheckNoLostWrites, CheckReadsValid,
+var coreChecks = []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckRevisionOrder, CheckNoLostWrites, CheckReadsValid, CheckMonotonicReads, CheckReadYourWrites,
 	CheckRefusalsDefinite, CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 
 // AllChecks lists the checks this package runs, in report order: the core
@@ -37,7 +37,7 @@ func DefaultRequired(replicas int) []string {
 			CheckReplicasConverge, CheckBucketIntact, CheckClusterHeals}
 	}
 	return []string{CheckLinearizableWrites, CheckLinearizableReads, CheckRevisionsUnique, CheckRevisionOrder, CheckNoLostWrites, CheckReadsValid,
-		CheckRefusalsDefinite, CheckBucketIntact, CheckClusterHeals}
+		CheckMonotonicReads, CheckReadYourWrites, CheckRefusalsDefinite, CheckBucketIntact, CheckClusterHeals}
 }
 
 // Shape is what a run's default required checks depend on.

@@ -1,0 +1,150 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// Session guarantees, per client and key, of the gets that found a value:
+// weaker than linearizability and implied by it, they are what an
+// application reading through one connection notices first — a value that
+// goes back in time, or a write of its own that it cannot read back.
+const (
+	// CheckMonotonicReads: a client's get never returns a lower revision
+	// of a key than one of its earlier gets returned.
+	CheckMonotonicReads = "monotonic-reads"
+	// CheckReadYourWrites: a client's get never returns a lower revision
+	// of a key than a write of its own to that key was acknowledged with
+	// before the get was invoked.
+	CheckReadYourWrites = "read-your-writes"
+)
+
+// sessionGuarantee is one of the two; ownWrites picks read-your-writes.
+type sessionGuarantee struct {
+	name      string
+	ownWrites bool
+	byPath    map[string]*sessionTally
+	examples  []string
+	ttlKeys   int
+}
+
+// sessionTally: per read path, the found gets held to the guarantee, those
+// that broke it, and how far back the worst one went.
+type sessionTally struct {
+	gets, broke int
+	maxBack     uint64
+}
+
+func newSessionGuarantee(name string, ownWrites bool) *sessionGuarantee {
+	return &sessionGuarantee{name: name, ownWrites: ownWrites, byPath: map[string]*sessionTally{}}
+}
+
+func (c *sessionGuarantee) add(g *keyGroup) {
+	c.ttlKeys = len(g.f.ttlKeys)
+	type session struct {
+		client int
+		key    string
+	}
+	bySession := map[session][]*history.Record{}
+	for _, op := range g.r.ops {
+		// Keys written with a TTL may legitimately go back: expiry removes
+		// the latest message and can reveal an older one.
+		if g.f.ttlKeys[op.Key] {
+			continue
+		}
+		s := session{op.Client, op.Key}
+		bySession[s] = append(bySession[s], op)
+	}
+	for s, ops := range bySession {
+		slices.SortStableFunc(ops, func(a, b *history.Record) int { return cmp.Compare(a.Invoke, b.Invoke) })
+		var floor uint64 // highest revision this session must not go below
+		var writes []*history.Record
+		for _, op := range ops {
+			switch {
+			case history.IsWrite(op.Op):
+				if c.ownWrites && op.Outcome == history.OK && op.Rev != 0 {
+					writes = append(writes, op)
+				}
+			case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
+				if c.ownWrites {
+					// Own writes acknowledged before this get was invoked
+					// (a pipelining client may have some still in flight).
+					for _, w := range writes {
+						if w.Complete <= op.Invoke {
+							floor = max(floor, w.Rev)
+						}
+					}
+				}
+				t := c.tally(history.PathOf(op))
+				t.gets++
+				if op.Rev < floor {
+					t.broke++
+					t.maxBack = max(t.maxBack, floor-op.Rev)
+					if len(c.examples) < maxNotesPerCheck {
+						c.examples = append(c.examples, fmt.Sprintf("client %d, key %q: get (%s) at %.3fs returned revision %d, below revision %d it %s",
+							s.client, s.key, history.PathOf(op), float64(op.Invoke)/1e9, op.Rev, floor, c.below()))
+					}
+				}
+				if !c.ownWrites {
+					floor = max(floor, op.Rev)
+				}
+			}
+		}
+	}
+}
+
+func (c *sessionGuarantee) below() string {
+	if c.ownWrites {
+		return "had written"
+	}
+	return "had read"
+}
+
+func (c *sessionGuarantee) tally(path string) *sessionTally {
+	t := c.byPath[path]
+	if t == nil {
+		t = &sessionTally{}
+		c.byPath[path] = t
+	}
+	return t
+}
+
+func (c *sessionGuarantee) result() (CheckResult, []string) {
+	cr := CheckResult{Name: c.name}
+	var parts []string
+	broke, gets := 0, 0
+	for _, path := range slices.Sorted(maps.Keys(c.byPath)) {
+		t := c.byPath[path]
+		gets, broke = gets+t.gets, broke+t.broke
+		part := fmt.Sprintf("%s gets: %d of %d went back (%.2f%%)", path, t.broke, t.gets, 100*float64(t.broke)/float64(max(t.gets, 1)))
+		if t.broke > 0 {
+			part += fmt.Sprintf(", up to %d revisions", t.maxBack)
+		}
+		parts = append(parts, part)
+	}
+	if c.ttlKeys > 0 {
+		parts = append(parts, fmt.Sprintf("%d keys written with a TTL left out (expiry can reveal an older revision)", c.ttlKeys))
+	}
+	switch {
+	case gets == 0:
+		// Nothing could go back: a pass that says so, not a skip, so
+		// that a run without gets is not inconclusive where reads are
+		// required.
+		cr.Result, cr.Detail = Pass, "no get found a value: no session could go back"
+		return cr, nil
+	case broke > 0:
+		cr.Result = Fail
+	default:
+		cr.Result = Pass
+	}
+	cr.Detail = strings.Join(parts, "; ")
+	if broke > 0 {
+		return cr, notesFor(c.name, c.examples)
+	}
+	return cr, nil
+}
