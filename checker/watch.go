@@ -235,9 +235,46 @@ func revList(revs []uint64) string {
 }
 
 type watchNoPhantoms struct {
-	meta     *history.Meta
-	values   int
-	problems []string
+	meta            *history.Meta
+	values, markers int
+	problems        []string
+}
+
+// markerKey is a key and the kind of marker a delete or purge of it writes.
+type markerKey struct{ key, marker string }
+
+// markerWriters: for each key and marker kind, when the first delete (or
+// purge) of the key that may have written one was invoked — acknowledged,
+// of unknown outcome, or refused with a conflict that may be misreported;
+// never a definite failure of another kind.
+func markerWriters(g *keyGroup) map[markerKey]int64 {
+	first := map[markerKey]int64{}
+	for _, op := range g.r.ops {
+		var m string
+		switch op.Op {
+		case history.OpDelete:
+			m = history.MarkerDel
+		case history.OpPurge:
+			m = history.MarkerPurge
+		default:
+			continue
+		}
+		if op.Outcome == history.Fail && !history.IsCASRefusal(op.ErrClass) {
+			continue
+		}
+		k := markerKey{op.Key, m}
+		if at, ok := first[k]; !ok || op.Invoke < at {
+			first[k] = op.Invoke
+		}
+	}
+	return first
+}
+
+func markerOp(marker string) string {
+	if marker == history.MarkerPurge {
+		return "purge"
+	}
+	return "delete"
 }
 
 func (c *watchNoPhantoms) add(g *keyGroup) {
@@ -246,8 +283,17 @@ func (c *watchNoPhantoms) add(g *keyGroup) {
 		return
 	}
 	writes := writesByValue(pointers(g.h.Ops))
+	markers := markerWriters(g)
 	for _, d := range g.h.Delivered {
 		if d.Marker != history.MarkerNone {
+			c.markers++
+			if g.f.ttlKeys[d.Key] {
+				continue // the server writes markers of its own when keys expire
+			}
+			if first, ok := markers[markerKey{d.Key, d.Marker}]; !ok || first > d.At {
+				c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: %s marker at revision %d delivered at %.3fs, but no %s of the key had been invoked by then",
+					d.Watcher, d.Key, d.Marker, d.Rev, sec(d.At), markerOp(d.Marker)))
+			}
 			continue
 		}
 		c.values++
@@ -276,9 +322,9 @@ func (c *watchNoPhantoms) result() (CheckResult, []string) {
 		return cr, nil
 	}
 	if len(c.problems) > 0 {
-		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d of %d delivered values were not written as delivered", len(c.problems), c.values)
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d of %d delivered values and markers were not written as delivered", len(c.problems), c.values+c.markers)
 		return cr, notesFor(CheckWatchNoPhantoms, c.problems)
 	}
-	cr.Result, cr.Detail = Pass, fmt.Sprintf("all %d delivered values were written by the history's operations, at the delivered revisions", c.values)
+	cr.Result, cr.Detail = Pass, fmt.Sprintf("all %d delivered values were written by the history's operations, at the delivered revisions, and all %d markers by a delete or purge invoked before", c.values, c.markers)
 	return cr, nil
 }

@@ -19,7 +19,7 @@ func stored(key, value string, rev uint64) history.Record {
 }
 
 // addRecs files records hist does not take: scenario watchers' deliveries,
-// stored messages and History() entries.
+// stored messages and History() entries; and more operations.
 func addRecs(h *history.History, recs ...history.Record) *history.History {
 	for _, r := range recs {
 		switch {
@@ -31,6 +31,8 @@ func addRecs(h *history.History, recs ...history.Record) *history.History {
 			h.Stored = append(h.Stored, r)
 		case r.Kind == history.KindHistory:
 			h.KeyHistory = append(h.KeyHistory, r)
+		case r.Kind == history.KindOp:
+			h.Ops = append(h.Ops, r)
 		default:
 			panic("addRecs: unexpected record kind " + string(r.Kind))
 		}
@@ -388,5 +390,25 @@ func TestWatchNoPhantoms(t *testing.T) {
 			res := wantCheck(t, h, CheckWatchNoPhantoms, tc.want, notes...)
 			noNote(t, res, CheckWatchNoPhantoms, "watcher 1")
 		})
+	}
+}
+
+// A delivered marker needs a delete (purge) of its key invoked before it
+// arrived, as a delivered value needs its write.
+func TestWatchNoPhantomMarkers(t *testing.T) {
+	marker := func(watcher int, key, kind string, rev uint64, atMs int64) history.Record {
+		r := delivered(watcher, key, "", rev, atMs)
+		r.Marker = kind
+		return r
+	}
+	// b@4 as a del marker, with no delete of b anywhere: a phantom.
+	h := watched(append(append(inOrder(1), inOrder(2)...), marker(2, "b", history.MarkerDel, 4, 60))...)
+	wantCheck(t, h, CheckWatchNoPhantoms, Fail, []string{CheckWatchNoPhantoms + ": ", "watcher 2", `key "b"`, "del marker at revision 4", "no delete of the key had been invoked"})
+
+	// With the delete invoked before the delivery, the marker is explained.
+	h = watched(append(append(inOrder(1), inOrder(2)...), del(2, "b", at(55, 58)), marker(2, "b", history.MarkerDel, 4, 60))...)
+	c, res := checkOnly(t, h, CheckWatchNoPhantoms)
+	if c.Result != Pass || !strings.Contains(c.Detail, "all 1 markers by a delete or purge") {
+		t.Errorf("explained marker: %s (%s)\n%s", c.Result, c.Detail, dump(res))
 	}
 }
