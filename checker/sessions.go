@@ -63,22 +63,26 @@ func (c *sessionGuarantee) add(g *keyGroup) {
 	for s, ops := range bySession {
 		slices.SortStableFunc(ops, func(a, b *history.Record) int { return cmp.Compare(a.Invoke, b.Invoke) })
 		var floor uint64 // highest revision this session must not go below
-		var writes []*history.Record
+		// Own acknowledged writes not yet folded into floor: those still
+		// in flight when the last get was invoked (a pipelining client has
+		// several; a sequential one none), so the list stays short.
+		var pending []*history.Record
 		for _, op := range ops {
 			switch {
 			case history.IsWrite(op.Op):
 				if c.ownWrites && op.Outcome == history.OK && op.Rev != 0 {
-					writes = append(writes, op)
+					pending = append(pending, op)
 				}
 			case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
 				if c.ownWrites {
-					// Own writes acknowledged before this get was invoked
-					// (a pipelining client may have some still in flight).
-					for _, w := range writes {
+					// Own writes acknowledged before this get was invoked.
+					pending = slices.DeleteFunc(pending, func(w *history.Record) bool {
 						if w.Complete <= op.Invoke {
 							floor = max(floor, w.Rev)
+							return true
 						}
-					}
+						return false
+					})
 				}
 				t := c.tally(history.PathOf(op))
 				t.gets++
