@@ -73,6 +73,9 @@ type keyGroup struct {
 	// writes indexes the resolved writes by value, for the checks that
 	// look up the write a read names (built once per group).
 	writes map[string]*history.Record
+	// sessions: the operations the session guarantees look at, by client,
+	// key and invocation (built once per group, by sessionOrder).
+	sessions []*history.Record
 }
 
 // groupCheck is one check, fed a group of keys at a time; result is its

@@ -44,60 +44,70 @@ func newSessionGuarantee(name string, ownWrites bool) *sessionGuarantee {
 	return &sessionGuarantee{name: name, ownWrites: ownWrites, byPath: map[string]*sessionTally{}}
 }
 
-func (c *sessionGuarantee) add(g *keyGroup) {
-	c.ttlKeys = len(g.f.ttlKeys)
-	type session struct {
-		client int
-		key    string
+// sessionOrder lists the group's acknowledged writes with a revision and
+// found gets, outside keys written with a TTL (expiry removes the latest
+// message and can reveal an older one), by client, key and invocation:
+// each session's operations in a run. Built once per group for both
+// guarantees.
+func (g *keyGroup) sessionOrder() []*history.Record {
+	if g.sessions != nil {
+		return g.sessions
 	}
-	bySession := map[session][]*history.Record{}
+	g.sessions = []*history.Record{}
 	for _, op := range g.r.ops {
-		// Keys written with a TTL may legitimately go back: expiry removes
-		// the latest message and can reveal an older one.
-		if g.f.ttlKeys[op.Key] {
+		if g.f.ttlKeys[op.Key] || op.Outcome != history.OK {
 			continue
 		}
-		s := session{op.Client, op.Key}
-		bySession[s] = append(bySession[s], op)
+		if history.IsWrite(op.Op) && op.Rev != 0 || op.Op == history.OpGet && op.Found {
+			g.sessions = append(g.sessions, op)
+		}
 	}
-	for s, ops := range bySession {
-		slices.SortStableFunc(ops, func(a, b *history.Record) int { return cmp.Compare(a.Invoke, b.Invoke) })
-		var floor uint64 // highest revision this session must not go below
-		// Own acknowledged writes not yet folded into floor: those still
-		// in flight when the last get was invoked (a pipelining client has
-		// several; a sequential one none), so the list stays short.
-		var pending []*history.Record
-		for _, op := range ops {
-			switch {
-			case history.IsWrite(op.Op):
-				if c.ownWrites && op.Outcome == history.OK && op.Rev != 0 {
-					pending = append(pending, op)
-				}
-			case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
-				if c.ownWrites {
-					// Own writes acknowledged before this get was invoked.
-					pending = slices.DeleteFunc(pending, func(w *history.Record) bool {
-						if w.Complete <= op.Invoke {
-							floor = max(floor, w.Rev)
-							return true
-						}
-						return false
-					})
-				}
-				t := c.tally(history.PathOf(op))
-				t.gets++
-				if op.Rev < floor {
-					t.broke++
-					t.maxBack = max(t.maxBack, floor-op.Rev)
-					if len(c.examples) < maxNotesPerCheck {
-						c.examples = append(c.examples, fmt.Sprintf("client %d, key %q: get (%s) at %.3fs returned revision %d, below revision %d it %s",
-							s.client, s.key, history.PathOf(op), float64(op.Invoke)/1e9, op.Rev, floor, c.below()))
-					}
-				}
-				if !c.ownWrites {
-					floor = max(floor, op.Rev)
-				}
+	slices.SortStableFunc(g.sessions, func(a, b *history.Record) int {
+		return cmp.Or(cmp.Compare(a.Client, b.Client), strings.Compare(a.Key, b.Key), cmp.Compare(a.Invoke, b.Invoke))
+	})
+	return g.sessions
+}
+
+func (c *sessionGuarantee) add(g *keyGroup) {
+	c.ttlKeys = len(g.f.ttlKeys)
+	ops := g.sessionOrder()
+	var floor uint64 // highest revision the current session must not go below
+	// Own acknowledged writes not yet folded into floor: those still in
+	// flight when the last get was invoked (a pipelining client has
+	// several; a sequential one none), so the list stays short.
+	var pending []*history.Record
+	for i, op := range ops {
+		if i == 0 || op.Client != ops[i-1].Client || op.Key != ops[i-1].Key {
+			floor, pending = 0, pending[:0] // a new session
+		}
+		if history.IsWrite(op.Op) {
+			if c.ownWrites {
+				pending = append(pending, op)
 			}
+			continue
+		}
+		if c.ownWrites {
+			// Own writes acknowledged before this get was invoked.
+			pending = slices.DeleteFunc(pending, func(w *history.Record) bool {
+				if w.Complete <= op.Invoke {
+					floor = max(floor, w.Rev)
+					return true
+				}
+				return false
+			})
+		}
+		t := c.tally(history.PathOf(op))
+		t.gets++
+		if op.Rev < floor {
+			t.broke++
+			t.maxBack = max(t.maxBack, floor-op.Rev)
+			if len(c.examples) < maxNotesPerCheck {
+				c.examples = append(c.examples, fmt.Sprintf("client %d, key %q: get (%s) at %.3fs returned revision %d, below revision %d it %s",
+					op.Client, op.Key, history.PathOf(op), float64(op.Invoke)/1e9, op.Rev, floor, c.below()))
+			}
+		}
+		if !c.ownWrites {
+			floor = max(floor, op.Rev)
 		}
 	}
 }
