@@ -39,9 +39,15 @@ func finalPhase(b *runBucket, keys []string, load *workload.Load, keyTTL, ttlTol
 	for key, f := range finals {
 		lastRevs[key] = f.Rev
 	}
-	wctx, wcancel = context.WithTimeout(ctx, 15*time.Second)
+	// On a budget of its own (not ctx's): a watcher whose consumer was on a
+	// killed node may take workload.WatcherRecovery to deliver again.
+	wctx, wcancel = context.WithTimeout(context.Background(), workload.WatcherRecovery)
 	load.StopWatchers(wctx, lastRevs)
 	wcancel()
+	// What follows reads the bucket again, on a budget of its own: the
+	// wait above may have taken most of the first one.
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	if err == nil {
 		var stored map[uint64]bool
 		// The scenario's watchers are checked against what the bucket

@@ -218,3 +218,21 @@ func stopWatchers(ctx context.Context, ws []*ScenarioWatcher, final map[string]u
 		<-w.done
 	}
 }
+
+// orderedHeartbeat is the idle heartbeat nats.go asks for on the ordered
+// consumer behind every KV watcher (js.go orderedHeartbeatsInterval).
+const orderedHeartbeat = 5 * time.Second
+
+// WatcherRecovery: how long the final phase waits, after the final reads,
+// for the scenario's watchers to deliver the final revisions. A watcher's
+// ordered consumer is R1, in memory, on one node; when that node is killed
+// nothing tells the client, which only notices the silence: nats.go checks
+// every 2 heartbeats (js.go activityCheck, hbcThresh) whether any message or
+// heartbeat came since the last check, and recreates the consumer only after
+// a whole window without one — up to 4 heartbeats (20 s) after the last
+// delivery before the node died. A recreation that fails while the cluster
+// still elects leaders (timeout, no JetStream) is retried a window later
+// (10 s more). The node died before the final reads, so 30 s after them
+// cover both; 15 s did not (watch-complete then failed on a watcher that
+// was only late, not incomplete).
+const WatcherRecovery = 4*orderedHeartbeat + 2*orderedHeartbeat
