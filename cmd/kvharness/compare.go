@@ -49,7 +49,7 @@ func newCompareCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&p99, "max-p99-increase", 100*rules.MaxP99Increase, "percent an op's p99 may grow")
 	cmd.Flags().Float64Var(&minDeltaMS, "min-p99-delta-ms", rules.MinP99DeltaUS/1000, "p99 growth below this many ms is noise, never a regression")
 	cmd.Flags().Float64Var(&drop, "max-throughput-drop", 100*rules.MaxThroughputDrop, "percent throughput may fall")
-	cmd.Flags().BoolVar(&allowDifferent, "allow-different", false, "compare runs of different scenarios, targets, buckets or workloads (the differences are printed); the server version may always differ")
+	cmd.Flags().BoolVar(&allowDifferent, "allow-different", false, "compare runs of different scenarios, targets, buckets or workloads (the differences are printed); the server version and the faults may always differ")
 	cmd.Flags().StringVar(&out, "out", "", "where to write compare.html (default: CAND/compare.html)")
 	return cmd
 }
