@@ -1,13 +1,17 @@
 package harness
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/reports"
 )
 
 // A results folder belongs to one run: made fresh (or emptied on request),
@@ -79,12 +83,11 @@ func (o Options) claimOutDir() (made bool, err error) {
 // holdsResults: the folder has a run's history or summary, so replacing
 // it removes a run and nothing else a user keeps there.
 func holdsResults(dir string) bool {
-	for _, name := range []string{"summary.json", history.FileName, history.CompressedFileName} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return true
-		}
+	if _, err := history.FindIn(dir); err == nil {
+		return true
 	}
-	return false
+	_, err := os.Stat(filepath.Join(dir, "summary.json"))
+	return err == nil
 }
 
 // removeIfEmpty removes a results folder a run made and left without a
@@ -131,6 +134,40 @@ func FolderInUse(dir string) bool {
 	}
 	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return false
+}
+
+// FinishKilledRun does for the results folder of a run that was killed
+// (no summary.json) what the run could not: it checks the history as
+// `kvharness check` does, writes every result file a finished run writes,
+// and removes the server stores the run left (RemoveLeftStores); log gets
+// a line for each step. It refuses a folder whose run is still going. It
+// sets the process's check memory limit: checking is all the caller does
+// from here.
+func FinishKilledRun(ctx context.Context, dir string, budget int64, log io.Writer) (*reports.Summary, error) {
+	if FolderInUse(dir) {
+		return nil, fmt.Errorf("%s has no summary.json yet: its run is still going", dir)
+	}
+	path, err := history.FindIn(dir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "%s has no summary.json: its run did not finish; checking its history\n", dir)
+	_ = LimitCheckMemory(budget)
+	s, err := Recheck(ctx, path, checker.FileOptions{
+		Options:      checker.Options{VisualizeDir: filepath.Join(dir, "linearizability")},
+		MemoryBudget: budget,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.WriteFiles(dir); err != nil {
+		return nil, fmt.Errorf("writing results: %w", err)
+	}
+	removed, err := RemoveLeftStores(dir)
+	for _, r := range removed {
+		fmt.Fprintf(log, "removed the server store the killed run left: %s\n", r)
+	}
+	return s, err
 }
 
 // RemoveLeftStores removes the server stores a killed run left in its

@@ -30,7 +30,7 @@ type Options struct {
 	// Log gets the line that says what runs where (nil: nothing).
 	Log io.Writer
 	// CompressHistory writes the history compressed (history.jsonl.zst,
-	// zstd frames): a tenth of the disk, as crash-safe as plain JSONL.
+	// zstd frames): an eighth of the disk, as crash-safe as plain JSONL.
 	CompressHistory bool
 	// AllViews: Porcupine views of the failing keys of checks that are
 	// only reported too (see checker.Options.AllViews).

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/kvharness/kvharness/checker"
@@ -137,15 +136,11 @@ func WriteHTML(dir string, s *Summary) error {
 		CSS:      template.CSS(uplotCSS),
 		Charts:   template.JS(b),
 		Reported: s.reportedFailures(),
-		Notes:    s.notesOfRequired(),
 		Files:    runFiles(dir),
 	}
 	data.Checks, data.NotApplicable = s.applicableChecks()
-	for _, n := range s.Notes {
-		if !slices.Contains(data.Notes, n) {
-			data.FoldedNotes = append(data.FoldedNotes, n)
-		}
-	}
+	data.Notes, data.FoldedNotes = s.splitNotes(data.Reported)
+
 	f, err := os.Create(filepath.Join(dir, "report.html"))
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/kvharness/kvharness/checker"
@@ -55,21 +56,18 @@ func (s *Summary) reportedFailures() []reportedFailure {
 // with their name).
 func ownNote(note, check string) bool { return strings.HasPrefix(note, check+": ") }
 
-// notesOfRequired are the notes that do not belong to a failing check that
-// is only reported.
-func (s *Summary) notesOfRequired() []string {
-	folded := s.reportedFailures()
-	var out []string
+// splitNotes parts the summary's notes: those of the failing checks that
+// are only reported (folded away, each check's in one line of its own),
+// and the others.
+func (s *Summary) splitNotes(reported []reportedFailure) (others, folded []string) {
 	for _, n := range s.Notes {
-		own := false
-		for _, f := range folded {
-			own = own || ownNote(n, f.Name)
-		}
-		if !own {
-			out = append(out, n)
+		if slices.ContainsFunc(reported, func(f reportedFailure) bool { return ownNote(n, f.Name) }) {
+			folded = append(folded, n)
+		} else {
+			others = append(others, n)
 		}
 	}
-	return out
+	return others, folded
 }
 
 // whyReported says why a check may fail without failing the run.

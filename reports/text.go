@@ -83,14 +83,16 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.CheckGroups > 1 {
 		fmt.Fprintf(w, "  checked in %d groups of keys, one at a time (--check-memory bounds the largest)\n", s.CheckGroups)
 	}
-	for _, f := range s.reportedFailures() {
+	reported := s.reportedFailures()
+	for _, f := range reported {
 		fmt.Fprintf(w, "  ! %s fails, but it is only reported, so the verdict stands: %s", f.Name, f.Why)
 		if f.Notes > 0 {
 			fmt.Fprintf(w, " (%d notes in summary.json)", f.Notes)
 		}
 		fmt.Fprintln(w)
 	}
-	for _, n := range s.notesOfRequired() {
+	others, _ := s.splitNotes(reported)
+	for _, n := range others {
 		fmt.Fprintf(w, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
 	}
 	for _, v := range s.Visualizations {

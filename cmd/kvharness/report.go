@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/harness"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
@@ -46,7 +45,7 @@ left in nodes/, prints the verdict and exits with its code.`,
 				if err != nil {
 					return err
 				}
-				return reportKilledRun(ctx, cmd, dir, path, budget)
+				return reportKilledRun(ctx, cmd, dir, budget)
 			}
 			if err != nil {
 				return usageErr("%v", err)
@@ -70,31 +69,13 @@ left in nodes/, prints the verdict and exits with its code.`,
 	return cmd
 }
 
-// reportKilledRun finishes what a killed run could not: its checks and
-// result files, and the removal of the stores its servers left.
-func reportKilledRun(ctx context.Context, cmd *cobra.Command, dir, path string, budget int64) error {
+// reportKilledRun has harness.FinishKilledRun finish the folder of a run
+// that was killed, and prints the verdict.
+func reportKilledRun(ctx context.Context, cmd *cobra.Command, dir string, budget int64) error {
 	out := cmd.OutOrStdout()
-	if harness.FolderInUse(dir) {
-		return usageErr("%s has no summary.json yet: its run is still going", dir)
-	}
-	fmt.Fprintf(out, "%s has no summary.json: its run did not finish; checking its history\n", dir)
-	_ = harness.LimitCheckMemory(budget) // checking is all this process does from here
-	s, err := harness.Recheck(ctx, path, checker.FileOptions{
-		Options:      checker.Options{VisualizeDir: filepath.Join(dir, "linearizability")},
-		MemoryBudget: budget,
-	})
+	s, err := harness.FinishKilledRun(ctx, dir, budget, out)
 	if ctx.Err() != nil {
 		return usageErr("report interrupted; its temporary files are removed")
-	}
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	if err := s.WriteFiles(dir); err != nil {
-		return usageErr("writing results: %v", err)
-	}
-	removed, err := harness.RemoveLeftStores(dir)
-	for _, r := range removed {
-		fmt.Fprintf(out, "removed the server store the killed run left: %s\n", r)
 	}
 	if err != nil {
 		return usageErr("%v", err)

@@ -34,7 +34,7 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&opts.NoRecord, "no-record", false, "benchmark aid: record nothing (no history, histograms, watcher or checks), print the throughput only — what recording costs is the difference")
 	fl.StringVar(&opts.OutDir, "out", "", "results folder, empty or new (default: results/<time>-<scenario>, never shared)")
 	fl.BoolVar(&opts.Replace, "replace", false, "let --out name a folder holding a previous run, whose files are removed first")
-	fl.BoolVar(&opts.CompressHistory, "compress-history", false, "write the history compressed, as history.jsonl.zst (zstd, about a tenth of the size; `kvharness history cat` prints it)")
+	fl.BoolVar(&opts.CompressHistory, "compress-history", false, "write the history compressed, as history.jsonl.zst (zstd, about an eighth of the size; `kvharness history cat` prints it)")
 	checkMemory := checkMemoryFlag(fl)
 	fl.BoolVar(&opts.AllViews, "all-views", false, allViewsHelp)
 	fl.BoolVar(&quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
