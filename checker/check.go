@@ -198,6 +198,11 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 				cr.Detail += fmt.Sprintf("; %s gets: ", l.stalePath) + res.StaleReads.forPath(l.stalePath).String()
 			}
 		}
+		if cr.Result == Pass && needsFinalPhase[cr.Name] {
+			if lacks := unfinished(whole.End); lacks != "" {
+				cr.Result, cr.Detail = Unknown, lacks+"; on what was recorded: "+cr.Detail
+			}
+		}
 		cr.Required = isRequired[cr.Name]
 		res.Checks = append(res.Checks, cr)
 		res.Notes = append(res.Notes, notes...)
@@ -205,6 +210,37 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	res.Verdict = Verdict(res.Checks)
 	sort.Strings(res.Visualizations)
 	return res
+}
+
+// needsFinalPhase: the checks whose claim is about the bucket as the run
+// left it, so that a pass needs the reads after the workload (the final
+// reads, History(), the replicas): without them a lost write, a key that
+// never expired or a watcher that stopped short looks like a pass. The
+// other checks claim something of each recorded operation (every read
+// names a real write, each watcher's deliveries come in order) and hold on
+// what was recorded.
+var needsFinalPhase = map[string]bool{
+	CheckLinearizableWrites: true, CheckLinearizableReads: true, CheckLinearizableReadsLeader: true,
+	CheckNoLostWrites: true, CheckBucketIntact: true, CheckReplicasConverge: true, CheckHistoryMatches: true,
+	CheckWatchComplete: true, CheckCounterExact: true, CheckTTLExpiry: true,
+}
+
+// unfinished says what a run that did not finish lacks for the checks of
+// needsFinalPhase to pass ("" when it finished): its end record, or its
+// final reads. A pass there becomes unknown whatever the required list
+// says (issue: no pass on evidence a check did not have).
+func unfinished(end *history.End) string {
+	switch {
+	case end == nil:
+		return "the run did not finish (no end record): the reads after the workload are missing"
+	case end.Cut && end.FinalKeys < end.Keys:
+		return notRecorded(end, "not every key's final read is in it")
+	case !end.FinalReads && end.Interrupted:
+		return "the run was cut short before the final reads of every key"
+	case !end.FinalReads && !end.Cut:
+		return "the final reads did not read every key"
+	}
+	return ""
 }
 
 // ResolutionLine summarizes unknown outcomes for humans.

@@ -170,7 +170,9 @@ func TestKilledRunDeleteWithUnseenMarker(t *testing.T) {
 	)
 	h.Final, h.End = nil, nil
 	res, _ := runCheck(t, h)
-	if c := findCheck(t, res, CheckLinearizableWrites); c.Result != Pass {
+	// Unknown, not pass: the run did not finish; but linearizable on what
+	// was recorded, not a false failure.
+	if c := findCheck(t, res, CheckLinearizableWrites); c.Result != Unknown || !strings.Contains(c.Detail, "on what was recorded: 2 operations over 1 keys linearizable") {
 		t.Fatalf("%+v\n%s", c, dump(res))
 	}
 }
@@ -185,7 +187,9 @@ func TestUnknownStreamEndDeleteWithUnseenMarker(t *testing.T) {
 	)
 	h.Final, h.End.LastSeq, h.End.FinalReads = nil, 0, false
 	res, _ := runCheck(t, h)
-	if c := findCheck(t, res, CheckLinearizableWrites); c.Result != Pass {
+	// Unknown, not pass: the run did not finish; but linearizable on what
+	// was recorded, not a false failure.
+	if c := findCheck(t, res, CheckLinearizableWrites); c.Result != Unknown || !strings.Contains(c.Detail, "on what was recorded: 2 operations over 1 keys linearizable") {
 		t.Fatalf("%+v\n%s", c, dump(res))
 	}
 }

@@ -99,6 +99,14 @@ func TestLostWriteWhoseRevisionHoldsAnotherMessage(t *testing.T) {
 		t.Errorf("checked in %d groups: %s (%s)", res.Groups, c.Result, c.Detail)
 	}
 
+	// A run killed before its final reads still proves this loss.
+	killed := *h
+	killed.Final, killed.End = nil, nil
+	res, _ = runCheck(t, &killed)
+	if c := checkNamed(t, res, CheckNoLostWrites); c.Result != Fail || !strings.Contains(c.Detail, "did not finish") {
+		t.Errorf("killed before the final reads: %s (%s)", c.Result, c.Detail)
+	}
+
 	// Without the conflicting delivery it passes, and says what a watch
 	// stream with gaps leaves unestablished.
 	h.Watch = nil
