@@ -261,7 +261,9 @@ func (r *resolved) resolveDeletes() {
 //     (acknowledged, or seen by the watcher) gets a revision above R.
 //   - Per key, what the stream keeps is a suffix: the history limit and
 //     purges remove a key's oldest messages first, so every message of key k
-//     from k's oldest retained revision on is still there.
+//     from k's oldest retained revision on is still there. Not for a key
+//     written with a per-message TTL: its value can expire while an older
+//     delete marker stays, so such keys are never covered.
 //
 // So when k's oldest retained revision is at most R+1, a write to k invoked
 // after R was known would still be in the stream had it happened.
@@ -285,6 +287,9 @@ func retainedWindow(h *history.History, f *facts) window {
 
 // covers reports whether op, had it happened, would be among the stored messages.
 func (w window) covers(op *history.Record) bool {
+	if w.f.ttlKeys[op.Key] {
+		return false
+	}
 	first, ok := w.firstKept[op.Key]
 	return ok && first <= w.f.knownBefore(op.Invoke)+1
 }

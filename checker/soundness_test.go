@@ -172,6 +172,36 @@ func TestTTLKeysLeftOutOneByOne(t *testing.T) {
 	}
 }
 
+// The messages the stream kept after the run are a suffix of each key's,
+// which lets an unknown write that is not among them be called "did not
+// happen" — but not on a key written with a TTL: there the value can have
+// expired while an older delete marker stays.
+func TestRetainedWindowLeavesTTLKeysOut(t *testing.T) {
+	ttl := func(r history.Record) history.Record { r.TTL = int64(time.Second); return r }
+	build := func(withTTL bool) *history.History {
+		w := unknown(put(2, "k", "u", 0, at(20, 0)))
+		if withTTL {
+			w = ttl(w)
+		}
+		// The delete's marker is revision 1; "u" took revision 2 and
+		// expired; the stream kept the marker.
+		h := hist(del(1, "k", at(0, 10)), w, put(3, "other", "o", 3, at(5000, 5001)), finalMarker("k", history.MarkerDel, 1), final("other", "o", 3))
+		h.Watch = append(h.Watch, watchMarker("k", history.MarkerDel, 1, 11))
+		h.End.StoredComplete = true
+		h.Stored = []history.Record{{Kind: history.KindStored, Key: "k", Rev: 1, Marker: history.MarkerDel, At: ms(finalComp)},
+			{Kind: history.KindStored, Key: "other", Rev: 3, Read: "o", Found: true, At: ms(finalComp)}}
+		return h
+	}
+	res, _ := runCheck(t, build(false))
+	if got := *res.Resolution[history.OpPut]; got.NotHappened != 1 {
+		t.Fatalf("without a TTL the suffix rule decides: %+v", got)
+	}
+	res, _ = runCheck(t, build(true))
+	if got := *res.Resolution[history.OpPut]; got != (Resolution{StillUnknown: 1}) {
+		t.Errorf("with a TTL: %+v, want still unknown", got)
+	}
+}
+
 // Session guarantees per client and key: a client's get never goes below
 // a revision it read before (monotonic-reads) or one it wrote and had
 // acknowledged (read-your-writes). Required where reads are (R1), measured
