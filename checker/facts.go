@@ -165,16 +165,19 @@ func (b *factsBuilder) observe(r *history.Record) {
 		b.readAfterRun(r.Rev, r.Key)
 		b.observedAt(r.Complete, r.Rev, sawFinal, 0, r.Key)
 	case history.KindHistory:
+		b.account(r.Rev)
 		b.claim(r.Rev, r.Key, "History()")
+	case history.KindReplica:
+		b.account(r.Rev)
 	}
 }
 
-// delivered takes a watch entry; the recording watcher's also account for
-// their revision and say it existed by then.
+// delivered takes a watch entry: any watcher's accounts for its revision
+// (a watch delivers only stored messages); the recording watcher's also
+// say it existed by then, for resolution.
 func (b *factsBuilder) delivered(rev uint64, key string, at int64, watcher int) {
-	recording := watcher == 0
-	if recording {
-		b.account(rev)
+	b.account(rev)
+	if watcher == 0 {
 		b.knownAt(at, rev)
 	}
 	b.claim(rev, key, "a watcher")
@@ -370,8 +373,11 @@ func factsOf(h *history.History) facts {
 		b.readAfterRun(r.Rev, r.Key)
 		b.observedAt(r.Complete, r.Rev, sawFinal, 0, r.Key)
 	}
-	for _, r := range h.KeyHistory {
-		b.claim(r.Rev, r.Key, "History()")
+	for i := range h.KeyHistory {
+		b.observe(&h.KeyHistory[i])
+	}
+	for i := range h.Replicas {
+		b.observe(&h.Replicas[i])
 	}
 	return b.done(h.End)
 }

@@ -86,8 +86,6 @@ func (c *historyMatches) add(g *keyGroup) {
 				bad("has %q, written to key %q", e.Read, w.Key)
 			case w.Rev != 0 && w.Rev != e.Rev:
 				bad("has %q at revision %d, acknowledged at %d", e.Read, e.Rev, w.Rev)
-			case w.Outcome == history.Fail:
-				bad("has %q from a %s that failed (%s)", e.Read, w.Op, w.ErrClass)
 			}
 		}
 		f, hasFinal := final[key]

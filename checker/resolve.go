@@ -35,9 +35,9 @@ type sighting struct {
 	at  int64 // when it was seen, ns since run start: the write took effect before
 }
 
-// observations indexes what the server actually stored: every value the
-// recording watcher delivered, the final reads returned, or the stream still
-// held after the run.
+// observations indexes what the server actually stored: every value a
+// watcher delivered, the final reads returned, or the stream (its History(),
+// a replica) still held after the run.
 func observations(h *history.History) map[string]sighting {
 	seen := make(map[string]sighting, len(h.Watch)+len(h.Final))
 	add := func(value string, rev uint64, at int64) {
@@ -66,6 +66,16 @@ func observations(h *history.History) map[string]sighting {
 	for _, s := range h.Stored {
 		if s.Marker == history.MarkerNone {
 			add(s.Read, s.Rev, s.At)
+		}
+	}
+	for _, e := range h.KeyHistory { // History() after the run
+		if e.Marker == history.MarkerNone {
+			add(e.Read, e.Rev, e.At)
+		}
+	}
+	for _, r := range h.Replicas { // a node's own replica after the run
+		if r.Found {
+			add(r.Read, r.Rev, r.Invoke)
 		}
 	}
 	return seen
@@ -210,7 +220,10 @@ func resolve(h *history.History, f *facts) resolved {
 	if f.seqsKnown {
 		r.seqs = sequences(h)
 	}
-	if complete {
+	// Counting markers needs every message of the stream: the key
+	// sequences, not just a complete watch (a stream beyond maxFactRev has
+	// none, and would count no markers at all).
+	if r.seqs != nil {
 		r.resolveDeletes()
 	}
 	return r

@@ -6,10 +6,13 @@ import (
 	"github.com/kvharness/kvharness/history"
 )
 
-// keySequence is the whole sequence of one key's messages, known when the
-// recording watcher, the messages stored after the run, the final reads and
-// the revisions acknowledged to writers together hold every stream sequence
-// up to the highest one seen.
+// keySequence is the whole sequence of one key's messages, known when what
+// the run saw of the stream — the watchers' deliveries, the messages stored
+// after the run, the final reads, History(), the replicas and the revisions
+// acknowledged to writers — together holds every stream sequence up to the
+// highest one seen (facts.seqsKnown). Not gets: a get that returned a
+// message nothing else shows fails reads-valid, and must not also place a
+// message in a key's sequence.
 //
 // It lets the model place each write exactly: a write can only be the
 // message that follows the key's current one. Without it, writes whose
@@ -62,6 +65,17 @@ func sequences(h *history.History) map[string]*keySequence {
 	for i := range h.Ops {
 		if op := &h.Ops[i]; op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
 			add(op, 0)
+		}
+	}
+	// Then the other reads of what the stream held: each accounts for its
+	// revision in the facts, so it must fill its place here too.
+	for i := range h.Delivered {
+		d := &h.Delivered[i]
+		add(&history.Record{Key: d.Key, Rev: d.Rev, Marker: d.Marker}, d.At)
+	}
+	for _, list := range [][]history.Record{h.KeyHistory, h.Replicas} {
+		for i := range list {
+			add(&list[i], 0)
 		}
 	}
 	out := make(map[string]*keySequence, len(byKey))

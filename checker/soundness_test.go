@@ -237,3 +237,68 @@ func TestSessionGuarantees(t *testing.T) {
 	res, _ = runCheck(t, inOrder)
 	wantStatus(t, res, map[string]Status{CheckMonotonicReads: Pass, CheckReadYourWrites: Pass})
 }
+
+// What the scenario's watchers, History() and the replicas saw of the
+// stream counts as the recording watcher's does: for knowing every
+// message (the key sequences, and counting delete markers), and for
+// resolving unknown writes.
+func TestEveryReadOfTheStreamFeedsResolution(t *testing.T) {
+	// The recording watcher missed revision 2, a delete's marker that a
+	// scenario watcher delivered; with it every message is known, and the
+	// one marker is the acknowledged delete's: the unknown delete did not
+	// happen.
+	h := hist(
+		put(1, "k", "v1", 1, at(0, 10)),
+		del(2, "k", at(20, 30)),
+		unknown(del(3, "k", at(60, 0))),
+		put(1, "k", "v3", 3, at(100, 110)),
+		watch("k", "v1", 1, 11), watch("k", "v3", 3, 111),
+		final("k", "v3", 3),
+	)
+	h.Meta.Watchers = []history.WatcherSpec{{Keys: []string{"k"}}}
+	addRecs(h, history.Record{Kind: history.KindWatch, Watcher: 1, Key: "k", Rev: 2, Marker: history.MarkerDel, At: ms(31)})
+	res, _ := runCheck(t, h)
+	if got := res.Resolution[history.OpDelete]; got == nil || *got != (Resolution{NotHappened: 1}) {
+		t.Errorf("a scenario watcher's delivery completes the stream: delete resolution %+v, want 1 not happened\n%s", got, dump(res))
+	}
+	if c := checkNamed(t, res, CheckLinearizableReads); c.Result != Pass || !strings.Contains(c.Detail, "message sequence") {
+		t.Errorf("linearizable-reads: %s (%s)", c.Result, c.Detail)
+	}
+
+	// An unknown write only History() shows after the run happened.
+	h = hist(
+		put(1, "k", "v1", 1, at(0, 10)),
+		unknown(put(2, "k", "v2", 0, at(20, 0))),
+		put(1, "k", "v3", 3, at(100, 110)),
+		final("k", "v3", 3),
+	)
+	addRecs(h, history.Record{Kind: history.KindHistory, Key: "k", Rev: 2, Read: "v2", At: ms(finalComp)},
+		history.Record{Kind: history.KindHistory, Key: "k", Rev: 3, Read: "v3", At: ms(finalComp)})
+	res, _ = runCheck(t, h)
+	if got := res.Resolution[history.OpPut]; got == nil || got.Happened != 1 {
+		t.Errorf("History() shows the unknown put: resolution %+v, want 1 happened", got)
+	}
+}
+
+// Unknown deletes are resolved by counting markers only where every
+// message is known. A complete watch is not enough when the stream's
+// revisions are beyond what the facts index (no key sequences): there no
+// marker would be counted, and a delete whose marker is in plain sight
+// would be called "did not happen".
+func TestDeletesResolvedOnlyWithSequences(t *testing.T) {
+	const base = maxFactRev + 10
+	h := hist(
+		put(1, "k", "v1", base+1, at(0, 10)),
+		unknown(del(2, "k", at(20, 0))),
+		watch("k", "v1", base+1, 11), watchMarker("k", history.MarkerDel, base+2, 25),
+		finalMarker("k", history.MarkerDel, base+2),
+	)
+	watchComplete(h)
+	res, _ := runCheck(t, h)
+	if got := res.Resolution[history.OpDelete]; got == nil || *got != (Resolution{StillUnknown: 1}) {
+		t.Errorf("delete resolution %+v, want still unknown", got)
+	}
+	if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != Pass {
+		t.Errorf("linearizable-writes: %s (%s)", c.Result, c.Detail)
+	}
+}
