@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,10 +78,19 @@ func unknown(r history.Record) history.Record {
 	return r
 }
 
-// conflict turns a write into a definite CAS failure.
+// conflict turns a write into a definite CAS failure that names no
+// revision (as a history without the server's text).
 func conflict(r history.Record) history.Record {
 	r.Outcome, r.Rev = history.Fail, 0
-	r.Error, r.ErrClass = "nats: API error: code=400 err_code=10071 description=wrong last sequence", history.ClassConflict
+	r.Error, r.ErrClass = "", history.ClassConflict
+	return r
+}
+
+// conflictAt is conflict with the server's text: the key was at revision
+// cur when it refused.
+func conflictAt(r history.Record, cur uint64) history.Record {
+	r = conflict(r)
+	r.Error = fmt.Sprintf("nats: API error: code=400 err_code=10071 description=wrong last sequence: %d", cur)
 	return r
 }
 

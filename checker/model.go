@@ -33,10 +33,14 @@ type kvInput struct {
 type kvOutput struct {
 	Outcome  history.Outcome
 	Conflict bool // a definite failure because the precondition did not hold
-	Rev      uint64
-	Found    bool
-	Read     string
-	Marker   string
+	// CurRev: the key's revision the server named when it refused a CAS
+	// ("wrong last sequence: N"; 0: not named): the key had reached it
+	// where the refusal is linearized (see casWrite).
+	CurRev uint64
+	Rev    uint64
+	Found  bool
+	Read   string
+	Marker string
 }
 
 // keyState is one key of a bucket as the model sees it.
@@ -198,7 +202,22 @@ func casWrite(s keyState, in *kvInput, out *kvOutput, may, mustFail, live bool) 
 		}
 		return true, s.after(live, value, out.Rev)
 	case history.Fail:
-		if out.Conflict && !isConflictPossible(s, in, mustFail) {
+		if !out.Conflict {
+			return true, s
+		}
+		if out.CurRev != 0 {
+			// The server named the key's revision when it refused. It must
+			// differ from what the write expected (a create's first request
+			// expects 0), and the key must have reached it: a refusal cannot
+			// name a message not yet written. It may be older than the
+			// key's revision: a stream leader that was cut off answers from
+			// its own stale store (docs/FINDINGS.md), which refuses nothing
+			// it should not — so it is not pinned.
+			if (in.Op != history.OpCreate && out.CurRev == in.Expect) || (s.RevExact && out.CurRev > s.Rev) {
+				return false, s
+			}
+		}
+		if !isConflictPossible(s, in, mustFail) {
 			return false, s
 		}
 		return true, s
@@ -309,6 +328,8 @@ func describeOp(in *kvInput, out *kvOutput) string {
 	}
 	var res string
 	switch {
+	case out.Outcome == history.Fail && out.Conflict && out.CurRev != 0:
+		res = fmt.Sprintf("conflict: key @ rev %d", out.CurRev)
 	case out.Outcome == history.Fail && out.Conflict:
 		res = "conflict"
 	case out.Outcome == history.Fail:

@@ -3,7 +3,9 @@ package checker
 import (
 	"cmp"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
 
 	"github.com/anishathalye/porcupine"
 
@@ -80,7 +82,8 @@ func toOperations(ops []*history.Record, finals []history.Record, f opsFilter) [
 			}
 		}
 		ins = append(ins, input(r, f.seqs))
-		outs = append(outs, kvOutput{Outcome: outcome, Conflict: r.ErrClass == history.ClassConflict, Rev: r.Rev, Found: r.Found, Read: r.Read})
+		conflict, curRev := conflictOf(r)
+		outs = append(outs, kvOutput{Outcome: outcome, Conflict: conflict, CurRev: curRev, Rev: r.Rev, Found: r.Found, Read: r.Read})
 		res = append(res, porcupine.Operation{
 			ClientId: id,
 			Input:    &ins[len(ins)-1],
@@ -121,7 +124,8 @@ func takesPart(r *history.Record, f opsFilter) bool {
 	case !isWrite && !(f.includeGets && r.Op == history.OpGet && history.PathOf(r) == f.path):
 		return false
 	case r.Outcome == history.Fail:
-		return isWrite && r.ErrClass == history.ClassConflict
+		conflict, _ := conflictOf(r)
+		return isWrite && conflict
 	case r.Outcome == history.Unknown:
 		return isWrite
 	}
@@ -137,4 +141,33 @@ func input(r *history.Record, seqs map[string]*keySequence) kvInput {
 		}
 	}
 	return in
+}
+
+// wrongLastSequence is the server's text of a CAS refusal, 10071: "wrong
+// last sequence: N", N the key's last revision when the server compared.
+var wrongLastSequence = regexp.MustCompile(`wrong last sequence(?:: (\d+))?`)
+
+// conflictOf reads a refused write's error: whether it is a conflict — the
+// precondition was evaluated and false — and the key's revision the server
+// named then (0: none). The text decides over the class recorded: a
+// "wrong last sequence" without a number is not taken for a comparison
+// (10164, on 2.12+, says so; 10071 always names the revision), so it is
+// busy rather than a conflict. A conflict without any server
+// text (a hand-built history) is a conflict at no named revision.
+func conflictOf(r *history.Record) (conflict bool, curRev uint64) {
+	if r.ErrClass != history.ClassConflict {
+		return false, 0
+	}
+	m := wrongLastSequence.FindStringSubmatch(r.Error)
+	switch {
+	case m == nil:
+		return true, 0
+	case m[1] == "":
+		return false, 0
+	}
+	n, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil {
+		return true, 0
+	}
+	return true, n
 }

@@ -187,7 +187,9 @@ func simulate(cfg simConfig) simResult {
 			if s.fate == history.OK {
 				switch {
 				case conflict:
-					rec.Outcome, rec.Rev, rec.ErrClass, rec.Error = history.Fail, 0, history.ClassConflict, "wrong last sequence"
+					// The server names the key's revision, as 10071 does.
+					rec.Outcome, rec.Rev, rec.ErrClass = history.Fail, 0, history.ClassConflict
+					rec.Error = fmt.Sprintf("nats: API error: code=400 err_code=10071 description=wrong last sequence: %d", k.rev)
 				case rec.Rev != 0:
 					known[s.client][s.key] = rec.Rev
 				case s.op == history.OpGet:

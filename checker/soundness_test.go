@@ -302,3 +302,53 @@ func TestDeletesResolvedOnlyWithSequences(t *testing.T) {
 		t.Errorf("linearizable-writes: %s (%s)", c.Result, c.Detail)
 	}
 }
+
+// A CAS refusal that names the key's revision ("wrong last sequence: N")
+// says the key had reached it: checked by the sweep and by the search
+// alike. A refusal whose text names no revision is one whose
+// precondition was never compared (busy), whatever its code.
+func TestRefusalNamesTheKeysRevision(t *testing.T) {
+	base := func(refusal history.Record) *history.History {
+		return hist(
+			put(1, "k", "v1", 1, at(0, 10)),
+			put(1, "k", "v2", 2, at(20, 30)),
+			refusal,
+			put(1, "k", "v3", 3, at(100, 110)),
+			final("k", "v3", 3),
+		)
+	}
+	for _, tc := range []struct {
+		name    string
+		refusal history.Record
+		want    Status
+	}{
+		{"the revision the key held", conflictAt(update(2, "k", "x", 1, 0, at(40, 50)), 2), Pass},
+		// Between v2's acknowledgement and v3's invocation the key was at
+		// 2; a refusal then that names 3 saw a message not yet written.
+		{"a revision the key did not hold yet", conflictAt(update(2, "k", "x", 1, 0, at(40, 50)), 3), Fail},
+		// An older revision than the key's: a stream leader that was cut
+		// off answers from its stale store; it refuses nothing it should
+		// not, so this is no violation.
+		{"an older revision (a stale leader)", conflictAt(update(2, "k", "x", 3, 0, at(40, 50)), 1), Pass},
+		// The server says the key was at the expected revision, yet refused.
+		{"the expected revision", conflictAt(update(2, "k", "x", 2, 0, at(40, 50)), 2), Fail},
+		// A create's first request expects nothing yet.
+		{"a create", conflictAt(create(2, "k", "x", 0, at(40, 50)), 2), Pass},
+		// No number: never compared, so refusing the right expectation is no
+		// violation (a bare "wrong last sequence", as 10164 and older
+		// releases' in-flight refusals answer).
+		{"no revision named", func() history.Record {
+			r := conflict(update(2, "k", "x", 2, 0, at(40, 50)))
+			r.Error = "nats: API error: code=400 err_code=10071 description=wrong last sequence"
+			return r
+		}(), Pass},
+	} {
+		h := base(tc.refusal)
+		for _, sweep := range []bool{true, false} {
+			res := Check(h, Options{Timeout: 10 * time.Second, searchOnly: !sweep, eachAlone: true})
+			if c := checkNamed(t, res, CheckLinearizableWrites); c.Result != tc.want {
+				t.Errorf("%s (sweep %t): %s (%s), want %s", tc.name, sweep, c.Result, c.Detail, tc.want)
+			}
+		}
+	}
+}

@@ -168,7 +168,7 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 				return nil, false
 			}
 		case out.Outcome == history.Fail: // only conflicts reach the model
-			if !s.boundRefusal(i, op, in) {
+			if !s.boundRefusal(i, op, in, out) {
 				return nil, false
 			}
 		case out.Rev != 0: // acknowledged, or unknown but seen in the stream
@@ -268,8 +268,20 @@ func (s *keySweep) boundRead(i int, op porcupine.Operation, in *kvInput, out *kv
 // boundRefusal does the same for a refused write where one bound suffices:
 // a refusal of "nothing yet" came after the first message, one of the last
 // message's revision before it. Others are left to force.
-func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput) bool {
+func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput, out *kvOutput) bool {
 	n := len(s.msgs)
+	if out.CurRev != 0 {
+		// The server named the key's revision: that message was written
+		// before the refusal returned (see casWrite; the refusal may come
+		// later, from a stale leader). The rest as for any refusal.
+		j, ok := s.index[out.CurRev]
+		if !ok || (in.Op != history.OpCreate && out.CurRev == in.Expect) {
+			return false
+		}
+		s.hi[j] = min(s.hi[j], op.Return)
+		s.flexible = append(s.flexible, i)
+		return true
+	}
 	k := 0 // the message the refusal must not see: a create's "nothing yet"
 	if in.Op != history.OpCreate {
 		if !in.HasExpect && in.Op != history.OpUpdate {
@@ -610,6 +622,8 @@ func (s *keySweep) fits(op porcupine.Operation, j int) bool {
 	switch {
 	case in.Op != history.OpGet && in.Op != opFinal: // a refused write
 		switch {
+		case out.CurRev != 0 && j < s.index[out.CurRev]:
+			return false // before the message it named
 		case in.Op == history.OpCreate:
 			return j > 0
 		case j == 0:

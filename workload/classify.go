@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -56,6 +57,9 @@ func Classify(op string, err error) (history.Outcome, string) {
 // may well have been the current one. It gets its own class so the checker
 // does not read it as "the revision differed". (Checked in classify_test.go
 // on v2.15.2.)
+// namesRevision: a refusal's description that names the key's revision.
+var namesRevision = regexp.MustCompile(`wrong last sequence: \d+`)
+
 var conflictCodes = map[jetstream.ErrorCode]bool{
 	jetstream.JSErrCodeStreamWrongLastSequence:         true,
 	jetstream.JSErrCodeStreamWrongLastSequenceConstant: true,
@@ -66,6 +70,13 @@ func classOf(err error) string {
 	// ErrKeyRevisionMismatch below, which would call it a conflict.
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
+		return history.ClassBusy
+	}
+	// A 10071 names the key's last revision ("wrong last sequence: N"),
+	// on every release read here (2.9.20 to 2.15.2); one that names none is
+	// not taken for a comparison: busy, as 10164. The checker reads the
+	// same from the text.
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence && !namesRevision.MatchString(apiErr.Description) {
 		return history.ClassBusy
 	}
 	switch {

@@ -503,6 +503,7 @@ func TestClassifySynthetic(t *testing.T) {
 		{"nil read", history.OpGet, nil, history.OK, ""},
 		{"10071", history.OpUpdate, wrongSeq(10071), history.Fail, history.ClassConflict},
 		{"10164", history.OpUpdate, wrongSeq(10164), history.Fail, history.ClassBusy},
+		{"10071 naming no revision", history.OpUpdate, &jetstream.APIError{Code: 400, ErrorCode: 10071, Description: "wrong last sequence"}, history.Fail, history.ClassBusy},
 		{"10071 wrapped like nats.go", history.OpDelete, fmt.Errorf("nats: %w", wrongSeq(10071)), history.Fail, history.ClassConflict},
 		{"old code, description", history.OpUpdate, wrongSeq(10999), history.Fail, history.ClassConflict},
 		{"old server, text only", history.OpCreate, errors.New("nats: wrong last sequence: 5"), history.Fail, history.ClassConflict},
