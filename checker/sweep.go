@@ -148,9 +148,9 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 		return nil, false
 	}
 	s := &keySweep{ops: ops, index: map[uint64]int{}, deletes: map[string][]int{}, expecting: map[int][]int{}}
-	for m, ok := seq.next[0]; ok; m, ok = seq.next[m.Rev] {
-		s.msgs = append(s.msgs, m)
-		s.index[m.Rev] = len(s.msgs)
+	s.msgs = seq.ordered()
+	for j, m := range s.msgs {
+		s.index[m.Rev] = j + 1
 		s.markers = s.markers || m.Marker != history.MarkerNone
 	}
 	n := len(s.msgs)

@@ -17,8 +17,9 @@ const (
 	CheckWatchOrder = "watch-order"
 	// CheckWatchComplete: every revision the bucket holds at the end for a
 	// watched key (that the watcher's mode promises) reached every watcher
-	// of the key, and each watcher's last delivery per key is the key's
-	// final state.
+	// of the key, no watcher skipped a revision the stream still held when
+	// it went past it (illegalSkips), and each watcher's last delivery per
+	// key is the key's final state.
 	CheckWatchComplete = "watch-complete"
 	// CheckWatchNoPhantoms: every delivered value was written by an
 	// operation of the history, to that key, at that revision if the write
@@ -88,6 +89,7 @@ type watchCompleteCheck struct {
 	meta                      *history.Meta
 	end                       *history.End
 	missing, behind, expected int
+	skipped                   int // revisions skipped while still held (see illegalSkips)
 	problems                  []string
 }
 
@@ -152,6 +154,9 @@ func (c *watchCompleteCheck) add(g *keyGroup) {
 			lastGot[k] = d.Rev
 		}
 	}
+	skips := illegalSkips(g)
+	c.skipped += len(skips)
+	c.problems = append(c.problems, skips...)
 	for _, w := range h.Meta.Watchers {
 		for _, key := range h.Meta.Keys {
 			if !w.Watches(key) {
@@ -189,7 +194,7 @@ func (c *watchCompleteCheck) result() (CheckResult, []string) {
 		return cr, nil
 	}
 	if len(c.problems) > 0 {
-		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d held revisions never delivered, %d watcher/key pairs not at the final state", c.missing, c.behind)
+		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d held revisions never delivered, %d watcher/key pairs not at the final state, %d revisions skipped while the stream held them", c.missing, c.behind, c.skipped)
 		return cr, notesFor(CheckWatchComplete, c.problems)
 	}
 	if !c.end.StoredComplete {

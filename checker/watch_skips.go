@@ -1,0 +1,125 @@
+package checker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// A watch is an ordered consumer: it delivers every message of its keys in
+// stream order, except those the stream no longer holds when the consumer
+// gets to them. So a watcher may skip revision r of key k only if r was
+// gone by the time it delivered something above r: the bucket keeps a
+// key's last `history` messages, so that many newer messages of k (or one
+// purge) were stored by then. watch-complete compares the watchers with
+// what the bucket holds after the run; this covers what it no longer
+// holds, where a skip would otherwise pass unseen.
+//
+// Decided only where each key's whole message sequence is known (the key
+// sequences), for keys never written with a TTL (expiry removes messages
+// on its own), and for revisions above the first one the
+// watcher delivered in the group: before that, a latest or updates-only
+// watcher owes nothing, and nats.go may restart an updates-only watch that
+// has delivered nothing from the stream's new end. A newer message counts
+// as stored by a time unless its write was invoked after it (markers whose
+// delete is not known count as stored from the start): a skip is called
+// illegal only when it is.
+
+// delivery is one entry of a watcher, in the order it received them, with
+// the highest revision it had delivered so far.
+type delivery struct {
+	upTo uint64 // the highest revision delivered up to and including this one
+	at   int64
+}
+
+// illegalSkips lists, for each watcher and key of the group, the revisions
+// the watcher skipped while the stream still held them.
+func illegalSkips(g *keyGroup) []string {
+	h := g.h
+	if g.r.seqs == nil || h.Meta == nil || h.Meta.History < 1 {
+		return nil
+	}
+	byWatcher := map[int][]delivery{}
+	delivered := map[int]map[uint64]bool{}
+	for _, d := range h.Delivered {
+		list := byWatcher[d.Watcher]
+		upTo := d.Rev
+		if n := len(list); n > 0 {
+			upTo = max(upTo, list[n-1].upTo)
+		}
+		byWatcher[d.Watcher] = append(list, delivery{upTo: upTo, at: d.At})
+		if delivered[d.Watcher] == nil {
+			delivered[d.Watcher] = map[uint64]bool{}
+		}
+		delivered[d.Watcher][d.Rev] = true
+	}
+	invoked := map[uint64]int64{} // a message's writer's invocation
+	for _, op := range g.r.ops {
+		if history.IsWrite(op.Op) && op.Rev != 0 {
+			invoked[op.Rev] = op.Invoke
+		}
+	}
+	storedBy := func(m message) int64 {
+		if at, ok := invoked[m.Rev]; ok {
+			return at
+		}
+		return minTime // not known: stored from the start, which calls no skip illegal
+	}
+	depth := h.Meta.History
+	var problems []string
+	for _, w := range h.Meta.Watchers {
+		list := byWatcher[w.ID]
+		if len(list) == 0 {
+			continue
+		}
+		owedAbove := list[0].upTo // the first revision it delivered here
+		if w.Mode != history.WatchHistory {
+			owedAbove = max(owedAbove, w.Began())
+		}
+		for key, seq := range g.r.seqs {
+			if !w.Watches(key) || g.f.ttlKeys[key] {
+				continue
+			}
+			msgs := seq.ordered()
+			for i, m := range msgs {
+				if m.Rev <= owedAbove || delivered[w.ID][m.Rev] {
+					continue
+				}
+				// When the watcher went past m: its first delivery above.
+				j := sort.Search(len(list), func(j int) bool { return list[j].upTo > m.Rev })
+				if j == len(list) {
+					continue // it delivered nothing later: watch-complete's
+				}
+				passed := list[j].at
+				newer := 0
+				gone := false
+				for _, n := range msgs[i+1:] {
+					if storedBy(n) >= passed {
+						continue
+					}
+					newer++
+					if newer >= depth || n.Marker == history.MarkerPurge {
+						gone = true
+						break
+					}
+				}
+				if !gone {
+					problems = append(problems, fmt.Sprintf("watcher %d, key %q: skipped revision %d, still in the stream when the watcher went past it at %.3fs (%d newer messages of the key by then; the bucket keeps %d)",
+						w.ID, key, m.Rev, float64(passed)/1e9, newer, depth))
+				}
+			}
+		}
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+// ordered is the key's messages in revision order.
+func (ks *keySequence) ordered() []message {
+	var out []message
+	for m, ok := ks.next[0]; ok; m, ok = ks.next[m.Rev] {
+		out = append(out, m)
+	}
+	return out
+}
