@@ -228,7 +228,7 @@ var needsFinalPhase = map[string]bool{
 // unfinished says what a run that did not finish lacks for the checks of
 // needsFinalPhase to pass ("" when it finished): its end record, or its
 // final reads. A pass there becomes unknown whatever the required list
-// says (issue: no pass on evidence a check did not have).
+// says: a pass claims only what the run showed.
 func unfinished(end *history.End) string {
 	switch {
 	case end == nil:

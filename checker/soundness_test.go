@@ -382,3 +382,25 @@ func TestWatcherSkipsOnlyWhatTheStreamDropped(t *testing.T) {
 		t.Errorf("skipped once dropped: %s (%s)\n%s", c.Result, c.Detail, dump(res))
 	}
 }
+
+// conflictOf on the texts real refusals carry (nats.go v1.55.0 wrapping).
+func TestConflictOfServerTexts(t *testing.T) {
+	for _, tc := range []struct {
+		class, text string
+		conflict    bool
+		rev         uint64
+	}{
+		{history.ClassConflict, "nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: 10486: nats: key revision mismatch", true, 10486},
+		{history.ClassConflict, "nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: 7: key exists", true, 7},
+		{history.ClassConflict, "nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: 12", true, 12},
+		{history.ClassConflict, "nats: API error: code=400 err_code=10071 description=wrong last sequence", false, 0},
+		{history.ClassConflict, "wrong last sequence: nats: key revision mismatch", false, 0},
+		{history.ClassConflict, "", true, 0},
+		{history.ClassBusy, "nats: nats: API error: code=400 err_code=10164 description=wrong last sequence", false, 0},
+	} {
+		r := history.Record{ErrClass: tc.class, Error: tc.text}
+		if c, rev := conflictOf(&r); c != tc.conflict || rev != tc.rev {
+			t.Errorf("%s %q: conflict %t at %d, want %t at %d", tc.class, tc.text, c, rev, tc.conflict, tc.rev)
+		}
+	}
+}
