@@ -262,7 +262,7 @@ func (b *factsBuilder) op(r *history.Record) {
 		b.observedAt(r.Complete, r.Rev, sawAck, r.Client, r.Key)
 	}
 	switch {
-	case history.IsWrite(r.Op) && r.Value != "":
+	case history.IsWrite(r.Op): // a value, or a delete's marker (recorded since deletes kept their revision)
 		b.claim(r.Rev, r.Key, "a write's acknowledgement")
 	case r.Op == history.OpGet && r.Outcome == history.OK && r.Found:
 		b.claim(r.Rev, r.Key, "a get")

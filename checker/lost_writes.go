@@ -35,10 +35,10 @@ func (c *noLostWrites) add(g *keyGroup) {
 	watched := map[uint64]string{}
 	if finished && h.End.WatchComplete {
 		for _, w := range h.Watch {
-			watched[w.Rev] = w.Read
+			watched[w.Rev] = messageName(w.Read, w.Marker)
 		}
 		for _, s := range h.Stored {
-			watched[s.Rev] = s.Read
+			watched[s.Rev] = messageName(s.Read, s.Marker)
 		}
 	}
 	for _, op := range g.r.ops {
@@ -47,27 +47,28 @@ func (c *noLostWrites) add(g *keyGroup) {
 		}
 		c.acked++
 		f, ok := final[op.Key]
+		wrote, name := writtenMessage(op), writeName(op)
 		if other, ok := elsewhere(op); ok {
-			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but revision %d holds %s", op.Op, op.Value, op.Client, op.Rev, op.Rev, other))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but revision %d holds %s", name, op.Client, op.Rev, op.Rev, other))
 			continue
 		}
 		switch {
 		case !finished:
-		case h.End.WatchComplete && watched[op.Rev] != op.Value:
+		case h.End.WatchComplete && watched[op.Rev] != wrote:
 			// every sequence was seen (by the watcher or in the stream after
 			// the run), and this write's was not where it was acknowledged
-			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d never appeared in the stream", op.Op, op.Value, op.Client, op.Rev))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d never appeared in the stream", name, op.Client, op.Rev))
 		case ok && op.TTL > 0 && f.Invoke > op.Invoke+op.TTL:
 			// Its TTL may have run out before the final read (the server
 			// stamps a write after its invocation and keeps it TTL from
 			// then): removed, revealing what the key held before or leaving
 			// a marker that may itself have expired by now.
 		case !ok || (!f.Found && f.Marker == ""):
-			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q has no message at all", op.Op, op.Value, op.Client, op.Rev, op.Key))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q has no message at all", name, op.Client, op.Rev, op.Key))
 		case f.Rev < op.Rev:
-			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but key %q ends at revision %d", op.Op, op.Value, op.Client, op.Rev, op.Key, f.Rev))
-		case f.Rev == op.Rev && f.Read != op.Value:
-			c.lost = append(c.lost, fmt.Sprintf("%s %q by client %d acknowledged at revision %d, but the final message there is %q", op.Op, op.Value, op.Client, op.Rev, f.Read))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q ends at revision %d", name, op.Client, op.Rev, op.Key, f.Rev))
+		case f.Rev == op.Rev && messageName(f.Read, f.Marker) != wrote:
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but the final message there is %q", name, op.Client, op.Rev, messageName(f.Read, f.Marker)))
 		}
 	}
 }
@@ -82,10 +83,7 @@ func otherMessages(g *keyGroup) func(op *history.Record) (string, bool) {
 		if r.Rev == 0 || (!r.Found && r.Marker == "" && r.Read == "") {
 			return
 		}
-		cl := claim{key: r.Key, what: r.Read, by: by}
-		if r.Marker != "" {
-			cl.what = r.Marker + " marker"
-		}
+		cl := claim{key: r.Key, what: messageName(r.Read, r.Marker), by: by}
 		for _, c := range seen[r.Rev] {
 			if c.key == cl.key && c.what == cl.what {
 				return
@@ -117,7 +115,7 @@ func otherMessages(g *keyGroup) func(op *history.Record) (string, bool) {
 	}
 	return func(op *history.Record) (string, bool) {
 		for _, c := range seen[op.Rev] {
-			if c.key != op.Key || c.what != op.Value {
+			if c.key != op.Key || c.what != writtenMessage(op) {
 				return c.String(), true
 			}
 		}
@@ -156,4 +154,25 @@ func (c *noLostWrites) result() (CheckResult, []string) {
 		cr.Detail += " (the run did not finish: only the losses that other records prove are counted)"
 	}
 	return cr, notesFor(CheckNoLostWrites, c.lost)
+}
+
+// messageName names a stored message for comparison and notes: its value,
+// or its kind of marker ("del marker").
+func messageName(read, marker string) string {
+	if marker != "" {
+		return marker + " marker"
+	}
+	return read
+}
+
+// writtenMessage is the message a write left: its value, or a delete's
+// (purge's) marker.
+func writtenMessage(op *history.Record) string { return messageName(op.Value, markerOf(op.Op)) }
+
+// writeName names a write for a note: `put "c1-5"`, or `delete`.
+func writeName(op *history.Record) string {
+	if op.Value == "" {
+		return op.Op
+	}
+	return fmt.Sprintf("%s %q", op.Op, op.Value)
 }

@@ -46,10 +46,7 @@ func (c *revisionsUnique) add(g *keyGroup) {
 		if rev == 0 {
 			return
 		}
-		cl := claim{key: key, what: value, by: by}
-		if marker != "" {
-			cl.what = marker + " marker"
-		}
+		cl := claim{key: key, what: messageName(value, marker), by: by}
 		c.groupOf[key] = c.groups
 		switch prev, ok := byRev[rev]; {
 		case !ok:
@@ -67,9 +64,9 @@ func (c *revisionsUnique) add(g *keyGroup) {
 	}
 	for _, op := range g.r.ops {
 		switch {
-		case history.IsWrite(op.Op) && op.Rev != 0 && op.Value != "":
+		case history.IsWrite(op.Op) && op.Rev != 0:
 			c.acked++
-			add(op.Rev, op.Key, op.Value, "", source{op.Op + " by client", op.Client})
+			add(op.Rev, op.Key, op.Value, markerOf(op.Op), source{op.Op + " by client", op.Client})
 		case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
 			add(op.Rev, op.Key, op.Read, "", source{"get by client", op.Client})
 		}

@@ -47,35 +47,34 @@ func sequences(h *history.History) map[string]*keySequence {
 	// restricts where writes may be linearized, so a wrong acknowledgement
 	// here can fail a run, never pass one; where the watcher saw a
 	// conflicting message at the same revision, revisions-unique fails too.
-	add := func(m *history.Record, seenAt int64) {
-		if m.Rev == 0 || seen[m.Rev] {
+	add := func(key string, rev uint64, marker string, seenAt int64) {
+		if rev == 0 || seen[rev] {
 			return
 		}
-		seen[m.Rev] = true
-		byKey[m.Key] = append(byKey[m.Key], message{Rev: m.Rev, Marker: m.Marker, Seen: seenAt})
+		seen[rev] = true
+		byKey[key] = append(byKey[key], message{Rev: rev, Marker: marker, Seen: seenAt})
 	}
-	for i := range h.Watch {
-		add(&h.Watch[i], h.Watch[i].At)
+	for _, w := range h.Watch {
+		add(w.Key, w.Rev, w.Marker, w.At)
 	}
 	for _, list := range [][]history.Record{h.Stored, h.Final} {
-		for i := range list {
-			add(&list[i], 0)
+		for _, r := range list {
+			add(r.Key, r.Rev, r.Marker, 0)
 		}
 	}
 	for i := range h.Ops {
 		if op := &h.Ops[i]; op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
-			add(op, 0)
+			add(op.Key, op.Rev, markerOf(op.Op), 0) // a delete's revision is its marker's
 		}
 	}
 	// Then the other reads of what the stream held: each accounts for its
 	// revision in the facts, so it must fill its place here too.
-	for i := range h.Delivered {
-		d := &h.Delivered[i]
-		add(&history.Record{Key: d.Key, Rev: d.Rev, Marker: d.Marker}, d.At)
+	for _, d := range h.Delivered {
+		add(d.Key, d.Rev, d.Marker, d.At)
 	}
 	for _, list := range [][]history.Record{h.KeyHistory, h.Replicas} {
-		for i := range list {
-			add(&list[i], 0)
+		for _, r := range list {
+			add(r.Key, r.Rev, r.Marker, 0)
 		}
 	}
 	out := make(map[string]*keySequence, len(byKey))

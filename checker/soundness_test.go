@@ -404,3 +404,39 @@ func TestConflictOfServerTexts(t *testing.T) {
 		}
 	}
 }
+
+// Deletes and purges keep their marker's revision (the workload publishes
+// the marker as nats.go does and keeps the acknowledgement): they are
+// placed exactly and held to no-lost-writes like any write.
+func TestDeletesWithRevisions(t *testing.T) {
+	withRev := func(r history.Record, rev uint64) history.Record { r.Rev = rev; return r }
+	legal := hist(
+		put(1, "k", "v1", 1, at(0, 10)), withRev(del(2, "k", at(20, 30)), 2), put(1, "k", "v3", 3, at(40, 50)),
+		withRev(purge(2, "k", at(60, 70)), 4),
+		watch("k", "v1", 1, 11), watchMarker("k", history.MarkerDel, 2, 31), watch("k", "v3", 3, 51), watchMarker("k", history.MarkerPurge, 4, 71),
+		finalMarker("k", history.MarkerPurge, 4),
+	)
+	watchComplete(legal)
+	res, _ := runCheck(t, legal)
+	wantStatus(t, res, map[string]Status{CheckLinearizableWrites: Pass, CheckNoLostWrites: Pass, CheckRevisionsUnique: Pass, CheckRevisionOrder: Pass})
+	if c := checkNamed(t, res, CheckNoLostWrites); !strings.Contains(c.Detail, "4 acknowledged writes") {
+		t.Errorf("no-lost-writes counts the deletes: %s", c.Detail)
+	}
+
+	// The delete was acknowledged at 2, but the key ends at 1.
+	lost := hist(put(1, "k", "v1", 1, at(0, 10)), withRev(del(2, "k", at(20, 30)), 2), final("k", "v1", 1))
+	res, _ = runCheck(t, lost)
+	if c := checkNamed(t, res, CheckNoLostWrites); c.Result != Fail || !strings.Contains(c.Detail, `delete by client 2 acknowledged at revision 2, but key "k" ends at revision 1`) {
+		t.Errorf("lost delete: %s (%s)", c.Result, c.Detail)
+	}
+
+	// Revision 2 holds another key's value per a watcher: the delete's
+	// marker is not there.
+	other := hist(put(1, "k", "v1", 1, at(0, 10)), withRev(del(2, "k", at(20, 30)), 2), put(3, "j", "x", 3, at(40, 50)),
+		finalMarker("k", history.MarkerDel, 2), final("j", "x", 3))
+	other.Watch = append(other.Watch, watch("j", "y", 2, 35))
+	res, _ = runCheck(t, other)
+	if c := checkNamed(t, res, CheckNoLostWrites); c.Result != Fail || !strings.Contains(c.Detail, "delete by client 2 acknowledged at revision 2, but revision 2 holds") {
+		t.Errorf("another message at the delete's revision: %s (%s)", c.Result, c.Detail)
+	}
+}

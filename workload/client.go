@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -162,15 +163,7 @@ func (c *Client) execute(ctx context.Context, rec *history.Record, payload []byt
 		}
 		rec.Rev, err = c.kv.Create(ctx, rec.Key, payload, opts...)
 	case history.OpDelete, history.OpPurge:
-		var opts []jetstream.KVDeleteOpt
-		if rec.HasExpect {
-			opts = append(opts, jetstream.LastRevision(rec.ExpectRev))
-		}
-		if rec.Op == history.OpPurge {
-			err = c.kv.Purge(ctx, rec.Key, opts...)
-		} else {
-			err = c.kv.Delete(ctx, rec.Key, opts...)
-		}
+		rec.Rev, err = c.publishMarker(ctx, rec)
 	case history.OpGet:
 		if rec.Path == history.PathLeader {
 			var last history.Record
@@ -195,13 +188,42 @@ func (c *Client) learn(rec *history.Record) {
 		return
 	}
 	switch {
+	case rec.Op == history.OpGet && !rec.Found, rec.Op == history.OpDelete, rec.Op == history.OpPurge:
+		// The key is gone: the next write to it starts afresh (a marker's
+		// revision is recorded, not expected).
+		delete(c.lastRev, rec.Key)
 	case rec.Rev != 0:
 		c.lastRev[rec.Key] = rec.Rev
-	case rec.Op == history.OpGet && !rec.Found, rec.Op == history.OpDelete, rec.Op == history.OpPurge:
-		// The key is gone; its marker's revision is unknown to us.
-		delete(c.lastRev, rec.Key)
 	}
 }
+
+// publishMarker is nats.go's Delete or Purge (jetstream/kv.go, v1.55.0):
+// the same message to the same subject — a "KV-Operation: DEL" or "PURGE"
+// marker, a purge rolling up the subject, LastRevision as the expected
+// last subject sequence — so the server sees what an application's delete
+// sends. Unlike nats.go it keeps the acknowledgement's sequence: the
+// marker's revision, which lets the checker place the delete exactly and
+// hold it to no-lost-writes like any write.
+func (c *Client) publishMarker(ctx context.Context, rec *history.Record) (uint64, error) {
+	msg := nats.NewMsg(cluster.Subject(c.bucket, rec.Key))
+	if rec.Op == history.OpPurge {
+		msg.Header.Set(kvOperation, "PURGE")
+		msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	} else {
+		msg.Header.Set(kvOperation, "DEL")
+	}
+	if rec.HasExpect {
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rec.ExpectRev, 10))
+	}
+	ack, err := c.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// kvOperation is the header nats.go marks a delete or purge with.
+const kvOperation = "KV-Operation"
 
 // publishWithTTL is Put (no precondition) or Update (expected last
 // revision) with a per-message TTL: what renews a lease or touches a

@@ -76,7 +76,7 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 // A marker the server placed itself (a key's TTL ran out) names its reason
 // instead; it is read the way nats.go reads it.
 func markerOf(h nats.Header) string {
-	switch strings.ToUpper(h.Get("KV-Operation")) {
+	switch strings.ToUpper(h.Get(kvOperation)) {
 	case "DEL":
 		return history.MarkerDel
 	case "PURGE":
