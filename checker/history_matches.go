@@ -84,7 +84,7 @@ func (c *historyMatches) add(g *keyGroup) {
 				bad("has %q at revision %d, which no operation wrote", e.Read, e.Rev)
 			case w.Key != key:
 				bad("has %q, written to key %q", e.Read, w.Key)
-			case w.Rev != 0 && w.Rev != e.Rev:
+			case !r.sameWrite(w, e.Rev):
 				bad("has %q at revision %d, acknowledged at %d", e.Read, e.Rev, w.Rev)
 			}
 		}

@@ -34,7 +34,7 @@ func (c *readsValid) add(g *keyGroup) {
 			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q from a %s that failed (%s)", who, r.Key, r.Read, w.Op, w.ErrClass))
 		case w.Invoke > r.Complete:
 			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q before its %s by client %d was invoked", who, r.Key, r.Read, w.Op, w.Client))
-		case w.Rev != 0 && w.Rev != r.Rev:
+		case !g.r.sameWrite(w, r.Rev):
 			c.bad = append(c.bad, fmt.Sprintf("%s of key %q returned %q at revision %d; the write got revision %d", who, r.Key, r.Read, r.Rev, w.Rev))
 		}
 	}

@@ -15,6 +15,9 @@ type Resolution struct {
 	// FailedButSeen counts creates reported as failed whose value is in the
 	// stream anyway; see resolve.
 	FailedButSeen int `json:"failed_but_seen,omitempty"`
+	// WroteTwice counts creates whose value is in the stream twice, before
+	// and after a delete of the key; see wroteTwice.
+	WroteTwice int `json:"wrote_twice,omitempty"`
 }
 
 // plus adds o's counts to r (nil: none yet) and returns the sum.
@@ -26,6 +29,7 @@ func (r *Resolution) plus(o *Resolution) *Resolution {
 	r.NotHappened += o.NotHappened
 	r.StillUnknown += o.StillUnknown
 	r.FailedButSeen += o.FailedButSeen
+	r.WroteTwice += o.WroteTwice
 	return r
 }
 
@@ -37,14 +41,26 @@ type sighting struct {
 
 // observations indexes what the server actually stored: every value a
 // watcher delivered, the final reads returned, or the stream (its History(),
-// a replica) still held after the run.
-func observations(h *history.History) map[string]sighting {
-	seen := make(map[string]sighting, len(h.Watch)+len(h.Final))
+// a replica) still held after the run — its first sighting, and in again
+// each other revision it was seen at, first sighting of each (values are
+// unique, so only a create that wrote twice puts one there; see wroteTwice).
+func observations(h *history.History) (seen map[string]sighting, again map[string]map[uint64]int64) {
+	seen = make(map[string]sighting, len(h.Watch)+len(h.Final))
+	again = map[string]map[uint64]int64{}
 	add := func(value string, rev uint64, at int64) {
 		if value == "" {
 			return
 		}
-		if s, ok := seen[value]; !ok || at < s.at {
+		s, ok := seen[value]
+		if ok && s.rev != rev {
+			if again[value] == nil {
+				again[value] = map[uint64]int64{}
+			}
+			if a, ok := again[value][rev]; !ok || at < a {
+				again[value][rev] = at
+			}
+		}
+		if !ok || at < s.at {
 			seen[value] = sighting{rev: rev, at: at}
 		}
 	}
@@ -78,7 +94,7 @@ func observations(h *history.History) map[string]sighting {
 			add(r.Read, r.Rev, r.Invoke)
 		}
 	}
-	return seen
+	return seen, again
 }
 
 // seenByGets adds to seen the values of refused writes that a get returned
@@ -127,6 +143,23 @@ type resolved struct {
 	// refusalsDefinite). In ops they are unknown writes that happened.
 	refused       int
 	refusedStored []refusal
+	// twice: for a create that wrote its value twice, the value and the
+	// revision of its first write (the create itself holds the second).
+	twice map[string]uint64
+}
+
+// createdTwice: value sits at revisions a and b because its create wrote
+// it twice.
+func (r *resolved) createdTwice(value string, a, b uint64) bool {
+	first, ok := r.twice[value]
+	return ok && (a == first || b == first)
+}
+
+// sameWrite: revision rev holds the message of w (an acknowledged or
+// resolved write, found by its value) — at w's revision, or at the first
+// one of a create that wrote twice.
+func (r *resolved) sameWrite(w *history.Record, rev uint64) bool {
+	return w.Rev == 0 || w.Rev == rev || r.twice[w.Value] == rev
 }
 
 // refusal is a refused write whose value the stream holds: op is the
@@ -145,8 +178,9 @@ type refusal struct {
 // retainedWindow). Deletes carry no value and stay unknown. Unknowns that did
 // not happen are dropped from the ops.
 func resolve(h *history.History, f *facts) resolved {
-	seen := observations(h)
+	seen, again := observations(h)
 	seenByGets(h, seen)
+	var markers map[string][]uint64
 	complete := h.End != nil && h.End.WatchComplete
 	window := retainedWindow(h, f)
 	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]*history.Record, 0, len(h.Ops))}
@@ -177,6 +211,30 @@ func resolve(h *history.History, f *facts) resolved {
 		}
 		if op.Outcome == history.Fail && history.IsWrite(op.Op) {
 			r.refused++
+		}
+		if others, ok := again[op.Value]; ok && wasSeen && op.Op == history.OpCreate && op.Outcome != history.Fail {
+			if markers == nil {
+				markers = markersOf(h) // rare: only now
+			}
+			if first, second, ok := wroteTwice(op, s, others, markers); ok {
+				count(op.Op).WroteTwice++
+				if r.twice == nil {
+					r.twice = map[string]uint64{}
+				}
+				r.twice[op.Value] = first.rev
+				// The first request's write, before the create itself (its
+				// client goes on under a new Porcupine id: see toOperations).
+				w := *op
+				w.Outcome, w.Rev, w.Complete, w.ErrClass, w.Error = history.Unknown, first.rev, max(first.at, op.Invoke), "", ""
+				r.ops = append(r.ops, &w)
+				if op.Outcome == history.Unknown {
+					count(op.Op).Happened++
+					c := changed()
+					c.Rev, c.Complete = second.rev, max(second.at, op.Invoke)
+				}
+				r.ops = append(r.ops, op)
+				continue
+			}
 		}
 		switch {
 		case op.Op == history.OpCreate && op.Outcome == history.Fail && wasSeen:
@@ -227,6 +285,62 @@ func resolve(h *history.History, f *facts) resolved {
 		r.resolveDeletes()
 	}
 	return r
+}
+
+// wroteTwice: a create whose value was seen at two revisions wrote it
+// twice, nats.go's way. Create sends Update(key, 0); on any error it reads
+// the key and, if the last message is a marker, sends Update(key, marker's
+// revision). A first request that wrote but whose answer was lost (the
+// connection dropped; the context lives on), followed by another client's
+// delete, leads the read to the marker and the retry to write the value a
+// second time. So only when a delete (purge) marker of the key sits
+// between the two revisions, and an acknowledged create returned the
+// second. It returns the two sightings in revision order: seen is the
+// value's first sighting, others its sightings at other revisions.
+func wroteTwice(op *history.Record, seen sighting, others map[uint64]int64, markers map[string][]uint64) (first, second sighting, ok bool) {
+	if len(others) != 1 {
+		return first, second, false // one revision, or more than two
+	}
+	for rev, at := range others {
+		first, second = seen, sighting{rev: rev, at: at}
+	}
+	if second.rev < first.rev {
+		first, second = second, first
+	}
+	if op.Outcome == history.OK && op.Rev != second.rev {
+		return first, second, false
+	}
+	for _, m := range markers[op.Key] {
+		if m > first.rev && m < second.rev {
+			return first, second, true
+		}
+	}
+	return first, second, false
+}
+
+// markersOf lists, per key, the revisions some record shows a delete or
+// purge marker at (unsorted; only wroteTwice asks, rarely).
+func markersOf(h *history.History) map[string][]uint64 {
+	out := map[string][]uint64{}
+	add := func(key string, rev uint64, marker string) {
+		if marker != "" && rev != 0 {
+			out[key] = append(out[key], rev)
+		}
+	}
+	for _, list := range [][]history.Record{h.Watch, h.Stored, h.Final, h.KeyHistory, h.Replicas} {
+		for _, r := range list {
+			add(r.Key, r.Rev, r.Marker)
+		}
+	}
+	for _, d := range h.Delivered {
+		add(d.Key, d.Rev, d.Marker)
+	}
+	for _, op := range h.Ops {
+		if op.Outcome == history.OK && op.Rev != 0 {
+			add(op.Key, op.Rev, markerOf(op.Op))
+		}
+	}
+	return out
 }
 
 // resolveDeletes settles unknown deletes and purges the one way their lack

@@ -440,3 +440,36 @@ func TestDeletesWithRevisions(t *testing.T) {
 		t.Errorf("another message at the delete's revision: %s (%s)", c.Result, c.Detail)
 	}
 }
+
+// nats.go's Create is two requests: a first that wrote but whose answer was
+// lost, another client's delete, and the retry over that marker write the
+// value twice. That is not two messages claiming one value; anything else
+// putting a create's value at two revisions still is.
+func TestCreateWritesTwiceAroundADelete(t *testing.T) {
+	withRev := func(r history.Record, rev uint64) history.Record { r.Rev = rev; return r }
+	build := func(between history.Record, betweenWatch history.Record) *history.History {
+		h := hist(
+			put(1, "k", "v0", 1, at(0, 10)), withRev(del(1, "k", at(12, 15)), 2),
+			create(2, "k", "c", 5, at(20, 80)),
+			get(4, "k", "c", 3, at(25, 28)),
+			between,
+			watch("k", "v0", 1, 11), watchMarker("k", history.MarkerDel, 2, 16), watch("k", "c", 3, 24), betweenWatch, watch("k", "c", 5, 60),
+			final("k", "c", 5),
+		)
+		return watchComplete(h)
+	}
+	res, _ := runCheck(t, build(withRev(del(3, "k", at(30, 35)), 4), watchMarker("k", history.MarkerDel, 4, 36)))
+	wantStatus(t, res, map[string]Status{CheckLinearizableWrites: Pass, CheckLinearizableReads: Pass, CheckRevisionsUnique: Pass, CheckReadsValid: Pass, CheckNoLostWrites: Pass})
+	if got := res.Resolution[history.OpCreate]; got == nil || got.WroteTwice != 1 {
+		t.Errorf("resolution of creates: %+v, want one that wrote twice", got)
+	}
+	if c := checkNamed(t, res, CheckRevisionsUnique); !strings.Contains(c.Detail, "1 creates wrote their value twice") {
+		t.Errorf("revisions-unique says %q", c.Detail)
+	}
+
+	// A value between them, not a marker: the retry could not have run.
+	res, _ = runCheck(t, build(put(3, "k", "x", 4, at(30, 35)), watch("k", "x", 4, 36)))
+	if c := checkNamed(t, res, CheckRevisionsUnique); c.Result != Fail {
+		t.Errorf("no delete between: revisions-unique %s (%s)", c.Result, c.Detail)
+	}
+}

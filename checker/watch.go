@@ -310,7 +310,7 @@ func (c *watchNoPhantoms) add(g *keyGroup) {
 			c.problems = append(c.problems, fmt.Sprintf("watcher %d: value %q delivered for key %q, written to %q", d.Watcher, d.Read, d.Key, w.Key))
 		case d.At < w.Invoke:
 			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at %.3fs, before its %s was invoked at %.3fs", d.Watcher, d.Key, d.Read, sec(d.At), w.Op, sec(w.Invoke)))
-		case w.Outcome == history.OK && w.Rev != 0 && w.Rev != d.Rev:
+		case w.Outcome == history.OK && !g.r.sameWrite(w, d.Rev):
 			c.problems = append(c.problems, fmt.Sprintf("watcher %d, key %q: value %q delivered at revision %d, acknowledged at %d", d.Watcher, d.Key, d.Read, d.Rev, w.Rev))
 		case w.Outcome == history.Fail && w.Op != history.OpCreate:
 			// A create's second request (after a delete marker) can land

@@ -132,6 +132,9 @@ func resolutionLine(s *Summary) string {
 		if r.FailedButSeen > 0 {
 			part += fmt.Sprintf(" (+%d reported failed but found in the stream)", r.FailedButSeen)
 		}
+		if r.WroteTwice > 0 {
+			part += fmt.Sprintf(" (+%d wrote their value twice, around a delete)", r.WroteTwice)
+		}
 		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
