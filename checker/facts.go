@@ -20,6 +20,10 @@ type facts struct {
 	// the stream's last sequence after the run, is accounted for — so each
 	// key's whole message sequence is known (see sequences).
 	seqsKnown bool
+	// highest is the highest revision any record showed: the stream's end
+	// is at least there, whatever its last sequence read after the run
+	// says.
+	highest uint64
 	// known[i] is the highest revision known to exist (acknowledged or
 	// seen by the recording watcher) before millisecond i+1 of the run;
 	// see window.
@@ -291,6 +295,7 @@ func (b *factsBuilder) account(rev uint64) {
 	if rev == 0 {
 		return
 	}
+	b.highest = max(b.highest, rev)
 	if rev > maxFactRev {
 		b.tooHigh = true
 		return
@@ -303,7 +308,6 @@ func (b *factsBuilder) account(rev uint64) {
 		b.seen[word] |= 1 << (rev % 64)
 		b.count++
 	}
-	b.highest = max(b.highest, rev)
 }
 
 func (b *factsBuilder) knownAt(at int64, rev uint64) {
@@ -318,6 +322,7 @@ func (b *factsBuilder) knownAt(at int64, rev uint64) {
 // was killed).
 func (b *factsBuilder) done(end *history.End) facts {
 	b.f.seqsKnown = !b.tooHigh && b.count == b.highest && reachesStreamEnd(end, b.highest)
+	b.f.highest = b.highest
 	for i := 1; i < len(b.f.known); i++ {
 		b.f.known[i] = max(b.f.known[i], b.f.known[i-1])
 	}

@@ -181,7 +181,11 @@ func resolve(h *history.History, f *facts) resolved {
 	seen, again := observations(h)
 	seenByGets(h, seen)
 	var markers map[string][]uint64
-	complete := h.End != nil && h.End.WatchComplete
+	// A complete watch says every sequence up to the last one read after
+	// the run was seen. A revision seen above it (a write that landed after
+	// that read) shows the end was not the end: what else landed there is
+	// unknown, so absence proves nothing.
+	complete := h.End != nil && h.End.WatchComplete && f.highest <= h.End.LastSeq
 	window := retainedWindow(h, f)
 	r := resolved{counts: map[string]*Resolution{}, early: map[string]string{}, ops: make([]*history.Record, 0, len(h.Ops))}
 	count := func(op string) *Resolution {

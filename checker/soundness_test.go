@@ -473,3 +473,29 @@ func TestCreateWritesTwiceAroundADelete(t *testing.T) {
 		t.Errorf("no delete between: revisions-unique %s (%s)", c.Result, c.Detail)
 	}
 }
+
+// The stream's last sequence read after the run is not the end of time: a
+// revision seen above it (a write that landed after that read) shows more
+// may have landed there, so a complete watch up to it no longer proves
+// that an unseen write did not happen.
+func TestRevisionAboveTheLastSequence(t *testing.T) {
+	build := func(lateRev uint64) *history.History {
+		h := watchComplete(hist(
+			put(1, "k", "v1", 1, at(0, 10)), put(1, "k", "v2", 2, at(20, 30)),
+			unknown(put(2, "k", "u", 0, at(40, 0))),
+			put(3, "j", "late", lateRev, at(50, 60)),
+			watch("k", "v1", 1, 11), watch("k", "v2", 2, 31),
+			final("k", "v2", 2), final("j", "late", lateRev),
+		))
+		h.End.LastSeq = 3
+		return h
+	}
+	res, _ := runCheck(t, build(3))
+	if got := *res.Resolution[history.OpPut]; got.NotHappened != 1 {
+		t.Fatalf("everything within the last sequence: %+v, want 1 not happened", got)
+	}
+	res, _ = runCheck(t, build(5))
+	if got := *res.Resolution[history.OpPut]; got != (Resolution{StillUnknown: 1}) {
+		t.Errorf("a revision above the last sequence: %+v, want still unknown", got)
+	}
+}
