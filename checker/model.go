@@ -147,7 +147,8 @@ func step(s keyState, in *kvInput, out *kvOutput) (bool, keyState) {
 			may, mustFail = s.revMayBe(in.Expect), s.revMustDiffer(in.Expect)
 		}
 		if in.Seq != nil && s.RevExact && out.Outcome != history.Fail {
-			// Deletes return no revision; the known sequence supplies it.
+			// A delete without a revision (nats.go's Delete returns none;
+			// older histories) takes it from the known sequence.
 			m, ok := s.nextMarker(in)
 			if !ok || (out.Rev != 0 && out.Rev != m.Rev) {
 				may = false

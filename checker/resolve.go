@@ -175,7 +175,7 @@ type refusal struct {
 // the stream, since otherwise it may have been written and then discarded by
 // the bucket's history limit or a purge — or if the messages the stream held
 // after the run cover every revision the write could have had (see
-// retainedWindow). Deletes carry no value and stay unknown. Unknowns that did
+// retainedWindow). Deletes carry no value: see resolveDeletes. Unknowns that did
 // not happen are dropped from the ops.
 func resolve(h *history.History, f *facts) resolved {
 	seen, again := observations(h)

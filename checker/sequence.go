@@ -95,8 +95,8 @@ func sequences(h *history.History) map[string]*keySequence {
 // reachesStreamEnd: the run finished and what was seen reaches the stream's
 // last sequence as it stood after the run. Every sequence up to the highest
 // seen, and up to that one: then every message is known, markers of
-// acknowledged deletes included (they carry no revision to fill a gap
-// with). A killed run has no end record, and a run that could not read the
+// acknowledged deletes included (in histories from before deletes kept
+// their revision, nothing else fills such a gap). A killed run has no end record, and a run that could not read the
 // stream's last sequence does not know it: their tails may hold markers
 // nobody saw, and pinning would wrongly refuse those deletes.
 func reachesStreamEnd(end *history.End, highest uint64) bool {
