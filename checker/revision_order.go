@@ -21,11 +21,13 @@ const CheckRevisionOrder = "revision-order"
 type revisionOrder struct {
 	writes   int
 	problems []string
+	skips    []string // the recording watcher's, see recordingWatcherSkips
 	f        *facts
 }
 
 func (c *revisionOrder) add(g *keyGroup) {
 	c.f = g.f
+	c.skips = append(c.skips, recordingWatcherSkips(g)...)
 	for _, op := range g.r.ops {
 		// A write with a revision: acknowledged, or resolved from the
 		// stream (an unknown outcome, a refusal that was stored).
@@ -51,7 +53,7 @@ func (c *revisionOrder) result() (CheckResult, []string) {
 	if c.f != nil {
 		disorder, disordered = c.f.disorderOf(true)
 	}
-	if len(c.problems) > 0 || disordered > 0 {
+	if len(c.problems) > 0 || disordered > 0 || len(c.skips) > 0 {
 		cr.Result = Fail
 		var parts []string
 		if len(c.problems) > 0 {
@@ -60,8 +62,11 @@ func (c *revisionOrder) result() (CheckResult, []string) {
 		if disordered > 0 {
 			parts = append(parts, fmt.Sprintf("the recording watcher delivered %d revisions out of stream order; first: %s", disordered, disorder[0]))
 		}
+		if len(c.skips) > 0 {
+			parts = append(parts, fmt.Sprintf("the recording watcher skipped %d revisions the stream still held; first: %s", len(c.skips), c.skips[0]))
+		}
 		cr.Detail = strings.Join(parts, "; ")
-		return cr, notesFor(CheckRevisionOrder, append(c.problems, disorder...))
+		return cr, notesFor(CheckRevisionOrder, append(append(c.problems, disorder...), c.skips...))
 	}
 	cr.Result = Pass
 	cr.Detail = fmt.Sprintf("%d writes each got a revision above every revision seen (acknowledged, read or delivered, any key) before they were invoked", c.writes)

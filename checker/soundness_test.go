@@ -381,6 +381,22 @@ func TestWatcherSkipsOnlyWhatTheStreamDropped(t *testing.T) {
 	if c := checkNamed(t, res, CheckWatchComplete); c.Result != Pass {
 		t.Errorf("skipped once dropped: %s (%s)\n%s", c.Result, c.Detail, dump(res))
 	}
+
+	// The recording watcher is held to the same, in revision-order.
+	recording := func(fifthAt int64) *history.History {
+		h := build(fifthAt)
+		h.Meta.Watchers, h.Delivered = nil, nil
+		h.Watch = []history.Record{watch("k", "v1", 1, 11), watch("k", "v2", 2, 31), watch("k", "v4", 4, 90), watch("k", "v5", 5, max(fifthAt+11, 91))}
+		return h
+	}
+	res, _ = runCheck(t, recording(200))
+	if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Fail || !strings.Contains(c.Detail, "the recording watcher skipped 1 revisions the stream still held") {
+		t.Errorf("the recording watcher skipped while held: %s (%s)", c.Result, c.Detail)
+	}
+	res, _ = runCheck(t, recording(62))
+	if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Pass {
+		t.Errorf("the recording watcher skipped once dropped: %s (%s)", c.Result, c.Detail)
+	}
 }
 
 // conflictOf on the texts real refusals carry (nats.go v1.55.0 wrapping).

@@ -33,16 +33,36 @@ type delivery struct {
 	at   int64
 }
 
-// illegalSkips lists, for each watcher and key of the group, the revisions
-// the watcher skipped while the stream still held them.
+// illegalSkips lists, for each of the scenario's watchers and each key of
+// the group, the revisions the watcher skipped while the stream still held
+// them.
 func illegalSkips(g *keyGroup) []string {
+	if g.h.Meta == nil {
+		return nil
+	}
+	return skipsOf(g, g.h.Meta.Watchers, g.h.Delivered)
+}
+
+// recordingWatcherSkips is illegalSkips for the recording watcher: a watch
+// of every key from the bucket's first revision on (IncludeHistory).
+func recordingWatcherSkips(g *keyGroup) []string {
+	deliveries := make([]history.Delivery, len(g.h.Watch))
+	for i, w := range g.h.Watch {
+		deliveries[i] = history.DeliveryOf(w)
+	}
+	return skipsOf(g, []history.WatcherSpec{{ID: 0, Mode: history.WatchHistory}}, deliveries)
+}
+
+// skipsOf checks the deliveries of the given watchers, in the order each
+// received them.
+func skipsOf(g *keyGroup, watchers []history.WatcherSpec, deliveries []history.Delivery) []string {
 	h := g.h
-	if g.r.seqs == nil || h.Meta == nil || h.Meta.History < 1 {
+	if g.r.seqs == nil || h.Meta == nil || h.Meta.History < 1 || len(watchers) == 0 {
 		return nil
 	}
 	byWatcher := map[int][]delivery{}
 	delivered := map[int]map[uint64]bool{}
-	for _, d := range h.Delivered {
+	for _, d := range deliveries {
 		list := byWatcher[d.Watcher]
 		upTo := d.Rev
 		if n := len(list); n > 0 {
@@ -66,9 +86,15 @@ func illegalSkips(g *keyGroup) []string {
 		}
 		return minTime // not known: stored from the start, which calls no skip illegal
 	}
+	// A revision records place in two keys fails revisions-unique; which
+	// key's message it is, a group of keys cannot tell.
+	contested := map[uint64]bool{}
+	for _, x := range g.f.crossKey {
+		contested[x.rev] = true
+	}
 	depth := h.Meta.History
 	var problems []string
-	for _, w := range h.Meta.Watchers {
+	for _, w := range watchers {
 		list := byWatcher[w.ID]
 		if len(list) == 0 {
 			continue
@@ -83,7 +109,7 @@ func illegalSkips(g *keyGroup) []string {
 			}
 			msgs := seq.ordered()
 			for i, m := range msgs {
-				if m.Rev <= owedAbove || delivered[w.ID][m.Rev] {
+				if m.Rev <= owedAbove || delivered[w.ID][m.Rev] || contested[m.Rev] {
 					continue
 				}
 				// When the watcher went past m: its first delivery above.
@@ -105,8 +131,12 @@ func illegalSkips(g *keyGroup) []string {
 					}
 				}
 				if !gone {
-					problems = append(problems, fmt.Sprintf("watcher %d, key %q: skipped revision %d, still in the stream when the watcher went past it at %.3fs (%d newer messages of the key by then; the bucket keeps %d)",
-						w.ID, key, m.Rev, float64(passed)/1e9, newer, depth))
+					who := fmt.Sprintf("watcher %d", w.ID)
+					if w.ID == 0 {
+						who = "the recording watcher"
+					}
+					problems = append(problems, fmt.Sprintf("%s, key %q: skipped revision %d, still in the stream when the watcher went past it at %.3fs (%d newer messages of the key by then; the bucket keeps %d)",
+						who, key, m.Rev, float64(passed)/1e9, newer, depth))
 				}
 			}
 		}
