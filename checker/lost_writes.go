@@ -47,9 +47,9 @@ func (c *noLostWrites) add(g *keyGroup) {
 		}
 		c.acked++
 		f, ok := final[op.Key]
-		wrote, name := writtenMessage(op), writeName(op)
+		wrote := writtenMessage(op)
 		if other, ok := elsewhere(op); ok {
-			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but revision %d holds %s", name, op.Client, op.Rev, op.Rev, other))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but revision %d holds %s", writeName(op), op.Client, op.Rev, op.Rev, other))
 			continue
 		}
 		switch {
@@ -57,18 +57,18 @@ func (c *noLostWrites) add(g *keyGroup) {
 		case h.End.WatchComplete && watched[op.Rev] != wrote:
 			// every sequence was seen (by the watcher or in the stream after
 			// the run), and this write's was not where it was acknowledged
-			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d never appeared in the stream", name, op.Client, op.Rev))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d never appeared in the stream", writeName(op), op.Client, op.Rev))
 		case ok && op.TTL > 0 && f.Invoke > op.Invoke+op.TTL:
 			// Its TTL may have run out before the final read (the server
 			// stamps a write after its invocation and keeps it TTL from
 			// then): removed, revealing what the key held before or leaving
 			// a marker that may itself have expired by now.
 		case !ok || (!f.Found && f.Marker == ""):
-			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q has no message at all", name, op.Client, op.Rev, op.Key))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q has no message at all", writeName(op), op.Client, op.Rev, op.Key))
 		case f.Rev < op.Rev:
-			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q ends at revision %d", name, op.Client, op.Rev, op.Key, f.Rev))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q ends at revision %d", writeName(op), op.Client, op.Rev, op.Key, f.Rev))
 		case f.Rev == op.Rev && messageName(f.Read, f.Marker) != wrote:
-			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but the final message there is %q", name, op.Client, op.Rev, messageName(f.Read, f.Marker)))
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but the final message there is %q", writeName(op), op.Client, op.Rev, messageName(f.Read, f.Marker)))
 		}
 	}
 }

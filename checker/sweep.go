@@ -273,14 +273,13 @@ func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput, out 
 	if out.CurRev != 0 {
 		// The server named the key's revision: that message was written
 		// before the refusal returned (see casWrite; the refusal may come
-		// later, from a stale leader). The rest as for any refusal.
+		// later, from a stale leader). The rest as for any refusal; fits
+		// keeps it from a slot before that message.
 		j, ok := s.index[out.CurRev]
 		if !ok || (in.Op != history.OpCreate && out.CurRev == in.Expect) {
 			return false
 		}
 		s.hi[j] = min(s.hi[j], op.Return)
-		s.flexible = append(s.flexible, i)
-		return true
 	}
 	k := 0 // the message the refusal must not see: a create's "nothing yet"
 	if in.Op != history.OpCreate {
