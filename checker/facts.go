@@ -2,6 +2,9 @@ package checker
 
 import (
 	"fmt"
+	"math"
+	"sort"
+	"time"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -47,6 +50,50 @@ type facts struct {
 	// many in all per watcher.
 	disorder      []disorder
 	disorderCount map[int]int
+	// timelines: per watcher (0: the recording watcher), how far it had
+	// got in the stream by when — what the skip rule asks (watch_skips.go),
+	// the same for every group of keys.
+	timelines map[int]*watchTimeline
+}
+
+// watchTimeline is how far one watcher had got in the stream: by the end
+// of 10 ms step bucket[i] it had delivered up to revision upTo[i] (an
+// entry only where that grew, so a watcher costs at most 1.2 kB a second).
+type watchTimeline struct {
+	first  uint64 // the first revision it delivered
+	bucket []uint32
+	upTo   []uint64
+}
+
+// timelineStep is a watch timeline's resolution: a watcher is taken to
+// have gone past a revision at the end of the step it did, which only
+// counts more messages as stored by then (see watch_skips.go).
+const timelineStep = 10 * int64(time.Millisecond)
+
+// add notes a delivery of rev at time at.
+func (tl *watchTimeline) add(rev uint64, at int64) {
+	b := uint32(min(max(at, 0)/timelineStep, math.MaxUint32))
+	n := len(tl.bucket)
+	switch {
+	case n == 0:
+		tl.first = rev
+		tl.bucket, tl.upTo = append(tl.bucket, b), append(tl.upTo, rev)
+	case rev <= tl.upTo[n-1]:
+	case b <= tl.bucket[n-1]:
+		tl.upTo[n-1] = rev
+	default:
+		tl.bucket, tl.upTo = append(tl.bucket, b), append(tl.upTo, rev)
+	}
+}
+
+// passed is when the watcher had delivered something above rev (false: it
+// never did).
+func (tl *watchTimeline) passed(rev uint64) (int64, bool) {
+	i := sort.Search(len(tl.upTo), func(i int) bool { return tl.upTo[i] > rev })
+	if i == len(tl.upTo) {
+		return 0, false
+	}
+	return (int64(tl.bucket[i]) + 1) * timelineStep, true
 }
 
 // disorder is a delivery that came after a higher or equal revision of
@@ -142,7 +189,7 @@ type factsBuilder struct {
 }
 
 func newFactsBuilder() *factsBuilder {
-	return &factsBuilder{f: facts{gets: map[string]int{}, disorderCount: map[int]int{}}, keyIDs: map[string]uint32{}, last: map[int]lastDelivery{}}
+	return &factsBuilder{f: facts{gets: map[string]int{}, disorderCount: map[int]int{}, timelines: map[int]*watchTimeline{}}, keyIDs: map[string]uint32{}, last: map[int]lastDelivery{}}
 }
 
 // maxKnownMs bounds the timeline (about 4.6 hours, 134 MB): a later time
@@ -186,6 +233,12 @@ func (b *factsBuilder) delivered(rev uint64, key string, at int64, watcher int) 
 	}
 	b.claim(rev, key, "a watcher")
 	b.observedAt(at, rev, sawDelivery, watcher, key)
+	tl := b.f.timelines[watcher]
+	if tl == nil {
+		tl = &watchTimeline{}
+		b.f.timelines[watcher] = tl
+	}
+	tl.add(rev, at)
 	// Within a key the watch checks see the order themselves.
 	if prev, ok := b.last[watcher]; ok && rev <= prev.rev && key != prev.key {
 		b.f.disorderCount[watcher]++

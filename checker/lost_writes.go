@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -41,6 +42,7 @@ func (c *noLostWrites) add(g *keyGroup) {
 			watched[s.Rev] = messageName(s.Read, s.Marker)
 		}
 	}
+	expiry := ttlWritesOf(g.r.ops)
 	for _, op := range g.r.ops {
 		if !history.IsWrite(op.Op) || op.Outcome != history.OK || op.Rev == 0 {
 			continue
@@ -58,11 +60,14 @@ func (c *noLostWrites) add(g *keyGroup) {
 			// every sequence was seen (by the watcher or in the stream after
 			// the run), and this write's was not where it was acknowledged
 			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d never appeared in the stream", writeName(op), op.Client, op.Rev))
-		case ok && op.TTL > 0 && f.Invoke > op.Invoke+op.TTL:
-			// Its TTL may have run out before the final read (the server
-			// stamps a write after its invocation and keeps it TTL from
-			// then): removed, revealing what the key held before or leaving
-			// a marker that may itself have expired by now.
+		case ok && expiry.expiredBefore(op, f.Invoke):
+			// Its TTL, or that of a later write of the key, may have run out
+			// before the final read (the server stamps a write after its
+			// invocation and keeps it TTL from then): removed, revealing
+			// what the key held before or leaving a marker that may itself
+			// have expired by now; and a later write can have pushed this
+			// one out of the key's history first (a lease released by a
+			// delete, then taken by a TTL create that expired).
 		case !ok || (!f.Found && f.Marker == ""):
 			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but key %q has no message at all", writeName(op), op.Client, op.Rev, op.Key))
 		case f.Rev < op.Rev:
@@ -175,4 +180,58 @@ func writeName(op *history.Record) string {
 		return op.Op
 	}
 	return fmt.Sprintf("%s %q", op.Op, op.Value)
+}
+
+// ttlWrites are, per key, the writes that asked for a TTL (any outcome but
+// a definite failure), by invocation, with the earliest expiry from each
+// one on: enough to tell whether one invoked at or after a given write
+// expired before a given time.
+type ttlWrites map[string]*keyTTLWrites
+
+type keyTTLWrites struct {
+	invoke        []int64
+	earliestAfter []int64 // earliestAfter[i]: min(invoke+TTL) over writes i..
+}
+
+func ttlWritesOf(ops []*history.Record) ttlWrites {
+	out := ttlWrites{}
+	for _, op := range ops {
+		if op.TTL > 0 && history.IsWrite(op.Op) && op.Outcome != history.Fail {
+			k := out[op.Key]
+			if k == nil {
+				k = &keyTTLWrites{}
+				out[op.Key] = k
+			}
+			k.invoke = append(k.invoke, op.Invoke)
+			k.earliestAfter = append(k.earliestAfter, op.Invoke+op.TTL)
+		}
+	}
+	for _, k := range out {
+		sort.Sort(byInvoke{k})
+		for i := len(k.invoke) - 2; i >= 0; i-- {
+			k.earliestAfter[i] = min(k.earliestAfter[i], k.earliestAfter[i+1])
+		}
+	}
+	return out
+}
+
+// expiredBefore: a TTL write of op's key invoked at or after op (op itself
+// included) may have expired by time at.
+func (t ttlWrites) expiredBefore(op *history.Record, at int64) bool {
+	k := t[op.Key]
+	if k == nil {
+		return false
+	}
+	i := sort.Search(len(k.invoke), func(i int) bool { return k.invoke[i] >= op.Invoke })
+	return i < len(k.invoke) && k.earliestAfter[i] < at
+}
+
+// byInvoke sorts a key's TTL writes (both slices) by invocation.
+type byInvoke struct{ k *keyTTLWrites }
+
+func (b byInvoke) Len() int           { return len(b.k.invoke) }
+func (b byInvoke) Less(i, j int) bool { return b.k.invoke[i] < b.k.invoke[j] }
+func (b byInvoke) Swap(i, j int) {
+	b.k.invoke[i], b.k.invoke[j] = b.k.invoke[j], b.k.invoke[i]
+	b.k.earliestAfter[i], b.k.earliestAfter[j] = b.k.earliestAfter[j], b.k.earliestAfter[i]
 }

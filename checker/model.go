@@ -217,6 +217,11 @@ func casWrite(s keyState, in *kvInput, out *kvOutput, may, mustFail, live bool) 
 			if (in.Op != history.OpCreate && out.CurRev == in.Expect) || (s.RevExact && out.CurRev > s.Rev) {
 				return false, s
 			}
+			if in.Seq != nil {
+				if _, ok := in.Seq.prev[out.CurRev]; !ok {
+					return false, s // not a message of this key
+				}
+			}
 		}
 		if !isConflictPossible(s, in, mustFail) {
 			return false, s

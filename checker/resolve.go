@@ -52,16 +52,31 @@ func observations(h *history.History) (seen map[string]sighting, again map[strin
 			return
 		}
 		s, ok := seen[value]
-		if ok && s.rev != rev {
-			if again[value] == nil {
-				again[value] = map[uint64]int64{}
-			}
-			if a, ok := again[value][rev]; !ok || at < a {
-				again[value][rev] = at
-			}
-		}
-		if !ok || at < s.at {
+		switch {
+		case !ok:
 			seen[value] = sighting{rev: rev, at: at}
+		case s.rev == rev:
+			seen[value] = sighting{rev: rev, at: min(at, s.at)}
+		default:
+			// Another revision: the earlier sighting stays first, the
+			// other goes to (or stays in) again, each revision's earliest.
+			others := again[value]
+			if others == nil {
+				others = map[uint64]int64{}
+				again[value] = others
+			}
+			if a, ok := others[rev]; ok {
+				at = min(at, a)
+			}
+			if at >= s.at {
+				others[rev] = at
+				break
+			}
+			seen[value] = sighting{rev: rev, at: at}
+			delete(others, rev)
+			if a, ok := others[s.rev]; !ok || s.at < a {
+				others[s.rev] = s.at
+			}
 		}
 	}
 	for _, w := range h.Watch {

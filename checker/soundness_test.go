@@ -515,3 +515,72 @@ func TestRevisionAboveTheLastSequence(t *testing.T) {
 		t.Errorf("a revision above the last sequence: %+v, want still unknown", got)
 	}
 }
+
+// When a watcher went past a revision is a fact of all its deliveries,
+// whatever keys a group holds: checked whole or in groups, the recording
+// watcher's skip of b's revision 2 (depth 1; b's next write came after the
+// watcher had delivered a's revision 3) fails revision-order alike.
+func TestWatcherSkipsWholeAndSplit(t *testing.T) {
+	h := watchComplete(hist(
+		put(1, "a", "a1", 1, at(0, 20)), put(2, "b", "b1", 2, at(40, 60)),
+		put(1, "a", "a2", 3, at(80, 100)), put(2, "b", "b2", 4, at(140, 160)),
+		watch("a", "a1", 1, 20), watch("a", "a2", 3, 120), watch("b", "b2", 4, 180),
+		final("a", "a2", 3), final("b", "b2", 4)))
+	h.Meta.History = 1
+	opts := Options{Timeout: 10 * time.Second}
+	for n, res := range map[int]*Result{1: Check(h, opts), 2: checkSplit(h, 2, opts)} {
+		if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Fail || !strings.Contains(c.Detail, "skipped revision 2") {
+			t.Errorf("%d groups: %s (%s)", n, c.Result, c.Detail)
+		}
+	}
+}
+
+// A create that wrote twice is recognised whichever record shows which
+// sighting first: here a scenario watcher saw the first write, and the
+// recording watcher, lagging, only the second.
+func TestCreateWritesTwiceSeenInAnyOrder(t *testing.T) {
+	withRev := func(r history.Record, rev uint64) history.Record { r.Rev = rev; return r }
+	for _, scenarioSeesThree := range []bool{false, true} {
+		h := watchComplete(hist(
+			create(1, "k", "v", 3, at(0, 5)), withRev(del(2, "k", at(2, 3)), 2), put(3, "k", "w", 4, at(6, 7)),
+			watch("k", "v", 3, 50), watch("k", "w", 4, 60),
+			final("k", "w", 4)))
+		h.Meta.History = 1
+		h.Meta.Watchers = []history.WatcherSpec{{ID: 1, Mode: history.WatchHistory}}
+		h.Delivered = []history.Delivery{
+			{Watcher: 1, Key: "k", Rev: 1, Read: "v", At: ms(1)},
+			{Watcher: 1, Key: "k", Rev: 2, Marker: history.MarkerDel, At: ms(4)},
+		}
+		if scenarioSeesThree {
+			h.Delivered = append(h.Delivered, history.Delivery{Watcher: 1, Key: "k", Rev: 3, Read: "v", At: ms(6)},
+				history.Delivery{Watcher: 1, Key: "k", Rev: 4, Read: "w", At: ms(8)})
+		}
+		res, _ := runCheck(t, h)
+		if c := checkNamed(t, res, CheckRevisionsUnique); c.Result != Pass {
+			t.Errorf("scenario watcher sees the second write too: %t: %s (%s)", scenarioSeesThree, c.Result, c.Detail)
+		}
+	}
+}
+
+// A lease released by a delete (which has its revision), then taken by a
+// TTL create that expired with its marker before the final read (history
+// 1): the delete was pushed out by the create, not lost.
+func TestReleasedLeaseThenExpired(t *testing.T) {
+	for _, release := range []string{history.OpDelete, history.OpPut} {
+		c1 := create(1, "l", "v1", 1, at(0, 1))
+		c1.TTL = int64(time.Second)
+		m := put(1, "l", "p", 2, at(2, 3))
+		if release == history.OpDelete {
+			m = delExpect(1, "l", 1, at(2, 3))
+			m.Rev = 2
+		}
+		c2 := create(2, "l", "v2", 3, at(4, 5))
+		c2.TTL = int64(time.Second)
+		h := hist(c1, m, c2, finalNone("l"))
+		h.Meta.History = 1
+		res, _ := runCheck(t, h)
+		if c := checkNamed(t, res, CheckNoLostWrites); c.Result != Pass {
+			t.Errorf("released by %s: %s (%s)", release, c.Result, c.Detail)
+		}
+	}
+}

@@ -18,20 +18,15 @@ import (
 //
 // Decided only where each key's whole message sequence is known (the key
 // sequences), for keys never written with a TTL (expiry removes messages
-// on its own), and for revisions above the first one the
-// watcher delivered in the group: before that, a latest or updates-only
-// watcher owes nothing, and nats.go may restart an updates-only watch that
-// has delivered nothing from the stream's new end. A newer message counts
-// as stored by a time unless its write was invoked after it (markers whose
+// on its own), and for revisions above the first one the watcher
+// delivered: before that, a latest or updates-only watcher owes nothing,
+// and nats.go may restart an updates-only watch that has delivered nothing
+// from the stream's new end. When the watcher went past a revision comes
+// from the facts' timeline of its deliveries of every key (the same in
+// every group of keys), rounded up to 10 ms. A newer message counts as
+// stored by a time unless its write was invoked after it (markers whose
 // delete is not known count as stored from the start): a skip is called
 // illegal only when it is.
-
-// delivery is one entry of a watcher, in the order it received them, with
-// the highest revision it had delivered so far.
-type delivery struct {
-	upTo uint64 // the highest revision delivered up to and including this one
-	at   int64
-}
 
 // illegalSkips lists, for each of the scenario's watchers and each key of
 // the group, the revisions the watcher skipped while the stream still held
@@ -40,39 +35,33 @@ func illegalSkips(g *keyGroup) []string {
 	if g.h.Meta == nil {
 		return nil
 	}
-	return skipsOf(g, g.h.Meta.Watchers, g.h.Delivered)
+	delivered := map[int]map[uint64]bool{}
+	for _, d := range g.h.Delivered {
+		if delivered[d.Watcher] == nil {
+			delivered[d.Watcher] = map[uint64]bool{}
+		}
+		delivered[d.Watcher][d.Rev] = true
+	}
+	return skipsOf(g, g.h.Meta.Watchers, delivered)
 }
 
 // recordingWatcherSkips is illegalSkips for the recording watcher: a watch
 // of every key from the bucket's first revision on (IncludeHistory).
 func recordingWatcherSkips(g *keyGroup) []string {
-	deliveries := make([]history.Delivery, len(g.h.Watch))
-	for i, w := range g.h.Watch {
-		deliveries[i] = history.DeliveryOf(w)
+	delivered := map[int]map[uint64]bool{0: {}}
+	for _, w := range g.h.Watch {
+		delivered[0][w.Rev] = true
 	}
-	return skipsOf(g, []history.WatcherSpec{{ID: 0, Mode: history.WatchHistory}}, deliveries)
+	return skipsOf(g, []history.WatcherSpec{{ID: 0, Mode: history.WatchHistory}}, delivered)
 }
 
-// skipsOf checks the deliveries of the given watchers, in the order each
-// received them.
-func skipsOf(g *keyGroup, watchers []history.WatcherSpec, deliveries []history.Delivery) []string {
+// skipsOf checks the given watchers on the group's keys: delivered holds
+// the revisions of those keys each one delivered; how far each had got in
+// the stream, and when, comes from the facts (all keys).
+func skipsOf(g *keyGroup, watchers []history.WatcherSpec, delivered map[int]map[uint64]bool) []string {
 	h := g.h
 	if g.r.seqs == nil || h.Meta == nil || h.Meta.History < 1 || len(watchers) == 0 {
 		return nil
-	}
-	byWatcher := map[int][]delivery{}
-	delivered := map[int]map[uint64]bool{}
-	for _, d := range deliveries {
-		list := byWatcher[d.Watcher]
-		upTo := d.Rev
-		if n := len(list); n > 0 {
-			upTo = max(upTo, list[n-1].upTo)
-		}
-		byWatcher[d.Watcher] = append(list, delivery{upTo: upTo, at: d.At})
-		if delivered[d.Watcher] == nil {
-			delivered[d.Watcher] = map[uint64]bool{}
-		}
-		delivered[d.Watcher][d.Rev] = true
 	}
 	invoked := map[uint64]int64{} // a message's writer's invocation
 	for _, op := range g.r.ops {
@@ -95,11 +84,11 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, deliveries []history.D
 	depth := h.Meta.History
 	var problems []string
 	for _, w := range watchers {
-		list := byWatcher[w.ID]
-		if len(list) == 0 {
+		tl := g.f.timelines[w.ID]
+		if tl == nil {
 			continue
 		}
-		owedAbove := list[0].upTo // the first revision it delivered here
+		owedAbove := tl.first
 		if w.Mode != history.WatchHistory {
 			owedAbove = max(owedAbove, w.Began())
 		}
@@ -113,11 +102,10 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, deliveries []history.D
 					continue
 				}
 				// When the watcher went past m: its first delivery above.
-				j := sort.Search(len(list), func(j int) bool { return list[j].upTo > m.Rev })
-				if j == len(list) {
+				passed, ok := tl.passed(m.Rev)
+				if !ok {
 					continue // it delivered nothing later: watch-complete's
 				}
-				passed := list[j].at
 				newer := 0
 				gone := false
 				for _, n := range msgs[i+1:] {
