@@ -14,9 +14,8 @@ import (
 // over every record, in memory bounded by the stream's length in revisions
 // and the run's in milliseconds, never by its operations.
 type facts struct {
-	anyTTL bool // some write asked for a per-message TTL
 	// ttlKeys: the keys some write asked a per-message TTL of (the
-	// linearizability checks leave them to ttl-expiry).
+	// linearizability checks leave them to ttl-expiry); see anyTTL.
 	ttlKeys map[string]bool
 	gets    map[string]int // answered gets, by read path
 	// seqsKnown: every stream sequence up to the highest seen, and up to
@@ -95,6 +94,9 @@ func (tl *watchTimeline) passed(rev uint64) (int64, bool) {
 	}
 	return (int64(tl.bucket[i]) + 1) * timelineStep, true
 }
+
+// anyTTL: some write asked for a per-message TTL.
+func (f *facts) anyTTL() bool { return len(f.ttlKeys) > 0 }
 
 // disorder is a delivery that came after a higher or equal revision of
 // another key, to the same watcher.
@@ -304,7 +306,6 @@ func (b *factsBuilder) keyID(key string) uint32 {
 
 func (b *factsBuilder) op(r *history.Record) {
 	if r.TTL > 0 {
-		b.f.anyTTL = true
 		if b.f.ttlKeys == nil {
 			b.f.ttlKeys = map[string]bool{}
 		}

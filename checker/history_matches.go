@@ -44,7 +44,7 @@ func (c *historyMatches) add(g *keyGroup) {
 	c.keys += len(keys)
 	writes := g.writes
 	acked := map[string][]*history.Record{}
-	anyTTL := g.f.anyTTL
+	anyTTL := g.f.anyTTL()
 	for _, op := range r.ops {
 		if op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
 			acked[op.Key] = append(acked[op.Key], op)

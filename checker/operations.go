@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/anishathalye/porcupine"
 
@@ -143,37 +141,20 @@ func input(r *history.Record, seqs map[string]*keySequence) kvInput {
 	return in
 }
 
-// wrongLastSequence is the server's text of a CAS refusal, 10071: "wrong
-// last sequence: N", N the key's last revision when the server compared.
-const wrongLastSequence = "wrong last sequence"
-
 // conflictOf reads a refused write's error: whether it is a conflict — the
 // precondition was evaluated and false — and the key's revision the server
 // named then (0: none). The text decides over the class recorded: a
-// "wrong last sequence" without a number is not taken for a comparison
-// (10164, on 2.12+, says so; 10071 always names the revision), so it is
-// busy rather than a conflict. A conflict without any server text (a
-// hand-built history) is a conflict at no named revision. Read by hand, not
-// by a regular expression: a long run has millions of refusals.
+// "wrong last sequence" that names no revision is not taken for a
+// comparison (history.WrongLastSequence), so it is busy rather than a
+// conflict. A conflict without any server text (a hand-built history) is
+// a conflict at no named revision.
 func conflictOf(r *history.Record) (conflict bool, curRev uint64) {
 	if r.ErrClass != history.ClassConflict {
 		return false, 0
 	}
-	i := strings.Index(r.Error, wrongLastSequence)
-	if i < 0 {
-		return true, 0
-	}
-	rest, ok := strings.CutPrefix(r.Error[i+len(wrongLastSequence):], ": ")
-	end := 0
-	for ok && end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	if end == 0 {
+	rev, named, found := history.WrongLastSequence(r.Error)
+	if found && !named {
 		return false, 0
 	}
-	n, err := strconv.ParseUint(rest[:end], 10, 64)
-	if err != nil {
-		return true, 0 // too large for a revision: a conflict naming none
-	}
-	return true, n
+	return true, rev
 }

@@ -341,24 +341,11 @@ func wroteTwice(op *history.Record, seen sighting, others map[uint64]int64, mark
 // purge marker at (unsorted; only wroteTwice asks, rarely).
 func markersOf(h *history.History) map[string][]uint64 {
 	out := map[string][]uint64{}
-	add := func(key string, rev uint64, marker string) {
-		if marker != "" && rev != 0 {
+	eachMessage(h, func(key string, rev uint64, marker string, _ int64) {
+		if marker != history.MarkerNone && rev != 0 {
 			out[key] = append(out[key], rev)
 		}
-	}
-	for _, list := range [][]history.Record{h.Watch, h.Stored, h.Final, h.KeyHistory, h.Replicas} {
-		for _, r := range list {
-			add(r.Key, r.Rev, r.Marker)
-		}
-	}
-	for _, d := range h.Delivered {
-		add(d.Key, d.Rev, d.Marker)
-	}
-	for _, op := range h.Ops {
-		if op.Outcome == history.OK && op.Rev != 0 {
-			add(op.Key, op.Rev, markerOf(op.Op))
-		}
-	}
+	})
 	return out
 }
 

@@ -9,10 +9,8 @@ import (
 // keySequence is the whole sequence of one key's messages, known when what
 // the run saw of the stream — the watchers' deliveries, the messages stored
 // after the run, the final reads, History(), the replicas and the revisions
-// acknowledged to writers — together holds every stream sequence up to the
-// highest one seen (facts.seqsKnown). Not gets: a get that returned a
-// message nothing else shows fails reads-valid, and must not also place a
-// message in a key's sequence.
+// acknowledged to writers (eachMessage) — together holds every stream
+// sequence up to the highest one seen (facts.seqsKnown).
 //
 // It lets the model place each write exactly: a write can only be the
 // message that follows the key's current one. Without it, writes whose
@@ -47,36 +45,13 @@ func sequences(h *history.History) map[string]*keySequence {
 	// restricts where writes may be linearized, so a wrong acknowledgement
 	// here can fail a run, never pass one; where the watcher saw a
 	// conflicting message at the same revision, revisions-unique fails too.
-	add := func(key string, rev uint64, marker string, seenAt int64) {
+	eachMessage(h, func(key string, rev uint64, marker string, seenAt int64) {
 		if rev == 0 || seen[rev] {
 			return
 		}
 		seen[rev] = true
 		byKey[key] = append(byKey[key], message{Rev: rev, Marker: marker, Seen: seenAt})
-	}
-	for _, w := range h.Watch {
-		add(w.Key, w.Rev, w.Marker, w.At)
-	}
-	for _, list := range [][]history.Record{h.Stored, h.Final} {
-		for _, r := range list {
-			add(r.Key, r.Rev, r.Marker, 0)
-		}
-	}
-	for i := range h.Ops {
-		if op := &h.Ops[i]; op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
-			add(op.Key, op.Rev, markerOf(op.Op), 0) // a delete's revision is its marker's
-		}
-	}
-	// Then the other reads of what the stream held: each accounts for its
-	// revision in the facts, so it must fill its place here too.
-	for _, d := range h.Delivered {
-		add(d.Key, d.Rev, d.Marker, d.At)
-	}
-	for _, list := range [][]history.Record{h.KeyHistory, h.Replicas} {
-		for _, r := range list {
-			add(r.Key, r.Rev, r.Marker, 0)
-		}
-	}
+	})
 	out := make(map[string]*keySequence, len(byKey))
 	for key, msgs := range byKey {
 		sort.Slice(msgs, func(i, j int) bool { return msgs[i].Rev < msgs[j].Rev })
@@ -90,6 +65,38 @@ func sequences(h *history.History) map[string]*keySequence {
 		out[key] = ks
 	}
 	return out
+}
+
+// eachMessage hands yield every message some record shows the stream held
+// (key, revision, marker or none, and when a watcher received it; 0 for
+// the others): the recording watcher's deliveries first, then the stream
+// after the run and the final reads, the acknowledged writes (a delete's
+// revision is its marker's), the scenario's watchers, History() and the
+// replicas. A revision may come more than once; sequences keeps the first.
+// Gets are not among them: a get naming a message nothing else shows fails
+// reads-valid, and must not also shape a key's sequence.
+func eachMessage(h *history.History, yield func(key string, rev uint64, marker string, seenAt int64)) {
+	for _, w := range h.Watch {
+		yield(w.Key, w.Rev, w.Marker, w.At)
+	}
+	for _, list := range [][]history.Record{h.Stored, h.Final} {
+		for _, r := range list {
+			yield(r.Key, r.Rev, r.Marker, 0)
+		}
+	}
+	for i := range h.Ops {
+		if op := &h.Ops[i]; op.Outcome == history.OK && op.Rev != 0 && history.IsWrite(op.Op) {
+			yield(op.Key, op.Rev, markerOf(op.Op), 0)
+		}
+	}
+	for _, d := range h.Delivered {
+		yield(d.Key, d.Rev, d.Marker, d.At)
+	}
+	for _, list := range [][]history.Record{h.KeyHistory, h.Replicas} {
+		for _, r := range list {
+			yield(r.Key, r.Rev, r.Marker, 0)
+		}
+	}
 }
 
 // reachesStreamEnd: the run finished and what was seen reaches the stream's

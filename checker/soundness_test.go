@@ -55,12 +55,7 @@ func TestRevisionOrder(t *testing.T) {
 // a fact of the whole history.
 func TestRevisionOrderAcrossGroups(t *testing.T) {
 	h := hist(put(1, "k1", "a", 5, at(0, 1)), put(2, "k2", "b", 4, at(3, 4)), final("k1", "a", 5), final("k2", "b", 4))
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	writeHistory(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, MemoryBudget: 2 * bytesPerRecord})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := checkFileInGroups(t, h, 2)
 	if res.Groups < 2 {
 		t.Fatalf("checked in %d group(s), want the two keys apart", res.Groups)
 	}
@@ -89,12 +84,7 @@ func TestLostWriteWhoseRevisionHoldsAnotherMessage(t *testing.T) {
 	if c.Result != Fail || !strings.Contains(c.Detail, `put "a" by client 1 acknowledged at revision 3, but revision 3 holds`) {
 		t.Errorf("checked whole: %s (%s)", c.Result, c.Detail)
 	}
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	writeHistory(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, MemoryBudget: 4 * bytesPerRecord})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res = checkFileInGroups(t, h, 4)
 	if c := checkNamed(t, res, CheckNoLostWrites); res.Groups < 2 || c.Result != Fail || !strings.Contains(c.Detail, `a message of key "k2"`) {
 		t.Errorf("checked in %d groups: %s (%s)", res.Groups, c.Result, c.Detail)
 	}
@@ -128,12 +118,7 @@ func TestRecordingWatcherOutOfStreamOrder(t *testing.T) {
 	if c := checkNamed(t, res, CheckRevisionOrder); c.Result != Fail || !strings.Contains(c.Detail, want) {
 		t.Errorf("checked whole: %s (%s)", c.Result, c.Detail)
 	}
-	path := filepath.Join(t.TempDir(), "history.jsonl")
-	writeHistory(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, MemoryBudget: 3 * bytesPerRecord})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res = checkFileInGroups(t, h, 3)
 	if c := checkNamed(t, res, CheckRevisionOrder); res.Groups < 2 || c.Result != Fail || !strings.Contains(c.Detail, want) {
 		t.Errorf("in %d groups: %s (%s)", res.Groups, c.Result, c.Detail)
 	}
@@ -583,4 +568,17 @@ func TestReleasedLeaseThenExpired(t *testing.T) {
 			t.Errorf("released by %s: %s (%s)", release, c.Result, c.Detail)
 		}
 	}
+}
+
+// checkFileInGroups checks h as `kvharness check` checks a file, with a
+// memory budget of records records, so that its keys fall in groups.
+func checkFileInGroups(t *testing.T, h *history.History, records int64) *Result {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	writeHistory(t, path, h)
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, MemoryBudget: records * bytesPerRecord})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

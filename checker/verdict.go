@@ -138,7 +138,7 @@ func shapeOf(h *history.History, f *facts) Shape {
 	if m := h.Meta; m != nil {
 		s = Shape{Replicas: m.Replicas, External: m.Mode == "external", Watchers: len(m.Watchers) > 0, Pattern: m.Pattern}
 	}
-	s.TTL = f.anyTTL
+	s.TTL = f.anyTTL()
 	gets := f.gets
 	s.LeaderReads, s.NoDirectReads = gets[history.PathLeader] > 0, gets[history.PathLeader] > 0 && gets[history.PathDirect] == 0
 	return s

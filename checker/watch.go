@@ -255,13 +255,8 @@ type markerKey struct{ key, marker string }
 func markerWriters(g *keyGroup) map[markerKey]int64 {
 	first := map[markerKey]int64{}
 	for _, op := range g.r.ops {
-		var m string
-		switch op.Op {
-		case history.OpDelete:
-			m = history.MarkerDel
-		case history.OpPurge:
-			m = history.MarkerPurge
-		default:
+		m := markerOf(op.Op)
+		if m == history.MarkerNone {
 			continue
 		}
 		if op.Outcome == history.Fail && !history.IsCASRefusal(op.ErrClass) {

@@ -1,5 +1,10 @@
 package history
 
+import (
+	"strconv"
+	"strings"
+)
+
 // The values record fields take beyond plain data: the names a scenario
 // file uses, the workload writes and the checker reads. One spelling each.
 
@@ -64,3 +69,33 @@ const (
 // another write to the key was in flight) — the API working as designed, so
 // error rates leave it out.
 func IsCASRefusal(class string) bool { return class == ClassConflict || class == ClassBusy }
+
+// wrongLastSequence is how the server words a CAS refusal, 10071 "wrong
+// last sequence: N" and 10164 "wrong last sequence".
+const wrongLastSequence = "wrong last sequence"
+
+// WrongLastSequence reads a CAS refusal's text: found, the text is one;
+// named, it names the key's revision the server compared against, rev
+// (10071 does on every release read here; 10164, a refusal that compared
+// nothing, does not). A number too large for a revision is named with rev
+// 0. Read by hand, not by a regular expression: the checker reads the
+// millions of refusals of a long run with it.
+func WrongLastSequence(text string) (rev uint64, named, found bool) {
+	i := strings.Index(text, wrongLastSequence)
+	if i < 0 {
+		return 0, false, false
+	}
+	rest, ok := strings.CutPrefix(text[i+len(wrongLastSequence):], ": ")
+	end := 0
+	for ok && end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	if end == 0 {
+		return 0, false, true
+	}
+	rev, err := strconv.ParseUint(rest[:end], 10, 64)
+	if err != nil {
+		rev = 0
+	}
+	return rev, true, true
+}

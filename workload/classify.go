@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -57,9 +56,6 @@ func Classify(op string, err error) (history.Outcome, string) {
 // may well have been the current one. It gets its own class so the checker
 // does not read it as "the revision differed". (Checked in classify_test.go
 // on v2.15.2.)
-// namesRevision: a refusal's description that names the key's revision.
-var namesRevision = regexp.MustCompile(`wrong last sequence: \d+`)
-
 var conflictCodes = map[jetstream.ErrorCode]bool{
 	jetstream.JSErrCodeStreamWrongLastSequence:         true,
 	jetstream.JSErrCodeStreamWrongLastSequenceConstant: true,
@@ -76,8 +72,10 @@ func classOf(err error) string {
 	// on every release read here (2.9.20 to 2.15.2); one that names none is
 	// not taken for a comparison: busy, as 10164. The checker reads the
 	// same from the text.
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence && !namesRevision.MatchString(apiErr.Description) {
-		return history.ClassBusy
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		if _, named, _ := history.WrongLastSequence(apiErr.Description); !named {
+			return history.ClassBusy
+		}
 	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):

@@ -207,10 +207,10 @@ func (c *Client) learn(rec *history.Record) {
 func (c *Client) publishMarker(ctx context.Context, rec *history.Record) (uint64, error) {
 	msg := nats.NewMsg(cluster.Subject(c.bucket, rec.Key))
 	if rec.Op == history.OpPurge {
-		msg.Header.Set(kvOperation, "PURGE")
+		msg.Header.Set(kvOperation, kvPurge)
 		msg.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	} else {
-		msg.Header.Set(kvOperation, "DEL")
+		msg.Header.Set(kvOperation, kvDel)
 	}
 	if rec.HasExpect {
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rec.ExpectRev, 10))
@@ -222,8 +222,13 @@ func (c *Client) publishMarker(ctx context.Context, rec *history.Record) (uint64
 	return ack.Sequence, nil
 }
 
-// kvOperation is the header nats.go marks a delete or purge with.
-const kvOperation = "KV-Operation"
+// kvOperation is the header nats.go marks a delete or purge with, and its
+// two values.
+const (
+	kvOperation = "KV-Operation"
+	kvDel       = "DEL"
+	kvPurge     = "PURGE"
+)
 
 // publishWithTTL is Put (no precondition) or Update (expected last
 // revision) with a per-message TTL: what renews a lease or touches a

@@ -77,9 +77,9 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 // instead; it is read the way nats.go reads it.
 func markerOf(h nats.Header) string {
 	switch strings.ToUpper(h.Get(kvOperation)) {
-	case "DEL":
+	case kvDel:
 		return history.MarkerDel
-	case "PURGE":
+	case kvPurge:
 		return history.MarkerPurge
 	}
 	switch h.Get(jetstream.MarkerReasonHeader) {
