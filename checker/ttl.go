@@ -3,6 +3,7 @@ package checker
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -33,6 +34,11 @@ type ttlExpiry struct {
 	// leaderless); maxExcused is the latest of them.
 	excused    int
 	maxExcused time.Duration
+	// observed: the windows come from the stream's leadership as the run
+	// saw it (unled), not from its faults; gaps is the time between its
+	// stretches.
+	observed bool
+	gaps     time.Duration
 	// followed counts keys whose value was followed after the run
 	// (history.End.Expiry), gone those seen to go away; maxGone is the
 	// latest any went away after its expiry.
@@ -71,6 +77,30 @@ func leaderless(faults []history.Fault) [][2]int64 {
 	return out
 }
 
+// unled lists the windows, ns since run start, outside the stretches in
+// which the run saw the stream's leader in contact with a quorum
+// (history.Leadership): before the first, between two, after the last.
+// Each window reaches observedCatchUp past the stretch that ends it: the
+// leader, again able to commit, finds the overdue messages on its next
+// expiry pass (at most 250 ms apart for overdue ones, nats-server's
+// resetAgeChk) and the removal must commit.
+func unled(stretches []history.Leadership) [][2]int64 {
+	sorted := slices.Clone(stretches)
+	slices.SortFunc(sorted, func(a, b history.Leadership) int { return cmp.Compare(a.From, b.From) })
+	var out [][2]int64
+	var reach int64 // the run's start: nothing was known before
+	for _, s := range sorted {
+		if s.From > reach {
+			out = append(out, [2]int64{reach, s.From + int64(observedCatchUp)})
+		}
+		reach = max(reach, s.To)
+	}
+	return append(out, [2]int64{reach, math.MaxInt64})
+}
+
+// observedCatchUp: see unled.
+const observedCatchUp = time.Second
+
 // overlap is how much of [from, to] the windows cover (counting time that
 // several windows cover once).
 func overlap(windows [][2]int64, from, to int64) int64 {
@@ -105,7 +135,18 @@ func (c *ttlExpiry) add(g *keyGroup) {
 	if len(writes) == 0 {
 		return
 	}
+	// Where the run watched the stream's leadership, what it saw; else
+	// what its faults may have done.
 	faults := leaderless(h.Faults)
+	if h.Meta != nil && h.Meta.ObservesLeadership {
+		faults = unled(h.Leadership)
+		c.observed, c.gaps = true, 0
+		for _, w := range faults[:len(faults)-1] { // the last is after the last stretch
+			if w[0] > 0 { // not the start, before the first stretch
+				c.gaps += time.Duration(w[1]-w[0]) - observedCatchUp
+			}
+		}
+	}
 	check := func(r *history.Record, who func() string) {
 		if !r.Found {
 			return
@@ -181,9 +222,16 @@ func (c *ttlExpiry) result() (CheckResult, []string) {
 			detail += fmt.Sprintf(", the latest %s after its expiry", c.maxGone.Round(time.Millisecond))
 		}
 	}
-	if c.excused > 0 {
+	switch {
+	case c.excused > 0 && c.observed:
+		detail += fmt.Sprintf("; %d later than the tolerance but while the run saw no leader in contact with a quorum to remove them, or within %s after (up to %s after expiry)",
+			c.excused, observedCatchUp, c.maxExcused.Round(time.Millisecond))
+	case c.excused > 0:
 		detail += fmt.Sprintf("; %d later than the tolerance but within a fault that may have left the stream without a leader or quorum to remove them (up to %s after expiry)",
 			c.excused, c.maxExcused.Round(time.Millisecond))
+	}
+	if c.observed {
+		detail += fmt.Sprintf("; the stream was seen without a leader in contact with a quorum for %s of the run", c.gaps.Round(time.Millisecond))
 	}
 	if len(c.problems) > 0 {
 		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d reads returned a value more than %s past its TTL; ", len(c.problems), c.tol)+detail

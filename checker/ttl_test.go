@@ -2,7 +2,9 @@ package checker
 
 import (
 	"context"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +250,65 @@ func TestRecordedTTLFalseAlarm(t *testing.T) {
 	h.Faults = nil
 	if c := checkNamed(t, Check(h, Options{Timeout: 30 * time.Second}), CheckTTLExpiry); c.Result != Fail {
 		t.Errorf("without the faults' records: %s (%s), want fail", c.Result, c.Detail)
+	}
+}
+
+// Where the run watched the stream's leadership, ttl-expiry allows for the
+// time it saw no leader in contact with a quorum (plus observedCatchUp),
+// not for the faults' bound: the same late read passes when the stretches
+// show the leader cut off across the expiry, and fails when they show a
+// leader with its quorum throughout — a fault that did not cost the stream
+// its quorum (a follower's partition) excuses nothing.
+func TestTTLExpiryAllowsForObservedLeaderlessTime(t *testing.T) {
+	lease := withTTL(create(2, "k0000", "c2-50", 1, at(35_600, 35_689)), 2000) // expires 37.689 s
+	late := history.Record{Kind: history.KindFinal, Key: "k0000", Found: true, Read: "c2-50", Rev: 1,
+		Invoke: ms(40_293), Complete: ms(40_294)} // 2.604 s late
+	partition := history.Fault{Kind: "partition", Target: "n1", Start: ms(36_000), End: ms(39_000)}
+	run := func(stretches ...history.Leadership) *history.History {
+		h := patternRun(history.PatternLease, lease, late)
+		h.Faults = []history.Fault{partition}
+		h.Meta.ObservesLeadership = true
+		h.Leadership = stretches
+		return h
+	}
+	lead := func(from, to int64) history.Leadership {
+		return history.Leadership{Leader: "n1", From: ms(from), To: ms(to)}
+	}
+	// Cut off from its followers at 36.0 s, in contact again at 39.4 s.
+	res := wantCheck(t, run(lead(0, 36_000), lead(39_400, 45_000)), CheckTTLExpiry, Pass)
+	c := checkNamed(t, res, CheckTTLExpiry)
+	for _, want := range []string{"1 later than the tolerance but while the run saw no leader in contact with a quorum", "without a leader in contact with a quorum for 3.4s of the run"} {
+		if !strings.Contains(c.Detail, want) {
+			t.Errorf("detail lacks %q: %s", want, c.Detail)
+		}
+	}
+	// In contact throughout: the partition hit a follower, and the removal
+	// could commit.
+	wantCheck(t, run(lead(0, 45_000)), CheckTTLExpiry, Fail, []string{"final read", "2.604s past its expiry"})
+	// Back in contact at 37.9 s: 0.2 s of the lateness is leaderless, 1 s
+	// more is catching up, 1.4 s is left, past the 1 s tolerance.
+	wantCheck(t, run(lead(0, 37_700), lead(37_900, 45_000)), CheckTTLExpiry, Fail)
+	// A new leader elected is a stretch of its own: the time between the
+	// two counts whoever was leader.
+	elected := history.Leadership{Leader: "n2", From: ms(39_400), To: ms(45_000)}
+	wantCheck(t, run(lead(0, 36_000), elected), CheckTTLExpiry, Pass)
+	// Nothing observed after 36 s (the observer lost its connection): the
+	// late read is not held against the server.
+	wantCheck(t, run(lead(0, 36_000)), CheckTTLExpiry, Pass)
+}
+
+func TestUnledWindows(t *testing.T) {
+	s := func(from, to int64) history.Leadership { return history.Leadership{Leader: "n1", From: from, To: to} }
+	cu := int64(observedCatchUp)
+	got := unled([]history.Leadership{s(50, 60), s(-5, 20), s(10, 30)})
+	want := [][2]int64{{30, 50 + cu}, {60, math.MaxInt64}}
+	if !slices.Equal(got, want) {
+		t.Errorf("unled = %v, want %v", got, want)
+	}
+	if got := unled(nil); !slices.Equal(got, [][2]int64{{0, math.MaxInt64}}) {
+		t.Errorf("nothing observed: %v", got)
+	}
+	if got := unled([]history.Leadership{s(100, 200)}); got[0] != [2]int64{0, 100 + cu} {
+		t.Errorf("before the first stretch: %v", got)
 	}
 }

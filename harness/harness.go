@@ -108,6 +108,11 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	}
 	clock := workload.NewClock()
 	meta := bucket.meta(s, clock)
+	leadership, err := followLeadership(target, bucket, clock, out, opts.NoRecord, &cleanup)
+	if err != nil {
+		return recording{}, err
+	}
+	meta.ObservesLeadership = leadership != nil
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
 	fmt.Fprintf(opts.log(), "kvharness: running %s against %s servers (%s), results in %s\n",
 		s.Name, target.Mode, strings.Join(target.URLs, ","), dir)
@@ -146,6 +151,8 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	ttlTolerance := time.Duration(meta.TTLToleranceMs) * time.Millisecond
 	end := finalPhase(bucket, wc.Keys.Keys, load, wc.KeyTTL, ttlTolerance, rec.stats.Unknowns > 0, clock, out)
 	end.Interrupted = rec.interrupted
+	// After the last read of the final phase: the stretches cover it.
+	leadership.Stop()
 	out.Write(&history.Record{Kind: history.KindEnd, End: &end})
 	if err := out.Close(); err != nil {
 		return rec, fmt.Errorf("writing the history: %w", err)

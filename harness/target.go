@@ -111,3 +111,20 @@ func bucketName() string {
 	_, _ = rand.Read(b)
 	return "kvh_" + time.Now().UTC().Format("20060102_150405") + "_" + hex.EncodeToString(b)
 }
+
+// followLeadership follows the bucket stream's leadership through the run
+// on a connection of its own (see workload.Leadership); nil when nothing
+// is recorded.
+func followLeadership(target *cluster.Target, b *runBucket, clock workload.Clock, out *history.Writer, noRecord bool, cleanup *cleanups) (*workload.Leadership, error) {
+	if noRecord {
+		return nil, nil
+	}
+	nc, err := target.Connect("kvharness-leadership")
+	if err != nil {
+		return nil, err
+	}
+	cleanup.add(nc.Close)
+	l := workload.FollowLeadership(nc, cluster.StreamName(b.name), b.replicas, clock, out)
+	cleanup.add(l.Stop)
+	return l, nil
+}

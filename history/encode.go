@@ -12,7 +12,7 @@ import (
 // written by hand; meta and end lines, one each per run, go through
 // encoding/json.
 func appendRecord(b []byte, r *Record) []byte {
-	if r.Meta != nil || r.End != nil || r.Fault != nil || r.Node != "" {
+	if r.Meta != nil || r.End != nil || r.Fault != nil || r.Leadership != nil || r.Node != "" {
 		j, err := json.Marshal(r)
 		if err != nil {
 			panic(err) // plain structs of strings and numbers always marshal

@@ -45,7 +45,7 @@ func (h *History) Split(n int) []*History {
 // any per-key record is added: the run's meta line with only the group's
 // keys, its end and its faults.
 func (h *History) EmptyGroup(member func(key string) bool) *History {
-	g := &History{End: h.End, Faults: h.Faults, Truncated: h.Truncated, DamagedTail: h.DamagedTail}
+	g := &History{End: h.End, Faults: h.Faults, Leadership: h.Leadership, Truncated: h.Truncated, DamagedTail: h.DamagedTail}
 	if h.Meta != nil {
 		m := *h.Meta
 		m.Keys = nil

@@ -29,6 +29,9 @@ type History struct {
 	// record without a revision: read, and empty).
 	KeyHistory []Record
 	Faults     []Fault
+	// Leadership: the stretches in which the stream had a leader in
+	// contact with a quorum (when Meta.ObservesLeadership).
+	Leadership []Leadership
 	End        *End
 	// Truncated counts trailing lines that could not be parsed: the tail
 	// of a file whose writer was killed mid-line.
@@ -264,6 +267,10 @@ func (c *collector) add(rec *Record) {
 		case KindFault:
 			if rec.Fault != nil {
 				h.Faults = append(h.Faults, *rec.Fault)
+			}
+		case KindLeadership:
+			if rec.Leadership != nil {
+				h.Leadership = append(h.Leadership, *rec.Leadership)
 			}
 		case KindEnd:
 			h.End = rec.End

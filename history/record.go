@@ -31,7 +31,10 @@ const (
 	// order the client library returned them; a key whose History() was
 	// empty has one without a revision.
 	KindHistory Kind = "history"
-	KindEnd     Kind = "end" // last line of a run that ended normally or was interrupted cleanly
+	// KindLeadership is a stretch of the run in which the stream's leader
+	// was seen in contact with a quorum of its replicas (see Leadership).
+	KindLeadership Kind = "leadership"
+	KindEnd        Kind = "end" // last line of a run that ended normally or was interrupted cleanly
 )
 
 // Op names. Writes carry a unique value; reads name the write they saw.
@@ -98,10 +101,11 @@ type Record struct {
 	// replica
 	Node string `json:"node,omitempty"`
 
-	// meta / end / fault
-	Meta  *Meta  `json:"meta,omitempty"`
-	End   *End   `json:"end,omitempty"`
-	Fault *Fault `json:"fault,omitempty"`
+	// meta / end / fault / leadership
+	Meta       *Meta       `json:"meta,omitempty"`
+	End        *End        `json:"end,omitempty"`
+	Fault      *Fault      `json:"fault,omitempty"`
+	Leadership *Leadership `json:"leadership,omitempty"`
 }
 
 // Meta describes the run a history belongs to.
@@ -147,6 +151,12 @@ type Meta struct {
 	Harness string `json:"harness,omitempty"`
 	Host    string `json:"host,omitempty"`
 	CPUs    int    `json:"cpus,omitempty"`
+	// ObservesLeadership: the run asked the stream for its leader and
+	// replicas throughout (from before the clients started until the
+	// last read after the run) and wrote what it saw as leadership
+	// records; time outside them had no leader in contact with a quorum,
+	// as far as anyone could tell.
+	ObservesLeadership bool `json:"observes_leadership,omitempty"`
 }
 
 // Workload describes the load a run offered: two runs whose workloads
@@ -238,6 +248,20 @@ type Fault struct {
 	End    int64  `json:"end"`    // ns since run start: when it was healed
 	Detail string `json:"detail,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// Leadership is a stretch of the run in which Leader led the stream and was
+// in contact with a quorum of its replicas: every instant in [From, To] is
+// within leadershipGap of one at which the leader had last heard from
+// enough current replicas to commit (ns since run start). Those instants
+// come from the leader's own account of when it last heard from each
+// replica, not from when it was asked, so a leader cut off from its
+// followers ends its stretch when it lost them, however long it goes on
+// calling itself leader.
+type Leadership struct {
+	Leader string `json:"leader"`
+	From   int64  `json:"from"`
+	To     int64  `json:"to"`
 }
 
 // End closes a history. Its absence means the run was killed.

@@ -55,7 +55,7 @@ func Scan(r io.Reader, visit func(rec *Record) error) (truncated int, err error)
 					continue
 				}
 				delete(pendingWrites, started{rec.Client, rec.Invoke})
-			case KindMeta, KindWatch, KindHistory, KindFinal, KindStored, KindReplica, KindFault, KindEnd:
+			case KindMeta, KindWatch, KindHistory, KindFinal, KindStored, KindReplica, KindFault, KindLeadership, KindEnd:
 			default:
 				pending = fmt.Errorf("history line %d: unknown kind %q", line, rec.Kind)
 				continue

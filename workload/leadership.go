@@ -1,0 +1,164 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// Leadership follows the bucket's stream through the run: every
+// leadershipPoll it asks the stream for its cluster state over a connection
+// of its own, and writes the stretches in which a leader was in contact with
+// a quorum of current replicas as leadership records.
+//
+// What it measures is when the stream could commit, which is what removes a
+// key whose TTL ran out on a bucket with limit markers: the leader proposes
+// the removal (or the marker) and it takes effect once a quorum has it. A
+// fault that leaves no such leader delays expiry, and ttl-expiry allows for
+// the time outside these stretches (see checker/ttl.go).
+//
+// Each answer yields one instant known to be healthy: when the leader last
+// heard from the replica that completes its quorum (the answer's time minus
+// that replica's "active"). The request's send time is used as "now", so
+// the instant is never later than the truth. A stretch continues while such
+// instants follow one another within leadershipGap (a healthy leader hears
+// from its followers at least every heartbeat, 1 s) under the same leader;
+// unanswered polls do not end it, only the absence of fresh contact does.
+type Leadership struct {
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+const (
+	// leadershipPoll: how often the stream is asked. leadershipAsk bounds
+	// one question, so a cluster that does not answer costs polls, not the
+	// observer.
+	leadershipPoll = 250 * time.Millisecond
+	leadershipAsk  = time.Second
+	// leadershipGap: the longest pause between two instants of known
+	// contact that still counts as one stretch. nats-server's raft leader
+	// sends a heartbeat every second (hbIntervalDefault) and hears back
+	// from each live follower; half a second more absorbs scheduling.
+	leadershipGap = 1500 * time.Millisecond
+)
+
+// FollowLeadership starts following stream's leadership on nc (a
+// connection of its own, which reconnects to another node when its node
+// goes down) until Stop. replicas is the stream's replication factor.
+func FollowLeadership(nc *nats.Conn, stream string, replicas int, clock Clock, out *history.Writer) *Leadership {
+	l := &Leadership{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		var s stretcher
+		t := time.NewTicker(leadershipPoll)
+		defer t.Stop()
+		for {
+			sent := clock.Now()
+			if leader, at, ok := askLeadership(nc, stream, replicas, sent); ok {
+				if done := s.observe(leader, at); done != nil {
+					out.Write(&history.Record{Kind: history.KindLeadership, Leadership: done})
+				}
+			}
+			select {
+			case <-l.stop:
+				if last := s.flush(); last != nil {
+					out.Write(&history.Record{Kind: history.KindLeadership, Leadership: last})
+				}
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return l
+}
+
+// Stop ends the following and writes the stretch in progress. It may be
+// called more than once.
+func (l *Leadership) Stop() {
+	if l == nil {
+		return
+	}
+	l.stopOnce.Do(func() { close(l.stop) })
+	<-l.done
+}
+
+// stretcher joins instants of known contact into stretches.
+type stretcher struct{ cur *history.Leadership }
+
+// observe takes one healthy instant and returns the stretch it ended, if
+// any.
+func (s *stretcher) observe(leader string, at int64) *history.Leadership {
+	if c := s.cur; c != nil && c.Leader == leader && at-c.To <= int64(leadershipGap) {
+		c.To = max(c.To, at)
+		return nil
+	}
+	done := s.cur
+	s.cur = &history.Leadership{Leader: leader, From: at, To: at}
+	return done
+}
+
+func (s *stretcher) flush() *history.Leadership {
+	done := s.cur
+	s.cur = nil
+	return done
+}
+
+// streamInfo is the part of a $JS.API.STREAM.INFO answer the observer
+// reads (nats.go's StreamInfo has no error field, and its jetstream.Stream
+// asks twice).
+type streamInfo struct {
+	Error   *struct{ Code int } `json:"error"`
+	Cluster *struct {
+		Leader   string `json:"leader"`
+		Replicas []struct {
+			Current bool          `json:"current"`
+			Offline bool          `json:"offline"`
+			Active  time.Duration `json:"active"`
+		} `json:"replicas"`
+	} `json:"cluster"`
+}
+
+// askLeadership asks the stream once. ok: a leader answered that had heard
+// from a quorum; at is when it had (ns since run start).
+func askLeadership(nc *nats.Conn, stream string, replicas int, sent int64) (leader string, at int64, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), leadershipAsk)
+	defer cancel()
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+stream, nil)
+	if err != nil {
+		return "", 0, false
+	}
+	var info streamInfo
+	if json.Unmarshal(msg.Data, &info) != nil || info.Error != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+		return "", 0, false
+	}
+	at, ok = quorumContact(info, replicas, sent)
+	return info.Cluster.Leader, at, ok
+}
+
+// quorumContact is when the leader last heard from enough current replicas
+// to make a quorum with itself: the request's send time minus the
+// staleness of the replica that completes it.
+func quorumContact(info streamInfo, replicas int, sent int64) (int64, bool) {
+	need := replicas / 2 // followers beside the leader: a majority of replicas
+	if need == 0 {
+		return sent, true
+	}
+	var fresh []time.Duration
+	for _, r := range info.Cluster.Replicas {
+		if r.Current && !r.Offline {
+			fresh = append(fresh, r.Active)
+		}
+	}
+	if len(fresh) < need {
+		return 0, false
+	}
+	slices.Sort(fresh)
+	return sent - int64(fresh[need-1]), true
+}
