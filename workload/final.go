@@ -72,6 +72,31 @@ func ReadLast(ctx context.Context, nc *nats.Conn, bucket, key string) (history.R
 	return rec, nil
 }
 
+// HoldsFrom asks the stream leader (STREAM.MSG.GET, next_by_subj) whether
+// the bucket still holds any message at sequence seq or after. A reader
+// waiting for messages that were removed meanwhile (a TTL ran out, a
+// rollup or purge replaced them) learns from it that none will come.
+func HoldsFrom(ctx context.Context, nc *nats.Conn, bucket string, seq uint64) (bool, error) {
+	req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": cluster.Subject(bucket, ">")})
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+cluster.StreamName(bucket), req)
+	if err != nil {
+		return false, err
+	}
+	var resp msgGetResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return false, fmt.Errorf("bad STREAM.MSG.GET answer: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == 10037: // no message found
+		return false, nil
+	case resp.Error != nil:
+		return false, fmt.Errorf("STREAM.MSG.GET from %d: %s (%d)", seq, resp.Error.Description, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return false, fmt.Errorf("STREAM.MSG.GET from %d: empty answer", seq)
+	}
+	return resp.Message.Seq >= seq, nil
+}
+
 // markerOf reads the KV-Operation header: a delete or purge marker, or none.
 // A marker the server placed itself (a key's TTL ran out) names its reason
 // instead; it is read the way nats.go reads it.

@@ -211,15 +211,20 @@ func (l *Load) writeMeta() {
 	l.env.Out.Write(&history.Record{Kind: history.KindMeta, Meta: l.env.Meta})
 }
 
-// RecordingMissed waits (until ctx ends) for the recording watcher to
-// deliver sequence lastSeq, stops it, and returns the sequences up to
+// RecordingMissed waits (until ctx ends, or the stream holds nothing more
+// for it) for the recording watcher to deliver sequence lastSeq, stops it, and returns the sequences up to
 // lastSeq it did not deliver: all of them without a recording watcher.
 func (l *Load) RecordingMissed(ctx context.Context, lastSeq uint64) []SeqRange {
 	if l.watcher == nil {
 		return []SeqRange{{1, lastSeq}}
 	}
 	defer l.watcher.Stop()
-	return l.watcher.WaitFor(ctx, lastSeq)
+	return l.watcher.WaitFor(ctx, lastSeq, func(ctx context.Context, from uint64) bool {
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		held, err := HoldsFrom(hctx, l.env.Control, l.env.Bucket, from)
+		return held || err != nil // not knowing is no reason to stop waiting
+	})
 }
 
 // HasWatchers: some of the scenario's watchers started.

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -68,9 +69,17 @@ func (rw *RecordingWatcher) loop() {
 	}
 }
 
-// WaitFor waits until the watcher has delivered sequence seq, or ctx ends.
-// It returns the sequences up to seq that the watcher did not deliver.
-func (rw *RecordingWatcher) WaitFor(ctx context.Context, seq uint64) []SeqRange {
+// WaitFor waits until the watcher has delivered sequence seq, or ctx ends,
+// or — when holds says so — the stream no longer holds anything the
+// watcher has yet to deliver: messages removed before it reached them (TTLs
+// that ran out while its consumer was recreated after a fault) never come,
+// and waiting for them would let more of the bucket expire before the
+// final reads. holds is asked only after a second without progress. It
+// returns the sequences up to seq that the watcher did not deliver.
+func (rw *RecordingWatcher) WaitFor(ctx context.Context, seq uint64, holds func(ctx context.Context, from uint64) bool) []SeqRange {
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
+	var asked uint64
 wait:
 	for {
 		rw.mu.Lock()
@@ -81,6 +90,11 @@ wait:
 		}
 		select {
 		case <-rw.progress:
+		case <-idle.C:
+			if holds != nil && next == asked && !holds(ctx, next) {
+				break wait
+			}
+			asked = next
 		case <-ctx.Done():
 			break wait
 		case <-rw.done:

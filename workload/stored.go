@@ -28,8 +28,9 @@ func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, la
 		return seen, false, err
 	}
 	prefix := cluster.Subject(bucket, "")
-	empty := 0   // fetches in a row that brought nothing
-	refused := 0 // fetches in a row answered "no responders"
+	var next uint64 = 1 // the next sequence the dump can bring
+	empty := 0          // fetches in a row that brought nothing
+	refused := 0        // fetches in a row answered "no responders"
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -48,6 +49,7 @@ func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, la
 			}
 			out.Write(&rec)
 			seen[rec.Rev] = true
+			next = rec.Rev + 1
 			if rec.Rev >= lastSeq {
 				return seen, true, nil
 			}
@@ -76,11 +78,19 @@ func RecordStored(ctx context.Context, js jetstream.JetStream, bucket string, la
 			return seen, false, err
 		}
 		if n == 0 {
-			// Short of lastSeq and nothing came: we cannot tell a removed
-			// message from a slow server, so the dump does not count as
-			// complete (that would turn "not seen" into "did not happen").
-			// A server just restarted after a fault can take more than one
-			// fetch's wait to answer: a few tries first.
+			// Short of lastSeq and nothing came: either the stream no
+			// longer holds anything from next on (the last messages were
+			// removed: TTLs ran out, a purge), which the leader can say,
+			// or a server is slow. Only the first makes the dump complete:
+			// counting a slow server's silence would turn "not seen" into
+			// "did not happen". A server just restarted after a fault can
+			// take more than one fetch's wait to answer: a few tries.
+			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			held, err := HoldsFrom(hctx, js.Conn(), bucket, next)
+			cancel()
+			if err == nil && !held {
+				return seen, true, nil
+			}
 			if empty++; empty < storedEmptyFetches {
 				continue
 			}
