@@ -193,6 +193,7 @@ func TestReportRendersInBrowser(t *testing.T) {
 		ChecksHeader  string      `json:"checksHeader"`
 		NotApplicable string      `json:"notApplicable"`
 		PageWidth     float64     `json:"pageWidth"`
+		Leadership    string      `json:"leadership"`
 	}
 	info, err := chromedp.Run(bctx, chromedp.Evaluate[pageInfo](`(() => {
 		const text = (id) => ((document.getElementById(id) || {}).textContent || "").trim();
@@ -211,7 +212,8 @@ func TestReportRendersInBrowser(t *testing.T) {
 			workload: text("workload"), madeBy: text("made-by"),
 			files: Array.from(document.querySelectorAll("#files a")).map((a) => a.getAttribute("href")),
 			reported: text("reported"), checksHeader: head ? head.textContent : "",
-			notApplicable: text("not-applicable"), pageWidth: document.body.clientWidth};
+			notApplicable: text("not-applicable"), pageWidth: document.body.clientWidth,
+			leadership: text("leadership")};
 	})()`))
 	if err != nil {
 		t.Fatalf("reading the page: %v; %s", err, dump())
@@ -230,6 +232,12 @@ func TestReportRendersInBrowser(t *testing.T) {
 			t.Errorf("%d charts of op watch, want its latency (propagation) and its deliveries per second", watchCharts)
 		}
 		checkReportParts(t, info.Workload, info.MadeBy, info.Files, info.Reported, info.ChecksHeader, info.NotApplicable)
+		// The stream's leadership as the run saw it, in one line.
+		for _, want := range []string{"n1 0.0–2.0 s → n2 3.3–20.0 s", "1 leader change", "1.3 s without a leader that could commit"} {
+			if !strings.Contains(info.Leadership, want) {
+				t.Errorf("#leadership %q lacks %q", info.Leadership, want)
+			}
+		}
 	}
 	var total, latencyCharts, spectrum int
 	for _, c := range info.Charts {
@@ -516,7 +524,10 @@ func syntheticHistory(seed uint64) *history.History {
 			Harness: "commit 0123456789ab", Host: "ci-runner", CPUs: 2,
 		},
 		Faults: []history.Fault{{Kind: "pause", Target: "n1", Start: int64(2 * time.Second), End: int64(3 * time.Second)}},
+		// The paused leader's stretch ends as it stops; n2 leads after.
+		Leadership: []history.Leadership{{Leader: "n1", From: 0, To: int64(2 * time.Second)}, {Leader: "n2", From: int64(3300 * time.Millisecond), To: int64(20 * time.Second)}},
 	}
+	h.Meta.ObservesLeadership = true
 	// Recorded as operations complete.
 	sort.Slice(ops, func(i, j int) bool { return ops[i].rec.Complete < ops[j].rec.Complete })
 	var end int64

@@ -11,12 +11,13 @@ import (
 // Digest is what the summary and the report need of a history, gathered
 // as it is read — Observe sees every record in file order, Group each
 // group of keys the checker cuts it into, SetRun the run's meta line, end
-// and faults once read — so that a history of any length is summarized in
+// faults and leadership once read — so that a history of any length is summarized in
 // memory that grows with the run's seconds, never with its operations.
 type Digest struct {
 	Meta        *history.Meta
 	End         *history.End // Cut (or nil): the run was killed, or its file cut
 	Faults      []history.Fault
+	Leadership  []history.Leadership
 	DamagedTail string
 	Truncated   int // trailing lines dropped as unreadable
 
@@ -49,6 +50,7 @@ func (d *Digest) Observe(r *history.Record) {
 // faults and how the file ended.
 func (d *Digest) SetRun(whole *history.History) {
 	d.Meta, d.End, d.Faults, d.DamagedTail, d.Truncated = whole.Meta, whole.End, whole.Faults, whole.DamagedTail, whole.Truncated
+	d.Leadership = whole.Leadership
 	if d.Meta != nil {
 		d.prop.Watchers = len(d.Meta.Watchers)
 	}

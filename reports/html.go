@@ -53,7 +53,7 @@ type reportData struct {
 	Ops    []string
 	JS     template.JS
 	CSS    template.CSS
-	Charts template.JS // JSON: {series, spectra, faults, ops}
+	Charts template.JS // JSON: {series, spectra, faults, unled, ops}
 	// Checks that apply; NotApplicable names the others, on one line.
 	Checks        []checker.CheckResult
 	NotApplicable []string
@@ -124,6 +124,9 @@ func WriteHTML(dir string, s *Summary) error {
 		"spectra": spectra(s.latency),
 		"faults":  s.Faults,
 		"ops":     figures(s),
+	}
+	if s.Leadership != nil {
+		charts["unled"] = s.Leadership.WithoutQuorum
 	}
 	b, err := json.Marshal(charts)
 	if err != nil {

@@ -4,11 +4,13 @@
 package reports
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,7 +30,11 @@ type Summary struct {
 	DurationSec         float64               `json:"duration_sec"`
 	Target              TargetSummary         `json:"target"`
 	Faults              []Fault               `json:"faults"`
-	Pacing              string                `json:"pacing"`
+	// Leadership: the bucket stream's leadership as the run observed it;
+	// absent where it was not (histories from before, external runs
+	// re-checked from such histories).
+	Leadership *Leadership `json:"stream_leadership,omitempty"`
+	Pacing     string      `json:"pacing"`
 	// LateOps: open loop, ops that started more than 1 ms behind schedule
 	// because every client was busy (never silently dropped).
 	LateOps int64 `json:"late_ops"`
@@ -101,6 +107,50 @@ type Fault struct {
 	Error    string  `json:"error,omitempty"`
 }
 
+// Leadership sums up the leadership records (history.Leadership): the
+// stretches in which a leader was in contact with a quorum of the stream's
+// replicas, the windows between them (no leader could commit, as far as
+// the run could tell), and how often the leader changed.
+type Leadership struct {
+	Stretches        []Stretch `json:"stretches"`
+	WithoutQuorum    []Window  `json:"without_quorum"`
+	WithoutQuorumSec float64   `json:"without_quorum_sec"`
+	LeaderChanges    int       `json:"leader_changes"`
+}
+
+// Stretch is one leadership record, in seconds since the run started.
+type Stretch struct {
+	Leader  string  `json:"leader"`
+	FromSec float64 `json:"from_sec"`
+	ToSec   float64 `json:"to_sec"`
+}
+
+// Window is a span of the run, in seconds since it started.
+type Window struct {
+	StartSec float64 `json:"start_sec"`
+	EndSec   float64 `json:"end_sec"`
+}
+
+func leadershipOf(stretches []history.Leadership) *Leadership {
+	sorted := slices.Clone(stretches)
+	slices.SortFunc(sorted, func(a, b history.Leadership) int { return cmp.Compare(a.From, b.From) })
+	l := &Leadership{Stretches: []Stretch{}, WithoutQuorum: []Window{}}
+	var reach int64
+	for i, st := range sorted {
+		l.Stretches = append(l.Stretches, Stretch{Leader: st.Leader, FromSec: float64(st.From) / 1e9, ToSec: float64(st.To) / 1e9})
+		if i > 0 && st.From > reach {
+			w := Window{StartSec: float64(reach) / 1e9, EndSec: float64(st.From) / 1e9}
+			l.WithoutQuorum = append(l.WithoutQuorum, w)
+			l.WithoutQuorumSec += w.EndSec - w.StartSec
+		}
+		if i > 0 && st.Leader != sorted[i-1].Leader {
+			l.LeaderChanges++
+		}
+		reach = max(reach, st.To)
+	}
+	return l
+}
+
 // Input is what a summary is made from.
 type Input struct {
 	Digest *Digest // what the report needs of the history
@@ -157,6 +207,9 @@ func Build(in Input) *Summary {
 	if lat == nil {
 		lat = latency.Merge(d.latency) // watch propagation is added below, as for run histograms
 		s.LatencySource = "history (invoke to complete)"
+	}
+	if d.Meta != nil && d.Meta.ObservesLeadership {
+		s.Leadership = leadershipOf(d.Leadership)
 	}
 	for _, f := range d.Faults {
 		s.Faults = append(s.Faults, Fault{Kind: f.Kind, Target: f.Target, StartSec: float64(f.Start) / 1e9, EndSec: float64(f.End) / 1e9,
