@@ -55,6 +55,11 @@ func (s *Summary) WriteText(w io.Writer) {
 		for _, f := range s.Faults {
 			fmt.Fprintf(w, "  %6.1fs-%6.1fs  %-16s %-9s %s\n", f.StartSec, f.EndSec, f.Kind, f.Target, faultOutcome(f))
 		}
+		// Under faults, what they cost the stream: the time no leader
+		// could commit.
+		if l := s.Leadership; l != nil {
+			fmt.Fprintf(w, "stream leadership: %d leader change(s), %.1fs without a leader in contact with a quorum\n", l.LeaderChanges, l.WithoutQuorumSec)
+		}
 	}
 
 	fmt.Fprintln(w)

@@ -50,10 +50,17 @@ func TestFaultMixHealsAndConverges(t *testing.T) {
 	if kinds["heal"] != 1 || s.Faults[len(s.Faults)-1].Kind != "heal" || len(s.Faults) < 4 {
 		t.Errorf("faults %+v: want 3+ faults, then the heal", s.Faults)
 	}
-	for _, want := range []string{"faults:", "heal"} {
+	for _, want := range []string{"faults:", "heal", "stream leadership: "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// The leadership the run observed: a step-down hands it to another
+	// node, a stretch of its own.
+	if l := s.Leadership; l == nil || len(l.Stretches) == 0 {
+		t.Errorf("stream_leadership %+v: want the stretches observed", l)
+	} else if kinds["leader-stepdown"] > 0 && l.LeaderChanges == 0 {
+		t.Errorf("stream_leadership %+v: a step-down happened, yet no leader change was seen", l)
 	}
 	for _, c := range []string{"replicas-converge", "bucket-intact"} {
 		if got := checkResult(s, c); got != "pass" {

@@ -196,7 +196,11 @@ type summary struct {
 		Replicas      int    `json:"replicas"`
 		ServerVersion string `json:"server_version"`
 	} `json:"target"`
-	Faults []struct{ Kind, Target, Detail string } `json:"faults"`
+	Faults     []struct{ Kind, Target, Detail string } `json:"faults"`
+	Leadership *struct {
+		Stretches     []struct{ Leader string } `json:"stretches"`
+		LeaderChanges int                       `json:"leader_changes"`
+	} `json:"stream_leadership"`
 }
 
 func readSummary(t *testing.T, dir string) summary {
