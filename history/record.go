@@ -258,10 +258,15 @@ type Fault struct {
 // replica, not from when it was asked, so a leader cut off from its
 // followers ends its stretch when it lost them, however long it goes on
 // calling itself leader.
+//
+// All marks the stretches in which the leader was in contact with every
+// replica, not only a quorum: a direct get, which any replica may answer,
+// can be stale outside them (a replica cut off misses removals too).
 type Leadership struct {
 	Leader string `json:"leader"`
 	From   int64  `json:"from"`
 	To     int64  `json:"to"`
+	All    bool   `json:"all,omitempty"`
 }
 
 // End closes a history. Its absence means the run was killed.

@@ -525,7 +525,9 @@ func syntheticHistory(seed uint64) *history.History {
 		},
 		Faults: []history.Fault{{Kind: "pause", Target: "n1", Start: int64(2 * time.Second), End: int64(3 * time.Second)}},
 		// The paused leader's stretch ends as it stops; n2 leads after.
-		Leadership: []history.Leadership{{Leader: "n1", From: 0, To: int64(2 * time.Second)}, {Leader: "n2", From: int64(3300 * time.Millisecond), To: int64(20 * time.Second)}},
+		// (Stretches of contact with every replica are not drawn.)
+		Leadership: []history.Leadership{{Leader: "n1", From: 0, To: int64(2 * time.Second)}, {Leader: "n2", From: int64(3300 * time.Millisecond), To: int64(20 * time.Second)},
+			{Leader: "n1", From: 0, To: int64(1 * time.Second), All: true}},
 	}
 	h.Meta.ObservesLeadership = true
 	// Recorded as operations complete.

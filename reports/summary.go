@@ -132,7 +132,9 @@ type Window struct {
 }
 
 func leadershipOf(stretches []history.Leadership) *Leadership {
-	sorted := slices.Clone(stretches)
+	// The quorum's stretches; those of contact with every replica serve
+	// ttl-expiry's direct gets.
+	sorted := slices.DeleteFunc(slices.Clone(stretches), func(s history.Leadership) bool { return s.All })
 	slices.SortFunc(sorted, func(a, b history.Leadership) int { return cmp.Compare(a.From, b.From) })
 	l := &Leadership{Stretches: []Stretch{}, WithoutQuorum: []Window{}}
 	var reach int64

@@ -56,21 +56,29 @@ func FollowLeadership(nc *nats.Conn, stream string, replicas int, clock Clock, o
 	l := &Leadership{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		var s stretcher
+		// Stretches with a quorum in contact, and with every replica.
+		quorum, all := stretcher{}, stretcher{all: true}
+		write := func(done *history.Leadership) {
+			if done != nil {
+				out.Write(&history.Record{Kind: history.KindLeadership, Leadership: done})
+			}
+		}
 		t := time.NewTicker(leadershipPoll)
 		defer t.Stop()
 		for {
 			sent := clock.Now()
-			if leader, at, ok := askLeadership(nc, stream, replicas, sent); ok {
-				if done := s.observe(leader, at); done != nil {
-					out.Write(&history.Record{Kind: history.KindLeadership, Leadership: done})
+			if info, ok := askLeadership(nc, stream); ok {
+				if at, ok := contact(info, replicas/2, sent); ok {
+					write(quorum.observe(info.Cluster.Leader, at))
+				}
+				if at, ok := contact(info, replicas-1, sent); ok {
+					write(all.observe(info.Cluster.Leader, at))
 				}
 			}
 			select {
 			case <-l.stop:
-				if last := s.flush(); last != nil {
-					out.Write(&history.Record{Kind: history.KindLeadership, Leadership: last})
-				}
+				write(quorum.flush())
+				write(all.flush())
 				return
 			case <-t.C:
 			}
@@ -90,7 +98,10 @@ func (l *Leadership) Stop() {
 }
 
 // stretcher joins instants of known contact into stretches.
-type stretcher struct{ cur *history.Leadership }
+type stretcher struct {
+	all bool // stretches of contact with every replica
+	cur *history.Leadership
+}
 
 // observe takes one healthy instant and returns the stretch it ended, if
 // any.
@@ -100,7 +111,7 @@ func (s *stretcher) observe(leader string, at int64) *history.Leadership {
 		return nil
 	}
 	done := s.cur
-	s.cur = &history.Leadership{Leader: leader, From: at, To: at}
+	s.cur = &history.Leadership{Leader: leader, From: at, To: at, All: s.all}
 	return done
 }
 
@@ -125,29 +136,26 @@ type streamInfo struct {
 	} `json:"cluster"`
 }
 
-// askLeadership asks the stream once. ok: a leader answered that had heard
-// from a quorum; at is when it had (ns since run start).
-func askLeadership(nc *nats.Conn, stream string, replicas int, sent int64) (leader string, at int64, ok bool) {
+// askLeadership asks the stream once; ok: a leader answered.
+func askLeadership(nc *nats.Conn, stream string) (streamInfo, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), leadershipAsk)
 	defer cancel()
+	var info streamInfo
 	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+stream, nil)
 	if err != nil {
-		return "", 0, false
+		return info, false
 	}
-	var info streamInfo
 	if json.Unmarshal(msg.Data, &info) != nil || info.Error != nil || info.Cluster == nil || info.Cluster.Leader == "" {
-		return "", 0, false
+		return info, false
 	}
-	at, ok = quorumContact(info, replicas, sent)
-	return info.Cluster.Leader, at, ok
+	return info, true
 }
 
-// quorumContact is when the leader last heard from enough current replicas
-// to make a quorum with itself: the request's send time minus the
-// staleness of the replica that completes it.
-func quorumContact(info streamInfo, replicas int, sent int64) (int64, bool) {
-	need := replicas / 2 // followers beside the leader: a majority of replicas
-	if need == 0 {
+// contact is when the leader last heard from need current followers (a
+// quorum with itself: replicas/2; every replica: replicas-1): the request's
+// send time minus the staleness of the follower that completes the count.
+func contact(info streamInfo, need int, sent int64) (int64, bool) {
+	if need <= 0 {
 		return sent, true
 	}
 	var fresh []time.Duration

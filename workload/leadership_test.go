@@ -38,7 +38,7 @@ func TestStretcherJoinsContactsOfOneLeader(t *testing.T) {
 	}
 }
 
-func TestQuorumContact(t *testing.T) {
+func TestContact(t *testing.T) {
 	type replica = struct {
 		Current bool          `json:"current"`
 		Offline bool          `json:"offline"`
@@ -53,33 +53,39 @@ func TestQuorumContact(t *testing.T) {
 		return i
 	}
 	sent := int64(10 * time.Second)
+	// need: followers that must be in contact (a quorum of R3: 1; of R5:
+	// 2; every replica of R3: 2).
 	for _, tc := range []struct {
-		name     string
-		replicas int
-		info     streamInfo
-		at       int64
-		ok       bool
+		name string
+		need int
+		info streamInfo
+		at   int64
+		ok   bool
 	}{
-		{"R1 answers", 1, info(), sent, true},
-		{"R3 fresh follower", 3, info(replica{true, false, 200 * time.Millisecond}, replica{false, false, 9 * time.Second}), sent - int64(200*time.Millisecond), true},
-		{"R3 the freshest counts", 3, info(replica{true, false, 3 * time.Second}, replica{true, false, 100 * time.Millisecond}), sent - int64(100*time.Millisecond), true},
-		{"R3 cut off: contact frozen", 3, info(replica{true, false, 4 * time.Second}, replica{true, false, 5 * time.Second}), sent - int64(4*time.Second), true},
-		{"R3 no current follower", 3, info(replica{false, false, 0}, replica{true, true, 0}), 0, false},
-		{"R5 needs two", 5, info(replica{true, false, 100 * time.Millisecond}, replica{true, false, 2 * time.Second}, replica{false, false, 0}), sent - int64(2*time.Second), true},
-		{"R5 one is not enough", 5, info(replica{true, false, 100 * time.Millisecond}), 0, false},
+		{"R1 answers", 0, info(), sent, true},
+		{"R3 fresh follower", 1, info(replica{true, false, 200 * time.Millisecond}, replica{false, false, 9 * time.Second}), sent - int64(200*time.Millisecond), true},
+		{"R3 the freshest counts", 1, info(replica{true, false, 3 * time.Second}, replica{true, false, 100 * time.Millisecond}), sent - int64(100*time.Millisecond), true},
+		{"R3 cut off: contact frozen", 1, info(replica{true, false, 4 * time.Second}, replica{true, false, 5 * time.Second}), sent - int64(4*time.Second), true},
+		{"R3 no current follower", 1, info(replica{false, false, 0}, replica{true, true, 0}), 0, false},
+		{"R3 every replica: the stalest counts", 2, info(replica{true, false, 3 * time.Second}, replica{true, false, 100 * time.Millisecond}), sent - int64(3*time.Second), true},
+		{"R3 every replica, one not current", 2, info(replica{true, false, 100 * time.Millisecond}, replica{false, false, 0}), 0, false},
+		{"R5 needs two", 2, info(replica{true, false, 100 * time.Millisecond}, replica{true, false, 2 * time.Second}, replica{false, false, 0}), sent - int64(2*time.Second), true},
+		{"R5 one is not enough", 2, info(replica{true, false, 100 * time.Millisecond}), 0, false},
 	} {
-		at, ok := quorumContact(tc.info, tc.replicas, sent)
+		at, ok := contact(tc.info, tc.need, sent)
 		if ok != tc.ok || ok && at != tc.at {
 			t.Errorf("%s: (%d, %v), want (%d, %v)", tc.name, at, ok, tc.at, tc.ok)
 		}
 	}
 }
 
-// On a real R3 cluster: while the leader has its followers, one stretch
-// covers the time; once both followers are gone, the leader (still calling
-// itself leader for a while) adds no contact after they went, so the
-// stretch ends when they did, not when the following stopped.
-func TestFollowLeadershipEndsWhenTheQuorumGoes(t *testing.T) {
+// On a real R3 cluster: while the leader has its followers, one stretch of
+// each kind covers the time; once a follower is gone, the stretch of
+// contact with every replica ends when it went; once both are, the leader
+// (still calling itself leader for a while) adds no contact after they
+// went, so the quorum's stretch ends when the second went, not when the
+// following stopped.
+func TestFollowLeadershipEndsWhenFollowersGo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-node cluster for several seconds")
 	}
@@ -108,13 +114,16 @@ func TestFollowLeadershipEndsWhenTheQuorumGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader := stream.CachedInfo().Cluster.Leader
+	// One follower goes, then the other: the first ends the stretch of
+	// contact with every replica, the second the quorum's.
+	var gone []int64
 	for _, s := range emb.Servers() {
 		if s.Name() != leader {
 			s.Shutdown()
+			gone = append(gone, clock.Now())
+			time.Sleep(3 * time.Second)
 		}
 	}
-	gone := clock.Now()
-	time.Sleep(3 * time.Second)
 	l.Stop()
 	l.Stop() // twice is fine
 	if err := out.Close(); err != nil {
@@ -124,14 +133,19 @@ func TestFollowLeadershipEndsWhenTheQuorumGoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Leadership) != 1 {
-		t.Fatalf("stretches %+v, want one", h.Leadership)
+	if len(h.Leadership) != 2 || h.Leadership[0].All == h.Leadership[1].All {
+		t.Fatalf("stretches %+v, want one with a quorum and one with every replica", h.Leadership)
 	}
-	s := h.Leadership[0]
-	if s.Leader != leader || s.From > int64(leadershipPoll+leadershipGap) {
-		t.Errorf("stretch %+v: want led by %s from the start", s, leader)
-	}
-	if s.To > gone || s.To < gone-int64(leadershipGap)-int64(leadershipPoll) {
-		t.Errorf("stretch ends at %s, the followers went at %s", time.Duration(s.To), time.Duration(gone))
+	for _, s := range h.Leadership {
+		if s.Leader != leader || s.From > int64(leadershipPoll+leadershipGap) {
+			t.Errorf("stretch %+v: want led by %s from the start", s, leader)
+		}
+		went := gone[1] // the quorum's stretch ends with the second follower
+		if s.All {
+			went = gone[0]
+		}
+		if s.To > went || s.To < went-int64(leadershipGap)-int64(leadershipPoll) {
+			t.Errorf("stretch %+v ends at %s, want when its follower went, %s", s, time.Duration(s.To), time.Duration(went))
+		}
 	}
 }
