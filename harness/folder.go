@@ -19,13 +19,14 @@ import (
 // start. The lock is what tells a folder whose run was killed from one
 // whose run is still going: the kernel drops it with the process.
 
-// resultsDir makes the results folder. The default one is claimed whole:
-// runs started in the same second (a CI matrix) get -2, -3, ... rather
-// than one folder and one history for two runs. A folder given with --out
+// ResultsDir makes the results folder (a run's, or an A/B session's). The
+// default one is claimed whole: runs started in the same second (a CI
+// matrix) get -2, -3, ... rather than one folder and one history for two
+// runs. A folder given with --out
 // must be empty: a second run there would mix its files with the first's
 // (failing views beside a passing verdict, appended node logs).
 // made says whether the run made the folder (and may remove it again).
-func (o Options) resultsDir(scenario string) (dir string, made bool, err error) {
+func (o Options) ResultsDir(scenario string) (dir string, made bool, err error) {
 	if o.OutDir != "" {
 		made, err := o.claimOutDir()
 		return o.OutDir, made, err

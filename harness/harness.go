@@ -34,7 +34,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result
 	if err != nil {
 		return nil, err
 	}
-	dir, madeDir, err := opts.resultsDir(s.Name)
+	dir, madeDir, err := opts.ResultsDir(s.Name)
 	if err != nil {
 		return nil, err
 	}

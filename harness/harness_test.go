@@ -215,7 +215,7 @@ func TestDefaultResultsFoldersDoNotCollide(t *testing.T) {
 	t.Chdir(t.TempDir())
 	seen := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		dir, _, err := Options{}.resultsDir("single")
+		dir, _, err := Options{}.ResultsDir("single")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/latency"
 	"github.com/kvharness/kvharness/reports"
 )
 
@@ -80,98 +81,8 @@ func TestReportRendersInBrowser(t *testing.T) {
 	} else {
 		t.Logf("report.html: %d ops, %d KB, verdict %s", len(h.Ops), fi.Size()/1024, s.Verdict)
 	}
-	pageURL := (&url.URL{Scheme: "file", Path: page}).String()
-
-	// The whole browser part has a budget, so a hung browser fails the test
-	// rather than the package's timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var browserOut bytes.Buffer // written by the allocator's goroutine; read after the browser exits
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.Headless,
-		chromedp.NoSandbox, // CI runs as root in a container
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// A small /dev/shm (containers default to 64 MB) crashes renderers.
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(&browserOut),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	// Stops the browser and waits for it to exit, before t.TempDir (the
-	// profile) is removed.
-	defer acancel()
-
-	var (
-		mu       sync.Mutex
-		problems []string // console errors, exceptions, error log entries
-		requests []string // every request the page made
-		remote   []string // requests to anything but local content
-	)
-	// Listener, from the tab's first message on. It runs in the loop that
-	// reads the browser's messages, so it only records.
-	listen := func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				problems = append(problems, fmt.Sprintf("console.%s: %s", ev.Type, consoleArgs(ev.Args)))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "uncaught exception: "+exceptionText(ev.ExceptionDetails))
-		case *log.EventEntryAdded:
-			if ev.Entry != nil && ev.Entry.Level == log.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("log error (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		case *network.EventRequestWillBeSent:
-			if ev.Request == nil {
-				return
-			}
-			requests = append(requests, ev.Request.URL)
-			if !localURL(ev.Request.URL) {
-				remote = append(remote, ev.Request.Method+" "+ev.Request.URL)
-			}
-		}
-	}
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
-	defer bcancel()
-	dump := func() string { // what went wrong, for a failure message
-		mu.Lock()
-		defer mu.Unlock()
-		return fmt.Sprintf("console/exceptions: %q; requests: %q", problems, requests)
-	}
-
-	// Start the browser and open the tab before the clock starts.
-	if err := chromedp.Do(bctx); err != nil {
-		acancel()
-		t.Fatalf("starting %s: %v\nbrowser output:\n%s", chrome, err, browserOut.String())
-	}
-	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
-		t.Logf("browser: %s (%s)", v.Product, chrome)
-	}
-
-	start := time.Now()
-	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
-		t.Fatalf("opening %s: %v; %s", pageURL, err, dump())
-	}
-	_, err := chromedp.Run(bctx, chromedp.Poll[bool](
-		`document.body !== null && document.body.dataset.ready === "1"`,
-		chromedp.WithPollingTimeout(10*time.Second),
-		chromedp.WithPollingInterval(10*time.Millisecond)))
-	ready := time.Since(start)
-	if err != nil {
-		state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](
-			`JSON.stringify({ready: String(document.body && document.body.dataset.ready), charts: document.querySelectorAll(".chart").length})`))
-		t.Fatalf("body[data-ready=\"1\"] not set within 10 s of navigation (%v): page %s; %s", err, state, dump())
-	}
-	t.Logf("report.html ready %v after navigation", ready.Round(time.Millisecond))
+	bp := openInBrowser(t, chrome, page)
+	bctx, dump := bp.ctx, bp.dump
 
 	type chartInfo struct {
 		Title    string  `json:"title"`
@@ -314,17 +225,129 @@ func TestReportRendersInBrowser(t *testing.T) {
 		}
 	}
 
+	bp.checkClean(t)
+}
+
+// browserPage is a page opened offline (file://) in headless Chromium,
+// with what it logged and what it requested.
+type browserPage struct {
+	ctx context.Context
+	mu  sync.Mutex
+	// problems: console errors, exceptions, error log entries; requests:
+	// every request the page made; remote: those to anything but local
+	// content.
+	problems, requests, remote []string
+}
+
+// openInBrowser starts Chromium, opens page and waits (bounded) until its
+// body says data-ready="1". The browser stops when the test ends.
+func openInBrowser(t *testing.T, chrome, page string) *browserPage {
+	t.Helper()
+	pageURL := (&url.URL{Scheme: "file", Path: page}).String()
+	// The whole browser part has a budget, so a hung browser fails the test
+	// rather than the package's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	var browserOut bytes.Buffer // written by the allocator's goroutine; read after the browser exits
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root in a container
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		// A small /dev/shm (containers default to 64 MB) crashes renderers.
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
+		chromedp.WindowSize(1280, 900),
+		chromedp.CombinedOutput(&browserOut),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	// Stops the browser and waits for it to exit, before t.TempDir (the
+	// profile) is removed: cleanups run last first.
+	t.Cleanup(acancel)
+	p := &browserPage{}
+	// Listener, from the tab's first message on. It runs in the loop that
+	// reads the browser's messages, so it only records.
+	listen := func(ev any) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				p.problems = append(p.problems, fmt.Sprintf("console.%s: %s", ev.Type, consoleArgs(ev.Args)))
+			}
+		case *runtime.EventExceptionThrown:
+			p.problems = append(p.problems, "uncaught exception: "+exceptionText(ev.ExceptionDetails))
+		case *log.EventEntryAdded:
+			if ev.Entry != nil && ev.Entry.Level == log.EntryLevelError {
+				p.problems = append(p.problems, fmt.Sprintf("log error (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		case *network.EventRequestWillBeSent:
+			if ev.Request == nil {
+				return
+			}
+			p.requests = append(p.requests, ev.Request.URL)
+			if !localURL(ev.Request.URL) {
+				p.remote = append(p.remote, ev.Request.Method+" "+ev.Request.URL)
+			}
+		}
+	}
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
+	t.Cleanup(bcancel)
+	p.ctx = bctx
+
+	// Start the browser and open the tab before the clock starts.
+	if err := chromedp.Do(bctx); err != nil {
+		acancel()
+		t.Fatalf("starting %s: %v\nbrowser output:\n%s", chrome, err, browserOut.String())
+	}
+	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
+		t.Logf("browser: %s (%s)", v.Product, chrome)
+	}
+	start := time.Now()
+	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("opening %s: %v; %s", pageURL, err, p.dump())
+	}
+	_, err := chromedp.Run(bctx, chromedp.Poll[bool](
+		`document.body !== null && document.body.dataset.ready === "1"`,
+		chromedp.WithPollingTimeout(10*time.Second),
+		chromedp.WithPollingInterval(10*time.Millisecond)))
+	ready := time.Since(start)
+	if err != nil {
+		state, _ := chromedp.Run(bctx, chromedp.Evaluate[string](
+			`JSON.stringify({ready: String(document.body && document.body.dataset.ready), charts: document.querySelectorAll(".chart").length})`))
+		t.Fatalf("body[data-ready=\"1\"] not set within 10 s of navigation (%v): page %s; %s", err, state, p.dump())
+	}
+	t.Logf("%s ready %v after navigation", filepath.Base(page), ready.Round(time.Millisecond))
+	return p
+}
+
+// dump: what went wrong, for a failure message.
+func (p *browserPage) dump() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("console/exceptions: %q; requests: %q", p.problems, p.requests)
+}
+
+// checkClean fails the test for any problem the page logged and any
+// request it made off the machine: a report must work offline.
+func (p *browserPage) checkClean(t *testing.T) {
+	t.Helper()
 	// Events up to the last reply have been handled by now: the listener
 	// runs before the reader moves on to the next message.
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("page: %s", p)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pr := range p.problems {
+		t.Errorf("page: %s", pr)
 	}
-	for _, r := range remote {
-		t.Errorf("page requested %s; report.html must be self-contained and work offline", r)
+	for _, r := range p.remote {
+		t.Errorf("page requested %s; it must be self-contained and work offline", r)
 	}
-	t.Logf("requests: %d, %d of them not local: %q", len(requests), len(remote), requests)
+	t.Logf("requests: %d, %d of them not local: %q", len(p.requests), len(p.remote), p.requests)
 }
 
 // checkReportParts holds the page's header and checks to what a reader
@@ -567,4 +590,66 @@ func syntheticHistory(seed uint64) *history.History {
 	}
 	h.End = &history.End{At: at, LastSeq: seq, FinalReads: true}
 	return h
+}
+
+// TestABReportRendersInBrowser: ab.html from rounds whose candidate is
+// clearly slower renders offline with its verdict, the regressions, and a
+// chart of every round per metric that has anything to show.
+func TestABReportRendersInBrowser(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium not found and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
+		}
+		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH)")
+	}
+	run := func(tp, p99 float64) *reports.Summary {
+		return &reports.Summary{ThroughputOpsPerSec: tp, Ops: map[string]*reports.OpSummary{
+			"put": {OK: 1000, LatencyUS: latency.Percentiles{P50: 400, P99: p99 * 1000, P999: 2 * p99 * 1000}}}}
+	}
+	var base, cand []*reports.Summary
+	for i := 0; i < 6; i++ {
+		base = append(base, run(1000+float64(10*i), 5+0.1*float64(i)))
+		cand = append(cand, run(800+float64(10*i), 7+0.1*float64(i)))
+	}
+	r := &reports.ABReport{Base: reports.ABSide{Description: "default against nats-server v2.10.27"}, Cand: reports.ABSide{Description: "default against nats-server v2.15.2"},
+		Rules: reports.DefaultSampleRules, Rounds: 6, RoundsDone: 6, Warmup: 1, Metrics: reports.CompareSamples(base, cand, reports.DefaultSampleRules)}
+	r.DecideAB(nil)
+	dir := t.TempDir()
+	for _, write := range []func(string) error{r.WriteJSON, r.WriteJUnit, r.WriteHTML} {
+		if err := write(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bp := openInBrowser(t, chrome, filepath.Join(dir, "ab.html"))
+	type page struct {
+		Verdict     string   `json:"verdict"`
+		Regressions int      `json:"regressions"`
+		Charts      []string `json:"charts"`
+		Points      []string `json:"points"`
+		Rows        int      `json:"rows"`
+	}
+	got, err := chromedp.Run(bp.ctx, chromedp.Evaluate[page](`(() => ({
+		verdict: document.getElementById("verdict").textContent.trim(),
+		regressions: document.querySelectorAll("#regressions li").length,
+		charts: Array.from(document.querySelectorAll(".chart")).map((el) => el.getAttribute("data-metric")),
+		points: Array.from(document.querySelectorAll(".chart")).map((el) => el.getAttribute("data-points")),
+		rows: document.querySelectorAll("#metrics tr").length - 1,
+	}))()`))
+	if err != nil {
+		t.Fatalf("reading the page: %v; %s", err, bp.dump())
+	}
+	if got.Verdict != "REGRESSION" || got.Regressions != 3 { // throughput, put.p99 and put.p999
+		t.Errorf("verdict %q with %d regressions listed, want REGRESSION with 3 (rows: %+v)", got.Verdict, got.Regressions, r.Metrics)
+	}
+	// put.error_rate is 0 in every run: in the table, not drawn.
+	if want := []string{"throughput", "put.p50", "put.p99", "put.p999"}; !slices.Equal(got.Charts, want) || got.Rows != 5 {
+		t.Errorf("charts %v and %d table rows, want charts %v and 5 rows", got.Charts, got.Rows, want)
+	}
+	for i, p := range got.Points {
+		if p != "12" {
+			t.Errorf("chart %s draws %s points, want 12 (6 rounds a side)", got.Charts[i], p)
+		}
+	}
+	bp.checkClean(t)
 }

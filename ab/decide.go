@@ -1,0 +1,75 @@
+package ab
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kvharness/kvharness/reports"
+)
+
+// Decide turns the rounds into ab.json's report: each side's figures over
+// its completed rounds, compared metric by metric, the required checks
+// compared across rounds, and the verdict.
+func Decide(base, cand Side, runs []Run, interrupted bool, cfg Config, rules reports.SampleRules) *reports.ABReport {
+	r := &reports.ABReport{Base: describe(base), Cand: describe(cand), Rules: rules,
+		Rounds: cfg.Rounds, Warmup: cfg.Warmup, Interrupted: interrupted, Runs: []reports.ABRun{}}
+	// A round counts when both of its runs were carried out: a side's
+	// figures then come from the same rounds as the other's.
+	done := map[int]map[string]*reports.Summary{}
+	for _, run := range runs {
+		r.Runs = append(r.Runs, abRun(run))
+		if run.Result == nil || run.Warmup {
+			continue
+		}
+		if done[run.Round] == nil {
+			done[run.Round] = map[string]*reports.Summary{}
+		}
+		done[run.Round][run.Side] = run.Result
+		if run.Result.Target.ServerVersion != "" {
+			side := &r.Base
+			if run.Side == cand.Name {
+				side = &r.Cand
+			}
+			side.ServerVersion = run.Result.Target.ServerVersion
+		}
+	}
+	var bs, cs []*reports.Summary
+	for round := 1; round <= cfg.Rounds; round++ {
+		b, c := done[round][base.Name], done[round][cand.Name]
+		if b != nil && c != nil {
+			bs, cs = append(bs, b), append(cs, c)
+			r.RoundsDone++
+		}
+	}
+	if len(bs) > 0 {
+		r.Differences = reports.Differences(bs[0], cs[0])
+	}
+	r.Metrics = reports.CompareSamples(bs, cs, rules)
+	r.DecideAB(reports.CheckRegressions(bs, cs))
+	return r
+}
+
+func abRun(run Run) reports.ABRun {
+	a := reports.ABRun{Side: run.Side, Round: run.Round, Warmup: run.Warmup, Seed: run.Seed, Dir: run.Dir, ExitCode: run.Exit, Error: run.Error}
+	if s := run.Result; s != nil {
+		a.Verdict, a.Throughput = string(s.Verdict), s.ThroughputOpsPerSec
+	}
+	return a
+}
+
+// describe says what a side runs against what, in one line.
+func describe(s Side) reports.ABSide {
+	sc := s.Scenario
+	target := "embedded servers"
+	switch {
+	case len(sc.Target.Servers) > 0:
+		target = "external servers " + strings.Join(sc.Target.Servers, ",")
+	case sc.Target.ServerBin != "":
+		target = "nats-server " + sc.Target.ServerBin
+	}
+	d := fmt.Sprintf("%s against %s", sc.Name, target)
+	if w := sc.Workload; w.Duration > 0 {
+		d += fmt.Sprintf(", %s a run", w.Duration)
+	}
+	return reports.ABSide{Scenario: sc.Name, Target: target, Description: d}
+}

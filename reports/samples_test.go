@@ -1,0 +1,99 @@
+package reports
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/latency"
+)
+
+// run is a summary with one op (put) whose figures are given.
+func sampleRun(throughput, p99ms float64, errors int) *Summary {
+	return &Summary{ThroughputOpsPerSec: throughput, Ops: map[string]*OpSummary{
+		"put": {OK: 1000 - errors, Fail: errors, LatencyUS: latency.Percentiles{P50: 500, P99: p99ms * 1000, P999: 2 * p99ms * 1000},
+			Errors: map[string]int{"timeout": errors}},
+	}}
+}
+
+func rowNamed(t *testing.T, rows []MetricRow, metric string) MetricRow {
+	t.Helper()
+	for _, r := range rows {
+		if r.Metric == metric {
+			return r
+		}
+	}
+	t.Fatalf("no row %s in %+v", metric, rows)
+	return MetricRow{}
+}
+
+func TestCompareSamplesVerdicts(t *testing.T) {
+	runs := func(tp []float64, p99 []float64, errs []int) []*Summary {
+		var out []*Summary
+		for i := range tp {
+			out = append(out, sampleRun(tp[i], p99[i], errs[i]))
+		}
+		return out
+	}
+	base := runs([]float64{100, 103, 98, 101, 99, 102}, []float64{5, 5.2, 4.9, 5.1, 5, 4.8}, []int{0, 1, 0, 0, 1, 0})
+	// 20 % less throughput, p99 30 % up, many more errors.
+	worse := runs([]float64{80, 82, 79, 81, 78, 83}, []float64{6.5, 6.7, 6.4, 6.6, 6.3, 6.8}, []int{10, 12, 9, 11, 10, 13})
+	rows := CompareSamples(base, worse, DefaultSampleRules)
+	for metric, want := range map[string]string{"throughput": Slower, "put.p99": Slower, "put.error_rate": MoreErrors, "put.p50": NoDifference} {
+		if r := rowNamed(t, rows, metric); r.Verdict != want {
+			t.Errorf("%s: %s (p=%.3f, delta %.3f), want %s", metric, r.Verdict, r.P, r.Delta, want)
+		}
+	}
+	tp := rowNamed(t, rows, "throughput")
+	if tp.Base.Median != 100.5 || tp.Cand.Median != 80.5 || tp.Base.Lo > 99 || tp.Base.Hi < 102 || len(tp.Cand.Values) != 6 || tp.Cand.Values[0] != 80 {
+		t.Errorf("throughput row %+v: medians, intervals or the values in run order are off", tp)
+	}
+	if !tp.Worse() || rowNamed(t, rows, "put.p50").Worse() {
+		t.Error("Worse() disagrees with the verdicts")
+	}
+	// The other way round: faster, fewer errors.
+	rows = CompareSamples(worse, base, DefaultSampleRules)
+	if r := rowNamed(t, rows, "throughput"); r.Verdict != Faster {
+		t.Errorf("throughput the other way: %s", r.Verdict)
+	}
+	if r := rowNamed(t, rows, "put.error_rate"); r.Verdict != FewerErrors {
+		t.Errorf("errors the other way: %s", r.Verdict)
+	}
+	// The same distribution, interleaved: no difference.
+	same := runs([]float64{101, 99, 102, 100, 98, 103}, []float64{5.1, 4.9, 5, 5.2, 4.8, 5}, []int{0, 0, 1, 0, 1, 0})
+	for _, r := range CompareSamples(base, same, DefaultSampleRules) {
+		if r.Verdict != NoDifference {
+			t.Errorf("%s on the same distribution: %s (p=%.3f)", r.Metric, r.Verdict, r.P)
+		}
+	}
+	// Two runs a side cannot be significant at 5 %, however far apart.
+	if r := rowNamed(t, CompareSamples(base[:2], worse[:2], DefaultSampleRules), "throughput"); r.Verdict != TooFewRounds || !strings.Contains(r.Note, "samples") {
+		t.Errorf("two runs a side: %s (%s)", r.Verdict, r.Note)
+	}
+	// Significant but smaller than the minimum effect: no verdict either way.
+	steady := runs([]float64{100, 100.2, 100.1, 100.3, 99.9, 100.05}, []float64{5, 5, 5, 5, 5, 5}, []int{0, 0, 0, 0, 0, 0})
+	tiny := runs([]float64{102, 102.2, 102.1, 102.3, 101.9, 102.05}, []float64{5, 5, 5, 5, 5, 5}, []int{0, 0, 0, 0, 0, 0})
+	if r := rowNamed(t, CompareSamples(steady, tiny, SampleRules{Alpha: 0.05, MinEffect: 0.05, Confidence: 0.95}), "throughput"); r.Verdict != NoDifference || !strings.Contains(r.Note, "below the minimum effect") {
+		t.Errorf("2 %% apart: %s (p=%.3f, %s)", r.Verdict, r.P, r.Note)
+	}
+}
+
+func TestCheckRegressions(t *testing.T) {
+	run := func(results ...checker.Status) *Summary {
+		s := &Summary{}
+		for i, r := range results {
+			s.Checks = append(s.Checks, checker.CheckResult{Name: []string{"a", "b"}[i], Result: r, Required: true})
+		}
+		return s
+	}
+	pass, fail, unknown := checker.Pass, checker.Fail, checker.Unknown
+	if got := CheckRegressions([]*Summary{run(pass, pass), run(pass, pass)}, []*Summary{run(pass, pass), run(fail, pass)}); len(got) != 1 || !strings.Contains(got[0], "required check a failed in candidate run 2") {
+		t.Errorf("a failure only the candidate shows: %v", got)
+	}
+	if got := CheckRegressions([]*Summary{run(fail, pass), run(pass, pass)}, []*Summary{run(fail, pass)}); len(got) != 0 {
+		t.Errorf("a failure the base shows too is no regression: %v", got)
+	}
+	if got := CheckRegressions([]*Summary{run(pass, pass)}, []*Summary{run(pass, unknown)}); len(got) != 1 || !strings.Contains(got[0], "b passed in every base run but was unknown") {
+		t.Errorf("undecidable on the candidate only: %v", got)
+	}
+}
