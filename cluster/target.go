@@ -171,6 +171,15 @@ func (t *Target) ConnectOnly(url, name string) (*nats.Conn, error) {
 	return nats.Connect(url, opts...)
 }
 
+// ConnectPinned opens a connection to the one server at url that, when the
+// server goes away, waits for it to come back rather than moving to another:
+// a view of the cluster from that node, through faults.
+func (t *Target) ConnectPinned(url, name string) (*nats.Conn, error) {
+	opts := append([]nats.Option{nats.Name(name), nats.Timeout(3 * time.Second), nats.MaxReconnects(-1),
+		nats.ReconnectWait(100 * time.Millisecond), nats.IgnoreDiscoveredServers(), nats.NoCallbacksAfterClientClose()}, t.auth...)
+	return nats.Connect(url, opts...)
+}
+
 // NodeURLs is one client URL per server: the ones the harness started, or
 // for external servers every server the connection nc learnt of.
 func (t *Target) NodeURLs(nc *nats.Conn) []string {

@@ -113,18 +113,31 @@ func bucketName() string {
 }
 
 // followLeadership follows the bucket stream's leadership through the run
-// on a connection of its own (see workload.Leadership); nil when nothing
-// is recorded.
+// (see workload.Leadership); nil when nothing is recorded.
 func followLeadership(target *cluster.Target, b *runBucket, clock workload.Clock, out *history.Writer, noRecord bool, cleanup *cleanups) (*workload.Leadership, error) {
 	if noRecord {
 		return nil, nil
 	}
-	nc, err := target.Connect("kvharness-leadership")
-	if err != nil {
-		return nil, err
+	// One connection per node, each staying with its node (see
+	// workload.Leadership); a node unreachable now is left out.
+	var conns []*nats.Conn
+	for _, url := range target.NodeURLs(b.control) {
+		nc, err := target.ConnectPinned(url, "kvharness-leadership")
+		if err != nil {
+			continue
+		}
+		cleanup.add(nc.Close)
+		conns = append(conns, nc)
 	}
-	cleanup.add(nc.Close)
-	l := workload.FollowLeadership(nc, cluster.StreamName(b.name), b.replicas, clock, out)
+	if len(conns) == 0 {
+		nc, err := target.Connect("kvharness-leadership")
+		if err != nil {
+			return nil, err
+		}
+		cleanup.add(nc.Close)
+		conns = append(conns, nc)
+	}
+	l := workload.FollowLeadership(conns, cluster.StreamName(b.name), b.replicas, clock, out)
 	cleanup.add(l.Stop)
 	return l, nil
 }

@@ -41,7 +41,7 @@ const (
 	// one question, so a cluster that does not answer costs polls, not the
 	// observer.
 	leadershipPoll = 250 * time.Millisecond
-	leadershipAsk  = time.Second
+	leadershipAsk  = 500 * time.Millisecond
 	// leadershipGap: the longest pause between two instants of known
 	// contact that still counts as one stretch. nats-server's raft leader
 	// sends a heartbeat every second (hbIntervalDefault) and hears back
@@ -49,10 +49,12 @@ const (
 	leadershipGap = 1500 * time.Millisecond
 )
 
-// FollowLeadership starts following stream's leadership on nc (a
-// connection of its own, which reconnects to another node when its node
-// goes down) until Stop. replicas is the stream's replication factor.
-func FollowLeadership(nc *nats.Conn, stream string, replicas int, clock Clock, out *history.Writer) *Leadership {
+// FollowLeadership starts following stream's leadership until Stop,
+// asking through every connection in conns at each poll — one per node,
+// so that a partition of one node does not blind the observer: whichever
+// side the leader is on answers. replicas is the stream's replication
+// factor.
+func FollowLeadership(conns []*nats.Conn, stream string, replicas int, clock Clock, out *history.Writer) *Leadership {
 	l := &Leadership{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
@@ -67,13 +69,18 @@ func FollowLeadership(nc *nats.Conn, stream string, replicas int, clock Clock, o
 		defer t.Stop()
 		for {
 			sent := clock.Now()
-			if info, ok := askLeadership(nc, stream); ok {
-				if at, ok := contact(info, replicas/2, sent); ok {
-					write(quorum.observe(info.Cluster.Leader, at))
-				}
-				if at, ok := contact(info, replicas-1, sent); ok {
-					write(all.observe(info.Cluster.Leader, at))
-				}
+			// Of the answers (a leader cut off answers too, through the
+			// nodes on its side), the freshest contact counts.
+			var q, a answer
+			for _, info := range askEveryNode(conns, stream) {
+				q.keep(info, replicas/2, sent)
+				a.keep(info, replicas-1, sent)
+			}
+			if q.ok {
+				write(quorum.observe(q.leader, q.at))
+			}
+			if a.ok {
+				write(all.observe(a.leader, a.at))
 			}
 			select {
 			case <-l.stop:
@@ -136,11 +143,50 @@ type streamInfo struct {
 	} `json:"cluster"`
 }
 
+// answer is the freshest contact among one poll's answers.
+type answer struct {
+	leader string
+	at     int64
+	ok     bool
+}
+
+func (a *answer) keep(info streamInfo, need int, sent int64) {
+	if at, ok := contact(info, need, sent); ok && (!a.ok || at > a.at) {
+		*a = answer{leader: info.Cluster.Leader, at: at, ok: true}
+	}
+}
+
+// askEveryNode asks the stream through every connection at once and
+// returns the answers that came from a leader.
+func askEveryNode(conns []*nats.Conn, stream string) []streamInfo {
+	infos := make([]streamInfo, len(conns))
+	oks := make([]bool, len(conns))
+	var wg sync.WaitGroup
+	for i, nc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			infos[i], oks[i] = askLeadership(nc, stream)
+		}()
+	}
+	wg.Wait()
+	var out []streamInfo
+	for i := range infos {
+		if oks[i] {
+			out = append(out, infos[i])
+		}
+	}
+	return out
+}
+
 // askLeadership asks the stream once; ok: a leader answered.
 func askLeadership(nc *nats.Conn, stream string) (streamInfo, bool) {
+	var info streamInfo
+	if !nc.IsConnected() {
+		return info, false // its node is down or cut off: no wait
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), leadershipAsk)
 	defer cancel()
-	var info streamInfo
 	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO."+stream, nil)
 	if err != nil {
 		return info, false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
+	"github.com/nats-io/nats.go"
 )
 
 func TestStretcherJoinsContactsOfOneLeader(t *testing.T) {
@@ -107,7 +108,7 @@ func TestFollowLeadershipEndsWhenFollowersGo(t *testing.T) {
 	}
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: &history.Meta{Bucket: "lead", Replicas: 3, ObservesLeadership: true}})
 	clock := NewClock()
-	l := FollowLeadership(nc, cluster.StreamName("lead"), 3, clock, out)
+	l := FollowLeadership([]*nats.Conn{nc}, cluster.StreamName("lead"), 3, clock, out)
 	time.Sleep(3 * time.Second)
 	stream, err := js.Stream(ctx, cluster.StreamName("lead"))
 	if err != nil {
