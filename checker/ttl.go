@@ -37,8 +37,9 @@ type ttlExpiry struct {
 	// observed: the windows come from the stream's leadership as the run
 	// saw it (unled), not from its faults; gaps is the time between its
 	// stretches.
-	observed bool
-	gaps     time.Duration
+	observed      bool
+	gaps, gapsAll time.Duration
+	stretches     int
 	// followed counts keys whose value was followed after the run
 	// (history.End.Expiry), gone those seen to go away; maxGone is the
 	// latest any went away after its expiry.
@@ -77,29 +78,65 @@ func leaderless(faults []history.Fault) [][2]int64 {
 	return out
 }
 
-// unled lists the windows, ns since run start, outside the given stretches
-// (history.Leadership: the leader in contact with a quorum, or with every
-// replica): before the first, between two, after the last.
-// Each window reaches observedCatchUp past the stretch that ends it: the
-// leader, again able to commit, finds the overdue messages on its next
-// expiry pass (at most 250 ms apart for overdue ones, nats-server's
+// unled lists the windows, ns since run start, in which the run saw no
+// leader in contact with a quorum (all: with every replica) — outside the
+// leadership stretches (history.Unled) — and a fault may have cost the
+// stream its leader or quorum (bound: leaderless). Observation narrows the
+// bound, never widens it: a poll unanswered because the observer or a
+// busy server was slow, or time after the observer stopped, excuses
+// nothing a fault did not. Each window reaches observedCatchUp past its
+// end: the leader, again able to commit, finds the overdue messages on its
+// next expiry pass (at most 250 ms apart for overdue ones, nats-server's
 // resetAgeChk) and the removal must commit.
-func unled(stretches []history.Leadership) [][2]int64 {
-	sorted := slices.Clone(stretches)
-	slices.SortFunc(sorted, func(a, b history.Leadership) int { return cmp.Compare(a.From, b.From) })
+func unled(stretches []history.Leadership, all bool, bound [][2]int64) [][2]int64 {
 	var out [][2]int64
-	var reach int64 // the run's start: nothing was known before
-	for _, s := range sorted {
-		if s.From > reach {
-			out = append(out, [2]int64{reach, s.From + int64(observedCatchUp)})
-		}
-		reach = max(reach, s.To)
+	for _, w := range intersect(history.Unled(stretches, all), bound) {
+		out = append(out, [2]int64{w[0], satAdd(w[1], int64(observedCatchUp))})
 	}
-	return append(out, [2]int64{reach, math.MaxInt64})
+	return out
 }
 
 // observedCatchUp: see unled.
 const observedCatchUp = time.Second
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// merged sorts windows and joins those that overlap or touch.
+func merged(windows [][2]int64) [][2]int64 {
+	sorted := slices.Clone(windows)
+	slices.SortFunc(sorted, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	var out [][2]int64
+	for _, w := range sorted {
+		if n := len(out); n > 0 && w[0] <= out[n-1][1] {
+			out[n-1][1] = max(out[n-1][1], w[1])
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// intersect is the time both lists of windows cover.
+func intersect(a, b [][2]int64) [][2]int64 {
+	a, b = merged(a), merged(b)
+	var out [][2]int64
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		if lo, hi := max(a[i][0], b[j][0]), min(a[i][1], b[j][1]); hi > lo {
+			out = append(out, [2]int64{lo, hi})
+		}
+		if a[i][1] < b[j][1] {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
 
 // overlap is how much of [from, to] the windows cover (counting time that
 // several windows cover once).
@@ -144,21 +181,10 @@ func (c *ttlExpiry) add(g *keyGroup) {
 	leaderReads := leaderless(h.Faults)
 	directGets := leaderReads
 	if h.Meta != nil && h.Meta.ObservesLeadership {
-		var quorum, all []history.Leadership
-		for _, s := range h.Leadership {
-			if s.All {
-				all = append(all, s)
-			} else {
-				quorum = append(quorum, s)
-			}
-		}
-		leaderReads, directGets = unled(quorum), unled(all)
-		c.observed, c.gaps = true, 0
-		for _, w := range leaderReads[:len(leaderReads)-1] { // the last is after the last stretch
-			if w[0] > 0 { // not the start, before the first stretch
-				c.gaps += time.Duration(w[1]-w[0]) - observedCatchUp
-			}
-		}
+		leaderReads, directGets = unled(h.Leadership, false, leaderReads), unled(h.Leadership, true, leaderReads)
+		c.observed = true
+		c.gaps, c.gapsAll = interior(history.Unled(h.Leadership, false)), interior(history.Unled(h.Leadership, true))
+		c.stretches = len(h.Leadership)
 	}
 	check := func(r *history.Record, who func() string) {
 		if !r.Found {
@@ -241,14 +267,18 @@ func (c *ttlExpiry) result() (CheckResult, []string) {
 	}
 	switch {
 	case c.excused > 0 && c.observed:
-		detail += fmt.Sprintf("; %d later than the tolerance but while the run saw no leader in contact with a quorum to remove them (for direct gets: with every replica), or within %s after (up to %s after expiry)",
+		detail += fmt.Sprintf("; %d later than the tolerance but while a fault left the stream, as the run saw it, without a leader in contact with a quorum to remove them (for direct gets: with every replica), or within %s after (up to %s after expiry)",
 			c.excused, observedCatchUp, c.maxExcused.Round(time.Millisecond))
 	case c.excused > 0:
 		detail += fmt.Sprintf("; %d later than the tolerance but within a fault that may have left the stream without a leader or quorum to remove them (up to %s after expiry)",
 			c.excused, c.maxExcused.Round(time.Millisecond))
 	}
-	if c.observed {
-		detail += fmt.Sprintf("; the stream was seen without a leader in contact with a quorum for %s of the run", c.gaps.Round(time.Millisecond))
+	switch {
+	case c.observed && c.stretches == 0:
+		detail += "; the run never saw the stream's leader in contact with its replicas, so faults' windows are allowed for whole"
+	case c.observed:
+		detail += fmt.Sprintf("; the stream was seen without a leader in contact with a quorum for %s of the run, with every replica for %s",
+			c.gaps.Round(time.Millisecond), c.gapsAll.Round(time.Millisecond))
 	}
 	if len(c.problems) > 0 {
 		cr.Result, cr.Detail = Fail, fmt.Sprintf("%d reads returned a value more than %s past its TTL; ", len(c.problems), c.tol)+detail
@@ -256,4 +286,16 @@ func (c *ttlExpiry) result() (CheckResult, []string) {
 	}
 	cr.Result, cr.Detail = Pass, detail
 	return cr, nil
+}
+
+// interior is the time between stretches, the run's edges aside (before
+// the first stretch: setting up; after the last: the observer stopped).
+func interior(windows [][2]int64) time.Duration {
+	var d time.Duration
+	for _, w := range windows {
+		if w[0] > 0 && w[1] != math.MaxInt64 {
+			d += time.Duration(w[1] - w[0])
+		}
+	}
+	return d
 }

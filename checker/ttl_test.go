@@ -277,7 +277,7 @@ func TestTTLExpiryAllowsForObservedLeaderlessTime(t *testing.T) {
 	// Cut off from its followers at 36.0 s, in contact again at 39.4 s.
 	res := wantCheck(t, run(lead(0, 36_000), lead(39_400, 45_000)), CheckTTLExpiry, Pass)
 	c := checkNamed(t, res, CheckTTLExpiry)
-	for _, want := range []string{"1 later than the tolerance but while the run saw no leader in contact with a quorum", "without a leader in contact with a quorum for 3.4s of the run"} {
+	for _, want := range []string{"1 later than the tolerance but while a fault left the stream, as the run saw it, without a leader in contact with a quorum", "without a leader in contact with a quorum for 3.4s of the run"} {
 		if !strings.Contains(c.Detail, want) {
 			t.Errorf("detail lacks %q: %s", want, c.Detail)
 		}
@@ -293,23 +293,37 @@ func TestTTLExpiryAllowsForObservedLeaderlessTime(t *testing.T) {
 	elected := history.Leadership{Leader: "n2", From: ms(39_400), To: ms(45_000)}
 	wantCheck(t, run(lead(0, 36_000), elected), CheckTTLExpiry, Pass)
 	// Nothing observed after 36 s (the observer lost its connection): the
-	// late read is not held against the server.
+	// late read is not held against the server, within the fault's bound;
+	// without a fault, a blind observer excuses nothing.
 	wantCheck(t, run(lead(0, 36_000)), CheckTTLExpiry, Pass)
+	blind := run(lead(0, 36_000))
+	blind.Faults = nil
+	wantCheck(t, blind, CheckTTLExpiry, Fail)
 }
 
 func TestUnledWindows(t *testing.T) {
 	s := func(from, to int64) history.Leadership { return history.Leadership{Leader: "n1", From: from, To: to} }
+	all := history.Leadership{Leader: "n1", From: 0, To: 1000, All: true}
 	cu := int64(observedCatchUp)
-	got := unled([]history.Leadership{s(50, 60), s(-5, 20), s(10, 30)})
-	want := [][2]int64{{30, 50 + cu}, {60, math.MaxInt64}}
-	if !slices.Equal(got, want) {
+	everything := [][2]int64{{0, math.MaxInt64}}
+	// Stretches given out of order and overlapping; the other kind's
+	// stretch does not count.
+	got := unled([]history.Leadership{s(50, 60), s(-5, 20), all, s(10, 30)}, false, everything)
+	if want := [][2]int64{{30, 50 + cu}, {60, math.MaxInt64}}; !slices.Equal(got, want) {
 		t.Errorf("unled = %v, want %v", got, want)
 	}
-	if got := unled(nil); !slices.Equal(got, [][2]int64{{0, math.MaxInt64}}) {
+	if got := unled(nil, false, everything); !slices.Equal(got, everything) {
 		t.Errorf("nothing observed: %v", got)
 	}
-	if got := unled([]history.Leadership{s(100, 200)}); got[0] != [2]int64{0, 100 + cu} {
-		t.Errorf("before the first stretch: %v", got)
+	// Only where a fault may have cost the stream its leader: the gap
+	// 30-50 within a fault of 40-45, the time after the last stretch
+	// within one of 100-200.
+	got = unled([]history.Leadership{s(0, 30), s(50, 60)}, false, [][2]int64{{100, 200}, {40, 45}})
+	if want := [][2]int64{{40, 45 + cu}, {100, 200 + cu}}; !slices.Equal(got, want) {
+		t.Errorf("within the faults: %v, want %v", got, want)
+	}
+	if got := unled([]history.Leadership{s(0, 30)}, false, nil); len(got) != 0 {
+		t.Errorf("no fault, nothing excused: %v", got)
 	}
 }
 
@@ -327,6 +341,7 @@ func TestTTLExpiryDirectGetsAllowForReplicasCutOff(t *testing.T) {
 		g := get(5, "k0000", "c4-67", 1, at(9_143, 9_150))
 		g.Path = path
 		h := patternRun(history.PatternSessions, session, g)
+		h.Faults = []history.Fault{{Kind: "partition", Target: "n1", Start: ms(6_050), End: ms(9_050)}}
 		h.Meta.ObservesLeadership = true
 		h.Leadership = []history.Leadership{
 			{Leader: "n2", From: 0, To: ms(20_000)},                    // a quorum throughout

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,18 +138,20 @@ func leadershipOf(stretches []history.Leadership) *Leadership {
 	sorted := slices.DeleteFunc(slices.Clone(stretches), func(s history.Leadership) bool { return s.All })
 	slices.SortFunc(sorted, func(a, b history.Leadership) int { return cmp.Compare(a.From, b.From) })
 	l := &Leadership{Stretches: []Stretch{}, WithoutQuorum: []Window{}}
-	var reach int64
 	for i, st := range sorted {
 		l.Stretches = append(l.Stretches, Stretch{Leader: st.Leader, FromSec: float64(st.From) / 1e9, ToSec: float64(st.To) / 1e9})
-		if i > 0 && st.From > reach {
-			w := Window{StartSec: float64(reach) / 1e9, EndSec: float64(st.From) / 1e9}
-			l.WithoutQuorum = append(l.WithoutQuorum, w)
-			l.WithoutQuorumSec += w.EndSec - w.StartSec
-		}
 		if i > 0 && st.Leader != sorted[i-1].Leader {
 			l.LeaderChanges++
 		}
-		reach = max(reach, st.To)
+	}
+	// Between stretches only: before the first the run was setting up,
+	// after the last the observer had stopped.
+	for _, w := range history.Unled(stretches, false) {
+		if len(sorted) > 0 && w[0] > sorted[0].From && w[1] != math.MaxInt64 {
+			win := Window{StartSec: float64(w[0]) / 1e9, EndSec: float64(w[1]) / 1e9}
+			l.WithoutQuorum = append(l.WithoutQuorum, win)
+			l.WithoutQuorumSec += win.EndSec - win.StartSec
+		}
 	}
 	return l
 }

@@ -30,6 +30,8 @@ import (
 // instants follow one another within leadershipGap (a healthy leader hears
 // from its followers at least every heartbeat, 1 s) under the same leader;
 // unanswered polls do not end it, only the absence of fresh contact does.
+// An answer from a leader whose last contact is older than the current
+// stretch's (a deposed leader on the far side of a partition) is ignored.
 type Leadership struct {
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -44,9 +46,12 @@ const (
 	leadershipAsk  = 500 * time.Millisecond
 	// leadershipGap: the longest pause between two instants of known
 	// contact that still counts as one stretch. nats-server's raft leader
-	// sends a heartbeat every second (hbIntervalDefault) and hears back
-	// from each live follower; half a second more absorbs scheduling.
-	leadershipGap = 1500 * time.Millisecond
+	// hears from each live follower on every append, and when idle sends a
+	// heartbeat on a 1 s ticker — but only at a tick with nothing appended
+	// in the second before (raft.go, notActive), so after a last append
+	// the next contact can come almost 2 s later; half a second more
+	// absorbs scheduling.
+	leadershipGap = 2500 * time.Millisecond
 )
 
 // FollowLeadership starts following stream's leadership until Stop,
@@ -113,8 +118,15 @@ type stretcher struct {
 // observe takes one healthy instant and returns the stretch it ended, if
 // any.
 func (s *stretcher) observe(leader string, at int64) *history.Leadership {
-	if c := s.cur; c != nil && c.Leader == leader && at-c.To <= int64(leadershipGap) {
+	c := s.cur
+	if c != nil && c.Leader == leader && at-c.To <= int64(leadershipGap) {
 		c.To = max(c.To, at)
+		return nil
+	}
+	if c != nil && c.Leader != leader && at <= c.To {
+		// Another leader's contact no newer than what the current one
+		// showed: a deposed leader cut off on its side of a partition,
+		// still answering with the instant it lost its followers.
 		return nil
 	}
 	done := s.cur

@@ -22,7 +22,8 @@ func TestStretcherJoinsContactsOfOneLeader(t *testing.T) {
 		{"n1", 0, nil},
 		{"n1", gap, nil},     // within the gap: one stretch
 		{"n1", gap / 2, nil}, // an older contact changes nothing
-		{"n2", gap + 1, &history.Leadership{Leader: "n1", From: 0, To: gap}},             // a new leader
+		{"n2", gap + 1, &history.Leadership{Leader: "n1", From: 0, To: gap}}, // a new leader
+		{"n1", gap, nil}, // the deposed leader's frozen contact: ignored
 		{"n2", 3*gap + 2, &history.Leadership{Leader: "n2", From: gap + 1, To: gap + 1}}, // no contact for too long
 	}
 	for i, st := range steps {
