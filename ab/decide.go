@@ -18,7 +18,7 @@ func Decide(base, cand Side, runs []Run, interrupted bool, cfg Config, rules rep
 	done := map[int]map[string]*reports.Summary{}
 	for _, run := range runs {
 		r.Runs = append(r.Runs, abRun(run))
-		if run.Result == nil || run.Warmup {
+		if run.Result == nil || run.Warmup || run.Interrupted {
 			continue
 		}
 		if done[run.Round] == nil {

@@ -3,7 +3,7 @@
 // on the same machine, round after round, each run checked as any run is,
 // and compares what they measured with benchstat's statistics
 // (reports.CompareSamples). Order: warm-up rounds, discarded; then rounds
-// in ABBA order (base first in even rounds, candidate first in odd ones),
+// in ABBA order (base first in round 1, 3, ..., candidate first in 2, 4),
 // so that whatever drifts on the machine during the session hits both
 // sides alike.
 package ab
@@ -39,14 +39,17 @@ type Config struct {
 
 // Run is one run of one side.
 type Run struct {
-	Side   string           `json:"side"`
-	Round  int              `json:"round"` // 1-based
-	Warmup bool             `json:"warmup,omitempty"`
-	Seed   uint64           `json:"seed"`
-	Dir    string           `json:"dir"`
-	Error  string           `json:"error,omitempty"` // the run could not be carried out
-	Exit   int              `json:"exit_code"`
-	Result *reports.Summary `json:"-"`
+	Side   string `json:"side"`
+	Round  int    `json:"round"` // 1-based
+	Warmup bool   `json:"warmup,omitempty"`
+	Seed   uint64 `json:"seed"`
+	Dir    string `json:"dir"`
+	Error  string `json:"error,omitempty"` // the run could not be carried out
+	Exit   int    `json:"exit_code"`
+	// Interrupted: the run was cut short (Ctrl-C); its figures and checks
+	// cover part of a run and do not count.
+	Interrupted bool             `json:"interrupted,omitempty"`
+	Result      *reports.Summary `json:"-"`
 }
 
 // Rounds runs the warm-up and then cfg.Rounds rounds of both sides. Both
@@ -94,7 +97,7 @@ func Rounds(ctx context.Context, base, cand Side, cfg Config) (runs []Run, inter
 				run.Error = err.Error()
 				say("%s: %s could not run: %v", label, side.Name, err)
 			default:
-				run.Exit, run.Result = res.ExitCode, res.Summary
+				run.Exit, run.Result, run.Interrupted = res.ExitCode, res.Summary, res.Interrupted
 				say("%s: %s %s, %.0f ops/s", label, side.Name, res.Summary.Verdict, res.Summary.ThroughputOpsPerSec)
 			}
 			runs = append(runs, run)

@@ -97,8 +97,12 @@ func (r *ABReport) DecideAB(checkRegressions []string) {
 	r.Regressions = append([]string{}, checkRegressions...)
 	for _, m := range r.Metrics {
 		if m.Worse() {
-			r.Regressions = append(r.Regressions, fmt.Sprintf("%s %s: %s → %s %s (%+.1f%%, p=%.3f)",
-				m.Metric, m.Verdict, fmtFigure(m.Base.Median), fmtFigure(m.Cand.Median), m.Unit, 100*m.Delta, m.P))
+			delta := fmt.Sprintf("%+.1f%%", 100*m.Delta)
+			if m.Base.Median == 0 {
+				delta = "from 0"
+			}
+			r.Regressions = append(r.Regressions, fmt.Sprintf("%s %s: %s → %s %s (%s, p=%.3f)",
+				m.Metric, m.Verdict, fmtFigure(m.Base.Median), fmtFigure(m.Cand.Median), m.Unit, delta, m.P))
 		}
 	}
 	for _, run := range r.Runs {

@@ -74,6 +74,52 @@ func LoadSummary(dir string) (*Summary, error) {
 	return &s, nil
 }
 
+// LoadRuns reads dir as one results folder (it holds summary.json) or as
+// a folder of results folders (each of its sub-folders that holds one, in
+// name order: several runs of one side, for a comparison with
+// significance). names are the folders read.
+func LoadRuns(dir string) (runs []*Summary, names []string, err error) {
+	if _, err := os.Stat(filepath.Join(dir, "summary.json")); err == nil {
+		s, err := LoadSummary(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []*Summary{s}, []string{dir}, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is not a results folder: %w", dir, err)
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		sub := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(sub, "summary.json")); !e.IsDir() || err != nil {
+			continue
+		}
+		s, err := LoadSummary(sub)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs, names = append(runs, s), append(names, sub)
+	}
+	if len(runs) == 0 {
+		return nil, nil, fmt.Errorf("%s is not a results folder, nor a folder of results folders (no summary.json in it or in its sub-folders)", dir)
+	}
+	return runs, names, nil
+}
+
+// CompareFolders compares several runs a side with the statistics of ab
+// (CompareSamples, CheckRegressions): the verdict of `compare` when a
+// side has more than one run.
+func CompareFolders(base, cand []*Summary, baseDir, candDir string, rules SampleRules) *ABReport {
+	n := min(len(base), len(cand))
+	r := &ABReport{Base: ABSide{Description: fmt.Sprintf("%s (%d runs)", baseDir, len(base))},
+		Cand: ABSide{Description: fmt.Sprintf("%s (%d runs)", candDir, len(cand))}, Rules: rules, Rounds: n, RoundsDone: n,
+		Runs: []ABRun{}, Differences: Differences(base[0], cand[0]), Metrics: CompareSamples(base, cand, rules)}
+	r.Base.ServerVersion, r.Cand.ServerVersion = base[0].Target.ServerVersion, cand[0].Target.ServerVersion
+	r.DecideAB(CheckRegressions(base, cand))
+	return r
+}
+
 // Compare lines two runs up and applies the rules.
 func Compare(baseDir, candDir string, base, cand *Summary, rules CompareRules) *Comparison {
 	c := &Comparison{Base: baseDir, Cand: candDir, Regressions: []string{}, Differences: Differences(base, cand),

@@ -36,6 +36,8 @@ const (
 	FewerErrors  = "fewer errors"
 	NoDifference = "no significant difference"
 	TooFewRounds = "not enough rounds"
+	// NotCompared: only one side has the figure (their op mixes differ).
+	NotCompared = "not compared"
 )
 
 // MetricRow is one figure over every run of both sides.
@@ -142,7 +144,7 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 	}
 	th := &benchmath.Thresholds{CompareAlpha: rules.Alpha}
 	if len(base) == 0 || len(cand) == 0 {
-		r.Verdict, r.P, r.Note = TooFewRounds, 1, "one side has no run with this figure"
+		r.Verdict, r.P, r.Note = NotCompared, 1, "one side has no run with this figure"
 		return r
 	}
 	// NewSample sorts in place: copies, so Values keep the run order.
@@ -178,6 +180,11 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 		// Warnings left are the test's failures, such as every value
 		// being the same on both sides: nothing to tell apart.
 		r.Verdict, r.Note = NoDifference, strings.Join(warnings, "; ")
+	case r.Cand.Median == r.Base.Median:
+		// The U test may still find the distributions apart (the same
+		// median, different tails); which way is then not a median's to
+		// say, and the verdict is about medians.
+		r.Verdict, r.Note = NoDifference, fmt.Sprintf("the same median (p=%.3f)", c.P)
 	case effect < rules.MinEffect:
 		r.Verdict = NoDifference
 		r.Note = fmt.Sprintf("significant (p=%.3f) but %.1f%% is below the minimum effect of %.1f%%", c.P, 100*math.Abs(r.Delta), 100*rules.MinEffect)

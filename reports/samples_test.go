@@ -97,3 +97,21 @@ func TestCheckRegressions(t *testing.T) {
 		t.Errorf("undecidable on the candidate only: %v", got)
 	}
 }
+
+// The same median with different tails: the U test may call them apart,
+// but a verdict about medians cannot say which way (seen with
+// --min-effect 0: the better candidate was called slower).
+func TestCompareSamplesSameMedian(t *testing.T) {
+	var base, cand []*Summary
+	for i := 0; i < 13; i++ {
+		b, c := 100.0, 100.0
+		if i >= 7 {
+			b, c = 80, 120
+		}
+		base, cand = append(base, sampleRun(b, 5, 0)), append(cand, sampleRun(c, 5, 0))
+	}
+	r := rowNamed(t, CompareSamples(base, cand, SampleRules{Alpha: 0.05, MinEffect: 0, Confidence: 0.95}), "throughput")
+	if r.Verdict != NoDifference || !strings.Contains(r.Note, "the same median") {
+		t.Errorf("same median: %s (p=%.4f, %s)", r.Verdict, r.P, r.Note)
+	}
+}

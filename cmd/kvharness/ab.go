@@ -34,8 +34,9 @@ the upgrade question) or --base-server/--cand-server (two external clusters); ev
 applies to both. For throughput and each op's p50, p99, p99.9 and error rate it gives each
 side's median with its confidence interval, the difference, the Mann–Whitney U test's p-value
 and a verdict: slower, faster, no significant difference, or not enough rounds. A required
-check that fails on the candidate in some round and on the base in none is a regression
-whatever the figures say.
+check that fails on the candidate in some round and on the base in none, or that passed in
+every base run and was undecided (unknown) in a candidate run, is a regression whatever the
+figures say. A run cut short (Ctrl-C) does not count; a second Ctrl-C kills the session.
 
 Exit codes: 0 no regression, 1 regression, 2 bad usage or a side that cannot run,
 3 inconclusive (not enough rounds, a round that could not run), 4 interrupted.`,
@@ -120,6 +121,10 @@ Exit codes: 0 no regression, 1 regression, 2 bad usage or a side that cannot run
 		// what it recorded) and the session; what was done is decided on.
 		ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stopSignals()
+		go func() {
+			<-ctx.Done()
+			stopSignals() // a second signal kills the process the default way
+		}()
 		runs, interrupted := ab.Rounds(ctx, base, cand, cfg)
 		report := ab.Decide(base, cand, runs, interrupted, cfg, rules)
 		report.WriteText(out)

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kvharness/kvharness/reports"
 )
 
 type abJSON struct {
@@ -86,10 +89,17 @@ func TestABFindsASlowerCandidate(t *testing.T) {
 		t.Fatalf("exit %d, want 1 (regression)\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	a := readAB(t, out)
+	found := false
 	for _, m := range a.Metrics {
-		if m.Metric == "throughput" && (m.Verdict != "slower" || len(m.Base.Values) != 4) {
-			t.Errorf("throughput: %s over %v vs %v, want slower over 4 rounds", m.Verdict, m.Base.Values, m.Cand.Values)
+		if m.Metric == "throughput" {
+			found = true
+			if m.Verdict != "slower" || len(m.Base.Values) != 4 {
+				t.Errorf("throughput: %s over %v vs %v, want slower over 4 rounds", m.Verdict, m.Base.Values, m.Cand.Values)
+			}
 		}
+	}
+	if !found {
+		t.Errorf("no throughput row in %+v", a.Metrics)
 	}
 	if len(a.Regressions) == 0 || !strings.HasPrefix(a.Regressions[0], "throughput slower") && !strings.Contains(strings.Join(a.Regressions, "\n"), "throughput slower") {
 		t.Errorf("regressions %q do not name throughput", a.Regressions)
@@ -109,5 +119,54 @@ func TestABUsage(t *testing.T) {
 	} {
 		r := runBin(t, time.Minute, append([]string{"ab", "--out", t.TempDir()}, tc.args...)...)
 		wantUsageError(t, r, tc.want)
+	}
+}
+
+// trend over nightly folders written here (no runs needed): thirteen
+// nights of one scenario, the last three 15 % slower, flagged at the last
+// night and exit 1; ten nights cannot judge (exit 3); a night of another
+// scenario is refused in one line.
+func TestTrend(t *testing.T) {
+	nights := t.TempDir()
+	for i, tp := range []float64{100, 103, 98, 101, 99, 102, 100, 97, 103, 101, 86, 85, 84} {
+		writeNight(t, filepath.Join(nights, fmt.Sprintf("2026-11-%02d", i+1)), "default", tp)
+	}
+	out := t.TempDir()
+	r := runBin(t, time.Minute, "trend", nights, "--out", out)
+	if r.code != 1 || !strings.Contains(r.stdout, "the last 3 runs shifted: throughput slower") {
+		t.Fatalf("creep: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, f := range []string{"trend.json", "trend.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("no %s: %v", f, err)
+		}
+	}
+	few := t.TempDir()
+	for i := 0; i < 10; i++ {
+		writeNight(t, filepath.Join(few, fmt.Sprintf("n%02d", i)), "default", 100)
+	}
+	if r := runBin(t, time.Minute, "trend", few, "--out", t.TempDir()); r.code != 3 || !strings.Contains(r.stdout, "not enough runs") {
+		t.Errorf("ten nights: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	writeNight(t, filepath.Join(few, "other"), "single", 100)
+	wantUsageError(t, runBin(t, time.Minute, "trend", few, "--out", t.TempDir()), "ran different things")
+}
+
+// writeNight writes a results folder holding only a summary.json of
+// scenario with the given throughput, started at the folder's name.
+func writeNight(t *testing.T, dir, scenario string, throughput float64) {
+	t.Helper()
+	s := reports.Summary{Scenario: scenario, Verdict: "pass", ThroughputOpsPerSec: throughput,
+		Ops: map[string]*reports.OpSummary{"put": {OK: 1000}}, Run: reports.RunInfo{StartedAt: filepath.Base(dir)},
+		Target: reports.TargetSummary{Mode: "embedded", Nodes: 3, Replicas: 3}}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -534,7 +534,7 @@ func TestCompare(t *testing.T) {
 	if r := runBin(t, 2*time.Minute, "run", "single", "--duration", "3s", "--quiet", "--out", base); r.code != 0 {
 		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := runBin(t, time.Minute, "compare", base, base); r.code != 0 || !strings.Contains(r.stdout, "no regression") {
+	if r := runBin(t, time.Minute, "compare", base, base); r.code != 0 || !strings.Contains(r.stdout, "no regression") || !strings.Contains(r.stdout, "no estimate of significance") {
 		t.Fatalf("run vs itself: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// A candidate within the default tolerances (20 %): 10 % slower, p99s
@@ -560,6 +560,35 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("slow candidate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	wantUsageError(t, runBin(t, time.Minute, "compare", base, filepath.Join(base, "nope")), "nope")
+
+	// Folders of several runs a side: the statistics of ab. Five runs a
+	// side, made from the base's summary with a spread of a few percent;
+	// the candidate's throughput 20 % lower is a regression, found
+	// significant, and 1 % lower is not.
+	runs := func(scale float64) string {
+		dir := t.TempDir()
+		for i, jitter := range []float64{1, 1.02, 0.98, 1.01, 0.99} {
+			sub := filepath.Join(dir, fmt.Sprintf("night-%02d", i))
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeScaledSummary(t, base, sub, scale*jitter, 1)
+		}
+		return dir
+	}
+	bases := runs(1)
+	r = runBin(t, time.Minute, "compare", bases, runs(0.8))
+	if r.code != 1 || !strings.Contains(r.stdout, "throughput slower") || !strings.Contains(r.stdout, "p=0.008") {
+		t.Fatalf("five runs a side, 20%% slower: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	same := runs(0.99)
+	r = runBin(t, time.Minute, "compare", bases, same)
+	if r.code != 0 || !strings.Contains(r.stdout, "verdict: NO REGRESSION") {
+		t.Fatalf("five runs a side, 1%% apart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(same, "ab.html")); err != nil {
+		t.Errorf("no ab.html beside the candidate's runs: %v", err)
+	}
 
 	// A required check that passed and is now unknown is a regression.
 	undecided := t.TempDir()
