@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings lint tools clean
+.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings ab-proof lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -64,6 +64,13 @@ soak-verdicts: build $(TOOLS)/nats-server-v2.15.2
 # The releases the findings need (docs/FINDINGS.md): those that show each
 # bug and those that pass the same run.
 FINDINGS_RELEASES := v2.9.20 v2.10.22 v2.10.27 v2.11.0 v2.12.1 v2.15.2
+
+# How far ab's verdicts can be trusted here: AB_REPEATS whole ab sessions of
+# the same scenario on both sides (A/A: false regressions, at most the 5 %
+# significance level), and with AB_CAND a candidate with a real difference
+# (A/B: how often it is found). About 1.5 min a session with the defaults.
+ab-proof: build
+	$(GO) run ./scripts/abproof -bin $(BIN) -repeats $(or $(AB_REPEATS),20) $(if $(AB_CAND),-cand $(AB_CAND)) $(ARGS)
 
 # Re-runs every finding; exit 1 if a known bug is no longer found or a
 # passing release stops passing. Run before changing the checker or the

@@ -653,3 +653,45 @@ func TestABReportRendersInBrowser(t *testing.T) {
 	}
 	bp.checkClean(t)
 }
+
+// TestTrendReportRendersInBrowser: trend.html over thirteen nights whose
+// last three are slower renders offline, draws a chart per metric with
+// something to show, and marks the night the shift was found on the
+// throughput chart.
+func TestTrendReportRendersInBrowser(t *testing.T) {
+	chrome := findChromium()
+	if chrome == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium not found and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
+		}
+		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH)")
+	}
+	var runs []*reports.Summary
+	var dirs []string
+	for i, tp := range []float64{100, 103, 98, 101, 99, 102, 100, 97, 103, 101, 86, 85, 84} {
+		runs = append(runs, &reports.Summary{Scenario: "default", Verdict: "pass", ThroughputOpsPerSec: tp,
+			Run: reports.RunInfo{StartedAt: fmt.Sprintf("2026-11-%02dT02:00:00Z", i+1)},
+			Ops: map[string]*reports.OpSummary{"put": {OK: 1000, LatencyUS: latency.Percentiles{P50: 400, P99: 5000, P999: 9000}}}})
+		dirs = append(dirs, fmt.Sprintf("night-%02d", i+1))
+	}
+	tr := reports.BuildTrend(runs, dirs, reports.DefaultTrendRules)
+	dir := t.TempDir()
+	if err := tr.WriteHTML(dir); err != nil {
+		t.Fatal(err)
+	}
+	bp := openInBrowser(t, chrome, filepath.Join(dir, "trend.html"))
+	type chart struct {
+		Metric  string `json:"metric"`
+		Flagged string `json:"flagged"`
+	}
+	got, err := chromedp.Run(bp.ctx, chromedp.Evaluate[[]chart](`Array.from(document.querySelectorAll(".chart")).map((el) => ({
+		metric: el.getAttribute("data-metric"), flagged: el.getAttribute("data-flagged")}))`))
+	if err != nil {
+		t.Fatalf("reading the page: %v; %s", err, bp.dump())
+	}
+	want := []chart{{"throughput", "1"}, {"put.p50", "0"}, {"put.p99", "0"}, {"put.p999", "0"}} // put.error_rate is 0 throughout
+	if !slices.Equal(got, want) {
+		t.Errorf("charts %+v, want %+v", got, want)
+	}
+	bp.checkClean(t)
+}
