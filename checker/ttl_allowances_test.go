@@ -1,8 +1,12 @@
 package checker
 
 import (
+	"context"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -72,4 +76,65 @@ func TestDefaultRequiredForShapes(t *testing.T) {
 			t.Errorf("lease shape requires %v: lacks %s", lease, c)
 		}
 	}
+}
+
+// The soak's leader-election under corrupt (2.15.2, seed 2): watcher 1's
+// consumer was on the stream leader, killed at 5 s; nats.go recreates a
+// consumer only at its 10 s activity checks, and at 20 s the cluster had
+// no meta leader. By its 30 s check the key's final revision — the marker
+// the server put in place of an expired lease, itself living 2 s — was
+// gone: the complete dump after the watchers' wait held nothing of the
+// key. The watcher cannot be held to a final state the bucket no longer
+// holds; had the dump still held it, it would fail.
+func TestWatchCompleteFinalRevisionGoneByTheDump(t *testing.T) {
+	run := func(held bool) *history.History {
+		h := hist(
+			withTTL(create(1, "k", "c1-1", 10, at(0, 10)), 2000),
+			final("k", "", 19),
+		)
+		h.Final[0].Marker = history.MarkerPurge // the server's marker for the expired lease
+		h.End.StoredComplete = true
+		h.End.At = ms(54_000)
+		h.Meta.Watchers = []history.WatcherSpec{{ID: 1, Mode: history.WatchLatest}, {ID: 2, Mode: history.WatchLatest}}
+		addRecs(h, delivered(1, "k", "c1-1", 10, 5), delivered(2, "k", "c1-1", 10, 6),
+			history.Record{Kind: history.KindWatch, Watcher: 2, Key: "k", Rev: 19, Marker: history.MarkerPurge, At: ms(23_000)})
+		if held {
+			addRecs(h, history.Record{Kind: history.KindStored, Key: "k", Rev: 19, Marker: history.MarkerPurge, At: ms(50_000)})
+		}
+		return h
+	}
+	res := wantCheck(t, run(false), CheckWatchComplete, Pass)
+	if c := checkNamed(t, res, CheckWatchComplete); !strings.Contains(c.Detail, "no longer held") {
+		t.Errorf("detail does not say what it allowed for: %s", c.Detail)
+	}
+	wantCheck(t, run(true), CheckWatchComplete, Fail, []string{"watcher 1", "never delivered revision(s) 19"})
+}
+
+// TestRecordedWatcherShortOfAnExpiredFinal: the recorded history (6 kB
+// compressed) of that run — leader-election, spawned v2.15.2, --faults
+// corrupt --duration 20s --seed 2, from make soak-faults. It passes, and
+// says so; with the final marker put back among the stored messages, the
+// watcher short of it fails again.
+func TestRecordedWatcherShortOfAnExpiredFinal(t *testing.T) {
+	path := filepath.Join("testdata", "watch-complete-expired-final.jsonl.zst")
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, res, CheckWatchComplete); c.Result != Pass || !strings.Contains(c.Detail, "no longer held") {
+		t.Errorf("watch-complete: %s (%s)", c.Result, c.Detail)
+	}
+	if res.Verdict != Pass {
+		t.Errorf("verdict %s:\n%s", res.Verdict, dump(res))
+	}
+	h, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range h.Final {
+		if f.Key == "k0000" {
+			h.Stored = append(h.Stored, history.Record{Kind: history.KindStored, Key: f.Key, Rev: f.Rev, Marker: f.Marker, Read: f.Read})
+		}
+	}
+	wantCheck(t, h, CheckWatchComplete, Fail, []string{`watcher 1, key "k0000"`, "19"})
 }
