@@ -102,7 +102,7 @@ func (s *streamOps) stepDown(ctx context.Context) error {
 }
 
 // waitStreamHealthy waits until the stream has a leader and every replica
-// is current and online.
+// is current, online, and heard from lately (see streamHealth).
 func (s *streamOps) waitStreamHealthy(ctx context.Context) error {
 	var last error
 	for {
@@ -136,6 +136,19 @@ func streamHealth(info *jetstream.StreamInfo) error {
 		if !r.Current || r.Offline {
 			return fmt.Errorf("replica %s not current", r.Name)
 		}
+		// A leader cut off by a partition that has not yet stepped down
+		// (it waits 10 s without a quorum) still answers, and calls its
+		// followers current: its commit index froze with theirs. Only how
+		// long ago it heard from them gives it away. A live follower
+		// answers every append and, on an idle stream, a heartbeat at
+		// least every 2 s (see workload/leadership.go).
+		if r.Active > healthyContact {
+			return fmt.Errorf("replica %s not heard from by leader %s for %s", r.Name, info.Cluster.Leader, r.Active.Round(time.Millisecond))
+		}
 	}
 	return nil
 }
+
+// healthyContact: how lately a healthy stream's leader has heard from each
+// replica.
+const healthyContact = 2500 * time.Millisecond
