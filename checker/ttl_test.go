@@ -232,21 +232,7 @@ func TestTTLExpiryFollowedAfterTheRun(t *testing.T) {
 // stream without a leader or quorum: it passes, and says so. Without the
 // faults' records, the same reads are late, and it fails.
 func TestRecordedTTLFalseAlarm(t *testing.T) {
-	path := filepath.Join("testdata", "ttl-expiry-partitioned-leader.jsonl.zst")
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := checkNamed(t, res, CheckTTLExpiry); c.Result != Pass || !strings.Contains(c.Detail, "within a fault") {
-		t.Errorf("ttl-expiry: %s (%s)", c.Result, c.Detail)
-	}
-	if res.Verdict != Pass {
-		t.Errorf("verdict %s:\n%s", res.Verdict, dump(res))
-	}
-	h, err := history.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := recordedPasses(t, "ttl-expiry-partitioned-leader.jsonl.zst", CheckTTLExpiry, "within a fault")
 	h.Faults = nil
 	if c := checkNamed(t, Check(h, Options{Timeout: 30 * time.Second}), CheckTTLExpiry); c.Result != Fail {
 		t.Errorf("without the faults' records: %s (%s), want fail", c.Result, c.Detail)
@@ -367,21 +353,7 @@ func TestTTLExpiryDirectGetsAllowForReplicasCutOff(t *testing.T) {
 // quorum's stretches instead, as the first version held every read, it
 // fails.
 func TestRecordedDirectGetFromACutOffFollower(t *testing.T) {
-	path := filepath.Join("testdata", "ttl-expiry-follower-cut-off.jsonl.zst")
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := checkNamed(t, res, CheckTTLExpiry); c.Result != Pass || !strings.Contains(c.Detail, "for direct gets: with every replica") {
-		t.Errorf("ttl-expiry: %s (%s)", c.Result, c.Detail)
-	}
-	if res.Verdict != Pass {
-		t.Errorf("verdict %s:\n%s", res.Verdict, dump(res))
-	}
-	h, err := history.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := recordedPasses(t, "ttl-expiry-follower-cut-off.jsonl.zst", CheckTTLExpiry, "for direct gets: with every replica")
 	var quorumOnly []history.Leadership
 	for _, s := range h.Leadership {
 		if !s.All {
@@ -392,4 +364,28 @@ func TestRecordedDirectGetFromACutOffFollower(t *testing.T) {
 	}
 	h.Leadership = quorumOnly
 	wantCheck(t, h, CheckTTLExpiry, Fail, []string{`get by client 6 of key "k0021" at 8.853s`, "1.607s past its expiry"})
+}
+
+// recordedPasses checks a recorded history of testdata as `kvharness check`
+// does (CheckFile), wants it to pass with the named check passing and
+// saying phrase, and returns the history read whole, for the test to take
+// the fix's evidence out of and see the check fail again.
+func recordedPasses(t *testing.T, file, check, phrase string) *history.History {
+	t.Helper()
+	path := filepath.Join("testdata", file)
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, res, check); c.Result != Pass || !strings.Contains(c.Detail, phrase) {
+		t.Errorf("%s: %s (%s)", check, c.Result, c.Detail)
+	}
+	if res.Verdict != Pass {
+		t.Errorf("verdict %s:\n%s", res.Verdict, dump(res))
+	}
+	h, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

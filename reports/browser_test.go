@@ -39,13 +39,7 @@ import (
 // Without Chromium it skips, unless KVHARNESS_REQUIRE_BROWSER is set (CI sets
 // it). KVHARNESS_SCREENSHOT_DIR, when set, receives report.png.
 func TestReportRendersInBrowser(t *testing.T) {
-	chrome := findChromium()
-	if chrome == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
-			t.Fatal("chromium not found (/usr/bin/chromium or chromium in PATH) and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
-		}
-		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH); install it (apt-get install -y chromium) or set KVHARNESS_REQUIRE_BROWSER=1 to make this a failure")
-	}
+	chrome := chromiumOrSkip(t)
 
 	// The page, from a synthetic run: no NATS server involved.
 	h := syntheticHistory(1)
@@ -380,6 +374,20 @@ func checkReportParts(t *testing.T, workload, madeBy string, files []string, rep
 	}
 }
 
+// chromiumOrSkip returns the browser's path; without one the test skips,
+// or fails when KVHARNESS_REQUIRE_BROWSER is set (CI sets it).
+func chromiumOrSkip(t *testing.T) string {
+	t.Helper()
+	chrome := findChromium()
+	if chrome == "" {
+		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium not found (/usr/bin/chromium or chromium in PATH) and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
+		}
+		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH); install it (apt-get install -y chromium) or set KVHARNESS_REQUIRE_BROWSER=1 to make this a failure")
+	}
+	return chrome
+}
+
 // findChromium returns Debian's chromium, or one in PATH, or "".
 func findChromium() string {
 	if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
@@ -596,13 +604,7 @@ func syntheticHistory(seed uint64) *history.History {
 // clearly slower renders offline with its verdict, the regressions, and a
 // chart of every round per metric that has anything to show.
 func TestABReportRendersInBrowser(t *testing.T) {
-	chrome := findChromium()
-	if chrome == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
-			t.Fatal("chromium not found and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
-		}
-		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH)")
-	}
+	chrome := chromiumOrSkip(t)
 	run := func(tp, p99 float64) *reports.Summary {
 		return &reports.Summary{ThroughputOpsPerSec: tp, Ops: map[string]*reports.OpSummary{
 			"put": {OK: 1000, LatencyUS: latency.Percentiles{P50: 400, P99: p99 * 1000, P999: 2 * p99 * 1000}}}}
@@ -659,13 +661,7 @@ func TestABReportRendersInBrowser(t *testing.T) {
 // something to show, and marks the night the shift was found on the
 // throughput chart.
 func TestTrendReportRendersInBrowser(t *testing.T) {
-	chrome := findChromium()
-	if chrome == "" {
-		if os.Getenv("KVHARNESS_REQUIRE_BROWSER") != "" {
-			t.Fatal("chromium not found and KVHARNESS_REQUIRE_BROWSER is set; install it: apt-get install -y chromium")
-		}
-		t.Skip("chromium not found (/usr/bin/chromium or chromium in PATH)")
-	}
+	chrome := chromiumOrSkip(t)
 	var runs []*reports.Summary
 	var dirs []string
 	for i, tp := range []float64{100, 103, 98, 101, 99, 102, 100, 97, 103, 101, 86, 85, 84} {
