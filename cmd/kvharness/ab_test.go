@@ -77,8 +77,12 @@ func TestABTooFewRounds(t *testing.T) {
 }
 
 // A candidate that is clearly slower — three embedded nodes replicating an
-// R3 bucket against one node with R1 — is a regression after four rounds,
-// with throughput called slower; the sides' differences are printed.
+// R3 bucket against one node with R1 — is a regression after four rounds;
+// the sides' differences are printed. Which figures come out significant
+// depends on the load beside the test (under go test -race with other
+// packages running, the throughputs of four rounds overlapped while every
+// put's p50 was twice the base's): at least one op's p50 or the throughput
+// must be called slower, and none of those faster.
 func TestABFindsASlowerCandidate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("eight runs")
@@ -89,20 +93,23 @@ func TestABFindsASlowerCandidate(t *testing.T) {
 		t.Fatalf("exit %d, want 1 (regression)\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	a := readAB(t, out)
-	found := false
+	var slower []string
 	for _, m := range a.Metrics {
-		if m.Metric == "throughput" {
-			found = true
-			if m.Verdict != "slower" || len(m.Base.Values) != 4 {
-				t.Errorf("throughput: %s over %v vs %v, want slower over 4 rounds", m.Verdict, m.Base.Values, m.Cand.Values)
-			}
+		if len(m.Base.Values) != 4 || len(m.Cand.Values) != 4 {
+			t.Errorf("%s: %d and %d rounds, want 4 a side", m.Metric, len(m.Base.Values), len(m.Cand.Values))
+		}
+		if m.Metric != "throughput" && !strings.HasSuffix(m.Metric, ".p50") {
+			continue // tails can go either way on a loaded machine
+		}
+		switch m.Verdict {
+		case "faster":
+			t.Errorf("%s called faster: %v vs %v", m.Metric, m.Base.Values, m.Cand.Values)
+		case "slower":
+			slower = append(slower, m.Metric)
 		}
 	}
-	if !found {
-		t.Errorf("no throughput row in %+v", a.Metrics)
-	}
-	if len(a.Regressions) == 0 || !strings.HasPrefix(a.Regressions[0], "throughput slower") && !strings.Contains(strings.Join(a.Regressions, "\n"), "throughput slower") {
-		t.Errorf("regressions %q do not name throughput", a.Regressions)
+	if len(slower) == 0 || len(a.Regressions) == 0 {
+		t.Errorf("neither throughput nor a p50 called slower; regressions %q", a.Regressions)
 	}
 }
 
