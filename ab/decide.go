@@ -17,7 +17,7 @@ func Decide(base, cand Side, runs []Run, interrupted bool, cfg Config, rules rep
 	// figures then come from the same rounds as the other's.
 	done := map[int]map[string]*reports.Summary{}
 	for _, run := range runs {
-		r.Runs = append(r.Runs, abRun(run))
+		r.Runs = append(r.Runs, run.ABRun)
 		if run.Result == nil || run.Warmup || run.Interrupted {
 			continue
 		}
@@ -47,14 +47,6 @@ func Decide(base, cand Side, runs []Run, interrupted bool, cfg Config, rules rep
 	r.Metrics = reports.CompareSamples(bs, cs, rules)
 	r.DecideAB(reports.CheckRegressions(bs, cs))
 	return r
-}
-
-func abRun(run Run) reports.ABRun {
-	a := reports.ABRun{Side: run.Side, Round: run.Round, Warmup: run.Warmup, Seed: run.Seed, Dir: run.Dir, ExitCode: run.Exit, Error: run.Error}
-	if s := run.Result; s != nil {
-		a.Verdict, a.Throughput = string(s.Verdict), s.ThroughputOpsPerSec
-	}
-	return a
 }
 
 // describe says what a side runs against what, in one line.

@@ -37,19 +37,11 @@ type Config struct {
 	Progress func(line string)
 }
 
-// Run is one run of one side.
+// Run is one run of one side: what ab.json says of it, and its summary
+// (nil when it could not be carried out).
 type Run struct {
-	Side   string `json:"side"`
-	Round  int    `json:"round"` // 1-based
-	Warmup bool   `json:"warmup,omitempty"`
-	Seed   uint64 `json:"seed"`
-	Dir    string `json:"dir"`
-	Error  string `json:"error,omitempty"` // the run could not be carried out
-	Exit   int    `json:"exit_code"`
-	// Interrupted: the run was cut short (Ctrl-C); its figures and checks
-	// cover part of a run and do not count.
-	Interrupted bool             `json:"interrupted,omitempty"`
-	Result      *reports.Summary `json:"-"`
+	reports.ABRun
+	Result *reports.Summary
 }
 
 // Rounds runs the warm-up and then cfg.Rounds rounds of both sides. Both
@@ -82,7 +74,7 @@ func Rounds(ctx context.Context, base, cand Side, cfg Config) (runs []Run, inter
 				label, folder = fmt.Sprintf("warm-up %d/%d", r, cfg.Warmup), fmt.Sprintf("warmup-%02d-%s", r, side.Name)
 			}
 			seed := max(base.Scenario.Workload.Seed, 1) + uint64(r)
-			run := Run{Side: side.Name, Round: round, Warmup: warm, Seed: seed, Dir: filepath.Join(cfg.Dir, folder)}
+			run := Run{ABRun: reports.ABRun{Side: side.Name, Round: round, Warmup: warm, Seed: seed, Dir: filepath.Join(cfg.Dir, folder)}}
 			if warm {
 				run.Round = r
 			}
@@ -97,7 +89,8 @@ func Rounds(ctx context.Context, base, cand Side, cfg Config) (runs []Run, inter
 				run.Error = err.Error()
 				say("%s: %s could not run: %v", label, side.Name, err)
 			default:
-				run.Exit, run.Result, run.Interrupted = res.ExitCode, res.Summary, res.Interrupted
+				run.ExitCode, run.Result, run.Interrupted = res.ExitCode, res.Summary, res.Interrupted
+				run.Verdict, run.Throughput = string(res.Summary.Verdict), res.Summary.ThroughputOpsPerSec
 				say("%s: %s %s, %.0f ops/s", label, side.Name, res.Summary.Verdict, res.Summary.ThroughputOpsPerSec)
 			}
 			runs = append(runs, run)

@@ -3,12 +3,10 @@ package reports
 import (
 	_ "embed"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -19,9 +17,15 @@ var abTemplate string
 
 var abHTML = template.Must(template.New("ab").Funcs(template.FuncMap{
 	"interval": interval,
-	"rel":      func(p string) string { return p }, // per report: relative to its folder
-	"pct":      func(f float64) string { return fmt.Sprintf("%g%%", 100*f) },
-	"delta":    func(d float64) string { return fmt.Sprintf("%+.1f%%", 100*d) },
+	// rel: a run's folder as a link from the page's folder.
+	"rel": func(dir, p string) string {
+		if rp, err := filepath.Rel(dir, p); err == nil {
+			return filepath.ToSlash(rp)
+		}
+		return p
+	},
+	"pct":   func(f float64) string { return fmt.Sprintf("%g%%", 100*f) },
+	"delta": func(d float64) string { return fmt.Sprintf("%+.1f%%", 100*d) },
 	"verdictClass": func(v string) string {
 		switch v {
 		case Slower, MoreErrors:
@@ -49,6 +53,8 @@ type ABReport struct {
 	// Regressions: the metrics that got worse and the required checks the
 	// candidate failed (or could not decide) where the base did not.
 	Regressions []string `json:"regressions"`
+	// CheckRegressions: those of Regressions that are required checks.
+	CheckRegressions []string `json:"check_regressions,omitempty"`
 	// Inconclusive: why the rounds cannot decide, when they cannot.
 	Inconclusive []string `json:"inconclusive,omitempty"`
 	Base         ABSide   `json:"base"`
@@ -86,7 +92,10 @@ type ABRun struct {
 	Verdict    string  `json:"verdict,omitempty"`
 	ExitCode   int     `json:"exit_code"`
 	Throughput float64 `json:"throughput_ops_per_sec,omitempty"`
-	Error      string  `json:"error,omitempty"`
+	Error      string  `json:"error,omitempty"` // the run could not be carried out
+	// Interrupted: the run was cut short (Ctrl-C); its figures and checks
+	// cover part of a run and do not count.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // DecideAB fills the verdict from the metric rows and the check
@@ -94,6 +103,7 @@ type ABRun struct {
 // otherwise too few rounds, a run that could not be carried out, or a
 // metric without enough rounds leave it inconclusive.
 func (r *ABReport) DecideAB(checkRegressions []string) {
+	r.CheckRegressions = checkRegressions
 	r.Regressions = append([]string{}, checkRegressions...)
 	for _, m := range r.Metrics {
 		if m.Worse() {
@@ -156,11 +166,7 @@ func fmtFigure(v float64) string {
 
 // WriteJSON writes ab.json into dir.
 func (r *ABReport) WriteJSON(dir string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "ab.json"), append(b, '\n'), 0o644)
+	return writeJSONFile(filepath.Join(dir, "ab.json"), r)
 }
 
 // WriteText prints the per-metric table and the verdict.
@@ -202,14 +208,8 @@ func interval(f SideFigure) string {
 func (r *ABReport) WriteJUnit(dir string) error {
 	suite := junitSuite{Name: "kvharness/ab"}
 	checks := junitCase{Class: "kvharness.ab", Name: "required checks"}
-	var failedChecks []string
-	for _, g := range r.Regressions {
-		if strings.HasPrefix(g, "required check") {
-			failedChecks = append(failedChecks, g)
-		}
-	}
-	if len(failedChecks) > 0 {
-		checks.Failure = &junitMessage{Message: "the candidate failed checks the base passed", Text: strings.Join(failedChecks, "\n")}
+	if len(r.CheckRegressions) > 0 {
+		checks.Failure = &junitMessage{Message: "the candidate failed checks the base passed", Text: strings.Join(r.CheckRegressions, "\n")}
 		suite.Failures++
 	}
 	suite.Cases = append(suite.Cases, checks)
@@ -231,12 +231,7 @@ func (r *ABReport) WriteJUnit(dir string) error {
 		suite.Cases = append(suite.Cases, junitCase{Class: "kvharness.ab", Name: "rounds-complete", Error: &junitMessage{Message: "cut short", Text: msg}, Out: msg})
 		suite.Errors++
 	}
-	suite.Tests = len(suite.Cases)
-	b, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{suite}}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "junit.xml"), append([]byte(xml.Header), append(b, '\n')...), 0o644)
+	return writeJUnitFile(filepath.Join(dir, "junit.xml"), suite)
 }
 
 // WriteHTML writes ab.html into dir: the verdict, the table of figures, and
@@ -246,27 +241,8 @@ func (r *ABReport) WriteHTML(dir string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(dir, "ab.html"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	rel := template.FuncMap{"rel": func(p string) string {
-		if rp, err := filepath.Rel(dir, p); err == nil {
-			return filepath.ToSlash(rp)
-		}
-		return p
-	}}
-	t, err := abHTML.Clone()
-	if err != nil {
-		return err
-	}
-	err = t.Funcs(rel).Execute(f, map[string]any{
-		"R": r, "Class": strings.ReplaceAll(r.Verdict, " ", "-"), "Upper": strings.ToUpper(r.Verdict),
+	return writeHTMLFile(filepath.Join(dir, "ab.html"), abHTML, map[string]any{
+		"R": r, "Dir": dir, "Class": strings.ReplaceAll(r.Verdict, " ", "-"), "Upper": strings.ToUpper(r.Verdict),
 		"CSS": template.CSS(uplotCSS), "JS": template.JS(uplotJS), "Data": template.JS(data),
 	})
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -144,13 +143,5 @@ func WriteHTML(dir string, s *Summary) error {
 	data.Checks, data.NotApplicable = s.applicableChecks()
 	data.Notes, data.FoldedNotes = s.splitNotes(data.Reported)
 
-	f, err := os.Create(filepath.Join(dir, "report.html"))
-	if err != nil {
-		return err
-	}
-	if err := reportTemplate.Execute(f, data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeHTMLFile(filepath.Join(dir, "report.html"), reportTemplate, data)
 }

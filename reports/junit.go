@@ -3,7 +3,6 @@ package reports
 import (
 	"encoding/xml"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/kvharness/kvharness/checker"
@@ -78,10 +77,5 @@ func (s *Summary) WriteJUnit(dir string) error {
 			Error: &junitMessage{Message: "interrupted", Text: msg}, Out: msg})
 		suite.Errors++
 	}
-	suite.Tests = len(suite.Cases)
-	b, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{suite}}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "junit.xml"), append([]byte(xml.Header), append(b, '\n')...), 0o644)
+	return writeJUnitFile(filepath.Join(dir, "junit.xml"), suite)
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -337,11 +336,7 @@ func (s *Summary) SortedOps() []string {
 
 // WriteJSON writes summary.json into dir.
 func (s *Summary) WriteJSON(dir string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644)
+	return writeJSONFile(filepath.Join(dir, "summary.json"), s)
 }
 
 // EncodeJSON writes the summary as indented JSON.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -104,7 +103,7 @@ func BuildTrend(runs []*Summary, dirs []string, rules TrendRules) *Trend {
 		}
 	}
 	switch {
-	case len(t.Shifted) > 0 || len(t.Failing) > 0 && t.Runs[len(t.Runs)-1].Verdict == "fail":
+	case len(t.Shifted) > 0 || len(t.Runs) > 0 && t.Runs[len(t.Runs)-1].Verdict == "fail":
 		t.ExitCode = ExitFail
 	case len(ordered) < rules.Window+rules.Recent:
 		t.ExitCode = ExitInconclusive
@@ -136,11 +135,7 @@ func (t *Trend) WriteText(w io.Writer) {
 
 // WriteJSON writes trend.json into dir.
 func (t *Trend) WriteJSON(dir string) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "trend.json"), append(b, '\n'), 0o644)
+	return writeJSONFile(filepath.Join(dir, "trend.json"), t)
 }
 
 //go:embed trend.html.tmpl
@@ -155,13 +150,6 @@ func (t *Trend) WriteHTML(dir string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(dir, "trend.html"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := trendHTML.Execute(f, map[string]any{"T": t, "CSS": template.CSS(uplotCSS), "JS": template.JS(uplotJS), "Data": template.JS(data)}); err != nil {
-		return err
-	}
-	return f.Close()
+	return writeHTMLFile(filepath.Join(dir, "trend.html"), trendHTML,
+		map[string]any{"T": t, "CSS": template.CSS(uplotCSS), "JS": template.JS(uplotJS), "Data": template.JS(data)})
 }
