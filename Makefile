@@ -65,13 +65,16 @@ soak-verdicts: build $(TOOLS)/nats-server-v2.15.2
 # bug and those that pass the same run.
 FINDINGS_RELEASES := v2.9.20 v2.10.22 v2.10.27 v2.11.0 v2.12.1 v2.15.2
 
-# How far ab's verdicts can be trusted here: AB_REPEATS whole ab sessions of
-# the same scenario on both sides (A/A: false regressions, at most the 5 %
-# significance level), and with AB_CAND a candidate with a real difference
-# (A/B: how often it is found). A session with the defaults is 14 runs of 5 s
-# plus each run's start and checks.
+# How far ab's verdicts can be trusted here: AB_REPEATS (20) whole ab
+# sessions of three spawned nodes on both sides (A/A, 6 rounds: false
+# regressions, at most the 5 % significance level), then against a candidate
+# whose routes are slowed for 60 % of each run (A/B, 8 rounds: how often it
+# is found, and on how many rounds). Each run is 3 s plus its start and
+# checks.
 ab-proof: build
-	$(GO) run ./scripts/abproof -bin $(BIN) -repeats $(or $(AB_REPEATS),20) $(if $(AB_CAND),-cand $(AB_CAND)) $(ARGS)
+	$(GO) run ./scripts/abproof -bin $(BIN) -repeats $(or $(AB_REPEATS),20) \
+		-base scripts/abproof/base.yaml -cand scripts/abproof/cand-slow-routes.yaml -rounds 6 -cand-rounds 8 \
+		-args "--server-bin $(TOOLS)/nats-server-$(NATS_CURRENT)" $(ARGS)
 
 # Re-runs every finding; exit 1 if a known bug is no longer found or a
 # passing release stops passing. Run before changing the checker or the

@@ -175,10 +175,10 @@ func (r *ABReport) WriteText(w io.Writer) {
 	if len(r.Differences) > 0 {
 		fmt.Fprintf(w, "the sides differ in: %s\n", strings.Join(r.Differences, "; "))
 	}
-	fmt.Fprintf(w, "%d of %d rounds (ABBA order, %d warm-up discarded); significance %.0f%%, minimum effect %.0f%%, %.0f%% intervals of the median\n\n",
+	fmt.Fprintf(w, "%d of %d rounds (ABBA order, %d warm-up discarded); significance %.0f%% over the whole table (Holm), minimum effect %.0f%%, %.0f%% intervals of the median\n\n",
 		r.RoundsDone, r.Rounds, r.Warmup, 100*r.Rules.Alpha, 100*r.Rules.MinEffect, 100*r.Rules.Confidence)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tunit\tbase median [interval]\tcand median [interval]\tdelta\tp\tverdict")
+	fmt.Fprintln(tw, "metric\tunit\tbase median [interval]\tcand median [interval]\tdelta\tp (Holm)\tverdict")
 	for _, m := range r.Metrics {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%+.1f%%\t%.3f\t%s\n", m.Metric, m.Unit, interval(m.Base), interval(m.Cand), 100*m.Delta, m.P, m.Verdict)
 	}

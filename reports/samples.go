@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -16,6 +17,14 @@ import (
 // whether the two sides differ (golang.org/x/perf/benchmath, benchstat's
 // own statistics, which assume nothing of the distribution). A difference
 // counts only when it is significant at Alpha and at least MinEffect.
+//
+// Many figures are tested at once (throughput and four per op: about 20),
+// so each test's own p-value would call some figure different in a third
+// of identical sessions. The p-values are adjusted by Holm's method, which
+// holds the chance of calling any difference where there is none — across
+// the whole table — to Alpha: the verdict means "some figure really
+// differs", as a user acting on it needs. Figures equal in every run of
+// both sides cannot be tested and are left out of the family.
 
 // SampleRules: the significance level, the smallest difference worth
 // calling, and the confidence of the intervals.
@@ -23,6 +32,18 @@ type SampleRules struct {
 	Alpha      float64 `json:"alpha"`
 	MinEffect  float64 `json:"min_effect"` // fraction of the base's median
 	Confidence float64 `json:"confidence"`
+	// Judged: the figures compared, by name or suffix ("throughput",
+	// ".p99", ".error_rate"); empty: every figure. Fewer figures judged
+	// make a smaller family and so more power with few runs (trend).
+	Judged []string `json:"judged,omitempty"`
+}
+
+// judges reports whether the rules compare a figure.
+func (r SampleRules) judges(metric string) bool {
+	if len(r.Judged) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(r.Judged, func(j string) bool { return metric == j || strings.HasPrefix(j, ".") && strings.HasSuffix(metric, j) })
 }
 
 // DefaultSampleRules: 5 % significance, 5 % minimum effect, 95 % intervals.
@@ -50,12 +71,21 @@ type MetricRow struct {
 	Cand           SideFigure `json:"cand"`
 	// Delta: the candidate's median against the base's, relative; 0 when
 	// the base's is 0.
-	Delta   float64 `json:"delta"`
+	Delta float64 `json:"delta"`
+	// P: the U test's p-value adjusted for the family of figures tested
+	// (Holm), the one the verdict compares with Alpha; PRaw: the test's
+	// own, as if this figure were the only one.
 	P       float64 `json:"p"`
+	PRaw    float64 `json:"p_raw"`
 	Verdict string  `json:"verdict"`
 	// Note: why there is no verdict either way (too few rounds, below the
 	// minimum effect), or a warning from the test.
 	Note string `json:"note,omitempty"`
+
+	warnings []string // the test's, for the verdict
+	// tooFew: why even runs as far apart as can be could not be called
+	// different at the level the family demands (empty: they could).
+	tooFew string
 }
 
 // SideFigure is one side's figure: the median over its runs, the interval
@@ -117,6 +147,9 @@ func CompareSamples(base, cand []*Summary, rules SampleRules) []MetricRow {
 		for _, s := range runs {
 			f := figuresOf(s)
 			for _, m := range f.order {
+				if !rules.judges(m) {
+					continue
+				}
 				if !seen[m] {
 					seen[m] = true
 					order = append(order, m)
@@ -126,14 +159,60 @@ func CompareSamples(base, cand []*Summary, rules SampleRules) []MetricRow {
 			}
 		}
 	}
+	// The family: the figures a test can tell apart at all.
+	family := 0
+	for _, m := range order {
+		if testable(values[0][m], values[1][m]) {
+			family++
+		}
+	}
 	rows := make([]MetricRow, 0, len(order))
 	for _, m := range order {
-		rows = append(rows, compareMetric(m, units[m], values[0][m], values[1][m], rules))
+		rows = append(rows, compareMetric(m, units[m], values[0][m], values[1][m], rules, family))
+	}
+	adjustHolm(rows, family)
+	for i := range rows {
+		decide(&rows[i], rules)
 	}
 	return rows
 }
 
-func compareMetric(metric, unit string, base, cand []float64, rules SampleRules) MetricRow {
+// testable: both sides have the figure and not every value is the same
+// (then no order of the runs could be significant).
+func testable(base, cand []float64) bool {
+	if len(base) == 0 || len(cand) == 0 {
+		return false
+	}
+	differs := func(v float64) bool { return v != base[0] }
+	return slices.ContainsFunc(base, differs) || slices.ContainsFunc(cand, differs)
+}
+
+// adjustHolm replaces each tested row's P by its Holm-adjusted p-value:
+// sorted ascending, the i-th smallest (from 0) is multiplied by family-i,
+// and no adjusted value is below the one before it. Rejecting where the
+// adjusted P < Alpha is Holm's step-down procedure.
+func adjustHolm(rows []MetricRow, family int) {
+	var tested []int
+	for i, r := range rows {
+		if testable(r.Base.Values, r.Cand.Values) {
+			tested = append(tested, i)
+		}
+	}
+	slices.SortStableFunc(tested, func(a, b int) int { return cmp.Compare(rows[a].PRaw, rows[b].PRaw) })
+	running := 0.0
+	for i, idx := range tested {
+		running = max(running, min(1, float64(family-i)*rows[idx].PRaw))
+		rows[idx].P = running
+	}
+}
+
+// compareMetric summarises both sides of one figure and tests them; the
+// verdict waits for the family's adjustment (decide). Too few runs: when
+// the smallest p-value the U test can give with this many runs a side (two
+// samples wholly apart) is above the level the adjustment demands at
+// worst, Alpha/family — then a difference in this figure alone could never
+// be called. (benchmath's own warning looks at equal sample sizes only.)
+func compareMetric(metric, unit string, base, cand []float64, rules SampleRules, family int) MetricRow {
 	r := MetricRow{Metric: metric, Unit: unit, HigherIsBetter: metric == "throughput",
 		Base: SideFigure{Values: slices.Clone(base)}, Cand: SideFigure{Values: slices.Clone(cand)}}
 	if r.Base.Values == nil {
@@ -142,9 +221,11 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 	if r.Cand.Values == nil {
 		r.Cand.Values = []float64{}
 	}
-	th := &benchmath.Thresholds{CompareAlpha: rules.Alpha}
+	level := rules.Alpha / float64(max(family, 1))
+	th := &benchmath.Thresholds{CompareAlpha: level}
+	r.P, r.PRaw = 1, 1
 	if len(base) == 0 || len(cand) == 0 {
-		r.Verdict, r.P, r.Note = NotCompared, 1, "one side has no run with this figure"
+		r.Verdict, r.Note = NotCompared, "one side has no run with this figure"
 		return r
 	}
 	// NewSample sorts in place: copies, so Values keep the run order.
@@ -159,11 +240,36 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 		r.Delta = (r.Cand.Median - r.Base.Median) / r.Base.Median
 	}
 	c := benchmath.AssumeNothing.Compare(bs, cs)
-	r.P = c.P
-	var warnings []string
+	r.P, r.PRaw = c.P, c.P
 	for _, w := range c.Warnings {
-		warnings = append(warnings, w.Error())
+		if !strings.HasPrefix(w.Error(), "need ") { // replaced by tooFew
+			r.warnings = append(r.warnings, w.Error())
+		}
 	}
+	if best := leastUTestP(len(base), len(cand)); best > level {
+		r.tooFew = fmt.Sprintf("%d runs against %d can give p=%.4f at best, above %.4f (%g over %d figures varying): more runs needed",
+			len(base), len(cand), best, level, rules.Alpha, max(family, 1))
+	}
+	return r
+}
+
+// leastUTestP: the smallest two-sided p-value of an exact Mann–Whitney U
+// test of n1 against n2 values — every value of one side below every value
+// of the other, 2 of the C(n1+n2, n1) orders as extreme.
+func leastUTestP(n1, n2 int) float64 {
+	orders := 1.0
+	for i := 1; i <= n1; i++ {
+		orders = orders * float64(n2+i) / float64(i)
+	}
+	return min(1, 2/orders)
+}
+
+// decide gives a compared row its verdict from the adjusted P.
+func decide(r *MetricRow, rules SampleRules) {
+	if r.Verdict == NotCompared {
+		return
+	}
+	warnings := r.warnings
 	// The effect: relative to the base; from a base of 0 (no errors) any
 	// change is large.
 	effect := math.Abs(r.Delta)
@@ -172,11 +278,9 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 		r.Note = "the base's median is 0"
 	}
 	switch {
-	case c.P > rules.Alpha && slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, "need ") }):
-		// benchmath's own word: even samples as far apart as can be
-		// would not be significant with this many.
-		r.Verdict, r.Note = TooFewRounds, strings.Join(warnings, "; ")
-	case c.P > rules.Alpha:
+	case r.P > rules.Alpha && r.tooFew != "":
+		r.Verdict, r.Note = TooFewRounds, r.tooFew
+	case r.P > rules.Alpha:
 		// Warnings left are the test's failures, such as every value
 		// being the same on both sides: nothing to tell apart.
 		r.Verdict, r.Note = NoDifference, strings.Join(warnings, "; ")
@@ -184,16 +288,16 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 		// The U test may still find the distributions apart (the same
 		// median, different tails); which way is then not a median's to
 		// say, and the verdict is about medians.
-		r.Verdict, r.Note = NoDifference, fmt.Sprintf("the same median (p=%.3f)", c.P)
+		r.Verdict, r.Note = NoDifference, fmt.Sprintf("the same median (p=%.3f)", r.P)
 	case effect < rules.MinEffect:
 		r.Verdict = NoDifference
-		r.Note = fmt.Sprintf("significant (p=%.3f) but %.1f%% is below the minimum effect of %.1f%%", c.P, 100*math.Abs(r.Delta), 100*rules.MinEffect)
+		r.Note = fmt.Sprintf("significant (p=%.3f) but %.1f%% is below the minimum effect of %.1f%%", r.P, 100*math.Abs(r.Delta), 100*rules.MinEffect)
 	default:
 		better := r.Cand.Median > r.Base.Median == r.HigherIsBetter
 		switch {
-		case strings.HasSuffix(metric, ".error_rate") && better:
+		case strings.HasSuffix(r.Metric, ".error_rate") && better:
 			r.Verdict = FewerErrors
-		case strings.HasSuffix(metric, ".error_rate"):
+		case strings.HasSuffix(r.Metric, ".error_rate"):
 			r.Verdict = MoreErrors
 		case better:
 			r.Verdict = Faster
@@ -201,7 +305,6 @@ func compareMetric(metric, unit string, base, cand []float64, rules SampleRules)
 			r.Verdict = Slower
 		}
 	}
-	return r
 }
 
 // finite keeps JSON encodable: an interval with too few runs is unbounded.

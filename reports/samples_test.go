@@ -1,6 +1,9 @@
 package reports
 
 import (
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +70,7 @@ func TestCompareSamplesVerdicts(t *testing.T) {
 		}
 	}
 	// Two runs a side cannot be significant at 5 %, however far apart.
-	if r := rowNamed(t, CompareSamples(base[:2], worse[:2], DefaultSampleRules), "throughput"); r.Verdict != TooFewRounds || !strings.Contains(r.Note, "samples") {
+	if r := rowNamed(t, CompareSamples(base[:2], worse[:2], DefaultSampleRules), "throughput"); r.Verdict != TooFewRounds || !strings.Contains(r.Note, "2 runs against 2") {
 		t.Errorf("two runs a side: %s (%s)", r.Verdict, r.Note)
 	}
 	// Significant but smaller than the minimum effect: no verdict either way.
@@ -113,5 +116,102 @@ func TestCompareSamplesSameMedian(t *testing.T) {
 	r := rowNamed(t, CompareSamples(base, cand, SampleRules{Alpha: 0.05, MinEffect: 0, Confidence: 0.95}), "throughput")
 	if r.Verdict != NoDifference || !strings.Contains(r.Note, "the same median") {
 		t.Errorf("same median: %s (p=%.4f, %s)", r.Verdict, r.P, r.Note)
+	}
+}
+
+// randomRun: five ops whose figures are drawn from one distribution, as
+// the same binary gives run after run (A/A).
+func randomRun(rng *rand.Rand) *Summary {
+	s := &Summary{ThroughputOpsPerSec: 1000 * (1 + 0.1*rng.NormFloat64()), Ops: map[string]*OpSummary{}}
+	for _, op := range []string{"create", "delete", "get", "put", "update"} {
+		errs := rng.IntN(3)
+		s.Ops[op] = &OpSummary{OK: 1000 - errs, Fail: errs, Errors: map[string]int{"timeout": errs},
+			LatencyUS: latency.Percentiles{P50: 1000 * (1 + 0.1*rng.NormFloat64()), P99: 5000 * (1 + 0.2*rng.NormFloat64()), P999: 9000 * (1 + 0.3*rng.NormFloat64())}}
+	}
+	return s
+}
+
+// The family of about twenty figures: each tested alone at 5 %, some
+// figure of identical sides is called slower in a large share of
+// sessions; adjusted (Holm), in at most about 5 %. Fixed seed: the same
+// 400 sessions every time.
+func TestFamilyWiseFalseAlarms(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const sessions = 400
+	family, raw := 0, 0
+	for range sessions {
+		var base, cand []*Summary
+		for range 8 {
+			base, cand = append(base, randomRun(rng)), append(cand, randomRun(rng))
+		}
+		rows := CompareSamples(base, cand, DefaultSampleRules)
+		if len(rows) != 21 {
+			t.Fatalf("%d rows, want 21", len(rows))
+		}
+		if slices.ContainsFunc(rows, MetricRow.Worse) {
+			family++
+		}
+		if slices.ContainsFunc(rows, func(r MetricRow) bool {
+			worse := r.Cand.Median > r.Base.Median != r.HigherIsBetter
+			return r.PRaw < DefaultSampleRules.Alpha && worse && math.Abs(r.Delta) >= DefaultSampleRules.MinEffect
+		}) {
+			raw++
+		}
+	}
+	t.Logf("sessions with a false regression: %d of %d adjusted, %d unadjusted", family, sessions, raw)
+	if family > sessions*6/100 {
+		t.Errorf("%d of %d A/A sessions called a regression: above 5 %%", family, sessions)
+	}
+	if raw < sessions*15/100 {
+		t.Errorf("unadjusted, only %d of %d sessions: the test shows nothing about the adjustment", raw, sessions)
+	}
+}
+
+func TestAdjustHolm(t *testing.T) {
+	rows := []MetricRow{}
+	for i, p := range []float64{0.01, 0.04, 0.03, 0.005, 1} {
+		rows = append(rows, MetricRow{PRaw: p, P: p, Base: SideFigure{Values: []float64{1, 2}}, Cand: SideFigure{Values: []float64{float64(i), 5}}})
+	}
+	// Not testable (every value equal): outside the family, P kept.
+	rows = append(rows, MetricRow{PRaw: 1, P: 1, Base: SideFigure{Values: []float64{0, 0}}, Cand: SideFigure{Values: []float64{0}}})
+	adjustHolm(rows, 5)
+	// Sorted 0.005, 0.01, 0.03, 0.04, 1 → ×5, ×4, ×3, ×2, ×1, never decreasing.
+	want := []float64{0.04, 0.09, 0.09, 0.025, 1, 1}
+	for i, r := range rows {
+		if math.Abs(r.P-want[i]) > 1e-12 {
+			t.Errorf("row %d: adjusted %g, want %g", i, r.P, want[i])
+		}
+	}
+}
+
+// Judged figures alone are compared; a smaller family leaves more power.
+func TestJudgedFigures(t *testing.T) {
+	var base, worse []*Summary
+	for i := range 5 {
+		base = append(base, sampleRun(100+float64(i), 5+0.1*float64(i), 0))
+		worse = append(worse, sampleRun(80+float64(i), 6.5+0.1*float64(i), 0))
+	}
+	rules := DefaultSampleRules
+	rules.Judged = []string{"throughput", ".p99"}
+	rows := CompareSamples(base, worse, rules)
+	if len(rows) != 2 || rows[0].Metric != "throughput" || rows[1].Metric != "put.p99" {
+		t.Fatalf("rows %v, want throughput and put.p99", rows)
+	}
+	for _, r := range rows {
+		if r.Verdict != Slower {
+			t.Errorf("%s: %s (p=%.3f), want slower", r.Metric, r.Verdict, r.P)
+		}
+	}
+}
+
+func TestLeastUTestP(t *testing.T) {
+	// benchmath's table for equal sizes, and C(13,3) = 286 orders for 3 against 10.
+	for _, c := range []struct {
+		n1, n2 int
+		want   float64
+	}{{1, 1, 1}, {3, 3, 0.1}, {6, 6, 0.0021645021645021645}, {3, 10, 2.0 / 286}, {10, 3, 2.0 / 286}} {
+		if got := leastUTestP(c.n1, c.n2); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("leastUTestP(%d, %d) = %g, want %g", c.n1, c.n2, got, c.want)
+		}
 	}
 }

@@ -27,7 +27,12 @@ type TrendRules struct {
 }
 
 // DefaultTrendRules: the last 3 runs against the 10 before.
-var DefaultTrendRules = TrendRules{Recent: 3, Window: 10, Samples: DefaultSampleRules}
+// Only throughput, each op's p99 and error rate are judged: a smaller
+// family of tests (see SampleRules) lets three runs against ten show a
+// shift; p50 and p99.9 are charted, not judged.
+var DefaultTrendRules = TrendRules{Recent: 3, Window: 10, Samples: SampleRules{
+	Alpha: DefaultSampleRules.Alpha, MinEffect: DefaultSampleRules.MinEffect, Confidence: DefaultSampleRules.Confidence,
+	Judged: []string{"throughput", ".p99", ".error_rate"}}}
 
 // Trend is trend.json.
 type Trend struct {
@@ -39,6 +44,10 @@ type Trend struct {
 	// with too few runs); Shifted: its metrics that got worse.
 	Latest  []MetricRow `json:"latest"`
 	Shifted []string    `json:"shifted"`
+	// Undecided: figures of the latest comparison that so few runs could
+	// not show shifted however far apart (too many figures varied for
+	// Recent runs: raise --recent).
+	Undecided []string `json:"undecided,omitempty"`
 	// Failing: runs whose verdict was not pass.
 	Failing  []string `json:"failing"`
 	ExitCode int      `json:"exit_code"`
@@ -102,10 +111,15 @@ func BuildTrend(runs []*Summary, dirs []string, rules TrendRules) *Trend {
 			t.Latest, t.Shifted = rows, append([]string{}, worse...)
 		}
 	}
+	for _, r := range t.Latest {
+		if r.Verdict == TooFewRounds {
+			t.Undecided = append(t.Undecided, r.Metric)
+		}
+	}
 	switch {
 	case len(t.Shifted) > 0 || len(t.Runs) > 0 && t.Runs[len(t.Runs)-1].Verdict == "fail":
 		t.ExitCode = ExitFail
-	case len(ordered) < rules.Window+rules.Recent:
+	case len(ordered) < rules.Window+rules.Recent || len(t.Undecided) > 0:
 		t.ExitCode = ExitInconclusive
 	}
 	return t
@@ -125,6 +139,8 @@ func (t *Trend) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "\nnot enough runs to judge a shift: %d, need %d (--window %d + --recent %d)\n", len(t.Runs), t.Rules.Window+t.Rules.Recent, t.Rules.Window, t.Rules.Recent)
 	case len(t.Shifted) > 0:
 		fmt.Fprintf(w, "\nthe last %d runs shifted: %s\n", t.Rules.Recent, strings.Join(t.Shifted, "; "))
+	case len(t.Undecided) > 0:
+		fmt.Fprintf(w, "\n%d runs against %d cannot show a shift in %s with this many figures varying: raise --recent\n", t.Rules.Recent, t.Rules.Window, strings.Join(t.Undecided, ", "))
 	default:
 		fmt.Fprintf(w, "\nno shift in the last %d runs\n", t.Rules.Recent)
 	}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,34 @@ func TestBuildTrend(t *testing.T) {
 	runs, dirs = nights(100, 90, 80)
 	if tr := BuildTrend(runs, dirs, DefaultTrendRules); tr.ExitCode != ExitInconclusive || len(tr.Latest) != 0 {
 		t.Errorf("three runs: exit %d, latest %v", tr.ExitCode, tr.Latest)
+	}
+}
+
+// Eleven figures varying (throughput, five ops' p99 and error rates):
+// three runs against ten cannot reach 5 %/11 however far apart, and the
+// trend says so (exit 3) instead of passing; four recent runs can.
+func TestTrendTooFewRecentRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var runs []*Summary
+	var dirs []string
+	for i := range 14 {
+		s := randomRun(rng)
+		s.Scenario, s.Verdict = "default", "pass"
+		s.Run.StartedAt = fmt.Sprintf("2026-11-%02dT02:00:00Z", i+1)
+		runs, dirs = append(runs, s), append(dirs, fmt.Sprintf("night-%02d", i+1))
+	}
+	tr := BuildTrend(runs, dirs, DefaultTrendRules)
+	if tr.ExitCode != ExitInconclusive || len(tr.Undecided) != 11 {
+		t.Errorf("3 against 10, 11 figures: exit %d, undecided %v", tr.ExitCode, tr.Undecided)
+	}
+	var text strings.Builder
+	tr.WriteText(&text)
+	if !strings.Contains(text.String(), "raise --recent") {
+		t.Errorf("text does not say what to do:\n%s", text.String())
+	}
+	rules := DefaultTrendRules
+	rules.Recent = 4
+	if tr := BuildTrend(runs, dirs, rules); tr.ExitCode != ExitPass || len(tr.Undecided) != 0 {
+		t.Errorf("4 against 10: exit %d, undecided %v, shifted %v", tr.ExitCode, tr.Undecided, tr.Shifted)
 	}
 }
