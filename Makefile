@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings ab-proof lint tools clean
+.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings ab-proof trend-proof lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -75,6 +75,11 @@ ab-proof: build
 	$(GO) run ./scripts/abproof -bin $(BIN) -repeats $(or $(AB_REPEATS),20) \
 		-base scripts/abproof/base.yaml -cand scripts/abproof/cand-slow-routes.yaml -rounds 6 -cand-rounds 8 \
 		-args "--server-bin $(TOOLS)/nats-server-$(NATS_CURRENT)" $(ARGS)
+
+# Does trend flag a slowdown that lands and stays? 14 nightly-style runs,
+# the last 3 slowed (scripts/trendproof.sh), then kvharness trend over them.
+trend-proof: build $(TOOLS)/nats-server-$(NATS_CURRENT)
+	./scripts/trendproof.sh
 
 # Re-runs every finding; exit 1 if a known bug is no longer found or a
 # passing release stops passing. Run before changing the checker or the

@@ -32,7 +32,7 @@ func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thre
 		Latency:     rec.stats.Latency,
 		Service:     rec.stats.Service,
 		Late:        rec.stats.Late,
-		DurationSec: rec.stats.Elapsed.Seconds(),
+		DurationSec: (rec.stats.Elapsed - rec.stats.Warmup).Seconds(),
 		Pacing:      rec.stats.Pacing,
 		Clients:     s.Workload.Clients,
 		Interrupted: rec.interrupted,

@@ -157,6 +157,11 @@ type Meta struct {
 	// records; time outside them had no leader in contact with a quorum,
 	// as far as anyone could tell.
 	ObservesLeadership bool `json:"observes_leadership,omitempty"`
+	// MeasureFrom: with a warm-up, when it ends (ns since the run's start;
+	// written again into the meta line as the clients start, before their
+	// first op). An op whose intended start is before it is recorded and
+	// checked but left out of the figures. 0: every op counts.
+	MeasureFrom int64 `json:"measure_from,omitempty"`
 }
 
 // Workload describes the load a run offered: two runs whose workloads
@@ -172,6 +177,9 @@ type Workload struct {
 	ReadPath        string         `json:"read_path,omitempty"`
 	Inflight        int            `json:"inflight,omitempty"`
 	Faults          string         `json:"faults,omitempty"` // the fault kinds or plan, as the scenario gives them
+	// WarmupMs: the workload's first part, left out of the figures (see
+	// Meta.MeasureFrom).
+	WarmupMs int64 `json:"warmup_ms,omitempty"`
 }
 
 // Delivery is one entry a scenario watcher received (a watch record with

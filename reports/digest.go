@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -22,6 +23,10 @@ type Digest struct {
 	Truncated   int // trailing lines dropped as unreadable
 
 	ops     map[string]*OpSummary // counts and error classes
+	// measureFrom: the warm-up's end, from the meta line (0: none); ops
+	// intended before it count only in warmupOps and the per-second series.
+	measureFrom int64
+	warmupOps   int
 	clients map[int]bool
 	// first invoke and last completion: the run's span, when the run did
 	// not measure its own duration.
@@ -41,8 +46,11 @@ func NewDigest() *Digest {
 
 // Observe takes one record as the history is read: its operations.
 func (d *Digest) Observe(r *history.Record) {
-	if r.Kind == history.KindOp {
+	switch {
+	case r.Kind == history.KindOp:
 		d.op(r)
+	case r.Kind == history.KindMeta && r.Meta != nil:
+		d.measureFrom = r.Meta.MeasureFrom
 	}
 }
 
@@ -53,11 +61,17 @@ func (d *Digest) SetRun(whole *history.History) {
 	d.Leadership = whole.Leadership
 	if d.Meta != nil {
 		d.prop.Watchers = len(d.Meta.Watchers)
+		d.measureFrom = d.Meta.MeasureFrom
 	}
 }
 
 func (d *Digest) op(op *history.Record) {
 	d.clients[op.Client] = true
+	if intended := cmp.Or(op.Intended, op.Invoke); intended < d.measureFrom {
+		d.warmupOps++
+		d.seconds.op(op)
+		return
+	}
 	o := d.ops[op.Op]
 	if o == nil {
 		o = &OpSummary{}

@@ -28,8 +28,13 @@ type Summary struct {
 	Ops                 map[string]*OpSummary `json:"ops"`
 	ThroughputOpsPerSec float64               `json:"throughput_ops_per_sec"`
 	DurationSec         float64               `json:"duration_sec"`
-	Target              TargetSummary         `json:"target"`
-	Faults              []Fault               `json:"faults"`
+	// WarmupSec, WarmupOps: the workload's warm-up, run and checked but
+	// left out of ops, throughput, latency and thresholds (DurationSec is
+	// the measured part).
+	WarmupSec float64       `json:"warmup_sec,omitempty"`
+	WarmupOps int           `json:"warmup_ops,omitempty"`
+	Target    TargetSummary `json:"target"`
+	Faults    []Fault       `json:"faults"`
 	// Leadership: the bucket stream's leadership as the run observed it;
 	// absent where it was not (histories from before, external runs
 	// re-checked from such histories).
@@ -250,6 +255,9 @@ func Build(in Input) *Summary {
 		in.DurationSec = d.spanSec()
 	}
 	s.DurationSec = in.DurationSec
+	if w := s.Workload; w != nil && w.WarmupMs > 0 {
+		s.WarmupSec, s.WarmupOps = float64(w.WarmupMs)/1000, d.warmupOps
+	}
 	if in.DurationSec > 0 {
 		s.ThroughputOpsPerSec = float64(d.opCount()) / in.DurationSec
 	}

@@ -20,8 +20,11 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 	}
 	note := ""
+	if s.WarmupSec > 0 {
+		note = fmt.Sprintf(" after a %.1fs warm-up (%d ops, checked, not measured)", s.WarmupSec, s.WarmupOps)
+	}
 	if s.Interrupted {
-		note = " (interrupted)"
+		note += " (interrupted)"
 	}
 	fmt.Fprintf(w, "%s, %d clients, %.1fs, seed %d: %d ops, %.0f ops/s%s\n\n",
 		s.Pacing, s.Clients, s.DurationSec, s.Seed, total, s.ThroughputOpsPerSec, note)

@@ -14,9 +14,9 @@ import (
 // Threshold is one k6-style limit on a run's figures, e.g. put.p99: "< 5ms".
 // A crossed threshold fails the run (exit 1) like a failed required check.
 type Threshold struct {
-	Name string // as written: "put.p99", "update.error_rate", "throughput"
+	Name string // as written: "put.p99", "update.error_rate", "error_rate", "throughput"
 	Expr string // as written: "< 5ms"
-	Op   string // "" for throughput
+	Op   string // "" for throughput and the rates of every op together
 	Stat string // p50 p90 p99 p999 max mean error_rate unknown_rate throughput
 	Cmp  string // < <= > >=
 	// Limit in the stat's unit: microseconds for latencies, a fraction for
@@ -30,12 +30,15 @@ var rateStats = map[string]bool{"error_rate": true, "unknown_rate": true}
 // ParseThreshold reads name and expression.
 func ParseThreshold(name, expr string) (Threshold, error) {
 	t := Threshold{Name: name, Expr: strings.TrimSpace(expr)}
-	if name == "throughput" {
+	switch {
+	case name == "throughput":
 		t.Stat = "throughput"
-	} else {
+	case rateStats[name]: // every client op together
+		t.Stat = name
+	default:
 		op, stat, ok := strings.Cut(name, ".")
 		if !ok || !slices.Contains(history.Ops, op) || !(latencyStats[stat] || rateStats[stat]) {
-			return t, fmt.Errorf("threshold %q: want throughput or <op>.<stat> with op one of %s and stat one of p50, p90, p99, p999, max, mean, error_rate, unknown_rate",
+			return t, fmt.Errorf("threshold %q: want throughput, error_rate, unknown_rate or <op>.<stat> with op one of %s and stat one of p50, p90, p99, p999, max, mean, error_rate, unknown_rate",
 				name, strings.Join(history.Ops, ", "))
 		}
 		t.Op, t.Stat = op, stat

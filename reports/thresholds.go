@@ -26,6 +26,22 @@ func formatActual(v float64, unit string) string {
 	}
 }
 
+// clientOps is every client op's counts and error classes together (the
+// watch deliveries aside): what error_rate without an op is taken of.
+func (s *Summary) clientOps() *OpSummary {
+	all := &OpSummary{Errors: map[string]int{}}
+	for name, o := range s.Ops {
+		if name == OpWatch {
+			continue
+		}
+		all.OK, all.Fail, all.Unknown = all.OK+o.OK, all.Fail+o.Fail, all.Unknown+o.Unknown
+		for class, n := range o.Errors {
+			all.Errors[class] += n
+		}
+	}
+	return all
+}
+
 // evaluateThresholds checks each threshold against the summary's figures.
 // A crossed threshold fails the run, like a failed required check. Error
 // rates leave CAS conflicts out: a conflict is the API working as designed.
@@ -33,6 +49,9 @@ func (s *Summary) evaluateThresholds(ts []Threshold) {
 	for _, t := range ts {
 		r := ThresholdResult{Name: t.Name, Expr: t.Expr}
 		o := s.Ops[t.Op]
+		if t.Op == "" {
+			o = s.clientOps()
+		}
 		if o == nil {
 			o = &OpSummary{}
 		}

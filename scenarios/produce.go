@@ -68,6 +68,7 @@ func (s *Scenario) WorkloadConfig() workload.Config {
 		Clients:          w.Clients,
 		SharedConnection: w.SharedConnection,
 		Duration:         w.Duration,
+		Warmup:           w.Warmup,
 		Ops:              w.Ops,
 		Rate:             w.Rate,
 		Stages:           w.Stages,
@@ -123,7 +124,7 @@ func (s *Scenario) Meta() history.Meta {
 		Pacing: wc.Pacing(), Demoted: s.DemotedChecks(),
 		Workload: &history.Workload{Storage: s.Bucket.Storage, Mix: w.Mix, Keys: w.Keys, KeyDistribution: w.KeyDistribution,
 			ValueSize: w.ValueSize, OpTimeoutMs: w.OpTimeout.Milliseconds(), KeyTTLMs: w.KeyTTL.Milliseconds(),
-			ReadPath: w.ReadPath, Inflight: w.Inflight, Faults: s.Faults.String()}}
+			ReadPath: w.ReadPath, Inflight: w.Inflight, Faults: s.Faults.String(), WarmupMs: w.Warmup.Milliseconds()}}
 }
 
 // DemotedChecks: the checks the default for the scenario's shape requires

@@ -81,6 +81,11 @@ type Workload struct {
 	Clients  int      `yaml:"clients"`
 	Duration Duration `yaml:"duration"`
 	Ops      int64    `yaml:"ops"` // total ops across clients; 0: run for the duration
+	// Warmup: the first part of the duration, run, recorded and checked,
+	// but left out of the figures (latency, throughput, error rates,
+	// thresholds): fresh connections, a fresh stream and the first
+	// leader's caches are not the steady state a rate is judged on.
+	Warmup Duration `yaml:"warmup"`
 	// Rate: open-loop arrival rate in ops/s across all clients (latency from
 	// each op's intended start); 0: closed loop.
 	Rate float64 `yaml:"rate"`

@@ -117,6 +117,7 @@ func TestThresholds(t *testing.T) {
 		"get.max":             {"<1s", 1e6, 10},
 		"throughput":          {"> 1000", 1000, 1001},
 		"delete.unknown_rate": {">= 0", 0, 0},
+		"error_rate":          {"< 0.1%", 0.001, 0.0009},
 	}
 	for name, c := range good {
 		th, err := reports.ParseThreshold(name, c.expr)
@@ -124,7 +125,7 @@ func TestThresholds(t *testing.T) {
 			t.Errorf("%s %s: %+v %v", name, c.expr, th, err)
 		}
 	}
-	for name, expr := range map[string]string{"put.p77": "<5ms", "jump.p99": "<5ms", "put.p99": "5ms", "put.error_rate": "< lots", "throughput": "> fast"} {
+	for name, expr := range map[string]string{"put.p77": "<5ms", "jump.p99": "<5ms", "p99": "<5ms", "put.p99": "5ms", "put.error_rate": "< lots", "throughput": "> fast"} {
 		if _, err := reports.ParseThreshold(name, expr); err == nil {
 			t.Errorf("%s %s accepted", name, expr)
 		}

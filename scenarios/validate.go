@@ -88,6 +88,12 @@ func (s *Scenario) validate() error {
 	if w.Duration < 0 {
 		return fieldErr("$.workload.duration", "must be positive, got %s", w.Duration)
 	}
+	if w.Warmup < 0 {
+		return fieldErr("$.workload.warmup", "must be >= 0, got %s", w.Warmup)
+	}
+	if d := max(w.Duration, Duration(w.StagesDuration())); w.Warmup > 0 && d > 0 && w.Warmup >= d {
+		return fieldErr("$.workload.warmup", "must be shorter than the run (%s), got %s", d, w.Warmup)
+	}
 	if w.Ops < 0 {
 		return fieldErr("$.workload.ops", "must be >= 0, got %d", w.Ops)
 	}

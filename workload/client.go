@@ -26,6 +26,9 @@ type Client struct {
 	lat       *latency.Recorder // from the intended start (= actual start in a closed loop)
 	svc       *latency.Recorder // open loop only: service time, from the actual start
 	recent    *latency.Window   // live progress only: the last second's latencies
+	// measureFrom: the end of the warm-up; an op intended before it is
+	// not recorded in lat or svc (zero: no warm-up). Set before Run.
+	measureFrom time.Time
 	opTimeout time.Duration
 	// js: the client's JetStream context. With inflight > 1, puts are
 	// pipelined (see runPipelined) through js, which then bounds its
@@ -134,11 +137,13 @@ func (c *Client) finish(rec *history.Record, err error, start, intended time.Tim
 		c.errors.Add(1)
 	}
 	c.learn(rec)
-	c.lat.Record(rec.Op, string(rec.Outcome), done.Sub(intended))
-	c.recent.Record(done.Sub(intended))
-	if c.svc != nil {
-		c.svc.Record(rec.Op, string(rec.Outcome), done.Sub(start))
+	if !intended.Before(c.measureFrom) {
+		c.lat.Record(rec.Op, string(rec.Outcome), done.Sub(intended))
+		if c.svc != nil {
+			c.svc.Record(rec.Op, string(rec.Outcome), done.Sub(start))
+		}
 	}
+	c.recent.Record(done.Sub(intended))
 	c.out.Write(rec)
 }
 

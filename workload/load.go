@@ -51,6 +51,7 @@ type Stats struct {
 	Issued   int64         // ops started, all outcomes
 	Unknowns int64         // ops whose outcome was never learned
 	Elapsed  time.Duration // the workload phase, excluding setup and final reads
+	Warmup   time.Duration // the part of Elapsed left out of the figures
 	Pacing   string
 }
 
@@ -133,7 +134,18 @@ func (l *Load) start(ctx, setup, watchCtx context.Context) error {
 // stops them.
 func (l *Load) Run(runCtx context.Context) Stats {
 	pacer := l.cfg.newPacer()
+	if l.cfg.Warmup > 0 {
+		// The meta line says when the warm-up ends before any client's
+		// first op, so a reader of the history knows it at every op.
+		l.env.Meta.MeasureFrom = l.env.Clock.Now() + int64(l.cfg.Warmup)
+		l.writeMeta()
+	}
 	started := time.Now()
+	if l.cfg.Warmup > 0 {
+		for _, c := range l.clients {
+			c.measureFrom = started.Add(l.cfg.Warmup)
+		}
+	}
 	l.mu.Lock()
 	l.pacer, l.started, l.lastTick = pacer, started, started
 	l.mu.Unlock()
@@ -184,7 +196,7 @@ func (l *Load) Run(runCtx context.Context) Stats {
 }
 
 func (l *Load) stats(pacer Pacer, elapsed time.Duration) Stats {
-	st := Stats{Elapsed: elapsed, Pacing: pacer.Kind(), Late: pacer.Late(), Issued: pacer.Issued()}
+	st := Stats{Elapsed: elapsed, Pacing: pacer.Kind(), Late: pacer.Late(), Issued: pacer.Issued(), Warmup: min(l.cfg.Warmup, elapsed)}
 	recorders := make([]*latency.Recorder, 0, len(l.clients))
 	var service []*latency.Recorder
 	for _, c := range l.clients {

@@ -111,6 +111,7 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 	o.countField("clients", "concurrent clients", func(s *S) *int { return &s.Workload.Clients })
 	o.durationField("duration", "how long the workload runs", func(s *S) *time.Duration { return &s.Workload.Duration })
 	o.add("duration", func(s *S) error { return positive("duration", s.Workload.Duration) })
+	o.durationField("warmup-time", "the first part of the run, recorded and checked but left out of latency, throughput, error rates and thresholds", func(s *S) *time.Duration { return &s.Workload.Warmup })
 	ops := cmd.Flags().Int64("ops", 0, "total operations across clients (0: run for the duration)")
 	o.add("ops", func(s *S) error {
 		s.Workload.Ops = *ops

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# trendproof.sh — does `kvharness trend` flag a slowdown that lands and
+# stays, and only that? Runs NIGHTS runs of one scenario (three spawned
+# nodes, scripts/abproof/base.yaml) as a nightly job would, one after
+# another; from night SLOW_FROM on, every run carries a slowdown (every
+# cluster route delayed 200µs each way for 60 % of the run, as a server
+# regression would) — then runs `kvharness trend` over them. Expect: no
+# night before SLOW_FROM+RECENT-1 flagged, that night and the last flagged,
+# exit 1. `make trend-proof` runs it.
+#
+# Env: NIGHTS (14) SLOW_FROM (12) OUT (results/trend-proof)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NIGHTS=${NIGHTS:-14} SLOW_FROM=${SLOW_FROM:-12} OUT=${OUT:-results/trend-proof}
+SERVER=.tools/bin/nats-server-v2.15.2
+KVH=bin/kvharness
+rm -rf "$OUT" && mkdir -p "$OUT/nights"
+slow=(--faults latency --fault-target all --fault-latency 200us --fault-start 600ms --fault-duration 1800ms --fault-interval 10s)
+for n in $(seq 1 "$NIGHTS"); do
+  args=(run scripts/abproof/base.yaml --server-bin "$SERVER" --quiet --out "$OUT/nights/night-$(printf %02d "$n")")
+  what="as usual"
+  if [ "$n" -ge "$SLOW_FROM" ]; then
+    args+=("${slow[@]}")
+    what="slowed"
+  fi
+  "$KVH" "${args[@]}" >/dev/null 2>&1 || true
+  echo "night $n ($what): $(jq -r '"\(.verdict), \(.throughput_ops_per_sec|floor) ops/s, put p99 \(.ops.put.latency_us.p99/1000) ms"' "$OUT/nights/night-$(printf %02d "$n")/summary.json")"
+done
+set +e
+"$KVH" trend "$OUT/nights" --out "$OUT/trend"
+code=$?
+echo "trend exit $code; page: $OUT/trend/trend.html"
