@@ -22,12 +22,12 @@ type Digest struct {
 	DamagedTail string
 	Truncated   int // trailing lines dropped as unreadable
 
-	ops     map[string]*OpSummary // counts and error classes
+	ops map[string]*OpSummary // counts and error classes
 	// measureFrom: the warm-up's end, from the meta line (0: none); ops
 	// intended before it count only in warmupOps and the per-second series.
 	measureFrom int64
 	warmupOps   int
-	clients map[int]bool
+	clients     map[int]bool
 	// first invoke and last completion: the run's span, when the run did
 	// not measure its own duration.
 	first, last int64

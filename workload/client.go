@@ -17,19 +17,19 @@ import (
 // Client is one concurrent worker: its own generator, its own view of the
 // revisions it last saw per key, its own latency recorder.
 type Client struct {
-	ID        int
-	kv        jetstream.KeyValue
-	nc        *nats.Conn // the client's connection, for gets routed to the stream leader
-	gen       *Generator
-	clock     Clock
-	out       *history.Writer
-	lat       *latency.Recorder // from the intended start (= actual start in a closed loop)
-	svc       *latency.Recorder // open loop only: service time, from the actual start
-	recent    *latency.Window   // live progress only: the last second's latencies
+	ID     int
+	kv     jetstream.KeyValue
+	nc     *nats.Conn // the client's connection, for gets routed to the stream leader
+	gen    *Generator
+	clock  Clock
+	out    *history.Writer
+	lat    *latency.Recorder // from the intended start (= actual start in a closed loop)
+	svc    *latency.Recorder // open loop only: service time, from the actual start
+	recent *latency.Window   // live progress only: the last second's latencies
 	// measureFrom: the end of the warm-up; an op intended before it is
 	// not recorded in lat or svc (zero: no warm-up). Set before Run.
 	measureFrom time.Time
-	opTimeout time.Duration
+	opTimeout   time.Duration
 	// js: the client's JetStream context. With inflight > 1, puts are
 	// pipelined (see runPipelined) through js, which then bounds its
 	// pending acks to inflight.

@@ -20,7 +20,7 @@ type Config struct {
 	// Warmup: the first part of Duration, whose ops are left out of the
 	// latency recorders (and, by Meta.MeasureFrom, of the figures).
 	Warmup time.Duration
-	Ops              int64 // total op budget across clients; 0: duration only
+	Ops    int64 // total op budget across clients; 0: duration only
 	// Rate, when > 0, paces ops open-loop at this many per second across
 	// all clients; Stages, when set, at a sequence of rates; neither is
 	// closed loop.
