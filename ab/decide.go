@@ -1,9 +1,6 @@
 package ab
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/kvharness/kvharness/reports"
 )
 
@@ -49,19 +46,8 @@ func Decide(base, cand Side, runs []Run, interrupted bool, cfg Config, rules rep
 	return r
 }
 
-// describe says what a side runs against what, in one line.
+// describe: the side's scenario and target, in one line.
 func describe(s Side) reports.ABSide {
 	sc := s.Scenario
-	target := "embedded servers"
-	switch {
-	case len(sc.Target.Servers) > 0:
-		target = "external servers " + strings.Join(sc.Target.Servers, ",")
-	case sc.Target.ServerBin != "":
-		target = "nats-server " + sc.Target.ServerBin
-	}
-	d := fmt.Sprintf("%s against %s", sc.Name, target)
-	if w := sc.Workload; w.Duration > 0 {
-		d += fmt.Sprintf(", %s a run", w.Duration)
-	}
-	return reports.ABSide{Scenario: sc.Name, Target: target, Description: d}
+	return reports.ABSide{Scenario: sc.Name, Target: sc.TargetName(), Description: sc.Describe()}
 }

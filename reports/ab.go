@@ -17,15 +17,9 @@ var abTemplate string
 
 var abHTML = template.Must(template.New("ab").Funcs(template.FuncMap{
 	"interval": interval,
-	// rel: a run's folder as a link from the page's folder.
-	"rel": func(dir, p string) string {
-		if rp, err := filepath.Rel(dir, p); err == nil {
-			return filepath.ToSlash(rp)
-		}
-		return p
-	},
-	"pct":   func(f float64) string { return fmt.Sprintf("%g%%", 100*f) },
-	"delta": func(d float64) string { return fmt.Sprintf("%+.1f%%", 100*d) },
+	"rel":      relLink,
+	"pct":      func(f float64) string { return fmt.Sprintf("%g%%", 100*f) },
+	"delta":    func(d float64) string { return fmt.Sprintf("%+.1f%%", 100*d) },
 	"verdictClass": func(v string) string {
 		switch v {
 		case Slower, MoreErrors:

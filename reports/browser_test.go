@@ -691,3 +691,51 @@ func TestTrendReportRendersInBrowser(t *testing.T) {
 	}
 	bp.checkClean(t)
 }
+
+// TestCapacityReportRendersInBrowser: capacity.html of a search whose
+// latency rose past the SLO renders offline, draws the latency and the
+// throughput chart, and states the answer.
+func TestCapacityReportRendersInBrowser(t *testing.T) {
+	chrome := chromiumOrSkip(t)
+	c := &reports.Capacity{Scenario: "default", SLO: []string{"put.p99<5ms"}, StepSec: 10, WarmupSec: 2, Precision: 0.1, Repeats: 1}
+	for i, rate := range []float64{0, 500, 1000, 2000, 1500, 1200} {
+		p99 := 1 + 4*rate/1300
+		if rate == 0 {
+			p99 = 3
+		}
+		meets := p99 < 5
+		st := reports.CapacityStep{N: i + 1, Phase: reports.PhaseRamp, Offered: rate, Achieved: rate, MeetsSLO: meets,
+			Ops:        map[string]reports.CapacityOp{"put": {P50: p99 / 3, P99: p99, P999: 2 * p99}},
+			Thresholds: []reports.ThresholdResult{{Name: "put.p99", Expr: "<5ms", Actual: p99 * 1000, Unit: "us", Pass: meets}}}
+		if rate == 0 {
+			st.Phase, st.Achieved = reports.PhaseClosedLoop, 4000
+		}
+		if !meets {
+			st.Broken = []string{"put.p99"}
+		}
+		c.Steps = append(c.Steps, st)
+	}
+	c.Decide("")
+	if c.MaxRate != 1200 || c.BrokeAt != 1500 {
+		t.Fatalf("max %g, broke at %g", c.MaxRate, c.BrokeAt)
+	}
+	dir := t.TempDir()
+	if err := c.WriteHTML(dir); err != nil {
+		t.Fatal(err)
+	}
+	bp := openInBrowser(t, chrome, filepath.Join(dir, "capacity.html"))
+	type page struct {
+		Charts string `json:"charts"`
+		Answer string `json:"answer"`
+		Rows   int    `json:"rows"`
+	}
+	got, err := chromedp.Run(bp.ctx, chromedp.Evaluate[page](`({charts: document.body.getAttribute("data-charts"),
+		answer: document.getElementById("answer").textContent, rows: document.querySelectorAll("#steps tr").length - 1})`))
+	if err != nil {
+		t.Fatalf("reading the page: %v; %s", err, bp.dump())
+	}
+	if got.Charts != "2" || !strings.Contains(got.Answer, "1200 ops/s is the highest rate") || !strings.Contains(got.Answer, "1500 ops/s broke it") || got.Rows != 6 {
+		t.Errorf("page %+v", got)
+	}
+	bp.checkClean(t)
+}

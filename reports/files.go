@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"html/template"
 	"os"
+	"path/filepath"
 )
 
 // The result files every verb writes, one way each.
@@ -39,4 +40,12 @@ func writeHTMLFile(path string, t *template.Template, data any) error {
 		return err
 	}
 	return f.Close()
+}
+
+// relLink: a run's folder as a link from the page's folder (dir).
+func relLink(dir, p string) string {
+	if rp, err := filepath.Rel(dir, p); err == nil {
+		return filepath.ToSlash(rp)
+	}
+	return p
 }

@@ -290,3 +290,25 @@ func (f Faults) String() string {
 	}
 	return s
 }
+
+// TargetName says what the scenario runs against: embedded servers, a
+// nats-server binary, or external servers.
+func (s *Scenario) TargetName() string {
+	switch {
+	case len(s.Target.Servers) > 0:
+		return "external servers " + strings.Join(s.Target.Servers, ",")
+	case s.Target.ServerBin != "":
+		return "nats-server " + s.Target.ServerBin
+	}
+	return "embedded servers"
+}
+
+// Describe: the scenario against its target, and a run's length, in one
+// line (ab's sides, capacity's target).
+func (s *Scenario) Describe() string {
+	d := fmt.Sprintf("%s against %s", s.Name, s.TargetName())
+	if w := s.Workload; w.Duration > 0 {
+		d += fmt.Sprintf(", %s a run", w.Duration)
+	}
+	return d
+}
