@@ -72,15 +72,19 @@ type Target struct {
 	Embedded *Embedded
 	// Processes is set when the harness spawned nats-server processes.
 	Processes *Processes
+	// MonitorURLs: external servers' monitoring endpoints, when given.
+	MonitorURLs []string
 }
 
 // TargetConfig selects and configures the servers of a run.
 type TargetConfig struct {
-	// ServerURLs, when non-empty, selects external servers.
-	ServerURLs []string
-	Auth       Auth
-	Nodes      int
-	LogDir     string
+	// ServerURLs, when non-empty, selects external servers; MonitorURLs
+	// are their monitoring endpoints (http://host:8222), if reachable.
+	ServerURLs  []string
+	MonitorURLs []string
+	Auth        Auth
+	Nodes       int
+	LogDir      string
 	// StoreParent: see EmbeddedConfig.
 	StoreParent string
 	// ServerBin, when set, runs each node as a process of this nats-server
@@ -99,7 +103,7 @@ func Up(cfg TargetConfig) (*Target, error) {
 		return nil, err
 	}
 	if len(cfg.ServerURLs) > 0 {
-		t := &Target{Mode: ModeExternal, URLs: cfg.ServerURLs, auth: auth, Nodes: cfg.Nodes}
+		t := &Target{Mode: ModeExternal, URLs: cfg.ServerURLs, auth: auth, Nodes: cfg.Nodes, MonitorURLs: cfg.MonitorURLs}
 		nc, err := t.Connect("kvharness-probe")
 		if err != nil {
 			return nil, err

@@ -37,6 +37,7 @@ func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thre
 		Clients:     s.Workload.Clients,
 		Interrupted: rec.interrupted,
 		Thresholds:  thresholds,
+		Resources:   rec.resources,
 	})
 	if err := summary.WriteFiles(dir); err != nil {
 		return nil, fmt.Errorf("writing results: %w", err)

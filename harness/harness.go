@@ -15,6 +15,7 @@ import (
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/monitor"
 	"github.com/kvharness/kvharness/reports"
 	"github.com/kvharness/kvharness/scenarios"
 	"github.com/kvharness/kvharness/workload"
@@ -78,6 +79,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (res *Result
 type recording struct {
 	stats       workload.Stats
 	interrupted bool
+	resources   *reports.Resources
 }
 
 // record runs everything that needs the servers. Whatever it started is
@@ -140,6 +142,10 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	g.Go("nemesis", nemesis.Run)
 	if opts.Progress != nil {
 		g.Go("progress", func(ctx context.Context) { showProgress(ctx, load, nemesis, opts.Progress) })
+	}
+	if !opts.NoRecord {
+		sampler := &monitor.Sampler{Monitors: target.Monitors(), Now: clock.Now}
+		g.Go("resources", func(ctx context.Context) { rec.resources = sampler.Run(ctx) })
 	}
 	panicked := g.Wait()
 	rec.interrupted = ctx.Err() != nil || panicked != nil

@@ -41,6 +41,7 @@ func upTarget(s *scenarios.Scenario, schedule chaos.Schedule, opts Options, dir 
 	}
 	return cluster.Up(cluster.TargetConfig{
 		ServerURLs:  s.Target.Servers,
+		MonitorURLs: s.Target.Monitors,
 		Auth:        opts.Auth,
 		Nodes:       s.Target.Nodes,
 		LogDir:      filepath.Join(dir, "nodes"),

@@ -53,7 +53,7 @@ func TestReportRendersInBrowser(t *testing.T) {
 	// the page explains it first and folds its notes.
 	res.Checks = append(res.Checks, checker.CheckResult{Name: checker.CheckLinearizableReadsLeader, Result: checker.Fail, Detail: "1 of 4 keys fail"})
 	res.Notes = append(res.Notes, `linearizable-reads-leader: key "k1": stale read`)
-	s := reports.Build(reports.Input{Digest: reports.DigestOf(h), Result: res})
+	s := reports.Build(reports.Input{Digest: reports.DigestOf(h), Result: res, Resources: sampleResources()})
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, history.FileName), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -125,6 +125,18 @@ func TestReportRendersInBrowser(t *testing.T) {
 	}
 	if len(info.Charts) < 4 {
 		t.Errorf("page has %d .chart elements, want at least 4 (latency and throughput per op, spectrum)", len(info.Charts))
+	}
+	if os.Getenv("KVHARNESS_REPORT_DIR") == "" {
+		// Where the time went: CPU and memory over time, each node in both.
+		resources := 0
+		for _, c := range info.Charts {
+			if (c.Title == "CPU, % of one core" || c.Title == "resident memory, MB") && c.Canvas && c.Points != "0" && strings.Contains(c.Legend, "n2") {
+				resources++
+			}
+		}
+		if resources != 2 {
+			t.Errorf("%d resource charts with points and every node, want CPU and memory", resources)
+		}
 	}
 	watchCharts := 0
 	for _, c := range info.Charts {
@@ -738,4 +750,18 @@ func TestCapacityReportRendersInBrowser(t *testing.T) {
 		t.Errorf("page %+v", got)
 	}
 	bp.checkClean(t)
+}
+
+// sampleResources: three spawned nodes sampled for five seconds, n2
+// paused (no answer) in the fourth.
+func sampleResources() *reports.Resources {
+	r := &reports.Resources{Cores: 2, Samples: 5, Nodes: []reports.NodeResources{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}}}
+	for i := range 5 {
+		x := reports.ResourceSample{T: float64(i + 1), HarnessCPU: 40 + float64(i), HarnessRSS: 30, MachineCPU: 70}
+		for j := range 3 {
+			x.Nodes = append(x.Nodes, reports.NodeSample{OK: !(i == 3 && j == 1), CPU: 20 + float64(j), RSSMB: 25, JSStoreMB: 0.1})
+		}
+		r.Series = append(r.Series, x)
+	}
+	return r
 }

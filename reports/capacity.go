@@ -91,6 +91,12 @@ type CapacityStep struct {
 	MeetsSLO   bool              `json:"meets_slo"`
 	Broken     []string          `json:"broken,omitempty"`
 	Thresholds []ThresholdResult `json:"slo_terms"`
+	// HarnessCPU, MachineCPU: the load generator's process (percent of one
+	// core) and the machine (percent of all cores), means over the step;
+	// Saturated: what ran out of CPU, if something did.
+	HarnessCPU float64 `json:"harness_cpu_pct"`
+	MachineCPU float64 `json:"machine_cpu_pct"`
+	Saturated  string  `json:"saturated,omitempty"`
 	// ChecksFailed: required checks this run failed.
 	ChecksFailed []string `json:"checks_failed,omitempty"`
 	Verdict      string   `json:"verdict"`
@@ -119,6 +125,9 @@ func (st *CapacityStep) Fill(s *Summary) {
 		st.Ops[name] = CapacityOp{P50: l.P50 / 1000, P99: l.P99 / 1000, P999: l.P999 / 1000, ErrorRate: errorRate(o)}
 	}
 	st.ErrorRate = errorRate(s.clientOps())
+	if r := s.Resources; r != nil {
+		st.HarnessCPU, st.MachineCPU, st.Saturated = r.Harness.CPUMeanPct, r.MachineCPUMeanPct, r.Saturated
+	}
 	st.Thresholds = s.Thresholds
 	st.MeetsSLO = true
 	for _, t := range s.Thresholds {
@@ -233,6 +242,15 @@ func (c *Capacity) Decide(stop string) {
 	if c.MaxRate > 0 {
 		c.Spread = spreadOf(c.runsAt(c.MaxRate))
 	}
+	// A boundary found with something out of CPU is that thing's limit.
+	for _, rate := range []float64{c.MaxRate, c.BrokeAt} {
+		for _, st := range c.runsAt(rate) {
+			if st.Saturated != "" {
+				c.Notes = append(c.Notes, fmt.Sprintf("at %.0f ops/s (step %d) %s", rate, st.N, st.Saturated))
+				break
+			}
+		}
+	}
 	failed := slices.ContainsFunc(c.Steps, func(st CapacityStep) bool { return len(st.ChecksFailed) > 0 })
 	switch {
 	case stop == CapacityInterrupted:
@@ -277,10 +295,10 @@ func (c *Capacity) WriteText(w io.Writer) {
 	for _, op := range ops {
 		head += "\t" + op + ".p99 ms"
 	}
-	fmt.Fprintln(tw, head+"\terrors\tSLO")
+	fmt.Fprintln(tw, head+"\terrors\tcpu harness/machine\tSLO")
 	for _, st := range c.Steps {
 		if st.Ops == nil {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t\t%s\n", st.N, st.Phase, rateCell(st.Offered), strings.Repeat("\t", len(ops))+"not run")
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\t%s\n", st.N, st.Phase, rateCell(st.Offered), strings.Repeat("\t", len(ops)+2)+"not run")
 			continue
 		}
 		line := fmt.Sprintf("%d\t%s\t%s\t%.0f", st.N, st.Phase, rateCell(st.Offered), st.Achieved)
@@ -294,7 +312,7 @@ func (c *Capacity) WriteText(w io.Writer) {
 		if len(st.ChecksFailed) > 0 {
 			verdict = "FAILS " + strings.Join(st.ChecksFailed, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%.2f%%\t%s\n", line, 100*st.ErrorRate, verdict)
+		fmt.Fprintf(tw, "%s\t%.2f%%\t%.0f%%/%.0f%%\t%s\n", line, 100*st.ErrorRate, st.HarnessCPU, st.MachineCPU, verdict)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -127,6 +127,9 @@ func WriteHTML(dir string, s *Summary) error {
 	if s.Leadership != nil {
 		charts["unled"] = s.Leadership.WithoutQuorum
 	}
+	if s.Resources != nil && len(s.Resources.Series) > 0 {
+		charts["resources"] = s.Resources.chart(maxChartPoints)
+	}
 	b, err := json.Marshal(charts)
 	if err != nil {
 		return err

@@ -31,8 +31,12 @@ type Summary struct {
 	// WarmupSec, WarmupOps: the workload's warm-up, run and checked but
 	// left out of ops, throughput, latency and thresholds (DurationSec is
 	// the measured part).
-	WarmupSec float64       `json:"warmup_sec,omitempty"`
-	WarmupOps int           `json:"warmup_ops,omitempty"`
+	WarmupSec float64 `json:"warmup_sec,omitempty"`
+	WarmupOps int     `json:"warmup_ops,omitempty"`
+	// Resources: where the time went — each node's CPU, memory and
+	// JetStream figures, the harness's own CPU, the machine's (absent
+	// from a summary made again offline).
+	Resources *Resources    `json:"resources,omitempty"`
 	Target    TargetSummary `json:"target"`
 	Faults    []Fault       `json:"faults"`
 	// Leadership: the bucket stream's leadership as the run observed it;
@@ -175,6 +179,9 @@ type Input struct {
 	Interrupted bool
 	// Thresholds: the scenario's limits; nil to take them from the history.
 	Thresholds []Threshold
+	// Resources: what the run's sampler saw (nil offline: the history
+	// does not hold it).
+	Resources *Resources
 }
 
 // Build assembles the summary.
@@ -255,6 +262,7 @@ func Build(in Input) *Summary {
 		in.DurationSec = d.spanSec()
 	}
 	s.DurationSec = in.DurationSec
+	s.Resources = in.Resources
 	if w := s.Workload; w != nil && w.WarmupMs > 0 {
 		s.WarmupSec, s.WarmupOps = float64(w.WarmupMs)/1000, d.warmupOps
 	}
@@ -320,6 +328,11 @@ func (s *Summary) WriteFiles(dir string) error {
 	}
 	if err := writeTimeseriesCSV(dir, s.series); err != nil {
 		return err
+	}
+	if s.Resources != nil {
+		if err := s.Resources.WriteCSV(dir); err != nil {
+			return err
+		}
 	}
 	return WriteHTML(dir, s)
 }

@@ -53,6 +53,11 @@ func (s *Summary) WriteText(w io.Writer) {
 			p.Deliveries, p.Watchers, p.BeforeAck)
 	}
 
+	if r := s.Resources; r != nil && r.Samples > 0 {
+		fmt.Fprintln(w)
+		r.WriteText(w)
+	}
+
 	if len(s.Faults) > 0 {
 		fmt.Fprintln(w, "\nfaults:")
 		for _, f := range s.Faults {

@@ -33,6 +33,9 @@ type Scenario struct {
 type Target struct {
 	// Servers: external server URLs; empty means embedded servers.
 	Servers []string `yaml:"servers"`
+	// Monitors: the external servers' monitoring endpoints
+	// (http://host:8222), sampled each second for where the time went.
+	Monitors []string `yaml:"monitors"`
 	// Nodes: cluster size for embedded or spawned servers.
 	Nodes int `yaml:"nodes"`
 	// ServerBin: spawn each node as a process of this nats-server binary

@@ -98,6 +98,10 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 		}
 		return nil
 	})
+	o.parsed("monitor", "external servers' monitoring endpoints, comma-separated (http://host:8222): their CPU, memory and JetStream figures each second", func(s *S, v string) error {
+		s.Target.Monitors = splitList(v)
+		return nil
+	})
 	o.stringField("server-bin", "spawn each node as a process of this nats-server binary (any release) instead of embedding the servers", func(s *S) *string { return &s.Target.ServerBin })
 	o.countField("nodes", "cluster size for embedded or spawned servers", func(s *S) *int { return &s.Target.Nodes })
 
