@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings ab-proof trend-proof lint tools clean
+.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof whatif lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -80,6 +80,16 @@ ab-proof: build
 # the last 3 slowed (scripts/trendproof.sh), then kvharness trend over them.
 trend-proof: build $(TOOLS)/nats-server-$(NATS_CURRENT)
 	./scripts/trendproof.sh
+
+# Does the rate capacity finds hold? A search, then plain open-loop runs at
+# the rate found and at 1.5 times it (scripts/capacityproof.sh).
+capacity-proof: build $(TOOLS)/nats-server-$(NATS_CURRENT)
+	./scripts/capacityproof.sh
+
+# What durability costs: capacity for R1/R3/R5 and file/memory on five
+# spawned nodes, one table (scripts/whatif.sh; each cell a whole search).
+whatif: build $(TOOLS)/nats-server-$(NATS_CURRENT)
+	./scripts/whatif.sh
 
 # Re-runs every finding; exit 1 if a known bug is no longer found or a
 # passing release stops passing. Run before changing the checker or the

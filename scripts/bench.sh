@@ -107,6 +107,30 @@ for op in ("put", "get"):
 print(f"late ops (started >1 ms behind schedule): {s.get('late_ops', 0)}")
 PY
 
+# Capacity at an SLO against the closed-loop figure: the highest open-loop
+# put rate whose p99 stays under 5 ms on the same server, beside what the
+# closed loops reached. A closed loop says how fast the server can go with
+# CLIENTS callers waiting on it; the SLO says how much of that a service
+# may offer while its callers still get 5 ms.
+SLO=${SLO:-put.p99<5ms}
+cap="$DIR.out/capacity"
+"$KVH" capacity single --server "$URL" --mix put=1 --clients "$CLIENTS" --value-size "$SIZE" --keys "$KEYS" --history 1 \
+  --slo "$SLO" --step 5s --step-warmup 1s --quiet --out "$cap" >/dev/null || true
+echo
+echo "capacity: the highest open-loop put rate meeting $SLO (steps of 5 s, the boundary run 3 times) on the same server"
+python3 - "$cap/capacity.json" "$nb" <<'PY'
+import json, sys
+c, nb = json.load(open(sys.argv[1])), float(sys.argv[2])
+print(f"{'':<52} {'ops/s':>8}")
+print(f"{'nats bench kv put, closed loop (median above)':<52} {nb:>8.0f}")
+print(f"{'kvharness closed-loop step of the search':<52} {c['closed_loop_max']:>8.0f}")
+print(f"{'kvharness capacity at the SLO (' + c['verdict'] + ')':<52} {c['max_rate']:>8.0f}")
+if c["max_rate"] > 0:
+    print(f"the closed-loop figure overstates what the SLO allows {nb / c['max_rate']:.1f}x (nats bench) and {c['closed_loop_max'] / c['max_rate']:.1f}x (kvharness's own)")
+for n in c.get("notes") or []:
+    print("note:", n)
+PY
+
 # Checker scale: simulated histories of a linearizable bucket over 1,000
 # keys with 5 % unknown outcomes (checker/bench_test.go), checked by
 # `kvharness check` alone: wall time and peak RSS, 100k to 1M operations.

@@ -16,9 +16,13 @@ var forbidden = map[string][]string{
 	// Pure: reads a history, never talks to NATS.
 	"checker": {"github.com/nats-io/", module + "workload", module + "chaos", module + "cluster", module + "scenarios", module + "reports", module + "harness"},
 	// Reads results: neither the load nor the faults nor the servers.
-	"reports": {"github.com/nats-io/", module + "workload", module + "chaos", module + "cluster", module + "scenarios", module + "harness", module + "ab"},
-	// One run knows nothing of A/B sessions made of runs.
-	"harness": {module + "ab"},
+	"reports": {"github.com/nats-io/", module + "workload", module + "chaos", module + "cluster", module + "scenarios", module + "harness", module + "ab", module + "capacity", module + "monitor"},
+	// One run knows nothing of A/B sessions or capacity searches made of runs.
+	"harness": {module + "ab", module + "capacity"},
+	"ab":      {module + "capacity"},
+	// The sampler reads the servers and the process; it neither loads nor
+	// injects faults.
+	"monitor": {module + "workload", module + "chaos", module + "scenarios", module + "harness"},
 	// The record format, below everything that records or reads.
 	"history": {"github.com/nats-io/", module + "workload", module + "chaos", module + "cluster", module + "checker", module + "reports", module + "scenarios", module + "harness", module + "latency"},
 	"latency": {module + "history", module + "workload", module + "checker", module + "reports", module + "harness"},
