@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kvharness/kvharness/ab"
 	"github.com/kvharness/kvharness/harness"
 	"github.com/kvharness/kvharness/reports"
-	"github.com/kvharness/kvharness/scenarios"
 )
 
 // ab: two sides → rounds in ABBA order → statistics → verdict and exit code.
@@ -75,11 +70,8 @@ Exit codes: 0 no regression, 1 regression, 2 bad usage or a side that cannot run
 		}
 		rules.MinEffect, rules.Confidence = minEffect/100, confidence/100
 		side := func(name, label, bin, servers string) (ab.Side, error) {
-			sc, err := scenarios.Load(name)
+			sc, err := ov.load([]string{name})
 			if err != nil {
-				return ab.Side{}, err
-			}
-			if err := ov.applyTo(sc); err != nil {
 				return ab.Side{}, err
 			}
 			switch {
@@ -117,14 +109,10 @@ Exit codes: 0 no regression, 1 regression, 2 bad usage or a side that cannot run
 		}
 		fmt.Fprintf(out, "kvharness ab: %d rounds (+%d warm-up) of %s vs %s, results in %s\n", cfg.Rounds, cfg.Warmup, names[0], names[1], dir)
 
-		// The first SIGINT/SIGTERM ends the run in progress (which checks
-		// what it recorded) and the session; what was done is decided on.
-		ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		// The first SIGINT/SIGTERM ends the run in progress and the
+		// session; what was done is decided on.
+		ctx, stopSignals := untilInterrupted()
 		defer stopSignals()
-		go func() {
-			<-ctx.Done()
-			stopSignals() // a second signal kills the process the default way
-		}()
 		runs, interrupted := ab.Rounds(ctx, base, cand, cfg)
 		report := ab.Decide(base, cand, runs, interrupted, cfg, rules)
 		report.WriteText(out)

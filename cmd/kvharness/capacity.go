@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kvharness/kvharness/capacity"
 	"github.com/kvharness/kvharness/harness"
 	"github.com/kvharness/kvharness/reports"
-	"github.com/kvharness/kvharness/scenarios"
 )
 
 // capacity: scenario + SLO → open-loop steps → the highest rate meeting it.
@@ -81,15 +76,8 @@ not run, the step budget ran out), 4 interrupted.`,
 		case cfg.NoClosedLoop && cfg.Start == 0:
 			return usageErr("--no-closed-loop needs --start-rate")
 		}
-		name := "default"
-		if len(args) == 1 {
-			name = args[0]
-		}
-		sc, err := scenarios.Load(name)
+		sc, err := ov.load(args)
 		if err != nil {
-			return usageErr("%v", err)
-		}
-		if err := ov.applyTo(sc); err != nil {
 			return usageErr("%v", err)
 		}
 		for _, term := range splitList(slo) {
@@ -126,16 +114,12 @@ not run, the step budget ran out), 4 interrupted.`,
 		if !quiet {
 			cfg.Progress = func(line string) { fmt.Fprintln(cmd.ErrOrStderr(), "capacity: "+line) }
 		}
-		fmt.Fprintf(out, "kvharness capacity: %s, SLO %s, results in %s\n", name, strings.Join(cfg.SLO, ","), dir)
+		fmt.Fprintf(out, "kvharness capacity: %s, SLO %s, results in %s\n", sc.Name, strings.Join(cfg.SLO, ","), dir)
 
-		// The first SIGINT/SIGTERM ends the step in progress (which checks
-		// what it recorded) and the search; what was found is reported.
-		ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		// The first SIGINT/SIGTERM ends the step in progress and the
+		// search; what was found is reported.
+		ctx, stopSignals := untilInterrupted()
 		defer stopSignals()
-		go func() {
-			<-ctx.Done()
-			stopSignals()
-		}()
 		rep := capacity.Search(ctx, sc, opts, cfg)
 		rep.WriteText(out)
 		for _, write := range []func(string) error{rep.WriteJSON, rep.WriteJUnit, rep.WriteHTML} {

@@ -33,6 +33,20 @@ func (o *overrides) add(name string, apply func(s *scenarios.Scenario) error) {
 func (o *overrides) set(name string) bool { return o.fs.Changed(name) }
 
 // applyTo overrides s with the flags that were set.
+// load reads the scenario args name (a file or built-in; none: default)
+// and applies the flags given.
+func (o *overrides) load(args []string) (*scenarios.Scenario, error) {
+	name := "default"
+	if len(args) > 0 {
+		name = args[0]
+	}
+	sc, err := scenarios.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	return sc, o.applyTo(sc)
+}
+
 func (o *overrides) applyTo(s *scenarios.Scenario) error {
 	for _, ov := range o.list {
 		if o.set(ov.name) {

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,15 +38,8 @@ func newRunCmd() *cobra.Command {
 	fl.DurationVar(&progressEvery, "progress-interval", logLineEvery, "how often a progress line goes to stderr when it is not a terminal (CI logs)")
 	authFlags(cmd, &opts.Auth)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		name := "default"
-		if len(args) == 1 {
-			name = args[0]
-		}
-		sc, err := scenarios.Load(name)
+		sc, err := ov.load(args)
 		if err != nil {
-			return usageErr("%v", err)
-		}
-		if err := ov.applyTo(sc); err != nil {
 			return usageErr("%v", err)
 		}
 		if opts.CheckMemory, err = checkMemory(); err != nil {
@@ -61,15 +51,8 @@ func newRunCmd() *cobra.Command {
 		}
 		opts.Log = cmd.OutOrStdout()
 
-		// The first SIGINT/SIGTERM stops the workload; the run then reads
-		// the final state and checks. A second one kills the process the
-		// default way — the history stays valid up to its last line.
-		ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stopSignals := untilInterrupted()
 		defer stopSignals()
-		go func() {
-			<-ctx.Done()
-			stopSignals()
-		}()
 		res, err := harness.Run(ctx, sc, opts)
 		printer.done()
 		if err != nil {

@@ -22,9 +22,11 @@ func newTrendCmd() *cobra.Command {
 		Long: `Each DIR is a results folder or a folder of them. The runs are ordered by when they started;
 trend.json and trend.html give each run's throughput, per-op p50/p99/p99.9 and error rates and
 its verdict. At each run the --recent runs ending there are compared with the --window runs before
-them, with the statistics of kvharness ab: a slow creep that no single night shows is flagged, one
-bad night among good ones is not. Exit 1 when the latest runs shifted for the worse or the latest
-run failed, 3 with fewer runs than --window + --recent, 0 otherwise.`,
+them, with the statistics of kvharness ab (throughput, each op's p99 and error rate judged, the
+p-values adjusted for their number by Holm's method): a slow creep that no single night shows is
+flagged, one bad night among good ones is not. Exit 1 when the latest runs shifted for the worse or
+the latest run failed, 3 with fewer runs than --window + --recent or when so many figures vary that
+--recent runs could not show a shift however far apart (raise --recent), 0 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
