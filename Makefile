@@ -67,13 +67,13 @@ FINDINGS_RELEASES := v2.9.20 v2.10.22 v2.10.27 v2.11.0 v2.12.1 v2.15.2
 
 # How far ab's verdicts can be trusted here: AB_REPEATS (20) whole ab
 # sessions of three spawned nodes on both sides (A/A, 6 rounds: false
-# regressions, at most the 5 % significance level), then against a candidate
-# whose routes are slowed for 60 % of each run (A/B, 8 rounds: how often it
-# is found, and on how many rounds). Each run is 3 s plus its start and
-# checks.
+# regressions, at most the 5 % significance level), then AB_CAND_REPEATS
+# (10) against a candidate whose routes are slowed for the whole run (A/B,
+# 16 rounds, decided again on their first k: how many rounds it takes).
+# Each run is 3 s plus its start and checks: about 30 + 37 minutes.
 ab-proof: build
-	$(GO) run ./scripts/abproof -bin $(BIN) -repeats $(or $(AB_REPEATS),20) \
-		-base scripts/abproof/base.yaml -cand scripts/abproof/cand-slow-routes.yaml -rounds 6 -cand-rounds 8 \
+	$(GO) run ./scripts/abproof -bin $(BIN) -repeats $(or $(AB_REPEATS),20) -cand-repeats $(or $(AB_CAND_REPEATS),10) \
+		-base scripts/abproof/base.yaml -cand scripts/abproof/cand-slow-routes.yaml -rounds 6 -cand-rounds 16 \
 		-args "--server-bin $(TOOLS)/nats-server-$(NATS_CURRENT)" $(ARGS)
 
 # Does trend flag a slowdown that lands and stays? 14 nightly-style runs,

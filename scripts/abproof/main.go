@@ -35,36 +35,47 @@ func main() {
 	kvh := flag.String("bin", "bin/kvharness", "the kvharness binary")
 	base := flag.String("base", "single", "the base scenario (file or built-in)")
 	cand := flag.String("cand", "", "the candidate's scenario for A/B (empty: A/A only)")
-	repeats := flag.Int("repeats", 20, "ab sessions per mode")
+	repeats := flag.Int("repeats", 20, "A/A sessions")
+	candRepeats := flag.Int("cand-repeats", 0, "A/B sessions (0: as -repeats)")
 	rounds := flag.Int("rounds", 6, "rounds per A/A session")
 	candRounds := flag.Int("cand-rounds", 0, "rounds per A/B session (0: as -rounds)")
 	duration := flag.Duration("duration", 0, "duration of each run (0: the scenario's)")
 	extra := flag.String("args", "", "more flags for every ab session, space-separated (e.g. --server-bin PATH)")
 	out := flag.String("out", "results/ab-proof", "results folder")
 	skipAA := flag.Bool("skip-aa", false, "run only the A/B sessions")
+	onlySummarize := flag.Bool("summarize", false, "run nothing: decide the sessions already in -out again and print the tables")
 	flag.Parse()
 	if *candRounds == 0 {
 		*candRounds = *rounds
+	}
+	if *candRepeats == 0 {
+		*candRepeats = *repeats
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fail(err)
 	}
 	type mode struct {
 		name, base, cand string
-		rounds           int
+		rounds, sessions int
 	}
 	var modes []mode
 	if !*skipAA {
-		modes = append(modes, mode{"A/A", *base, *base, *rounds})
+		modes = append(modes, mode{"A/A", *base, *base, *rounds, *repeats})
 	}
 	if *cand != "" {
-		modes = append(modes, mode{"A/B", *base, *cand, *candRounds})
+		modes = append(modes, mode{"A/B", *base, *cand, *candRounds, *candRepeats})
 	}
 	var tables []string
 	for _, m := range modes {
 		var sessions []session
-		for i := 1; i <= *repeats; i++ {
+		for i := 1; i <= m.sessions; i++ {
 			dir := filepath.Join(*out, fmt.Sprintf("%s-%02d", strings.ReplaceAll(strings.ToLower(m.name), "/", ""), i))
+			if *onlySummarize {
+				if s := loadSession(dir, m.rounds); s.base != nil {
+					sessions = append(sessions, s)
+				}
+				continue
+			}
 			_ = os.RemoveAll(dir)
 			args := []string{"ab", m.base, m.cand, "--rounds", fmt.Sprint(m.rounds), "--quiet", "--out", dir}
 			if *duration > 0 {
@@ -84,7 +95,7 @@ func main() {
 			s := loadSession(dir, m.rounds)
 			s.exit = code
 			sessions = append(sessions, s)
-			fmt.Fprintf(os.Stderr, "abproof: %s session %d/%d: %s (exit %d) in %s\n", m.name, i, *repeats, s.report.Verdict, code, time.Since(start).Round(time.Second))
+			fmt.Fprintf(os.Stderr, "abproof: %s session %d/%d: %s (exit %d) in %s\n", m.name, i, m.sessions, s.report.Verdict, code, time.Since(start).Round(time.Second))
 		}
 		tables = append(tables, summarize(m.name, m.rounds, sessions))
 	}
