@@ -115,25 +115,13 @@ func (s *searcher) search() {
 			return
 		}
 	}
-	// Bisect to the precision asked.
-	for bad-good > s.cfg.Precision*good {
-		mid := niceRate((good + bad) / 2)
-		if mid <= good || mid >= bad {
-			break // as close as the rates' rounding goes
-		}
-		if st := s.step(mid, reports.PhaseBisect); s.stop != "" {
-			return
-		} else if st.MeetsSLO {
-			good = mid
-		} else {
-			bad = mid
-		}
-	}
-	// Repeat the boundary. A rate counts as sustainable only if every one
-	// of its runs met the SLO; if a repeat of the last good rate breaks it,
-	// the answer moves down to the best rate below that held every time.
+	// Bisect to the precision asked, then repeat the boundary. A rate
+	// counts as sustainable only if every one of its runs met the SLO; if
+	// a repeat of the last good rate breaks it, that rate is the new upper
+	// end, the best rate below it that held every time the new lower one,
+	// and the gap between them is bisected again.
 	for {
-		if !s.repeat(good) {
+		if good, bad = s.bisect(good, bad); s.stop != "" || !s.repeat(good) {
 			return
 		}
 		if s.rep.MetEveryTime(good) {
@@ -147,6 +135,27 @@ func (s *searcher) search() {
 		}
 	}
 	s.repeat(bad)
+}
+
+// bisect narrows [good, bad) to the precision asked (or as far as the
+// rates' rounding goes).
+func (s *searcher) bisect(good, bad float64) (float64, float64) {
+	for bad-good > s.cfg.Precision*good {
+		mid := niceRate((good + bad) / 2)
+		if mid <= good || mid >= bad {
+			break
+		}
+		st := s.step(mid, reports.PhaseBisect)
+		switch {
+		case s.stop != "":
+			return good, bad
+		case st.MeetsSLO:
+			good = mid
+		default:
+			bad = mid
+		}
+	}
+	return good, bad
 }
 
 // down steps below bad, dividing by the growth factor, until a rate meets
