@@ -25,8 +25,8 @@ type model struct {
 	// flakyAbove: a rate above it meets the SLO on its first run only.
 	flakyAbove float64
 	failAt     int // a run that fails a required check
-	errorAt  int // a run that cannot be carried out
-	runs     []float64
+	errorAt    int // a run that cannot be carried out
+	runs       []float64
 }
 
 func (m *model) run(_ context.Context, sc *scenarios.Scenario, _ harness.Options) (*harness.Result, error) {
