@@ -24,10 +24,8 @@ import (
 
 // Config is how the search goes.
 type Config struct {
-	// SLO: the terms a step must meet (thresholds' grammar), as written
-	// and parsed.
-	SLO      []string
-	SLOTerms []reports.Threshold
+	// SLO: the terms a step must meet (reports.ParseSLO).
+	SLO []reports.Threshold
 	// Step: each step's duration, Warmup included.
 	Step, Warmup scenarios.Duration
 	// Start: the first open-loop rate (0: an eighth of the closed-loop
@@ -69,8 +67,12 @@ type searcher struct {
 
 // Search runs the steps and returns the report, whatever stopped it.
 func Search(ctx context.Context, sc *scenarios.Scenario, opts harness.Options, cfg Config) *reports.Capacity {
+	slo := make([]string, len(cfg.SLO))
+	for i, t := range cfg.SLO {
+		slo[i] = t.Name + t.Expr
+	}
 	s := &searcher{ctx: ctx, sc: sc, opts: opts, cfg: cfg, rep: &reports.Capacity{
-		Scenario: sc.Name, Target: target(sc), SLO: cfg.SLO, StepSec: cfg.Step.Seconds(), WarmupSec: cfg.Warmup.Seconds(),
+		Scenario: sc.Name, Target: target(sc), SLO: slo, StepSec: cfg.Step.Seconds(), WarmupSec: cfg.Warmup.Seconds(),
 		Precision: cfg.Precision, Repeats: cfg.Repeats, Steps: []reports.CapacityStep{}}}
 	s.search()
 	s.rep.Decide(s.stop)
@@ -207,7 +209,7 @@ func (s *searcher) step(rate float64, phase string) reports.CapacityStep {
 	sc.Workload.Rate = rate
 	sc.Workload.Duration, sc.Workload.Warmup, sc.Workload.Ops = s.cfg.Step, s.cfg.Warmup, 0
 	sc.Thresholds = map[string]string{}
-	for _, t := range s.cfg.SLOTerms {
+	for _, t := range s.cfg.SLO {
 		sc.Thresholds[t.Name] = t.Expr
 	}
 	opts := s.opts

@@ -71,7 +71,7 @@ func search(t *testing.T, m *model, cfg Config) *reports.Capacity {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.SLO, cfg.SLOTerms, cfg.Dir = []string{"put.p99<5ms"}, []reports.Threshold{slo}, t.TempDir()
+	cfg.SLO, cfg.Dir = []reports.Threshold{slo}, t.TempDir()
 	if cfg.Step == 0 {
 		base := DefaultConfig
 		cfg.Step, cfg.Warmup, cfg.Growth, cfg.Precision, cfg.Repeats, cfg.MaxSteps = base.Step, base.Warmup, base.Growth, base.Precision, base.Repeats, base.MaxSteps

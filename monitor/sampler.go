@@ -116,11 +116,12 @@ func (s *Sampler) between(a, b raw, errs map[string]bool) reports.ResourceSample
 			errs[fmt.Sprintf("%s: %v", s.Monitors[i].Name, b.nodeErrs[i])] = true
 			continue
 		}
-		ns := reports.NodeSample{OK: true, CPU: n.CPU, RSSMB: mb(float64(n.RSS)), JSStoreMB: mb(float64(n.JSStore))}
+		ns := reports.NodeSample{OK: true, CPU: n.CPU, RSSMB: mb(float64(n.RSS)), JSStoreMB: mb(float64(n.JSStore)), JSMemoryMB: mb(float64(n.JSMemory))}
 		if p := a.nodes[i]; a.nodeErrs[i] == nil && secs > 0 && n.InMsgs >= p.InMsgs {
 			ns.InPerSec = float64(n.InMsgs-p.InMsgs) / secs
 			ns.OutPerSec = float64(n.OutMsgs-p.OutMsgs) / secs
 			ns.APIPerSec = float64(n.APITotal-p.APITotal) / secs
+			ns.APIErrors = n.APIErrors - min(p.APIErrors, n.APIErrors)
 		}
 		out.Nodes[i] = ns
 	}
@@ -152,6 +153,7 @@ func (s *Sampler) summarize(r *reports.Resources) {
 			nodes[i].out.sum += n.OutPerSec
 			nodes[i].api.sum += n.APIPerSec
 			nr.CPUMaxPct, nr.RSSMaxMB, nr.JSStoreMaxMB = max(nr.CPUMaxPct, n.CPU), max(nr.RSSMaxMB, n.RSSMB), max(nr.JSStoreMaxMB, n.JSStoreMB)
+			nr.JSMemoryMaxMB, nr.APIErrors = max(nr.JSMemoryMaxMB, n.JSMemoryMB), nr.APIErrors+n.APIErrors
 		}
 	}
 	mean := func(a acc) float64 {

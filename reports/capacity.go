@@ -159,14 +159,11 @@ func (st CapacityStep) Line() string {
 	if len(st.ChecksFailed) > 0 {
 		what = "fails " + strings.Join(st.ChecksFailed, ", ")
 	}
-	return fmt.Sprintf("step %d (%s): %s → %.0f ops/s, %s", st.N, st.Phase, offered(st.Offered), st.Achieved, what)
-}
-
-func offered(rate float64) string {
-	if rate == 0 {
-		return "closed loop"
+	rate := rateCell(st.Offered)
+	if st.Offered > 0 {
+		rate += " ops/s offered"
 	}
-	return fmt.Sprintf("%.0f ops/s offered", rate)
+	return fmt.Sprintf("step %d (%s): %s → %.0f ops/s, %s", st.N, st.Phase, rate, st.Achieved, what)
 }
 
 // runsAt: the completed open-loop steps at rate.

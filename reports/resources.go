@@ -66,13 +66,15 @@ type ResourceSample struct {
 // NodeSample is one node in one second; OK is false when it did not
 // answer (a paused or killed node).
 type NodeSample struct {
-	OK        bool
-	CPU       float64
-	RSSMB     float64
-	JSStoreMB float64
-	InPerSec  float64
-	OutPerSec float64
-	APIPerSec float64
+	OK         bool
+	CPU        float64
+	RSSMB      float64
+	JSStoreMB  float64
+	JSMemoryMB float64
+	APIErrors  uint64 // JetStream API errors in this second
+	InPerSec   float64
+	OutPerSec  float64
+	APIPerSec  float64
 }
 
 // saturation is the share of the CPU at which a part counts as saturated.

@@ -85,6 +85,27 @@ func SplitThreshold(s string) (name, expr string, err error) {
 	return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i:]), nil
 }
 
+// ParseSLO reads comma-separated terms in the flag form, e.g.
+// "put.p99<5ms,error_rate<0.1%" (capacity's --slo).
+func ParseSLO(text string) ([]Threshold, error) {
+	var out []Threshold
+	for _, term := range strings.Split(text, ",") {
+		if term = strings.TrimSpace(term); term == "" {
+			continue
+		}
+		name, expr, err := SplitThreshold(term)
+		if err != nil {
+			return nil, err
+		}
+		t, err := ParseThreshold(name, expr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // Holds reports whether actual satisfies the threshold.
 func (t Threshold) Holds(actual float64) bool {
 	switch t.Cmp {

@@ -80,25 +80,17 @@ not run, the step budget ran out), 4 interrupted.`,
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		for _, term := range splitList(slo) {
-			n, expr, err := reports.SplitThreshold(term)
-			if err == nil {
-				var t reports.Threshold
-				if t, err = reports.ParseThreshold(n, expr); err == nil {
-					cfg.SLO, cfg.SLOTerms = append(cfg.SLO, n+expr), append(cfg.SLOTerms, t)
-					continue
-				}
-			}
+		if cfg.SLO, err = reports.ParseSLO(slo); err != nil {
 			return usageErr("--slo: %v", err)
+		} else if len(cfg.SLO) == 0 {
+			return usageErr(`--slo has no term, e.g. --slo "put.p99<5ms"`)
 		}
 		// The scenario's own thresholds are terms too.
 		own, err := reports.ParsedThresholds(sc.Thresholds)
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		for _, t := range own {
-			cfg.SLO, cfg.SLOTerms = append(cfg.SLO, t.Name+t.Expr), append(cfg.SLOTerms, t)
-		}
+		cfg.SLO = append(cfg.SLO, own...)
 		// Checked once here (paths, settings) rather than at the first step.
 		probe := *sc
 		probe.Workload.Duration, probe.Workload.Warmup, probe.Workload.Rate, probe.Workload.Stages, probe.Workload.Ops = cfg.Step, cfg.Warmup, 1, nil, 0
@@ -114,7 +106,7 @@ not run, the step budget ran out), 4 interrupted.`,
 		if !quiet {
 			cfg.Progress = func(line string) { fmt.Fprintln(cmd.ErrOrStderr(), "capacity: "+line) }
 		}
-		fmt.Fprintf(out, "kvharness capacity: %s, SLO %s, results in %s\n", sc.Name, strings.Join(cfg.SLO, ","), dir)
+		fmt.Fprintf(out, "kvharness capacity: %s, SLO %s, results in %s\n", sc.Name, slo, dir)
 
 		// The first SIGINT/SIGTERM ends the step in progress and the
 		// search; what was found is reported.
