@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kvharness/kvharness/internal/secrets"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -48,7 +49,8 @@ func (t *Target) Monitors() []Monitor {
 		}
 	default:
 		for _, u := range t.MonitorURLs {
-			out = append(out, Monitor{Name: strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"), Read: httpStats(u)})
+			shown := secrets.URL(u)
+			out = append(out, Monitor{Name: strings.TrimPrefix(strings.TrimPrefix(shown, "http://"), "https://"), Read: httpStats(u)})
 		}
 	}
 	return out
@@ -72,6 +74,7 @@ func embeddedStats(s *server.Server) func(context.Context) (NodeStats, error) {
 // fields kept are decoded.
 func httpStats(base string) func(context.Context) (NodeStats, error) {
 	base = strings.TrimRight(base, "/")
+	shown := secrets.URL(base)
 	return func(ctx context.Context) (NodeStats, error) {
 		var v struct {
 			CPU     float64 `json:"cpu"`
@@ -80,7 +83,7 @@ func httpStats(base string) func(context.Context) (NodeStats, error) {
 			OutMsgs int64   `json:"out_msgs"`
 		}
 		if err := getJSON(ctx, base+"/varz", &v); err != nil {
-			return NodeStats{}, fmt.Errorf("%s/varz: %w", base, err)
+			return NodeStats{}, fmt.Errorf("%s/varz: %s", shown, secrets.Scrub(err.Error()))
 		}
 		st := NodeStats{CPU: v.CPU, RSS: v.Mem, InMsgs: v.InMsgs, OutMsgs: v.OutMsgs}
 		var js struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kvharness/kvharness/internal/secrets"
 	"github.com/nats-io/nats.go"
 )
 
@@ -29,6 +30,18 @@ type Auth struct {
 	TLSCA        string
 	TLSCert      string
 	TLSKey       string
+}
+
+// Register adds the credentials' secrets to those scrubbed from all
+// output (see package secrets): a password, a token, the seeds in an nkey
+// seed or credentials file.
+func (a Auth) Register() {
+	secrets.Register(a.Password, a.Token)
+	for _, f := range []string{a.NKeySeedFile, a.CredsFile} {
+		if f != "" {
+			secrets.RegisterSeedFile(f)
+		}
+	}
 }
 
 // Options turns the credentials into nats.go options.
@@ -98,6 +111,9 @@ type TargetConfig struct {
 // An external target is probed once here, so an unreachable server is a
 // clear startup error rather than a run full of failed operations.
 func Up(cfg TargetConfig) (*Target, error) {
+	cfg.Auth.Register()
+	secrets.URLs(cfg.ServerURLs)
+	secrets.URLs(cfg.MonitorURLs)
 	auth, err := cfg.Auth.Options()
 	if err != nil {
 		return nil, err
@@ -163,7 +179,8 @@ func (t *Target) Connect(name string) (*nats.Conn, error) {
 	}, t.auth...)
 	nc, err := nats.Connect(strings.Join(t.URLs, ","), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to %s: %w", strings.Join(t.URLs, ","), err)
+		// nats.go's error may quote a URL: only its text, scrubbed, goes on.
+		return nil, fmt.Errorf("cannot connect to %s: %s", strings.Join(secrets.URLs(t.URLs), ","), secrets.Scrub(err.Error()))
 	}
 	return nc, nil
 }

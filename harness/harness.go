@@ -15,6 +15,7 @@ import (
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/internal/secrets"
 	"github.com/kvharness/kvharness/monitor"
 	"github.com/kvharness/kvharness/reports"
 	"github.com/kvharness/kvharness/scenarios"
@@ -117,7 +118,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	meta.ObservesLeadership = leadership != nil
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: &meta})
 	fmt.Fprintf(opts.log(), "kvharness: running %s against %s servers (%s), results in %s\n",
-		s.Name, target.Mode, strings.Join(target.URLs, ","), dir)
+		s.Name, target.Mode, strings.Join(secrets.URLs(target.URLs), ","), dir)
 
 	wc := s.WorkloadConfig()
 	load, err := workload.Start(ctx, wc, workload.Env{Target: target, Control: bucket.control,

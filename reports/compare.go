@@ -312,9 +312,5 @@ var compareHTML = template.Must(template.New("compare").Funcs(template.FuncMap{"
 
 // WriteHTML writes compare.html (self-contained, no scripts).
 func (c *Comparison) WriteHTML(path string) error {
-	var b strings.Builder
-	if err := compareHTML.Execute(&b, c); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return writeHTMLFile(path, compareHTML, c)
 }

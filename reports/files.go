@@ -1,11 +1,14 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"html/template"
 	"os"
 	"path/filepath"
+
+	"github.com/kvharness/kvharness/internal/secrets"
 )
 
 // The result files every verb writes, one way each.
@@ -16,7 +19,7 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return writeScrubbed(path, append(b, '\n'))
 }
 
 // writeJUnitFile writes one test suite as a junit.xml CI systems read.
@@ -26,20 +29,23 @@ func writeJUnitFile(path string, suite junitSuite) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+	return writeScrubbed(path, append([]byte(xml.Header), append(b, '\n')...))
 }
 
 // writeHTMLFile renders t with data into path.
 func writeHTMLFile(path string, t *template.Template, data any) error {
-	f, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
 		return err
 	}
-	if err := t.Execute(f, data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeScrubbed(path, b.Bytes())
+}
+
+// writeScrubbed writes a result file with every registered secret masked
+// (see package secrets): the files are kept by CI like its logs. Owner-only:
+// a results folder may hold what a run saw of production data.
+func writeScrubbed(path string, b []byte) error {
+	return os.WriteFile(path, secrets.ScrubBytes(b), 0o600)
 }
 
 // relLink: a run's folder as a link from the page's folder (dir).

@@ -11,6 +11,7 @@ import (
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/internal/secrets"
 	"github.com/kvharness/kvharness/workload"
 )
 
@@ -295,11 +296,12 @@ func (f Faults) String() string {
 }
 
 // TargetName says what the scenario runs against: embedded servers, a
-// nats-server binary, or external servers.
+// nats-server binary, or external servers (their URLs without credentials:
+// this line is printed and kept in result files).
 func (s *Scenario) TargetName() string {
 	switch {
 	case len(s.Target.Servers) > 0:
-		return "external servers " + strings.Join(s.Target.Servers, ",")
+		return "external servers " + strings.Join(secrets.URLs(s.Target.Servers), ",")
 	case s.Target.ServerBin != "":
 		return "nats-server " + s.Target.ServerBin
 	}

@@ -44,7 +44,7 @@ func newCheckCmd() *cobra.Command {
 				return usageErr("%v", err)
 			}
 			if jsonOut {
-				if err := s.EncodeJSON(os.Stdout); err != nil {
+				if err := s.EncodeJSON(cmd.OutOrStdout()); err != nil {
 					return err
 				}
 			} else {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kvharness/kvharness/internal/secrets"
 	"github.com/kvharness/kvharness/reports"
 )
 
@@ -46,9 +48,18 @@ func main() {
 	os.Exit(execute(os.Args[1:]))
 }
 
+// execute runs one command. Everything it prints goes through writers that
+// scrub the secrets it was given (see registerArgSecrets): CI keeps stdout
+// and stderr.
 func execute(args []string) int {
+	registerArgSecrets(args)
+	stdout, stderr := secrets.NewWriter(os.Stdout), secrets.NewWriter(os.Stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
 	root := newRoot()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return reports.ExitPass
@@ -59,10 +70,33 @@ func execute(args []string) int {
 	}
 	var e *exitError
 	if errors.As(err, &e) {
-		fmt.Fprintf(os.Stderr, "kvharness: %s\n", e.msg)
+		fmt.Fprintf(stderr, "kvharness: %s\n", e.msg)
 		return e.code
 	}
 	// Cobra's own errors (unknown command, bad args) are usage errors.
-	fmt.Fprintf(os.Stderr, "kvharness: %v\n", err)
+	fmt.Fprintf(stderr, "kvharness: %v\n", err)
 	return reports.ExitUsage
+}
+
+// secretFlags take a secret as their value.
+var secretFlags = map[string]bool{"--token": true, "--password": true}
+
+// registerArgSecrets registers every secret on the command line before
+// anything runs, so no message can quote one, however early it comes: the
+// values of --token and --password, credentials in URLs, and the seeds in
+// --nkey and --creds files.
+func registerArgSecrets(args []string) {
+	for i, a := range args {
+		name, value, inline := strings.Cut(a, "=")
+		if !inline && i+1 < len(args) {
+			value = args[i+1]
+		}
+		switch {
+		case secretFlags[name]:
+			secrets.Register(value)
+		case name == "--nkey" || name == "--creds":
+			secrets.RegisterSeedFile(value)
+		}
+		secrets.RegisterURLsIn(a)
+	}
 }
