@@ -338,7 +338,7 @@ func howChecked(keys, searched int, inPieces []string) string {
 }
 
 func writeVisualization(dir, file string, model porcupine.Model, info porcupine.LinearizationInfo) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	return porcupine.VisualizePath(model, info, filepath.Join(dir, file))

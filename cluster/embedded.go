@@ -61,7 +61,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 
 func startEmbeddedOnce(cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.StoreParent != "" {
-		if err := os.MkdirAll(cfg.StoreParent, 0o755); err != nil {
+		if err := os.MkdirAll(cfg.StoreParent, 0o700); err != nil {
 			return nil, err
 		}
 	}
@@ -102,7 +102,7 @@ func startEmbeddedOnce(cfg EmbeddedConfig) (*Embedded, error) {
 			return nil, fmt.Errorf("configuring embedded server %s: %w", name, err)
 		}
 		if cfg.LogDir != "" {
-			if err := os.MkdirAll(cfg.LogDir, 0o755); err != nil {
+			if err := os.MkdirAll(cfg.LogDir, 0o700); err != nil {
 				e.Shutdown()
 				return nil, err
 			}

@@ -81,7 +81,7 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	if _, err := os.Stat(cfg.Bin); err != nil {
 		return nil, fmt.Errorf("nats-server binary: %w", err)
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
 	ports, err := FreePorts(3 * cfg.Nodes)
@@ -107,14 +107,14 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 				route[i], p.Links.Advertise(), strings.Join(p.Links.RoutesFor(i), ", "))
 		}
 		confPath := filepath.Join(cfg.Dir, name+".conf")
-		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 			p.Stop()
 			return nil, err
 		}
 		logDir := cfg.Dir
 		if cfg.LogDir != "" {
 			logDir = cfg.LogDir
-			if err := os.MkdirAll(logDir, 0o755); err != nil {
+			if err := os.MkdirAll(logDir, 0o700); err != nil {
 				p.Stop()
 				return nil, err
 			}
@@ -198,7 +198,7 @@ func (p *Processes) waitReady() error {
 
 // launch starts node i's process; its output goes to the node's log.
 func (p *Processes) launch(i int, bin string, logFlags int) (*exec.Cmd, error) {
-	logf, err := os.OpenFile(p.logs[i], logFlags, 0o644)
+	logf, err := os.OpenFile(p.logs[i], logFlags, 0o600)
 	if err != nil {
 		return nil, err
 	}

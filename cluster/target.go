@@ -132,7 +132,7 @@ func Up(cfg TargetConfig) (*Target, error) {
 	}
 	if cfg.ServerBin != "" {
 		if cfg.StoreParent != "" {
-			if err := os.MkdirAll(cfg.StoreParent, 0o755); err != nil {
+			if err := os.MkdirAll(cfg.StoreParent, 0o700); err != nil {
 				return nil, err
 			}
 		}

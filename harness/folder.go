@@ -32,7 +32,7 @@ func (o Options) ResultsDir(scenario string) (dir string, made bool, err error) 
 		return o.OutDir, made, err
 	}
 	base := filepath.Join("results", time.Now().Format("20060102-150405")+"-"+scenario)
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(base), 0o700); err != nil {
 		return "", false, fmt.Errorf("results folder: %w", err)
 	}
 	for n := 1; ; n++ {
@@ -40,7 +40,7 @@ func (o Options) ResultsDir(scenario string) (dir string, made bool, err error) 
 		if n > 1 {
 			dir = fmt.Sprintf("%s-%d", base, n)
 		}
-		err := os.Mkdir(dir, 0o755)
+		err := os.Mkdir(dir, 0o700)
 		if err == nil {
 			return dir, true, nil
 		}
@@ -53,7 +53,7 @@ func (o Options) ResultsDir(scenario string) (dir string, made bool, err error) 
 func (o Options) claimOutDir() (made bool, err error) {
 	entries, err := os.ReadDir(o.OutDir)
 	if os.IsNotExist(err) {
-		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		if err := os.MkdirAll(o.OutDir, 0o700); err != nil {
 			return false, fmt.Errorf("results folder: %w", err)
 		}
 		return true, nil

@@ -83,6 +83,6 @@ func (c *cleanups) run() {
 func keepPanicStack(dir string, err error) {
 	var p *PanicError
 	if errors.As(err, &p) {
-		_ = os.WriteFile(filepath.Join(dir, "panic.txt"), []byte(fmt.Sprintf("%v\n\n%s", p.Value, p.Stack)), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "panic.txt"), []byte(fmt.Sprintf("%v\n\n%s", p.Value, p.Stack)), 0o600)
 	}
 }

@@ -49,7 +49,8 @@ func Compressed(path string) bool { return strings.HasSuffix(path, ".zst") }
 
 // Create opens path for writing and starts the periodic flusher.
 func Create(path string) (*Writer, error) {
-	f, err := os.Create(path)
+	// Owner-only: the history holds every value the run wrote and read.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("creating history: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 // and most CI dashboards read.
 func WriteHgrm(dir string, lat latency.Set) error {
 	out := filepath.Join(dir, "latency")
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o700); err != nil {
 		return err
 	}
 	for _, op := range lat.Ops() {

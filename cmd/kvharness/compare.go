@@ -54,7 +54,7 @@ metric, as kvharness ab decides (--alpha, --min-effect).`,
 				if dir == "" {
 					dir = args[1]
 				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
 					return usageErr("%v", err)
 				}
 				for _, write := range []func(string) error{r.WriteJSON, r.WriteHTML} {
