@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof whatif lint tools clean
+.PHONY: build run test test-short fuzz bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof whatif lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -94,6 +94,18 @@ whatif: build $(TOOLS)/nats-server-$(NATS_CURRENT)
 # Re-runs every finding; exit 1 if a known bug is no longer found or a
 # passing release stops passing. Run before changing the checker or the
 # recording.
+# Each fuzz test in turn, for FUZZTIME each (default 30s; 20000x for a count).
+# `make test` runs their seed corpora as ordinary tests. A failing input is
+# written to the package's testdata/fuzz/ and fails `make test` until fixed.
+FUZZTIME ?= 30s
+FUZZ_TESTS = ./history:FuzzRead ./checker:FuzzCheck ./scenarios:FuzzParse ./scenarios:FuzzParseStages \
+	./reports:FuzzParseSLO ./workload:FuzzParseMix
+fuzz:
+	@set -e; for t in $(FUZZ_TESTS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 findings: build $(foreach v,$(FINDINGS_RELEASES),$(TOOLS)/nats-server-$(v))
 	$(GO) run ./scripts/findings -bin $(BIN) -tools $(TOOLS) $(ARGS)
 

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,7 +71,7 @@ func ParseThreshold(name, expr string) (Threshold, error) {
 	default:
 		t.Limit, err = strconv.ParseFloat(rest, 64)
 	}
-	if err != nil {
+	if err != nil || math.IsNaN(t.Limit) || math.IsInf(t.Limit, 0) {
 		return t, fmt.Errorf("threshold %s: bad limit %q (latencies like 5ms, rates like 1%%, throughput in ops/s)", name, rest)
 	}
 	return t, nil

@@ -254,8 +254,8 @@ func ParseStages(s string) ([]RateStage, error) {
 		rate, dur, ok := strings.Cut(strings.TrimSpace(part), ":")
 		r, rerr := strconv.ParseFloat(rate, 64)
 		d, derr := time.ParseDuration(dur)
-		if !ok || rerr != nil || derr != nil || r <= 0 || d <= 0 {
-			return nil, fmt.Errorf("--stages: %q is not RATE:DURATION with both positive (like 1000:30s)", part)
+		if !ok || rerr != nil || derr != nil || !usableRate(r) || d <= 0 {
+			return nil, fmt.Errorf("--stages: %q is not RATE:DURATION with both positive and the rate at most %g (like 1000:30s)", part, maxRate)
 		}
 		stages = append(stages, RateStage{Rate: r, For: d})
 	}

@@ -97,8 +97,8 @@ func (s *Scenario) validate() error {
 	if w.Ops < 0 {
 		return fieldErr("$.workload.ops", "must be >= 0, got %d", w.Ops)
 	}
-	if w.Rate < 0 {
-		return fieldErr("$.workload.rate", "must be >= 0 ops/s, got %g", w.Rate)
+	if w.Rate != 0 && !usableRate(w.Rate) {
+		return fieldErr("$.workload.rate", "must be 0 (closed loop) or between 0 and %g ops/s, got %g", maxRate, w.Rate)
 	}
 	if w.Inflight < 0 || w.Inflight > 100_000 {
 		return fieldErr("$.workload.inflight", "must be between 1 and 100000, got %d", w.Inflight)
@@ -117,8 +117,8 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.workload.stages", "give either rate or stages, not both")
 	}
 	for i, st := range w.Stages {
-		if st.Rate <= 0 || st.For <= 0 {
-			return fieldErr(fmt.Sprintf("$.workload.stages[%d]", i), "needs rate > 0 and for > 0, got rate %g for %s", st.Rate, st.For)
+		if !usableRate(st.Rate) || st.For <= 0 {
+			return fieldErr(fmt.Sprintf("$.workload.stages[%d]", i), "needs rate between 0 and %g ops/s and for > 0, got rate %g for %s", maxRate, st.Rate, st.For)
 		}
 	}
 	if w.Keys < 0 || w.Keys > 1_000_000 {
@@ -265,3 +265,12 @@ func validKeyFilter(f string) bool {
 	}
 	return true
 }
+
+// maxRate bounds an open-loop rate: far beyond what one machine's clients
+// can issue (about 20k ops/s here), and below where the interval between
+// arrivals rounds to nothing.
+const maxRate = 1e7
+
+// usableRate: an open-loop rate above 0 and at most maxRate (YAML's .nan
+// and .inf, and a flag's NaN or Inf, are not).
+func usableRate(r float64) bool { return r > 0 && r <= maxRate }

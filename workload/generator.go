@@ -38,6 +38,10 @@ func ParseMix(s string) (Mix, error) {
 	return m, m.Validate()
 }
 
+// MaxMixWeight bounds one op's weight, so that the weights' sum, drawn from
+// on every op, cannot overflow (fuzzing found put=2^63-1,get=2^63-1 panic).
+const MaxMixWeight = 1_000_000
+
 // MixError is a bad op mix; Op names the entry at fault, if one is (a
 // scenario file points at its line).
 type MixError struct {
@@ -61,8 +65,8 @@ func (m Mix) Validate() error {
 		if !isMixOp(name) {
 			return &MixError{Op: name, Msg: fmt.Sprintf("unknown op %q in mix (known: %s)", name, strings.Join(MixOps, ", "))}
 		}
-		if m[name] < 0 {
-			return &MixError{Op: name, Msg: fmt.Sprintf("op %q has a negative weight (%d)", name, m[name])}
+		if m[name] < 0 || m[name] > MaxMixWeight {
+			return &MixError{Op: name, Msg: fmt.Sprintf("op %q has weight %d: weights go from 0 to %d", name, m[name], MaxMixWeight)}
 		}
 		total += m[name]
 	}
