@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kvharness/kvharness/history"
@@ -57,8 +58,14 @@ type Result struct {
 	Groups int `json:"groups,omitempty"`
 }
 
-// Check runs every check over h.
+// Check runs every check over h. The operations of a worker's clients (see
+// history.Worker) are widened by its clock bound first, in h itself.
 func Check(h *history.History, opts Options) *Result {
+	if h.Meta != nil {
+		for i := range h.Ops {
+			h.Meta.WidenForClock(&h.Ops[i])
+		}
+	}
 	f := factsOf(h)
 	return checkGroups(h, &f, func(yield func(*history.History) error) error { return yield(h) }, opts)
 }
@@ -203,6 +210,10 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 				cr.Result, cr.Detail = Unknown, lacks+"; on what was recorded: "+cr.Detail
 			}
 		}
+		if lost := lostWorkers(whole.Meta); lost != "" && (cr.Result == Pass || cr.Result == Fail) {
+			cr.Detail = fmt.Sprintf("%s; on what was recorded it would %s: %s", lost, cr.Result, cr.Detail)
+			cr.Result = Unknown
+		}
 		cr.Required = isRequired[cr.Name]
 		res.Checks = append(res.Checks, cr)
 		res.Notes = append(res.Notes, notes...)
@@ -241,6 +252,27 @@ func unfinished(end *history.End) string {
 		return "the final reads did not read every key"
 	}
 	return ""
+}
+
+// lostWorkers says which of a run's workers (see history.Worker) were lost
+// before they finished ("" if none). Their last records never reached the
+// history: a value one of them wrote may look written by no one (a false
+// failure), and an anomaly among its unrecorded ops is missed (a false
+// pass), so no check can decide, either way.
+func lostWorkers(m *history.Meta) string {
+	if m == nil {
+		return ""
+	}
+	var lost []string
+	for _, w := range m.Workers {
+		if w.Lost != "" {
+			lost = append(lost, fmt.Sprintf("worker %s (%s)", w.Name, w.Lost))
+		}
+	}
+	if len(lost) == 0 {
+		return ""
+	}
+	return "lost " + strings.Join(lost, ", ") + " before it finished: what it did last is not in the history"
 }
 
 // ResolutionLine summarizes unknown outcomes for humans.

@@ -58,11 +58,19 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		o.MemoryBudget = DefaultMemoryBudget
 	}
 	b := newFactsBuilder()
+	var meta *history.Meta
 	spilled, err := history.Spill(ctx, path, history.SpillOptions{Buckets: spillBuckets, Visit: func(r *history.Record) {
-		b.observe(r)
+		// The report sees each op as measured; the checks see a worker's
+		// widened by its clock bound (the spill files keep what Visit
+		// leaves).
 		if o.Observe != nil {
 			o.Observe(r)
 		}
+		if r.Kind == history.KindMeta && r.Meta != nil {
+			meta = r.Meta
+		}
+		meta.WidenForClock(r)
+		b.observe(r)
 	}})
 	if err != nil {
 		return nil, nil, err

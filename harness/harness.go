@@ -121,7 +121,18 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 		s.Name, target.Mode, strings.Join(secrets.URLs(target.URLs), ","), dir)
 
 	wc := s.WorkloadConfig()
-	load, err := workload.Start(ctx, wc, workload.Env{Target: target, Control: bucket.control,
+	local := wc // what runs in this process: every client, or none with workers
+	var fl *fleetRun
+	if opts.Fleet != nil && opts.Fleet.Workers > 0 {
+		if opts.NoRecord {
+			return recording{}, fmt.Errorf("workers record what they do: --no-record runs in one process")
+		}
+		if fl, err = prepareFleet(opts.Fleet, wc, target.URLs, bucket.name, clock, opts.log(), &cleanup); err != nil {
+			return recording{}, err
+		}
+		local.Clients, local.Preload = 0, false
+	}
+	load, err := workload.Start(ctx, local, workload.Env{Target: target, Control: bucket.control,
 		Bucket: bucket.name, Clock: clock, Out: out, Meta: &meta, NoRecord: opts.NoRecord, Progress: opts.Progress != nil})
 	if err != nil {
 		return recording{}, err
@@ -136,13 +147,22 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	runCtx, endRun := wc.Deadline(ctx)
 	defer endRun()
 	g := newGroup(runCtx)
+	var fleetErr error
 	g.Go("workload", func(ctx context.Context) {
-		rec.stats = load.Run(ctx)
+		if fl != nil {
+			rec.stats, fleetErr = fl.run(ctx, wc, &meta, clock, out)
+		} else {
+			rec.stats = load.Run(ctx)
+		}
 		g.Stop()
 	})
 	g.Go("nemesis", nemesis.Run)
 	if opts.Progress != nil {
-		g.Go("progress", func(ctx context.Context) { showProgress(ctx, load, nemesis, opts.Progress) })
+		progress := load.Progress
+		if fl != nil {
+			progress = fl.coord.Progress
+		}
+		g.Go("progress", func(ctx context.Context) { showProgress(ctx, progress, nemesis, opts.Progress) })
 	}
 	if !opts.NoRecord {
 		sampler := &monitor.Sampler{Monitors: target.Monitors(), Now: clock.Now}
@@ -154,6 +174,14 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 		return rec, panicked
 	}
 	load.CloseClients()
+	if fl != nil {
+		if fleetErr == nil {
+			fleetErr = fl.merge(&meta, out)
+		}
+		if fleetErr != nil {
+			return rec, fleetErr
+		}
+	}
 
 	ttlTolerance := time.Duration(meta.TTLToleranceMs) * time.Millisecond
 	end := finalPhase(bucket, wc.Keys.Keys, load, wc.KeyTTL, ttlTolerance, rec.stats.Unknowns > 0, clock, out)

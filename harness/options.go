@@ -42,6 +42,9 @@ type Options struct {
 	// a fault needs processes and the scenario names no server_bin
 	// (`kvharness server`); default this process's own executable.
 	SelfBin string
+	// Fleet, when set with workers, runs the clients on them (see
+	// FleetOptions).
+	Fleet *FleetOptions
 }
 
 // Result is what a run leaves besides its results folder.

@@ -10,7 +10,7 @@ import (
 
 // showProgress hands a snapshot of the workload, with the fault in
 // progress, to show about once a second until ctx ends.
-func showProgress(ctx context.Context, load *workload.Load, nemesis *chaos.Nemesis, show func(workload.Progress)) {
+func showProgress(ctx context.Context, progress func() workload.Progress, nemesis *chaos.Nemesis, show func(workload.Progress)) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -18,7 +18,7 @@ func showProgress(ctx context.Context, load *workload.Load, nemesis *chaos.Nemes
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			p := load.Progress()
+			p := progress()
 			p.Fault = nemesis.Current()
 			show(p)
 		}

@@ -153,6 +153,10 @@ func Read(r io.Reader) (*History, error) {
 // twice as fast (TestAppendRecordRoundTrips holds the two to the same result).
 func unmarshalRecord(line []byte, r *Record) error { return json.Unmarshal(line, r) }
 
+// ParseLine parses one line of a history (a worker's, read back by its
+// coordinator).
+func ParseLine(line []byte, r *Record) error { return unmarshalRecord(line, r) }
+
 var errNoMeta = fmt.Errorf("history has no meta line: not a kvharness history")
 
 // shelf is which of a History's lists a record goes to.

@@ -162,6 +162,62 @@ type Meta struct {
 	// first op). An op whose intended start is before it is recorded and
 	// checked but left out of the figures. 0: every op counts.
 	MeasureFrom int64 `json:"measure_from,omitempty"`
+	// Workers: a run whose clients ran on other machines (kvharness
+	// worker): each worker's clients and how its clock was placed on this
+	// history's. Written again into the meta line before the workers'
+	// records, which follow it.
+	Workers []Worker `json:"workers,omitempty"`
+}
+
+// Worker is one load generator of a run spread over several machines. Its
+// records' times were measured on its own clock and moved onto the
+// history's by OffsetNs; the true offset lies within BoundNs of it, so
+// the checker widens each of its operations by BoundNs on both sides
+// (ClockBound): no clock skew within the bound can make a violation up.
+type Worker struct {
+	Name        string `json:"name"`
+	Host        string `json:"host,omitempty"`
+	FirstClient int    `json:"first_client"`
+	Clients     int    `json:"clients"`
+	// OffsetNs: the worker's clock minus the coordinator's, as estimated
+	// from the fastest of repeated round trips; BoundNs: how far the
+	// truth may lie from it (half that round trip, plus the drift seen
+	// between the estimates before, during and after the run).
+	OffsetNs int64 `json:"offset_ns"`
+	BoundNs  int64 `json:"bound_ns"`
+	Ops      int64 `json:"ops"`
+	// Lost: the coordinator stopped hearing from it before it finished
+	// (why); what it sent until then is in the history, what it did after
+	// is not, so the run is inconclusive.
+	Lost string `json:"lost,omitempty"`
+}
+
+// ClockBound is how far an operation of client may be misplaced in time:
+// its worker's BoundNs, or 0 for a client of this process.
+func (m *Meta) ClockBound(client int) int64 {
+	if m == nil {
+		return 0
+	}
+	for i := range m.Workers {
+		if w := &m.Workers[i]; client >= w.FirstClient && client < w.FirstClient+w.Clients {
+			return w.BoundNs
+		}
+	}
+	return 0
+}
+
+// WidenForClock widens an operation of a worker's client by its clock
+// bound (see Worker); other records are left as they are.
+func (m *Meta) WidenForClock(r *Record) {
+	if m == nil || r.Kind != KindOp || len(m.Workers) == 0 {
+		return
+	}
+	if b := m.ClockBound(r.Client); b > 0 {
+		r.Invoke -= b
+		if r.Complete > 0 {
+			r.Complete += b
+		}
+	}
 }
 
 // Workload describes the load a run offered: two runs whose workloads

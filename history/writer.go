@@ -2,6 +2,7 @@ package history
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ type Writer struct {
 	closed  bool
 
 	flushMu sync.Mutex // one flush at a time, in order
-	f       *os.File
+	f       Sink
 	zenc    *zstd.Encoder // nil: plain
 	frame   []byte        // scratch for one compressed frame
 
@@ -47,6 +48,15 @@ const FlushEvery = 200 * time.Millisecond
 // Compressed reports whether path names a compressed history.
 func Compressed(path string) bool { return strings.HasSuffix(path, ".zst") }
 
+// Sink is where a Writer's lines go: a file, or a worker's stream to its
+// coordinator. Each Write is one flush: a whole number of lines, or one
+// whole zstd frame.
+type Sink interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
 // Create opens path for writing and starts the periodic flusher.
 func Create(path string) (*Writer, error) {
 	// Owner-only: the history holds every value the run wrote and read.
@@ -54,12 +64,23 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating history: %w", err)
 	}
-	w := &Writer{f: f, stop: make(chan struct{}), done: make(chan struct{})}
-	if Compressed(path) {
+	w, err := NewWriter(f, Compressed(path))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// NewWriter streams records to s, each flush compressed as one zstd frame
+// if compressed, and starts the periodic flusher.
+func NewWriter(s Sink, compressed bool) (*Writer, error) {
+	w := &Writer{f: s, stop: make(chan struct{}), done: make(chan struct{})}
+	if compressed {
 		// The fastest level: a load generator's CPU belongs to its clients.
+		var err error
 		w.zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		if err != nil {
-			f.Close()
 			return nil, fmt.Errorf("creating history: %w", err)
 		}
 	}

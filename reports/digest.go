@@ -36,6 +36,7 @@ type Digest struct {
 	// Propagation to the scenario's watchers (see propagationSamples).
 	prop    Propagation
 	propRec *latency.Recorder
+	workers workerTally
 }
 
 // NewDigest is an empty digest.
@@ -51,6 +52,7 @@ func (d *Digest) Observe(r *history.Record) {
 		d.op(r)
 	case r.Kind == history.KindMeta && r.Meta != nil:
 		d.measureFrom = r.Meta.MeasureFrom
+		d.workers.setMeta(r.Meta)
 	}
 }
 
@@ -98,6 +100,7 @@ func (d *Digest) op(op *history.Record) {
 	if op.Complete > op.Invoke {
 		d.latency.Record(op.Op, string(op.Outcome), time.Duration(op.Complete-op.Invoke))
 	}
+	d.workers.op(op)
 	d.seconds.op(op)
 }
 

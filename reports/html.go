@@ -24,14 +24,23 @@ var (
 )
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":     func(us float64) string { return ms(us) },
-	"pct":    func(f float64) float64 { return 100 * f },
-	"upper":  strings.ToUpper,
-	"lower":  strings.ToLower,
-	"actual": formatActual,
-	"errs":   errorList,
-	"mix":    mixString,
-	"join":   strings.Join,
+	"ms": func(us any) string {
+		switch v := us.(type) {
+		case int64:
+			return ms(float64(v))
+		case float64:
+			return ms(v)
+		}
+		return fmt.Sprint(us)
+	},
+	"lastClient": func(w WorkerSummary) int { return w.FirstClient + w.Clients - 1 },
+	"pct":        func(f float64) float64 { return 100 * f },
+	"upper":      strings.ToUpper,
+	"lower":      strings.ToLower,
+	"actual":     formatActual,
+	"errs":       errorList,
+	"mix":        mixString,
+	"join":       strings.Join,
 }).Parse(reportTmpl))
 
 // mixString is an op mix as the --mix flag writes it, ops in their order.

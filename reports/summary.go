@@ -48,6 +48,9 @@ type Summary struct {
 	// because every client was busy (never silently dropped).
 	LateOps int64 `json:"late_ops"`
 	Clients int   `json:"clients"`
+	// Workers: the load generators of a run spread over several machines
+	// (kvharness worker), each with its share and its clock's placement.
+	Workers []WorkerSummary `json:"workers,omitempty"`
 	// Workload: what the clients did (mix, keys, value size, op timeout,
 	// faults); absent in histories from before it was recorded.
 	Workload *history.Workload `json:"workload,omitempty"`
@@ -262,6 +265,7 @@ func Build(in Input) *Summary {
 		in.DurationSec = d.spanSec()
 	}
 	s.DurationSec = in.DurationSec
+	s.Workers = d.workers.summaries(d.Meta, in.DurationSec)
 	s.Resources = in.Resources
 	if w := s.Workload; w != nil && w.WarmupMs > 0 {
 		s.WarmupSec, s.WarmupOps = float64(w.WarmupMs)/1000, d.warmupOps

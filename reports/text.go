@@ -53,6 +53,9 @@ func (s *Summary) WriteText(w io.Writer) {
 			p.Deliveries, p.Watchers, p.BeforeAck)
 	}
 
+	if len(s.Workers) > 0 {
+		writeWorkersText(w, s.Workers)
+	}
 	if r := s.Resources; r != nil && r.Samples > 0 {
 		fmt.Fprintln(w)
 		r.WriteText(w)

@@ -14,7 +14,12 @@ import (
 // it (scenarios.Scenario.WorkloadConfig); the run it takes part in is given
 // apart, as an Env.
 type Config struct {
-	Clients          int
+	Clients int
+	// FirstClient is the first client's id (0: 1); the clients are
+	// FirstClient, FirstClient+1, ... A worker of a run spread over several
+	// machines runs its own range, so ids, values and op sequences stay
+	// unique across the run.
+	FirstClient      int
 	SharedConnection bool
 	Duration         time.Duration
 	// Warmup: the first part of Duration, whose ops are left out of the

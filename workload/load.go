@@ -337,11 +337,13 @@ func (l *Load) makeClients(ctx context.Context) error {
 		return err
 	}
 	l.clients = make([]*Client, 0, cfg.Clients)
+	first := max(cfg.FirstClient, 1)
 	for i := 0; i < cfg.Clients; i++ {
+		id := first + i
 		kv, nc := shared, env.Control
 		var js jetstream.JetStream
 		if !cfg.SharedConnection {
-			if nc, err = env.Target.Connect(fmt.Sprintf("kvharness-client-%d", i+1)); err != nil {
+			if nc, err = env.Target.Connect(fmt.Sprintf("kvharness-client-%d", id)); err != nil {
 				return err
 			}
 			l.conns = append(l.conns, nc)
@@ -363,16 +365,16 @@ func (l *Load) makeClients(ctx context.Context) error {
 				return err
 			}
 		}
-		gen := NewGenerator(cfg.Seed, i+1, cfg.Mix, cfg.Keys, cfg.ValueSize)
+		gen := NewGenerator(cfg.Seed, id, cfg.Mix, cfg.Keys, cfg.ValueSize)
 		gen.path = cfg.ReadPath
 		if cfg.OwnKeys {
-			gen.own = cfg.Keys.Keys[i%len(cfg.Keys.Keys)]
+			gen.own = cfg.Keys.Keys[(id-1)%len(cfg.Keys.Keys)]
 		}
 		c := &Client{
 			js:        js,
 			bucket:    env.Bucket,
 			inflight:  cfg.Inflight,
-			ID:        i + 1,
+			ID:        id,
 			kv:        kv,
 			gen:       gen,
 			nc:        nc,

@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
-	root.AddCommand(newRunCmd(), newCheckCmd(), newReportCmd(), newCompareCmd(), newABCmd(), newTrendCmd(), newCapacityCmd(), newScenariosCmd(), newServerCmd(), newHistoryCmd())
+	root.AddCommand(newRunCmd(), newCheckCmd(), newReportCmd(), newCompareCmd(), newABCmd(), newTrendCmd(), newCapacityCmd(), newScenariosCmd(), newServerCmd(), newHistoryCmd(), newWorkerCmd())
 	return root
 }
 

@@ -37,10 +37,21 @@ func newRunCmd() *cobra.Command {
 	fl.BoolVar(&quiet, "quiet", false, "no progress display (default: a live line on a terminal, a line every 10 s otherwise)")
 	fl.DurationVar(&progressEvery, "progress-interval", logLineEvery, "how often a progress line goes to stderr when it is not a terminal (CI logs)")
 	authFlags(cmd, &opts.Auth)
+	var fleetOpts harness.FleetOptions
+	fl.IntVar(&fleetOpts.Workers, "workers", 0, "run the clients on this many workers (`kvharness worker` on any machine), coordinated over NATS; this process runs the rest of the run")
+	fl.StringVar(&fleetOpts.Control, "control", "", "the control plane's NATS server for --workers (default: one started here, on --control-listen)")
+	fl.StringVar(&fleetOpts.Listen, "control-listen", "127.0.0.1:0", "where the control server started here listens: an address the workers can reach (port 0: any free one)")
+	fl.DurationVar(&fleetOpts.Await, "await-workers", 60*time.Second, "how long to wait for the workers to register")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		sc, err := ov.load(args)
 		if err != nil {
 			return usageErr("%v", err)
+		}
+		if fleetOpts.Workers < 0 {
+			return usageErr("--workers must be at least 1")
+		}
+		if fleetOpts.Workers > 0 {
+			opts.Fleet = &fleetOpts
 		}
 		if opts.CheckMemory, err = checkMemory(); err != nil {
 			return err

@@ -118,6 +118,17 @@ func RegisterURLsIn(text string) {
 	}
 }
 
+// WithoutCredentials is u with no credentials at all (what another process
+// is given: it holds its own).
+func WithoutCredentials(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return userinfo.ReplaceAllString(u, "${1}")
+	}
+	p.User = nil
+	return p.String()
+}
+
 // URLs is URL for each of us.
 func URLs(us []string) []string {
 	out := make([]string, len(us))

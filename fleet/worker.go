@@ -1,0 +1,303 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/workload"
+)
+
+// WorkerConfig is a worker's own settings, fixed when it starts.
+type WorkerConfig struct {
+	Name string
+	// Auth: the worker's own credentials for the target's servers.
+	Auth cluster.Auth
+	// ClockSkew is added to the worker's clock: tests only, to show that a
+	// skew within what the round trips measure makes no violation up.
+	ClockSkew time.Duration
+	// Log gets a line per job and per refusal.
+	Log io.Writer
+}
+
+// Worker serves one run at a time for the coordinators on its control
+// server.
+type Worker struct {
+	cfg  WorkerConfig
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	host string
+
+	mu  sync.Mutex
+	job *workerJob // the job prepared or running; nil between runs
+}
+
+// workerJob is one run's share on this worker.
+type workerJob struct {
+	job    Job
+	clock  workload.Clock
+	target *cluster.Target
+	tconn  *nats.Conn // to the target, for the workload's control calls
+	load   *workload.Load
+	out    *history.Writer
+	sink   *streamSink
+	stop   context.CancelFunc // ends the clients early
+	done   chan struct{}      // closed once its Done is sent
+}
+
+// Serve registers the worker on the control connection nc and serves
+// until ctx ends; a job running then is stopped and its records sent.
+func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	w := &Worker{cfg: cfg, nc: nc, js: js, host: host}
+	svc, err := micro.AddService(nc, micro.Config{Name: ServiceName, Version: "1.0.0",
+		Description: "kvharness load generator", Metadata: map[string]string{"name": cfg.Name, "host": host}})
+	if err != nil {
+		return fmt.Errorf("registering on the control server: %w", err)
+	}
+	defer svc.Stop()
+	for verb, h := range map[string]micro.HandlerFunc{"prepare": w.prepare, "clock": w.clock, "start": w.start, "stop": w.stopJob} {
+		// No queue group: each worker answers on subjects of its own name.
+		if err := svc.AddEndpoint(verb, h, micro.WithEndpointSubject(workerSubject(cfg.Name, verb)), micro.WithEndpointQueueGroupDisabled()); err != nil {
+			return err
+		}
+	}
+	w.logf("worker %s serving on the control server", cfg.Name)
+	<-ctx.Done()
+	w.mu.Lock()
+	j := w.job
+	w.mu.Unlock()
+	if j != nil {
+		if j.stop != nil {
+			j.stop()
+			<-j.done
+		} else {
+			j.close()
+		}
+	}
+	return nil
+}
+
+func (w *Worker) logf(format string, args ...any) {
+	if w.cfg.Log != nil {
+		fmt.Fprintf(w.cfg.Log, format+"\n", args...)
+	}
+}
+
+func respond(req micro.Request, err error, host string) {
+	r := reply{Host: host}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	_ = req.RespondJSON(r)
+}
+
+// prepare connects to the target, opens the history stream and connects
+// the clients of the job, ready to start.
+func (w *Worker) prepare(req micro.Request) {
+	var job Job
+	if err := json.Unmarshal(req.Data(), &job); err != nil {
+		w.logf("refused a job: %v", err)
+		respond(req, fmt.Errorf("bad job: %v", err), w.host)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.job != nil {
+		respond(req, fmt.Errorf("worker %s is busy with run %s", w.cfg.Name, w.job.job.Run), w.host)
+		return
+	}
+	j, err := w.open(job)
+	if err != nil {
+		w.logf("run %s: cannot prepare: %v", job.Run, err)
+		respond(req, err, w.host)
+		return
+	}
+	w.job = j
+	w.logf("run %s: %d client(s) from %d against %s", job.Run, job.Workload.Clients, job.Workload.FirstClient, job.Bucket)
+	respond(req, nil, w.host)
+}
+
+func (w *Worker) open(job Job) (_ *workerJob, err error) {
+	j := &workerJob{job: job, clock: workload.ClockReading(time.Now().UnixNano() - job.ClockStart + int64(w.cfg.ClockSkew))}
+	defer func() {
+		if err != nil {
+			j.close()
+		}
+	}()
+	if j.target, err = cluster.Up(cluster.TargetConfig{ServerURLs: job.Target, Auth: w.cfg.Auth}); err != nil {
+		return nil, err
+	}
+	if j.tconn, err = j.target.Connect("kvharness-worker-" + w.cfg.Name); err != nil {
+		return nil, err
+	}
+	j.sink = &streamSink{js: w.js, subject: historySubject(job.Run, w.cfg.Name), run: job.Run, worker: w.cfg.Name}
+	if j.out, err = history.NewWriter(j.sink, true); err != nil {
+		return nil, err
+	}
+	cfg := job.Workload
+	cfg.NoWatcher, cfg.Watchers = true, nil // the coordinator watches
+	j.load, err = workload.Start(context.Background(), cfg, workload.Env{Target: j.target, Control: j.tconn,
+		Bucket: job.Bucket, Clock: j.clock, Out: j.out, Meta: &history.Meta{}, Progress: true})
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// close releases what the job holds.
+func (j *workerJob) close() {
+	if j.load != nil {
+		j.load.Close()
+	}
+	if j.out != nil {
+		_ = j.out.Close()
+	}
+	if j.tconn != nil {
+		j.tconn.Close()
+	}
+	if j.target != nil {
+		j.target.Down()
+	}
+}
+
+// clock answers with the run's clock (see clock.go).
+func (w *Worker) clock(req micro.Request) {
+	w.mu.Lock()
+	j := w.job
+	w.mu.Unlock()
+	if j == nil {
+		_ = req.Error("409", "no job prepared", nil)
+		return
+	}
+	_ = req.RespondJSON(clockReply{Now: j.clock.Now()})
+}
+
+// start runs the prepared job: the clients until their budget or duration
+// is spent or stop, heartbeats meanwhile, then the rest of the history and
+// a Done.
+func (w *Worker) start(req micro.Request) {
+	w.mu.Lock()
+	j := w.job
+	if j == nil || j.stop != nil {
+		w.mu.Unlock()
+		respond(req, errors.New("no job prepared to start"), w.host)
+		return
+	}
+	runCtx, stop := j.job.Workload.Deadline(context.Background())
+	j.stop, j.done = stop, make(chan struct{})
+	w.mu.Unlock()
+	respond(req, nil, w.host)
+	go func() {
+		defer close(j.done)
+		done := w.run(runCtx, j)
+		stop()
+		w.mu.Lock()
+		w.job = nil
+		w.mu.Unlock()
+		if done.Error != "" {
+			w.logf("run %s: %d ops, then: %s", j.job.Run, done.Issued, done.Error)
+		} else {
+			w.logf("run %s: done, %d ops", j.job.Run, done.Issued)
+		}
+	}()
+}
+
+func (w *Worker) run(ctx context.Context, j *workerJob) (done Done) {
+	beats, stopBeats := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		w.beat(beats, j)
+	}()
+	var stats workload.Stats
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done.Error = fmt.Sprintf("the workload panicked: %v", p)
+			}
+		}()
+		stats = j.load.Run(ctx)
+	}()
+	stopBeats()
+	<-beating
+	j.load.CloseClients()
+	j.load.Close()
+	j.load = nil
+	if err := j.out.Close(); err != nil && done.Error == "" {
+		done.Error = err.Error()
+	}
+	j.out = nil
+	j.close()
+	done.Issued, done.Unknowns, done.Late, done.Pacing = stats.Issued, stats.Unknowns, stats.Late, stats.Pacing
+	done.ElapsedNs, done.WarmupNs, done.Chunks = int64(stats.Elapsed), int64(stats.Warmup), j.sink.chunks
+	var err error
+	if done.Latency, err = stats.Latency.Encode(); err != nil && done.Error == "" {
+		done.Error = err.Error()
+	}
+	if stats.Service != nil {
+		done.Service, _ = stats.Service.Encode()
+	}
+	body, _ := json.Marshal(done)
+	if err := j.sink.publish(body, nats.Header{hdrDone: []string{"1"}}); err != nil {
+		w.logf("run %s: %v", j.job.Run, err)
+	}
+	return done
+}
+
+// beat says the worker is alive, with its progress, twice a second.
+func (w *Worker) beat(ctx context.Context, j *workerJob) {
+	t := time.NewTicker(beatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p := j.load.Progress()
+			b, _ := json.Marshal(Beat{Ops: p.Ops, Errors: p.Errors})
+			_ = w.nc.Publish(beatSubject(j.job.Run, w.cfg.Name), b)
+		}
+	}
+}
+
+// stopJob ends the running job's clients early (the coordinator was
+// interrupted); a job prepared but not started is dropped.
+func (w *Worker) stopJob(req micro.Request) {
+	w.mu.Lock()
+	j := w.job
+	if j != nil && j.stop == nil {
+		w.job = nil
+	}
+	w.mu.Unlock()
+	switch {
+	case j == nil:
+	case j.stop != nil:
+		j.stop()
+	default:
+		j.close()
+	}
+	respond(req, nil, w.host)
+}
+
+// beatEvery: how often a running worker says it is alive; the coordinator
+// gives one up after lostAfter without a beat.
+const (
+	beatEvery = 500 * time.Millisecond
+	lostAfter = 5 * time.Second
+)
