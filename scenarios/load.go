@@ -30,7 +30,20 @@ func Load(nameOrPath string) (*Scenario, error) {
 
 // Parse decodes YAML strictly: an unknown field, a value of the wrong type
 // or a value out of range is an error that names the file and line.
-func Parse(source string, data []byte) (*Scenario, error) {
+func Parse(source string, data []byte) (s *Scenario, err error) {
+	// The YAML library panics on some malformed input (fuzzing found a tag
+	// on a block sequence, "kinds: !x" followed by items, in goccy/go-yaml
+	// v1.19.2): that is a file it cannot read, said in one line, not a
+	// crash.
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, fmt.Errorf("%s: the YAML cannot be read (the decoder failed: %v)", source, p)
+		}
+	}()
+	return parse(source, data)
+}
+
+func parse(source string, data []byte) (*Scenario, error) {
 	if err := checkDurations(source, data); err != nil {
 		return nil, err
 	}
