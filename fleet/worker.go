@@ -134,7 +134,7 @@ func (w *Worker) prepare(req micro.Request) {
 }
 
 func (w *Worker) open(job Job) (_ *workerJob, err error) {
-	j := &workerJob{job: job, clock: workload.ClockReading(time.Now().UnixNano() - job.ClockStart + int64(w.cfg.ClockSkew))}
+	j := &workerJob{job: job, clock: workload.ClockFromWall(job.ClockStart - int64(w.cfg.ClockSkew))}
 	defer func() {
 		if err != nil {
 			j.close()

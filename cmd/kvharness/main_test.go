@@ -201,6 +201,14 @@ type summary struct {
 		Stretches     []struct{ Leader string } `json:"stretches"`
 		LeaderChanges int                       `json:"leader_changes"`
 	} `json:"stream_leadership"`
+	Workers []struct {
+		Name          string  `json:"name"`
+		Clients       int     `json:"clients"`
+		Ops           int64   `json:"ops"`
+		ClockOffsetUS float64 `json:"clock_offset_us"`
+		ClockBoundUS  float64 `json:"clock_bound_us"`
+		Lost          string  `json:"lost"`
+	} `json:"workers"`
 }
 
 func readSummary(t *testing.T, dir string) summary {
