@@ -105,6 +105,12 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if lostWorkers(whole.Meta) != "" {
+		// Nothing will be decided (see lostWorkers), and the values a lost
+		// worker wrote unrecorded leave keys to the search, which would
+		// spend its whole budget proving what the verdict cannot use.
+		opts.Timeout = min(opts.Timeout, lostWorkerSearch)
+	}
 	required := opts.Required
 	if required == nil && whole.Meta != nil {
 		required = whole.Meta.Required
@@ -253,6 +259,9 @@ func unfinished(end *history.End) string {
 	}
 	return ""
 }
+
+// lostWorkerSearch bounds the searches of a history with a lost worker.
+const lostWorkerSearch = 5 * time.Second
 
 // lostWorkers says which of a run's workers (see history.Worker) were lost
 // before they finished ("" if none). Their last records never reached the

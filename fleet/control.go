@@ -19,8 +19,9 @@ type Control struct {
 
 // StartControl starts a control server listening on listen (host:port;
 // port 0 picks a free one). Workers on other machines need an address they
-// can reach; the default 127.0.0.1:0 serves workers on this machine.
-func StartControl(listen string) (*Control, error) {
+// can reach; the default 127.0.0.1:0 serves workers on this machine. With a
+// token, or a user and password, only clients that give them connect.
+func StartControl(listen, token, user, password string) (*Control, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, fmt.Errorf("--control-listen %q: %v", listen, err)
@@ -36,8 +37,12 @@ func StartControl(listen string) (*Control, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.NewServer(&server.Options{ServerName: "kvharness-control", Host: host, Port: p,
-		JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+	opts := &server.Options{ServerName: "kvharness-control", Host: host, Port: p,
+		JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true, MaxPayload: 8 << 20, Authorization: token}
+	if user != "" {
+		opts.Users = []*server.User{{Username: user, Password: password}}
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

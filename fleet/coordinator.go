@@ -30,6 +30,7 @@ type Coordinator struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	run     string
+	secret  string
 	now     func() int64 // the run's clock
 	start   int64        // the wall-clock time at which it read 0 (Unix ns)
 	log     io.Writer
@@ -57,7 +58,10 @@ type remote struct {
 // NewCoordinator prepares run on the control connection nc: the stream the
 // workers' histories go to. now is the run's clock, which read 0 at the
 // wall-clock time start.
-func NewCoordinator(ctx context.Context, nc *nats.Conn, run string, now func() int64, start time.Time, log io.Writer) (*Coordinator, error) {
+func NewCoordinator(ctx context.Context, nc *nats.Conn, run, secret string, now func() int64, start time.Time, log io.Writer) (*Coordinator, error) {
+	if secret == "" {
+		return nil, errors.New("a run with workers needs the fleet's secret (KVHARNESS_FLEET_SECRET), the same as the workers'")
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -69,7 +73,7 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, run string, now func() i
 	if log == nil {
 		log = io.Discard
 	}
-	return &Coordinator{nc: nc, js: js, run: run, now: now, start: start.UnixNano(), log: log}, nil
+	return &Coordinator{nc: nc, js: js, run: run, secret: secret, now: now, start: start.UnixNano(), log: log}, nil
 }
 
 // Await waits (until timeout) for n workers to be registered and takes the
@@ -207,7 +211,10 @@ func (c *Coordinator) request(ctx context.Context, worker, verb string, body, ou
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	m, err := c.nc.RequestWithContext(rctx, workerSubject(worker, verb), data)
+	msg := nats.NewMsg(workerSubject(worker, verb))
+	msg.Data = data
+	msg.Header.Set(hdrAuth, sign(c.secret, c.run, verb, data))
+	m, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
 	}

@@ -24,6 +24,11 @@ type WorkerConfig struct {
 	Name string
 	// Auth: the worker's own credentials for the target's servers.
 	Auth cluster.Auth
+	// Secret: the fleet's shared secret; a command not signed with it for
+	// its run is refused (see auth.go).
+	Secret string
+	// Limits: what the worker will run.
+	Limits Limits
 	// ClockSkew is added to the worker's clock: tests only, to show that a
 	// skew within what the round trips measure makes no violation up.
 	ClockSkew time.Duration
@@ -39,8 +44,10 @@ type Worker struct {
 	js   jetstream.JetStream
 	host string
 
-	mu  sync.Mutex
-	job *workerJob // the job prepared or running; nil between runs
+	mu     sync.Mutex
+	job    *workerJob      // the job prepared or running; nil between runs
+	last   *workerJob      // the job before: its coordinator reads its clock once more after it
+	served map[string]bool // runs prepared before: a replayed job is refused
 }
 
 // workerJob is one run's share on this worker.
@@ -59,12 +66,20 @@ type workerJob struct {
 // Serve registers the worker on the control connection nc and serves
 // until ctx ends; a job running then is stopped and its records sent.
 func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
+	if cfg.Secret == "" {
+		return errors.New("a worker needs the fleet's secret (KVHARNESS_FLEET_SECRET), shared with its coordinators")
+	}
+	if cfg.Limits.MaxClients == 0 {
+		allow := cfg.Limits.AllowTargets
+		cfg.Limits = DefaultLimits
+		cfg.Limits.AllowTargets = allow
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
-	w := &Worker{cfg: cfg, nc: nc, js: js, host: host}
+	w := &Worker{cfg: cfg, nc: nc, js: js, host: host, served: map[string]bool{}}
 	svc, err := micro.AddService(nc, micro.Config{Name: ServiceName, Version: "1.0.0",
 		Description: "kvharness load generator", Metadata: map[string]string{"name": cfg.Name, "host": host}})
 	if err != nil {
@@ -99,6 +114,30 @@ func (w *Worker) logf(format string, args ...any) {
 	}
 }
 
+// refuse answers a command the worker will not carry out, and says so in
+// its log.
+func (w *Worker) refuse(req micro.Request, verb string, err error) {
+	w.logf("refused %s: %v", verb, err)
+	respond(req, fmt.Errorf("refused: %w", err), w.host)
+}
+
+// signed checks a command to the job in hand against its run's key; nil
+// when there is no job or the signature is wrong (refused and logged).
+func (w *Worker) signed(req micro.Request, verb string) *workerJob {
+	w.mu.Lock()
+	j := w.job
+	w.mu.Unlock()
+	if j == nil {
+		w.refuse(req, verb, errors.New("no job prepared"))
+		return nil
+	}
+	if err := verify(w.cfg.Secret, j.job.Run, verb, req.Data(), req.Headers().Get(hdrAuth)); err != nil {
+		w.refuse(req, verb, err)
+		return nil
+	}
+	return j
+}
+
 func respond(req micro.Request, err error, host string) {
 	r := reply{Host: host}
 	if err != nil {
@@ -110,18 +149,31 @@ func respond(req micro.Request, err error, host string) {
 // prepare connects to the target, opens the history stream and connects
 // the clients of the job, ready to start.
 func (w *Worker) prepare(req micro.Request) {
-	var job Job
-	if err := json.Unmarshal(req.Data(), &job); err != nil {
-		w.logf("refused a job: %v", err)
-		respond(req, fmt.Errorf("bad job: %v", err), w.host)
+	job, err := decodeJob(req.Data())
+	if err == nil {
+		err = verify(w.cfg.Secret, job.Run, "prepare", req.Data(), req.Headers().Get(hdrAuth))
+	}
+	if err == nil && job.Worker != w.cfg.Name {
+		err = fmt.Errorf("the job is for worker %q", job.Worker)
+	}
+	if err == nil {
+		err = w.cfg.Limits.check(job)
+	}
+	if err != nil {
+		w.refuse(req, "prepare", err)
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.job != nil {
+	switch {
+	case w.served[job.Run]:
+		w.refuse(req, "prepare", fmt.Errorf("run %s was prepared here before: a replayed job", job.Run))
+		return
+	case w.job != nil:
 		respond(req, fmt.Errorf("worker %s is busy with run %s", w.cfg.Name, w.job.job.Run), w.host)
 		return
 	}
+	w.served[job.Run] = true
 	j, err := w.open(job)
 	if err != nil {
 		w.logf("run %s: cannot prepare: %v", job.Run, err)
@@ -180,9 +232,16 @@ func (j *workerJob) close() {
 func (w *Worker) clock(req micro.Request) {
 	w.mu.Lock()
 	j := w.job
+	if j == nil {
+		j = w.last // the estimate after the run
+	}
 	w.mu.Unlock()
 	if j == nil {
-		_ = req.Error("409", "no job prepared", nil)
+		w.refuse(req, "clock", errors.New("no job prepared"))
+		return
+	}
+	if err := verify(w.cfg.Secret, j.job.Run, "clock", req.Data(), req.Headers().Get(hdrAuth)); err != nil {
+		w.refuse(req, "clock", err)
 		return
 	}
 	_ = req.RespondJSON(clockReply{Now: j.clock.Now()})
@@ -192,6 +251,9 @@ func (w *Worker) clock(req micro.Request) {
 // is spent or stop, heartbeats meanwhile, then the rest of the history and
 // a Done.
 func (w *Worker) start(req micro.Request) {
+	if w.signed(req, "start") == nil {
+		return
+	}
 	w.mu.Lock()
 	j := w.job
 	if j == nil || j.stop != nil {
@@ -199,7 +261,11 @@ func (w *Worker) start(req micro.Request) {
 		respond(req, errors.New("no job prepared to start"), w.host)
 		return
 	}
-	runCtx, stop := j.job.Workload.Deadline(context.Background())
+	// The job's duration, within the worker's own bound (a job on an op
+	// budget alone would otherwise run as long as it likes).
+	bounded, cancel := context.WithTimeout(context.Background(), w.cfg.Limits.MaxDuration)
+	runCtx, stopRun := j.job.Workload.Deadline(bounded)
+	stop := func() { stopRun(); cancel() }
 	j.stop, j.done = stop, make(chan struct{})
 	w.mu.Unlock()
 	respond(req, nil, w.host)
@@ -208,7 +274,7 @@ func (w *Worker) start(req micro.Request) {
 		done := w.run(runCtx, j)
 		stop()
 		w.mu.Lock()
-		w.job = nil
+		w.job, w.last = nil, j
 		w.mu.Unlock()
 		if done.Error != "" {
 			w.logf("run %s: %d ops, then: %s", j.job.Run, done.Issued, done.Error)
@@ -279,6 +345,9 @@ func (w *Worker) beat(ctx context.Context, j *workerJob) {
 // stopJob ends the running job's clients early (the coordinator was
 // interrupted); a job prepared but not started is dropped.
 func (w *Worker) stopJob(req micro.Request) {
+	if w.signed(req, "stop") == nil {
+		return
+	}
 	w.mu.Lock()
 	j := w.job
 	if j != nil && j.stop == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/fleet"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/internal/secrets"
@@ -25,6 +26,12 @@ type FleetOptions struct {
 	Listen  string
 	// Await bounds waiting for the workers to register (default 60 s).
 	Await time.Duration
+	// ControlAuth: credentials on the control server (the one started
+	// here demands a token, or a user and password, when given them).
+	ControlAuth cluster.Auth
+	// Secret: the fleet's shared secret, which signs every command to a
+	// worker (see fleet's auth.go).
+	Secret string
 }
 
 // fleetRun is a run's workers, prepared.
@@ -43,21 +50,27 @@ func prepareFleet(o *FleetOptions, wc workload.Config, target []string, bucket s
 		if listen == "" {
 			listen = "127.0.0.1:0"
 		}
-		c, err := fleet.StartControl(listen)
+		a := o.ControlAuth
+		c, err := fleet.StartControl(listen, a.Token, a.User, a.Password)
 		if err != nil {
 			return nil, err
 		}
 		cleanup.add(c.Stop)
 		url = c.URL()
 	}
-	nc, err := nats.Connect(url, nats.Name("kvharness-coordinator"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	o.ControlAuth.Register()
+	auth, err := o.ControlAuth.Options()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(url, append(auth, nats.Name("kvharness-coordinator"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the control server %s: %s", secrets.URL(url), secrets.Scrub(err.Error()))
 	}
 	cleanup.add(nc.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), setupBudget)
 	defer cancel()
-	coord, err := fleet.NewCoordinator(ctx, nc, bucket, clock.Now, clock.Start(), log)
+	coord, err := fleet.NewCoordinator(ctx, nc, bucket, o.Secret, clock.Now, clock.Start(), log)
 	if err != nil {
 		return nil, err
 	}

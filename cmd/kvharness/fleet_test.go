@@ -52,6 +52,9 @@ func startWorker(t *testing.T, port int, name string, extra ...string) *exec.Cmd
 	return cmd
 }
 
+// fleetSecret: what the tests' coordinators and workers share.
+const testFleetSecret = "fleet-secret-for-tests"
+
 func fleetArgs(port, workers int) []string {
 	return []string{"--workers", fmt.Sprint(workers), "--control-listen", fmt.Sprintf("127.0.0.1:%d", port), "--await-workers", "30s", "--quiet"}
 }
@@ -62,6 +65,7 @@ func fleetArgs(port, workers int) []string {
 // ±50 ms: the estimate finds the skew within its bound, and no check is
 // fooled by it.
 func TestWorkersShareARun(t *testing.T) {
+	t.Setenv("KVHARNESS_FLEET_SECRET", testFleetSecret)
 	if testing.Short() {
 		t.Skip("a coordinator and three worker processes")
 	}
@@ -103,6 +107,7 @@ func TestWorkersShareARun(t *testing.T) {
 // Workers against a spawned three-node cluster of a release, as external
 // servers.
 func TestWorkersAgainstSpawnedServers(t *testing.T) {
+	t.Setenv("KVHARNESS_FLEET_SECRET", testFleetSecret)
 	bin := testenv.ServerBin(t, testenv.NATSServer)
 	if testing.Short() {
 		t.Skip("worker processes against spawned servers")
@@ -127,6 +132,7 @@ func TestWorkersAgainstSpawnedServers(t *testing.T) {
 // A worker killed with SIGKILL mid-run: the run is inconclusive (exit 3)
 // and names it; what the other worker did is checked.
 func TestWorkerKilledMidRun(t *testing.T) {
+	t.Setenv("KVHARNESS_FLEET_SECRET", testFleetSecret)
 	if testing.Short() {
 		t.Skip("kills a worker process")
 	}
@@ -182,6 +188,7 @@ func waitForOps(t *testing.T, dir string, n int) {
 // server might), with the clients on two workers, and no-lost-writes fails
 // on the merged history.
 func TestWorkersFindLostWrites(t *testing.T) {
+	t.Setenv("KVHARNESS_FLEET_SECRET", testFleetSecret)
 	if testing.Short() {
 		t.Skip("worker processes")
 	}

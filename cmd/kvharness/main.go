@@ -79,7 +79,7 @@ func execute(args []string) int {
 }
 
 // secretFlags take a secret as their value.
-var secretFlags = map[string]bool{"--token": true, "--password": true}
+var secretFlags = map[string]bool{"--token": true, "--password": true, "--control-token": true, "--control-password": true}
 
 // registerArgSecrets registers every secret on the command line before
 // anything runs, so no message can quote one, however early it comes: the
@@ -94,7 +94,7 @@ func registerArgSecrets(args []string) {
 		switch {
 		case secretFlags[name]:
 			secrets.Register(value)
-		case name == "--nkey" || name == "--creds":
+		case name == "--nkey" || name == "--creds" || name == "--control-nkey" || name == "--control-creds":
 			secrets.RegisterSeedFile(value)
 		}
 		secrets.RegisterURLsIn(a)

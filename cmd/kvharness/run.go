@@ -11,6 +11,7 @@ import (
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/harness"
+	"github.com/kvharness/kvharness/internal/secrets"
 	"github.com/kvharness/kvharness/reports"
 	"github.com/kvharness/kvharness/scenarios"
 	"github.com/kvharness/kvharness/workload"
@@ -42,6 +43,8 @@ func newRunCmd() *cobra.Command {
 	fl.StringVar(&fleetOpts.Control, "control", "", "the control plane's NATS server for --workers (default: one started here, on --control-listen)")
 	fl.StringVar(&fleetOpts.Listen, "control-listen", "127.0.0.1:0", "where the control server started here listens: an address the workers can reach (port 0: any free one)")
 	fl.DurationVar(&fleetOpts.Await, "await-workers", 60*time.Second, "how long to wait for the workers to register")
+	secretFile := fl.String("fleet-secret-file", "", "a file holding the fleet's secret (default: $KVHARNESS_FLEET_SECRET), which signs every command to the workers")
+	controlAuthFlags(cmd, &fleetOpts.ControlAuth)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		sc, err := ov.load(args)
 		if err != nil {
@@ -51,6 +54,9 @@ func newRunCmd() *cobra.Command {
 			return usageErr("--workers must be at least 1")
 		}
 		if fleetOpts.Workers > 0 {
+			if fleetOpts.Secret, err = fleetSecret(*secretFile); err != nil {
+				return err
+			}
 			opts.Fleet = &fleetOpts
 		}
 		if opts.CheckMemory, err = checkMemory(); err != nil {
@@ -214,14 +220,41 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 }
 
 // authFlags: credentials for external servers.
-func authFlags(cmd *cobra.Command, a *cluster.Auth) {
+func authFlags(cmd *cobra.Command, a *cluster.Auth) { prefixedAuthFlags(cmd, a, "", "") }
+
+// controlAuthFlags: credentials on the control server of a run spread over
+// workers (--control-token, ...).
+func controlAuthFlags(cmd *cobra.Command, a *cluster.Auth) {
+	prefixedAuthFlags(cmd, a, "control-", " on the control server")
+}
+
+func prefixedAuthFlags(cmd *cobra.Command, a *cluster.Auth, prefix, where string) {
 	fl := cmd.Flags()
-	fl.StringVar(&a.CredsFile, "creds", "", "NATS credentials file")
-	fl.StringVar(&a.User, "user", "", "NATS user")
-	fl.StringVar(&a.Password, "password", "", "NATS password")
-	fl.StringVar(&a.Token, "token", "", "NATS token")
-	fl.StringVar(&a.NKeySeedFile, "nkey", "", "NATS nkey seed file")
-	fl.StringVar(&a.TLSCA, "tlsca", "", "TLS CA certificate file")
-	fl.StringVar(&a.TLSCert, "tlscert", "", "TLS client certificate file")
-	fl.StringVar(&a.TLSKey, "tlskey", "", "TLS client key file")
+	fl.StringVar(&a.CredsFile, prefix+"creds", "", "NATS credentials file"+where)
+	fl.StringVar(&a.User, prefix+"user", "", "NATS user"+where)
+	fl.StringVar(&a.Password, prefix+"password", "", "NATS password"+where)
+	fl.StringVar(&a.Token, prefix+"token", "", "NATS token"+where)
+	fl.StringVar(&a.NKeySeedFile, prefix+"nkey", "", "NATS nkey seed file"+where)
+	fl.StringVar(&a.TLSCA, prefix+"tlsca", "", "TLS CA certificate file"+where)
+	fl.StringVar(&a.TLSCert, prefix+"tlscert", "", "TLS client certificate file"+where)
+	fl.StringVar(&a.TLSKey, prefix+"tlskey", "", "TLS client key file"+where)
+}
+
+// fleetSecret is the fleet's shared secret: KVHARNESS_FLEET_SECRET, or the
+// file --fleet-secret-file names (a mounted secret); never a flag's value,
+// which any user of the machine sees in the process list.
+func fleetSecret(file string) (string, error) {
+	s := os.Getenv("KVHARNESS_FLEET_SECRET")
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usageErr("--fleet-secret-file: %v", err)
+		}
+		s = strings.TrimSpace(string(b))
+	}
+	if s == "" {
+		return "", usageErr("the workers' commands are signed with the fleet's secret: set KVHARNESS_FLEET_SECRET (or --fleet-secret-file), the same for the coordinator and its workers")
+	}
+	secrets.Register(s)
+	return s, nil
 }

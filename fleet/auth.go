@@ -1,0 +1,161 @@
+package fleet
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Commands are signed. Whoever reaches the control server's subjects must
+// not be able to drive a fleet of load generators, so every request to a
+// worker carries an HMAC of its verb and body under a key derived for its
+// run from the fleet's secret, which the coordinator and its workers share
+// (KVHARNESS_FLEET_SECRET) and which never travels. A worker checks it
+// before doing anything and logs what it refused.
+
+const hdrAuth = "Kvh-Auth"
+
+// runKey is the key of one run's commands.
+func runKey(secret, run string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("kvharness run " + run))
+	return m.Sum(nil)
+}
+
+// sign is a command's signature.
+func sign(secret, run, verb string, body []byte) string {
+	m := hmac.New(sha256.New, runKey(secret, run))
+	m.Write([]byte(verb + "\n"))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// verify checks a command's signature in constant time.
+func verify(secret, run, verb string, body []byte, got string) error {
+	if got == "" {
+		return errors.New("unsigned: not from a coordinator holding the fleet's secret")
+	}
+	want := sign(secret, run, verb, body)
+	if !hmac.Equal([]byte(want), []byte(got)) {
+		return errors.New("signed with another secret or for another run")
+	}
+	return nil
+}
+
+// Limits are what a worker will run, set when it starts: a coordinator
+// cannot turn the fleet against an address it was not meant to load, or
+// beyond the load it was meant to offer.
+type Limits struct {
+	// AllowTargets: the servers (host:port, or host for any port) a job may
+	// name; empty allows loopback addresses only.
+	AllowTargets []string
+	MaxClients   int
+	MaxRate      float64 // ops/s across the worker's clients
+	MaxDuration  time.Duration
+}
+
+// DefaultLimits are a worker's limits unless its flags say otherwise.
+var DefaultLimits = Limits{MaxClients: 1000, MaxRate: 100_000, MaxDuration: 2 * time.Hour}
+
+// decodeJob reads a job strictly: a field the worker does not take (a
+// server binary, a command) is refused, never ignored.
+func decodeJob(data []byte) (Job, error) {
+	var job Job
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&job); err != nil {
+		return Job{}, fmt.Errorf("bad job: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	if dec.More() {
+		return Job{}, errors.New("bad job: more than one JSON value")
+	}
+	return job, nil
+}
+
+// check refuses a job beyond the limits, or one that could not run.
+func (l Limits) check(job Job) error {
+	w := job.Workload
+	switch {
+	case job.Run == "" || !validToken(job.Run):
+		return fmt.Errorf("run id %q is not a subject token", job.Run)
+	case len(job.Target) == 0:
+		return errors.New("the job names no server")
+	case w.Clients < 1 || w.Clients > l.MaxClients:
+		return fmt.Errorf("%d clients: this worker runs 1 to %d (--max-clients)", w.Clients, l.MaxClients)
+	case w.Duration <= 0 && w.Ops <= 0:
+		return errors.New("the job has neither a duration nor an op budget")
+	case w.Duration > l.MaxDuration:
+		return fmt.Errorf("a run of %s: this worker runs at most %s (--max-duration)", w.Duration, l.MaxDuration)
+	case w.Keys.Keys == nil || len(w.Keys.Keys) > 1_000_000:
+		return fmt.Errorf("%d keys: 1 to 1000000", len(w.Keys.Keys))
+	case w.ValueSize < 0 || w.ValueSize > 8<<20:
+		return fmt.Errorf("values of %d bytes: 0 to 8 MiB", w.ValueSize)
+	case w.Inflight < 0 || w.Inflight > 10_000:
+		return fmt.Errorf("%d writes in flight per client: 0 to 10000", w.Inflight)
+	case w.FirstClient < 1:
+		return fmt.Errorf("first client %d: from 1", w.FirstClient)
+	}
+	rates := []float64{w.Rate}
+	for _, st := range w.Stages {
+		rates = append(rates, st.Rate)
+		if st.For <= 0 {
+			return errors.New("a stage with no length")
+		}
+	}
+	for _, r := range rates {
+		if math.IsNaN(r) || r < 0 || r > l.MaxRate {
+			return fmt.Errorf("a rate of %g ops/s: this worker offers at most %g (--max-rate)", r, l.MaxRate)
+		}
+	}
+	if err := w.Mix.Validate(); err != nil && w.Pattern == "" {
+		return err
+	}
+	for _, u := range job.Target {
+		if err := l.allows(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allows: the server at u is one the worker may load.
+func (l Limits) allows(u string) error {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return fmt.Errorf("target %q is not a server URL", u)
+	}
+	if p.User != nil {
+		return fmt.Errorf("target %s carries credentials: a worker uses its own", p.Host)
+	}
+	host := p.Hostname()
+	if len(l.AllowTargets) == 0 {
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("target %s is not a loopback address, and this worker was given no --allow-target", p.Host)
+	}
+	if slices.Contains(l.AllowTargets, p.Host) || slices.Contains(l.AllowTargets, host) {
+		return nil
+	}
+	return fmt.Errorf("target %s is not in --allow-target (%s)", p.Host, strings.Join(l.AllowTargets, ","))
+}
+
+// validToken: a NATS subject token of letters, digits, '-' and '_'.
+func validToken(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
