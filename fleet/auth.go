@@ -2,7 +2,10 @@ package fleet
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -51,6 +54,47 @@ func verify(secret, run, verb string, body []byte, got string) error {
 	}
 	return nil
 }
+
+// A worker's history and its Done travel sealed (AES-256-GCM under a
+// second key of the run): another client of the control server can neither
+// read what a run wrote nor slip a frame into it, and the seal is also
+// each frame's checksum. The frame's subject and number are sealed with
+// it, so frames cannot be swapped between workers or reordered.
+
+// sealer is the run's AEAD for its histories.
+func sealer(secret, run string) cipher.AEAD {
+	m := hmac.New(sha256.New, runKey(secret, run))
+	m.Write([]byte("history"))
+	block, err := aes.NewCipher(m.Sum(nil)) // 32 bytes: AES-256
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	a, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// seal encrypts and authenticates data, bound to where it goes (ad).
+func seal(a cipher.AEAD, data []byte, ad string) []byte {
+	nonce := make([]byte, a.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return a.Seal(nonce, nonce, data, []byte(ad))
+}
+
+// unseal opens what seal sealed for ad.
+func unseal(a cipher.AEAD, msg []byte, ad string) ([]byte, error) {
+	if len(msg) < a.NonceSize() {
+		return nil, errors.New("too short to be sealed")
+	}
+	return a.Open(nil, msg[:a.NonceSize()], msg[a.NonceSize():], []byte(ad))
+}
+
+// sealedAs is what a stream message is sealed for: its subject and number.
+func sealedAs(subject, chunk string) string { return subject + "#" + chunk }
 
 // Limits are what a worker will run, set when it starts: a coordinator
 // cannot turn the fleet against an address it was not meant to load, or

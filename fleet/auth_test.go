@@ -160,3 +160,35 @@ func FuzzDecodeJob(f *testing.F) {
 		}
 	})
 }
+
+// A history frame opens only as what it was sealed for: its run's key, its
+// worker's subject, its number, untouched.
+func TestSealedFrames(t *testing.T) {
+	a := sealer("fleet-secret", "run1")
+	frame := []byte(`{"kind":"op","value":"c1-1"}` + "\n")
+	sealed := seal(a, frame, sealedAs(historySubject("run1", "w1"), "1"))
+	if bytes.Contains(sealed, []byte("c1-1")) {
+		t.Fatal("a sealed frame shows its contents")
+	}
+	if got, err := unseal(a, sealed, sealedAs(historySubject("run1", "w1"), "1")); err != nil || !bytes.Equal(got, frame) {
+		t.Fatalf("opened %q, %v", got, err)
+	}
+	tampered := bytes.Clone(sealed)
+	tampered[len(tampered)-1] ^= 1
+	for name, try := range map[string]func() ([]byte, error){
+		"another worker": func() ([]byte, error) { return unseal(a, sealed, sealedAs(historySubject("run1", "w2"), "1")) },
+		"another number": func() ([]byte, error) { return unseal(a, sealed, sealedAs(historySubject("run1", "w1"), "2")) },
+		"another secret": func() ([]byte, error) {
+			return unseal(sealer("other", "run1"), sealed, sealedAs(historySubject("run1", "w1"), "1"))
+		},
+		"another run": func() ([]byte, error) {
+			return unseal(sealer("fleet-secret", "run2"), sealed, sealedAs(historySubject("run1", "w1"), "1"))
+		},
+		"a flipped bit":   func() ([]byte, error) { return unseal(a, tampered, sealedAs(historySubject("run1", "w1"), "1")) },
+		"a short message": func() ([]byte, error) { return unseal(a, sealed[:5], sealedAs(historySubject("run1", "w1"), "1")) },
+	} {
+		if _, err := try(); err == nil {
+			t.Errorf("%s: opened", name)
+		}
+	}
+}

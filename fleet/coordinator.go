@@ -3,8 +3,7 @@ package fleet
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +30,7 @@ type Coordinator struct {
 	js      jetstream.JetStream
 	run     string
 	secret  string
+	seal    cipher.AEAD  // opens the workers' histories (see auth.go)
 	now     func() int64 // the run's clock
 	start   int64        // the wall-clock time at which it read 0 (Unix ns)
 	log     io.Writer
@@ -73,7 +73,7 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, run, secret string, now 
 	if log == nil {
 		log = io.Discard
 	}
-	return &Coordinator{nc: nc, js: js, run: run, secret: secret, now: now, start: start.UnixNano(), log: log}, nil
+	return &Coordinator{nc: nc, js: js, run: run, secret: secret, seal: sealer(secret, run), now: now, start: start.UnixNano(), log: log}, nil
 }
 
 // Await waits (until timeout) for n workers to be registered and takes the
@@ -363,10 +363,15 @@ func (c *Coordinator) Wait(ctx context.Context) (workload.Stats, error) {
 func (c *Coordinator) poll(stream jetstream.Stream, w *remote) {
 	qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	m, err := stream.GetLastMsgForSubject(qctx, historySubject(c.run, w.name))
+	subject := historySubject(c.run, w.name)
+	m, err := stream.GetLastMsgForSubject(qctx, subject)
 	if err == nil && m.Header.Get(hdrDone) != "" {
 		var d Done
-		if err := json.Unmarshal(m.Data, &d); err == nil {
+		body, err := unseal(c.seal, m.Data, sealedAs(subject, "done"))
+		if err == nil {
+			err = json.Unmarshal(body, &d)
+		}
+		if err == nil {
 			w.mu.Lock()
 			w.done = &d
 			w.mu.Unlock()
@@ -513,11 +518,11 @@ func (c *Coordinator) copyHistory(ctx context.Context, w *remote, offset int64, 
 				return ops, fmt.Sprintf("its history skips from frame %d to %d", want-1, n)
 			}
 			want++
-			sum := sha256.Sum256(m.Data())
-			if hex.EncodeToString(sum[:]) != m.Headers().Get(hdrSum) {
-				return ops, fmt.Sprintf("frame %d of its history fails its checksum", want-1)
+			frame, err := unseal(c.seal, m.Data(), sealedAs(m.Subject(), strconv.Itoa(want-1)))
+			if err != nil {
+				return ops, fmt.Sprintf("frame %d of its history fails its seal (damaged, or not this run's)", want-1)
 			}
-			lines, err := dec.DecodeAll(m.Data(), nil)
+			lines, err := dec.DecodeAll(frame, nil)
 			if err != nil {
 				return ops, fmt.Sprintf("frame %d of its history does not decode: %v", want-1, err)
 			}

@@ -35,8 +35,7 @@ func historySubject(run, name string) string {
 // Headers of a history frame.
 const (
 	hdrChunk = "Kvh-Chunk" // 1, 2, ...: a gap is a lost frame
-	hdrSum   = "Kvh-Sha256"
-	hdrDone  = "Kvh-Done" // the last message: a Done, not a frame
+	hdrDone  = "Kvh-Done"  // the last message: a Done, not a frame
 )
 
 // Job is a worker's share of a run.

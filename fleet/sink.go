@@ -2,8 +2,7 @@ package fleet
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/cipher"
 	"fmt"
 	"strconv"
 	"time"
@@ -13,12 +12,13 @@ import (
 )
 
 // streamSink is a worker's history.Sink: each flush (one zstd frame) is
-// one message of the control server's history stream, numbered and
-// checksummed. A publish that fails is retried with the same message id,
+// one message of the control server's history stream, numbered and sealed
+// (see auth.go). A publish that fails is retried with the same message id,
 // which the stream deduplicates: a frame lands once, in order, or the
 // worker's history ends there (and the coordinator sees the gap).
 type streamSink struct {
 	js      jetstream.JetStream
+	seal    cipher.AEAD // see auth.go
 	subject string
 	run     string
 	worker  string
@@ -40,14 +40,13 @@ func (s *streamSink) Write(frame []byte) (int, error) {
 // publish sends one message of the stream, checksummed, until the stream
 // acknowledges it or the budget runs out.
 func (s *streamSink) publish(data []byte, h nats.Header) error {
-	sum := sha256.Sum256(data)
-	h.Set(hdrSum, hex.EncodeToString(sum[:]))
-	// The stream drops a message id it has seen: a retry lands once.
-	id := fmt.Sprintf("%s.%s.%s", s.run, s.worker, h.Get(hdrChunk))
+	number := h.Get(hdrChunk)
 	if h.Get(hdrDone) != "" {
-		id = fmt.Sprintf("%s.%s.done", s.run, s.worker)
+		number = "done"
 	}
-	msg := &nats.Msg{Subject: s.subject, Data: data, Header: h}
+	// The stream drops a message id it has seen: a retry lands once.
+	id := fmt.Sprintf("%s.%s.%s", s.run, s.worker, number)
+	msg := &nats.Msg{Subject: s.subject, Data: seal(s.seal, data, sealedAs(s.subject, number)), Header: h}
 	deadline := time.Now().Add(publishBudget)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

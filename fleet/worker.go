@@ -198,7 +198,7 @@ func (w *Worker) open(job Job) (_ *workerJob, err error) {
 	if j.tconn, err = j.target.Connect("kvharness-worker-" + w.cfg.Name); err != nil {
 		return nil, err
 	}
-	j.sink = &streamSink{js: w.js, subject: historySubject(job.Run, w.cfg.Name), run: job.Run, worker: w.cfg.Name}
+	j.sink = &streamSink{js: w.js, seal: sealer(w.cfg.Secret, job.Run), subject: historySubject(job.Run, w.cfg.Name), run: job.Run, worker: w.cfg.Name}
 	if j.out, err = history.NewWriter(j.sink, true); err != nil {
 		return nil, err
 	}
