@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short fuzz bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof whatif lint tools clean
+.PHONY: build run test test-short fuzz bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof fleet-proof whatif lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -85,6 +85,12 @@ trend-proof: build $(TOOLS)/nats-server-$(NATS_CURRENT)
 # the rate found and at 1.5 times it (scripts/capacityproof.sh).
 capacity-proof: build $(TOOLS)/nats-server-$(NATS_CURRENT)
 	./scripts/capacityproof.sh
+
+# What spreading the clients over worker processes costs: the same run with
+# its clients local, on 1 worker and on 3, rounds alternating
+# (scripts/fleetproof.sh; ROUNDS, DUR, CLIENTS).
+fleet-proof: build
+	./scripts/fleetproof.sh
 
 # What durability costs: capacity for R1/R3/R5 and file/memory on five
 # spawned nodes, one table (scripts/whatif.sh; each cell a whole search).

@@ -34,6 +34,9 @@ type WorkerConfig struct {
 	ClockSkew time.Duration
 	// Log gets a line per job and per refusal.
 	Log io.Writer
+	// Runs: serve this many runs, then return (0: until stopped), as a
+	// Kubernetes Job's pod does.
+	Runs int
 }
 
 // Worker serves one run at a time for the coordinators on its control
@@ -48,6 +51,8 @@ type Worker struct {
 	job    *workerJob      // the job prepared or running; nil between runs
 	last   *workerJob      // the job before: its coordinator reads its clock once more after it
 	served map[string]bool // runs prepared before: a replayed job is refused
+	ran    int             // runs finished
+	enough chan struct{}   // closed when Runs are finished
 }
 
 // workerJob is one run's share on this worker.
@@ -79,7 +84,7 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	w := &Worker{cfg: cfg, nc: nc, js: js, host: host, served: map[string]bool{}}
+	w := &Worker{cfg: cfg, nc: nc, js: js, host: host, served: map[string]bool{}, enough: make(chan struct{})}
 	svc, err := micro.AddService(nc, micro.Config{Name: ServiceName, Version: "1.0.0",
 		Description: "kvharness load generator", Metadata: map[string]string{"name": cfg.Name, "host": host}})
 	if err != nil {
@@ -93,7 +98,11 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 		}
 	}
 	w.logf("worker %s serving on the control server", cfg.Name)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-w.enough:
+		w.logf("worker %s: served %d run(s), done", cfg.Name, cfg.Runs)
+	}
 	w.mu.Lock()
 	j := w.job
 	w.mu.Unlock()
@@ -205,7 +214,7 @@ func (w *Worker) open(job Job) (_ *workerJob, err error) {
 	cfg := job.Workload
 	cfg.NoWatcher, cfg.Watchers = true, nil // the coordinator watches
 	j.load, err = workload.Start(context.Background(), cfg, workload.Env{Target: j.target, Control: j.tconn,
-		Bucket: job.Bucket, Clock: j.clock, Out: j.out, Meta: &history.Meta{}, Progress: true})
+		Bucket: job.Bucket, Clock: j.clock, Out: j.out, Meta: &history.Meta{}})
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +284,11 @@ func (w *Worker) start(req micro.Request) {
 		stop()
 		w.mu.Lock()
 		w.job, w.last = nil, j
+		if w.ran++; w.ran == w.cfg.Runs {
+			// Its coordinator estimates the clock once more after the run,
+			// then merges: give it that time before leaving.
+			time.AfterFunc(afterLastRun, func() { close(w.enough) })
+		}
 		w.mu.Unlock()
 		if done.Error != "" {
 			w.logf("run %s: %d ops, then: %s", j.job.Run, done.Issued, done.Error)
@@ -363,6 +377,10 @@ func (w *Worker) stopJob(req micro.Request) {
 	}
 	respond(req, nil, w.host)
 }
+
+// afterLastRun: how long a worker with a number of runs to serve stays
+// after its last, for its coordinator's last clock estimate.
+const afterLastRun = 10 * time.Second
 
 // beatEvery: how often a running worker says it is alive; the coordinator
 // gives one up after lostAfter without a beat.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,25 +32,51 @@ func controlPort(t *testing.T) int {
 	return ports[0]
 }
 
+// workerProc is a `kvharness worker` process; exited closes when it ends.
+type workerProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
 // startWorker starts `kvharness worker` on the control server at port; it
 // is killed when the test ends (and dies with the test process).
-func startWorker(t *testing.T, port int, name string, extra ...string) *exec.Cmd {
+func startWorker(t *testing.T, port int, name string, extra ...string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"worker", "--control", fmt.Sprintf("nats://127.0.0.1:%d", port), "--name", name}, extra...)...)
-	var log bytes.Buffer
+	var log syncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w := &workerProc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(w.exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-w.exited
 		if t.Failed() {
 			t.Logf("worker %s:\n%s", name, log.String())
 		}
 	})
-	return cmd
+	return w
+}
+
+// syncBuffer is a process's output, read while it writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // fleetSecret: what the tests' coordinators and workers share.
@@ -71,8 +98,13 @@ func TestWorkersShareARun(t *testing.T) {
 	}
 	port := controlPort(t)
 	skews := map[string]float64{"w1": 0, "w2": 50_000, "w3": -50_000} // µs
+	procs := map[string]*workerProc{}
 	for name, skew := range skews {
-		startWorker(t, port, name, "--clock-skew", fmt.Sprintf("%gus", skew))
+		runs := "0" // until stopped
+		if name == "w1" {
+			runs = "1" // one run, then exit, as a Kubernetes Job's pod does
+		}
+		procs[name] = startWorker(t, port, name, "--clock-skew", fmt.Sprintf("%gus", skew), "--runs", runs)
 	}
 	out := t.TempDir()
 	r := runBin(t, 3*time.Minute, append([]string{"run", "--duration", "4s", "--clients", "6", "--out", out}, fleetArgs(port, 3)...)...)
@@ -101,6 +133,19 @@ func TestWorkersShareARun(t *testing.T) {
 	}
 	if int64(total) != ops {
 		t.Errorf("the workers made %d ops, the summary counts %d", ops, total)
+	}
+	select {
+	case <-procs["w1"].exited:
+		if code := procs["w1"].cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("w1 (--runs 1) exited %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("w1 (--runs 1) did not exit after its run")
+	}
+	select {
+	case <-procs["w2"].exited:
+		t.Error("w2 (--runs 0) exited after the run")
+	default:
 	}
 }
 
@@ -145,7 +190,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 		done <- runBin(t, 3*time.Minute, append([]string{"run", "single", "--duration", "8s", "--clients", "4", "--out", out}, fleetArgs(port, 2)...)...)
 	}()
 	waitForOps(t, out, 500)
-	_ = victim.Process.Signal(syscall.SIGKILL)
+	_ = victim.cmd.Process.Signal(syscall.SIGKILL)
 	r := <-done
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\n%s%s", r.code, r.stdout, r.stderr)

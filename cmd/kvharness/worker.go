@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ func newWorkerCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&control, "control", "", "the coordinator's control server (nats://host:port)")
 	fl.StringVar(&cfg.Name, "name", "", "this worker's name, unique among the run's workers (default: host name and process id)")
+	fl.IntVar(&cfg.Runs, "runs", 0, "serve this many runs, then exit (0: until stopped); a Kubernetes Job's pods use 1")
 	fl.DurationVar(&cfg.ClockSkew, "clock-skew", 0, "tests only: add this to the worker's clock")
 	_ = fl.MarkHidden("clock-skew")
 	secretFile := fl.String("fleet-secret-file", "", "a file holding the fleet's secret (default: $KVHARNESS_FLEET_SECRET); commands not signed with it are refused")
@@ -83,6 +85,9 @@ func newWorkerCmd() *cobra.Command {
 			return usageErr("cannot reach the control server %s: %s", secrets.URL(control), secrets.Scrub(err.Error()))
 		}
 		defer nc.Close()
+		// A load generator collects garbage less often (as a run's own
+		// clients do): its memory is bounded, its records stream away.
+		debug.SetGCPercent(400)
 		ctx, stop := untilInterrupted()
 		defer stop()
 		if err := fleet.Serve(ctx, nc, cfg); err != nil {
