@@ -33,6 +33,9 @@ var forbidden = map[string][]string{
 	"workload":  {module + "chaos", module + "scenarios", module + "harness", module + "checker", module + "reports"},
 	"chaos":     {module + "workload", module + "scenarios", module + "harness", module + "checker", module + "reports"},
 	"scenarios": {module + "harness"},
+	// Workers run a workload and send its records: they know nothing of
+	// the run's owner, the scenario format, faults or checks.
+	"fleet": {module + "harness", module + "scenarios", module + "chaos", module + "checker", module + "reports", module + "ab", module + "capacity"},
 	// Used everywhere, so it uses nothing of ours.
 	"internal/secrets": {module},
 }
