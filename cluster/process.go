@@ -209,6 +209,7 @@ func (p *Processes) launch(i int, bin string, logFlags int) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = serverEnv(os.Environ())
 	// Own process group: a Ctrl-C at the terminal goes to the harness, which
 	// stops the workload and still needs the servers for its final reads.
 	// Pdeathsig: the servers die with the harness, even on SIGKILL.
@@ -280,4 +281,16 @@ func (p *Processes) Stop() {
 	if !p.cfg.Keep {
 		os.RemoveAll(p.cfg.Dir)
 	}
+}
+
+// serverEnv is the environment a spawned server gets: the harness's, less
+// its secrets (a server has no use for the fleet's secret).
+func serverEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "KVHARNESS_FLEET_SECRET=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -15,44 +15,70 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Commands are signed. Whoever reaches the control server's subjects must
-// not be able to drive a fleet of load generators, so every request to a
-// worker carries an HMAC of its verb and body under a key derived for its
-// run from the fleet's secret, which the coordinator and its workers share
-// (KVHARNESS_FLEET_SECRET) and which never travels. A worker checks it
-// before doing anything and logs what it refused.
+// Everything is signed. Whoever reaches the control server's subjects must
+// not be able to drive a fleet of load generators, nor feed a coordinator
+// false answers, so every message between a coordinator and a worker carries
+// an HMAC under a key derived for its run from the fleet's secret, which
+// the coordinator and its workers share (KVHARNESS_FLEET_SECRET) and which
+// never travels:
+//   - a command: its verb, the worker it is for, a fresh nonce, when it was
+//     sent, and its body; a worker refuses one signed otherwise, sent more
+//     than commandMaxAge ago, or whose nonce it has seen (a replay), and
+//     logs it;
+//   - an answer: the verb, the worker, the command's nonce and the body (a
+//     forged clock reading would misplace a worker's operations);
+//   - a heartbeat: the worker and its body (forged ones would keep a dead
+//     worker alive).
 
-const hdrAuth = "Kvh-Auth"
+const (
+	hdrAuth  = "Kvh-Auth"
+	hdrNonce = "Kvh-Nonce"
+	hdrSent  = "Kvh-Sent" // Unix ns
+)
 
-// runKey is the key of one run's commands.
+// commandMaxAge: a command older than this is refused (the machines'
+// clocks are taken to agree within it; NTP keeps them far closer).
+const commandMaxAge = 2 * time.Minute
+
+// runKey is the key of one run's messages.
 func runKey(secret, run string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte("kvharness run " + run))
 	return m.Sum(nil)
 }
 
-// sign is a command's signature.
-func sign(secret, run, verb string, body []byte) string {
+// sign is a message's signature over its parts.
+func sign(secret, run string, parts ...string) string {
 	m := hmac.New(sha256.New, runKey(secret, run))
-	m.Write([]byte(verb + "\n"))
-	m.Write(body)
+	for _, p := range parts {
+		m.Write([]byte(strconv.Itoa(len(p)) + ":" + p + "\n"))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// verify checks a command's signature in constant time.
-func verify(secret, run, verb string, body []byte, got string) error {
+// verify checks a signature in constant time.
+func verify(secret, run, got string, parts ...string) error {
 	if got == "" {
-		return errors.New("unsigned: not from a coordinator holding the fleet's secret")
+		return errors.New("unsigned: not from a holder of the fleet's secret")
 	}
-	want := sign(secret, run, verb, body)
-	if !hmac.Equal([]byte(want), []byte(got)) {
-		return errors.New("signed with another secret or for another run")
+	if !hmac.Equal([]byte(sign(secret, run, parts...)), []byte(got)) {
+		return errors.New("signed with another secret, or for another run, worker or command")
 	}
 	return nil
+}
+
+// nonce is a fresh random command id.
+func nonce() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 // A worker's history and its Done travel sealed (AES-256-GCM under a
@@ -130,7 +156,7 @@ func decodeJob(data []byte) (Job, error) {
 func (l Limits) check(job Job) error {
 	w := job.Workload
 	switch {
-	case job.Run == "" || !validToken(job.Run):
+	case !ValidName(job.Run):
 		return fmt.Errorf("run id %q is not a subject token", job.Run)
 	case len(job.Target) == 0:
 		return errors.New("the job names no server")
@@ -140,7 +166,7 @@ func (l Limits) check(job Job) error {
 		return errors.New("the job has neither a duration nor an op budget")
 	case w.Duration > l.MaxDuration:
 		return fmt.Errorf("a run of %s: this worker runs at most %s (--max-duration)", w.Duration, l.MaxDuration)
-	case w.Keys.Keys == nil || len(w.Keys.Keys) > 1_000_000:
+	case len(w.Keys.Keys) == 0 || len(w.Keys.Keys) > 1_000_000:
 		return fmt.Errorf("%d keys: 1 to 1000000", len(w.Keys.Keys))
 	case w.ValueSize < 0 || w.ValueSize > 8<<20:
 		return fmt.Errorf("values of %d bytes: 0 to 8 MiB", w.ValueSize)
@@ -194,8 +220,9 @@ func (l Limits) allows(u string) error {
 	return fmt.Errorf("target %s is not in --allow-target (%s)", p.Host, strings.Join(l.AllowTargets, ","))
 }
 
-// validToken: a NATS subject token of letters, digits, '-' and '_'.
-func validToken(s string) bool {
+// ValidName: a worker's name or a run's id, a NATS subject token of
+// letters, digits, '-' and '_'.
+func ValidName(s string) bool {
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
 			return false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,12 +70,24 @@ func TestWorkerRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	send := func(verb string, body []byte, signature string) reply {
+	// send sends a command as a coordinator would, signed by sig (nil:
+	// unsigned) over its parts, and returns the worker's answer.
+	type signer func(verb, nonce, sent string, body []byte) string
+	bySecret := func(secret, run, worker string) signer {
+		return func(verb, nonce, sent string, body []byte) string {
+			return sign(secret, run, "cmd", verb, worker, nonce, sent, string(body))
+		}
+	}
+	good := bySecret("fleet-secret", "run1", "w")
+	send := func(verb string, body []byte, sig signer, n string, sent time.Time) (reply, *nats.Msg) {
 		t.Helper()
 		msg := nats.NewMsg(workerSubject("w", verb))
 		msg.Data = body
-		if signature != "" {
-			msg.Header.Set(hdrAuth, signature)
+		ts := strconv.FormatInt(sent.UnixNano(), 10)
+		msg.Header.Set(hdrNonce, n)
+		msg.Header.Set(hdrSent, ts)
+		if sig != nil {
+			msg.Header.Set(hdrAuth, sig(verb, n, ts, body))
 		}
 		var m *nats.Msg
 		var err error
@@ -91,35 +104,38 @@ func TestWorkerRefuses(t *testing.T) {
 		if err := json.Unmarshal(m.Data, &r); err != nil {
 			t.Fatalf("%s: %q", verb, m.Data)
 		}
-		return r
+		return r, m
 	}
 	marshal := func(j Job) []byte { b, _ := json.Marshal(j); return b }
-	good := marshal(goodJob())
-	withField := bytes.Replace(good, []byte(`{"run"`), []byte(`{"server_bin":"/bin/sh","run"`), 1)
+	job := marshal(goodJob())
+	withField := bytes.Replace(job, []byte(`{"run"`), []byte(`{"server_bin":"/bin/sh","run"`), 1)
 	far := goodJob()
 	far.Target = []string{"nats://10.1.2.3:4222"}
 	many := goodJob()
 	many.Workload.Clients = 5000
 	long := goodJob()
 	long.Workload.Duration = 100 * time.Hour
+	now := time.Now()
 	for _, c := range []struct {
 		name, verb string
 		body       []byte
-		signature  string
+		sig        signer
+		sent       time.Time
 		logged     string
 	}{
-		{"unsigned", "prepare", good, "", "refused prepare: unsigned"},
-		{"another secret", "prepare", good, sign("other", "run1", "prepare", good), "signed with another secret"},
-		{"signed for another verb", "prepare", good, sign("fleet-secret", "run1", "start", good), "signed with another secret"},
-		{"a binary to run", "prepare", withField, sign("fleet-secret", "run1", "prepare", withField), `unknown field "server_bin"`},
-		{"a target not allowed", "prepare", marshal(far), sign("fleet-secret", "run1", "prepare", marshal(far)), "10.1.2.3:4222 is not a loopback address"},
-		{"too many clients", "prepare", marshal(many), sign("fleet-secret", "run1", "prepare", marshal(many)), "5000 clients"},
-		{"too long", "prepare", marshal(long), sign("fleet-secret", "run1", "prepare", marshal(long)), "at most 2h0m0s"},
-		{"start with nothing prepared", "start", []byte("{}"), sign("fleet-secret", "run1", "start", []byte("{}")), "refused start: no job prepared"},
-		{"not JSON", "prepare", []byte("{"), "x", "bad job"},
+		{"unsigned", "prepare", job, nil, now, "refused prepare: unsigned"},
+		{"another secret", "prepare", job, bySecret("other", "run1", "w"), now, "signed with another secret"},
+		{"signed for another worker", "prepare", job, bySecret("fleet-secret", "run1", "w2"), now, "for another run, worker or command"},
+		{"a binary to run", "prepare", withField, good, now, `unknown field "server_bin"`},
+		{"a target not allowed", "prepare", marshal(far), good, now, "10.1.2.3:4222 is not a loopback address"},
+		{"too many clients", "prepare", marshal(many), good, now, "5000 clients"},
+		{"too long", "prepare", marshal(long), good, now, "at most 2h0m0s"},
+		{"sent long ago", "prepare", job, good, now.Add(-10 * time.Minute), "sent 10m0s ago"},
+		{"start with nothing prepared", "start", []byte("{}"), good, now, "refused start: no job prepared"},
+		{"not JSON", "prepare", []byte("{"), good, now, "bad job"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := send(c.verb, c.body, c.signature)
+			r, _ := send(c.verb, c.body, c.sig, nonce(), c.sent)
 			if !strings.HasPrefix(r.Error, "refused") {
 				t.Errorf("answer %+v, want a refusal", r)
 			}
@@ -133,10 +149,19 @@ func TestWorkerRefuses(t *testing.T) {
 		})
 	}
 	// A properly signed job within the limits gets past every check above
-	// (it then fails to reach the target, which is not there).
-	r := send("prepare", good, sign("fleet-secret", "run1", "prepare", good))
+	// (it then fails to reach the target, which is not there), and the
+	// answer is signed for that very command.
+	n := nonce()
+	r, m := send("prepare", job, good, n, time.Now())
 	if strings.HasPrefix(r.Error, "refused") || r.Error == "" {
 		t.Errorf("a good job: %+v", r)
+	}
+	if err := verify("fleet-secret", "run1", m.Header.Get(hdrAuth), "reply", "prepare", "w", n, string(m.Data)); err != nil {
+		t.Errorf("the answer's signature: %v", err)
+	}
+	// The same command again is a replay.
+	if r, _ := send("prepare", job, func(verb, _, sent string, body []byte) string { return good(verb, n, sent, body) }, n, time.Now()); !strings.Contains(r.Error, "replayed") {
+		t.Errorf("a replayed command: %+v", r)
 	}
 }
 

@@ -36,8 +36,8 @@ func fastest(samples []clockSample) (estimate, bool) {
 }
 
 // combine is the offset for the whole run from estimates taken before,
-// during and after it: their mean, within a bound that covers each
-// estimate's own bound and the drift between them (clocks drift; an
+// during and after it: the middle of the union of their intervals, within
+// a bound that covers each estimate's own bound and the drift between them (clocks drift; an
 // offset that moved by d between two estimates was off by up to d at
 // some point between them).
 func combine(ests []estimate) estimate {

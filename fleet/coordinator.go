@@ -213,13 +213,19 @@ func (c *Coordinator) request(ctx context.Context, worker, verb string, body, ou
 	defer cancel()
 	msg := nats.NewMsg(workerSubject(worker, verb))
 	msg.Data = data
-	msg.Header.Set(hdrAuth, sign(c.secret, c.run, verb, data))
+	n, sent := nonce(), strconv.FormatInt(time.Now().UnixNano(), 10)
+	msg.Header.Set(hdrNonce, n)
+	msg.Header.Set(hdrSent, sent)
+	msg.Header.Set(hdrAuth, sign(c.secret, c.run, "cmd", verb, worker, n, sent, string(data)))
 	m, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
 	if e := m.Header.Get(micro.ErrorHeader); e != "" {
 		return fmt.Errorf("%s: %s", verb, e)
+	}
+	if err := verify(c.secret, c.run, m.Header.Get(hdrAuth), "reply", verb, worker, n, string(m.Data)); err != nil {
+		return fmt.Errorf("%s: the answer is not the worker's (%v): a worker with another secret, or an impostor; it said %.200q", verb, err, m.Data)
 	}
 	if err := json.Unmarshal(m.Data, out); err != nil {
 		return fmt.Errorf("%s: bad answer: %w", verb, err)
@@ -300,6 +306,9 @@ func (w *remote) finished() bool {
 func (c *Coordinator) Wait(ctx context.Context) (workload.Stats, error) {
 	beats, err := c.nc.Subscribe(beatSubject(c.run, "*"), func(m *nats.Msg) {
 		name := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+		if verify(c.secret, c.run, m.Header.Get(hdrAuth), "beat", name, string(m.Data)) != nil {
+			return // not from the worker: it would keep a dead one alive
+		}
 		for _, w := range c.workers {
 			if w.name == name {
 				var b Beat
@@ -321,6 +330,12 @@ func (c *Coordinator) Wait(ctx context.Context) (workload.Stats, error) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	lastSync, stopped := time.Now(), false
+	// A run of a set length ends then, whatever the workers say: one still
+	// going a minute later is given up.
+	var deadline time.Time
+	if d := c.workers[0].job.Workload.Duration; d > 0 {
+		deadline = time.Now().Add(d + time.Minute)
+	}
 	for {
 		pending := 0
 		for _, w := range c.workers {
@@ -338,6 +353,17 @@ func (c *Coordinator) Wait(ctx context.Context) (workload.Stats, error) {
 		if ctx.Err() != nil && !stopped {
 			stopped = true
 			go c.Stop()
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			for _, w := range c.workers {
+				w.mu.Lock()
+				if w.done == nil && w.lost == "" {
+					w.lost = "still not finished a minute after the run's end"
+					fmt.Fprintf(c.log, "kvharness: worker %s lost: %s\n", w.name, w.lost)
+				}
+				w.mu.Unlock()
+			}
+			continue
 		}
 		if time.Since(lastSync) > 5*time.Second {
 			lastSync = time.Now()
@@ -464,15 +490,18 @@ func (c *Coordinator) Lost() []string {
 // Merge places every worker's records on the run's timeline and writes
 // them to out, after a meta line (meta with Workers filled in) that says
 // how each worker's clock was placed. A worker's history is read frame by
-// frame, each checked against its checksum and its number; a gap, a bad
-// checksum or a frame that does not decode ends that worker's records
+// frame, each opened under its seal and checked for its number; a gap, a
+// broken seal, a frame that does not decode or a history that does not end
+// in its sealed Done (with every frame counted) ends that worker's records
 // there, and it is marked lost.
 func (c *Coordinator) Merge(ctx context.Context, out *history.Writer, meta *history.Meta) error {
 	meta.Workers = make([]history.Worker, len(c.workers))
 	for i, w := range c.workers {
+		w.mu.Lock()
 		e := combine(w.ests)
 		meta.Workers[i] = history.Worker{Name: w.name, Host: w.host, FirstClient: w.job.Workload.FirstClient,
 			Clients: w.job.Workload.Clients, OffsetNs: e.offset, BoundNs: e.bound, Lost: w.lost}
+		w.mu.Unlock()
 	}
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: meta})
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(256<<20))
@@ -483,10 +512,12 @@ func (c *Coordinator) Merge(ctx context.Context, out *history.Writer, meta *hist
 	for i, w := range c.workers {
 		n, why := c.copyHistory(ctx, w, meta.Workers[i].OffsetNs, dec, out)
 		meta.Workers[i].Ops = n
-		if why != "" && meta.Workers[i].Lost == "" {
-			meta.Workers[i].Lost = why
-			w.lost = why
-		}
+		// Its whole history, vouched for by its sealed Done, makes up for a
+		// heartbeat missed; a history that breaks off makes it lost.
+		meta.Workers[i].Lost = why
+		w.mu.Lock()
+		w.lost = why
+		w.mu.Unlock()
 	}
 	// Again, with every worker's op count.
 	out.Write(&history.Record{Kind: history.KindMeta, Meta: meta})
@@ -512,6 +543,21 @@ func (c *Coordinator) copyHistory(ctx context.Context, w *remote, offset int64, 
 		for m := range batch.Messages() {
 			got++
 			if m.Headers().Get(hdrDone) != "" {
+				// The end, if the worker says so under its seal, and it
+				// sent every frame it says it did.
+				body, err := unseal(c.seal, m.Data(), sealedAs(m.Subject(), "done"))
+				var d Done
+				if err == nil {
+					err = json.Unmarshal(body, &d)
+				}
+				switch {
+				case err != nil:
+					return ops, "its last message fails its seal (damaged, or not this run's)"
+				case d.Chunks != want-1:
+					return ops, fmt.Sprintf("it sent %d frames of history, %d arrived", d.Chunks, want-1)
+				case d.Error != "":
+					return ops, "it could not finish: " + d.Error
+				}
 				return ops, ""
 			}
 			if n, _ := strconv.Atoi(m.Headers().Get(hdrChunk)); n != want {

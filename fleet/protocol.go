@@ -8,9 +8,9 @@
 // the coordinator's by default, so that a fault injected into the target
 // never cuts it. Workers are nats.go micro services (discovery, requests:
 // prepare, clock, start, stop); each streams its history, compressed and
-// checksummed frame by frame, into a JetStream stream on the control
-// server, and ends it with a done message carrying its stats and latency
-// histograms. A worker's clock is placed on the coordinator's by round
+// sealed frame by frame, into a JetStream stream on the control server,
+// and ends it with a done message carrying its stats and latency
+// histograms. Every message is signed or sealed (auth.go). A worker's clock is placed on the coordinator's by round
 // trips before, during and after the run (clock.go); its operations are
 // widened by the bound of that estimate when checked (history.Worker).
 package fleet

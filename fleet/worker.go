@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -47,12 +48,14 @@ type Worker struct {
 	js   jetstream.JetStream
 	host string
 
-	mu     sync.Mutex
-	job    *workerJob      // the job prepared or running; nil between runs
-	last   *workerJob      // the job before: its coordinator reads its clock once more after it
-	served map[string]bool // runs prepared before: a replayed job is refused
-	ran    int             // runs finished
-	enough chan struct{}   // closed when Runs are finished
+	mu        sync.Mutex
+	job       *workerJob           // the job prepared or running; nil between runs
+	last      *workerJob           // the job before: its coordinator reads its clock once more after it
+	served    map[string]bool      // runs prepared before: a replayed job is refused
+	nonces    map[string]time.Time // commands' nonces seen lately: a replayed command is refused
+	preparing bool                 // a job is being prepared
+	ran       int                  // runs finished
+	enough    chan struct{}        // closed when Runs are finished
 }
 
 // workerJob is one run's share on this worker.
@@ -84,7 +87,7 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	w := &Worker{cfg: cfg, nc: nc, js: js, host: host, served: map[string]bool{}, enough: make(chan struct{})}
+	w := &Worker{cfg: cfg, nc: nc, js: js, host: host, served: map[string]bool{}, nonces: map[string]time.Time{}, enough: make(chan struct{})}
 	svc, err := micro.AddService(nc, micro.Config{Name: ServiceName, Version: "1.0.0",
 		Description: "kvharness load generator", Metadata: map[string]string{"name": cfg.Name, "host": host}})
 	if err != nil {
@@ -105,14 +108,19 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 	}
 	w.mu.Lock()
 	j := w.job
-	w.mu.Unlock()
+	var stop context.CancelFunc
+	var done chan struct{}
 	if j != nil {
-		if j.stop != nil {
-			j.stop()
-			<-j.done
-		} else {
-			j.close()
-		}
+		stop, done = j.stop, j.done
+	}
+	w.mu.Unlock()
+	switch {
+	case j == nil:
+	case stop != nil:
+		stop()
+		<-done
+	default:
+		w.drop(j)
 	}
 	return nil
 }
@@ -123,36 +131,81 @@ func (w *Worker) logf(format string, args ...any) {
 	}
 }
 
-// refuse answers a command the worker will not carry out, and says so in
-// its log.
-func (w *Worker) refuse(req micro.Request, verb string, err error) {
-	w.logf("refused %s: %v", verb, err)
-	respond(req, fmt.Errorf("refused: %w", err), w.host)
-}
-
-// signed checks a command to the job in hand against its run's key; nil
-// when there is no job or the signature is wrong (refused and logged).
-func (w *Worker) signed(req micro.Request, verb string) *workerJob {
+// command checks a command for run: its signature (verb, this worker,
+// nonce, time, body), its age and its nonce (see auth.go).
+func (w *Worker) command(req micro.Request, run, verb string) error {
+	h := req.Headers()
+	n, sent := h.Get(hdrNonce), h.Get(hdrSent)
+	if err := verify(w.cfg.Secret, run, h.Get(hdrAuth), "cmd", verb, w.cfg.Name, n, sent, string(req.Data())); err != nil {
+		return err
+	}
+	t, err := strconv.ParseInt(sent, 10, 64)
+	if err != nil {
+		return errors.New("no time sent")
+	}
+	if age := time.Since(time.Unix(0, t)); age > commandMaxAge || age < -commandMaxAge {
+		return fmt.Errorf("sent %s ago: a replay, or clocks too far apart", age.Round(time.Second))
+	}
 	w.mu.Lock()
-	j := w.job
-	w.mu.Unlock()
-	if j == nil {
-		w.refuse(req, verb, errors.New("no job prepared"))
-		return nil
+	defer w.mu.Unlock()
+	now := time.Now()
+	for k, at := range w.nonces {
+		if now.Sub(at) > 2*commandMaxAge {
+			delete(w.nonces, k) // older ones are refused by their age
+		}
 	}
-	if err := verify(w.cfg.Secret, j.job.Run, verb, req.Data(), req.Headers().Get(hdrAuth)); err != nil {
-		w.refuse(req, verb, err)
-		return nil
+	if _, seen := w.nonces[n]; seen {
+		return errors.New("a replayed command (its nonce was seen before)")
 	}
-	return j
+	w.nonces[n] = now
+	return nil
 }
 
-func respond(req micro.Request, err error, host string) {
-	r := reply{Host: host}
+// answer replies to a command of run, signed (see auth.go).
+func (w *Worker) answer(req micro.Request, run, verb string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		body = []byte(`{"error":"cannot encode the answer"}`)
+	}
+	sig := sign(w.cfg.Secret, run, "reply", verb, w.cfg.Name, req.Headers().Get(hdrNonce), string(body))
+	_ = req.Respond(body, micro.WithHeaders(micro.Headers{hdrAuth: []string{sig}}))
+}
+
+// done answers a command of run: carried out, or why not.
+func (w *Worker) done(req micro.Request, run, verb string, err error) {
+	r := reply{Host: w.host}
 	if err != nil {
 		r.Error = err.Error()
 	}
-	_ = req.RespondJSON(r)
+	w.answer(req, run, verb, r)
+}
+
+// refuse answers a command the worker will not carry out, and says so in
+// its log.
+func (w *Worker) refuse(req micro.Request, run, verb string, err error) {
+	w.logf("refused %s: %v", verb, err)
+	w.done(req, run, verb, fmt.Errorf("refused: %w", err))
+}
+
+// current is the job a command is for: the one prepared or running, or
+// for a clock reading the one just run (its coordinator's estimate after
+// the run); the command is checked against its run. nil: refused.
+func (w *Worker) current(req micro.Request, verb string) *workerJob {
+	w.mu.Lock()
+	j := w.job
+	if j == nil && verb == "clock" {
+		j = w.last
+	}
+	w.mu.Unlock()
+	if j == nil {
+		w.refuse(req, "", verb, errors.New("no job prepared"))
+		return nil
+	}
+	if err := w.command(req, j.job.Run, verb); err != nil {
+		w.refuse(req, j.job.Run, verb, err)
+		return nil
+	}
+	return j
 }
 
 // prepare connects to the target, opens the history stream and connects
@@ -160,7 +213,7 @@ func respond(req micro.Request, err error, host string) {
 func (w *Worker) prepare(req micro.Request) {
 	job, err := decodeJob(req.Data())
 	if err == nil {
-		err = verify(w.cfg.Secret, job.Run, "prepare", req.Data(), req.Headers().Get(hdrAuth))
+		err = w.command(req, job.Run, "prepare")
 	}
 	if err == nil && job.Worker != w.cfg.Name {
 		err = fmt.Errorf("the job is for worker %q", job.Worker)
@@ -169,29 +222,53 @@ func (w *Worker) prepare(req micro.Request) {
 		err = w.cfg.Limits.check(job)
 	}
 	if err != nil {
-		w.refuse(req, "prepare", err)
+		w.refuse(req, job.Run, "prepare", err)
 		return
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	switch {
 	case w.served[job.Run]:
-		w.refuse(req, "prepare", fmt.Errorf("run %s was prepared here before: a replayed job", job.Run))
+		w.mu.Unlock()
+		w.refuse(req, job.Run, "prepare", fmt.Errorf("run %s was prepared here before: a replayed job", job.Run))
 		return
-	case w.job != nil:
-		respond(req, fmt.Errorf("worker %s is busy with run %s", w.cfg.Name, w.job.job.Run), w.host)
+	case w.job != nil || w.preparing:
+		w.mu.Unlock()
+		w.done(req, job.Run, "prepare", fmt.Errorf("worker %s is busy with another run", w.cfg.Name))
 		return
 	}
-	w.served[job.Run] = true
+	w.served[job.Run], w.preparing = true, true
+	w.mu.Unlock()
+	// Connecting can take a while: clock and stop are answered meanwhile.
 	j, err := w.open(job)
+	w.mu.Lock()
+	w.preparing = false
+	if err == nil {
+		w.job = j
+		// A job prepared and never started (its coordinator died) would
+		// keep the worker busy for ever.
+		time.AfterFunc(startWithin, func() { w.drop(j) })
+	}
+	w.mu.Unlock()
 	if err != nil {
 		w.logf("run %s: cannot prepare: %v", job.Run, err)
-		respond(req, err, w.host)
+		w.done(req, job.Run, "prepare", err)
 		return
 	}
-	w.job = j
 	w.logf("run %s: %d client(s) from %d against %s", job.Run, job.Workload.Clients, job.Workload.FirstClient, job.Bucket)
-	respond(req, nil, w.host)
+	w.done(req, job.Run, "prepare", nil)
+}
+
+// drop lets go of a prepared job that was not started.
+func (w *Worker) drop(j *workerJob) {
+	w.mu.Lock()
+	if w.job != j || j.stop != nil {
+		w.mu.Unlock()
+		return
+	}
+	w.job = nil
+	w.mu.Unlock()
+	j.close()
+	w.logf("run %s: dropped, prepared but not started", j.job.Run)
 }
 
 func (w *Worker) open(job Job) (_ *workerJob, err error) {
@@ -239,35 +316,23 @@ func (j *workerJob) close() {
 
 // clock answers with the run's clock (see clock.go).
 func (w *Worker) clock(req micro.Request) {
-	w.mu.Lock()
-	j := w.job
-	if j == nil {
-		j = w.last // the estimate after the run
+	if j := w.current(req, "clock"); j != nil {
+		w.answer(req, j.job.Run, "clock", clockReply{Now: j.clock.Now()})
 	}
-	w.mu.Unlock()
-	if j == nil {
-		w.refuse(req, "clock", errors.New("no job prepared"))
-		return
-	}
-	if err := verify(w.cfg.Secret, j.job.Run, "clock", req.Data(), req.Headers().Get(hdrAuth)); err != nil {
-		w.refuse(req, "clock", err)
-		return
-	}
-	_ = req.RespondJSON(clockReply{Now: j.clock.Now()})
 }
 
 // start runs the prepared job: the clients until their budget or duration
 // is spent or stop, heartbeats meanwhile, then the rest of the history and
 // a Done.
 func (w *Worker) start(req micro.Request) {
-	if w.signed(req, "start") == nil {
+	if w.current(req, "start") == nil {
 		return
 	}
 	w.mu.Lock()
 	j := w.job
 	if j == nil || j.stop != nil {
 		w.mu.Unlock()
-		respond(req, errors.New("no job prepared to start"), w.host)
+		w.done(req, "", "start", errors.New("no job prepared to start"))
 		return
 	}
 	// The job's duration, within the worker's own bound (a job on an op
@@ -277,7 +342,7 @@ func (w *Worker) start(req micro.Request) {
 	stop := func() { stopRun(); cancel() }
 	j.stop, j.done = stop, make(chan struct{})
 	w.mu.Unlock()
-	respond(req, nil, w.host)
+	w.done(req, j.job.Run, "start", nil)
 	go func() {
 		defer close(j.done)
 		done := w.run(runCtx, j)
@@ -299,11 +364,20 @@ func (w *Worker) start(req micro.Request) {
 }
 
 func (w *Worker) run(ctx context.Context, j *workerJob) (done Done) {
-	beats, stopBeats := context.WithCancel(ctx)
+	// Heartbeats go on until the Done is sent: flushing the last frames
+	// can take a while, and a silent worker is given up.
+	beats, stopBeats := context.WithCancel(context.Background())
 	beating := make(chan struct{})
 	go func() {
 		defer close(beating)
 		w.beat(beats, j)
+	}()
+	defer func() {
+		stopBeats()
+		<-beating
+		j.load.Close()
+		j.load, j.out = nil, nil
+		j.close()
 	}()
 	var stats workload.Stats
 	func() {
@@ -314,16 +388,10 @@ func (w *Worker) run(ctx context.Context, j *workerJob) (done Done) {
 		}()
 		stats = j.load.Run(ctx)
 	}()
-	stopBeats()
-	<-beating
 	j.load.CloseClients()
-	j.load.Close()
-	j.load = nil
 	if err := j.out.Close(); err != nil && done.Error == "" {
 		done.Error = err.Error()
 	}
-	j.out = nil
-	j.close()
 	done.Issued, done.Unknowns, done.Late, done.Pacing = stats.Issued, stats.Unknowns, stats.Late, stats.Pacing
 	done.ElapsedNs, done.WarmupNs, done.Chunks = int64(stats.Elapsed), int64(stats.Warmup), j.sink.chunks
 	var err error
@@ -351,7 +419,10 @@ func (w *Worker) beat(ctx context.Context, j *workerJob) {
 		case <-t.C:
 			p := j.load.Progress()
 			b, _ := json.Marshal(Beat{Ops: p.Ops, Errors: p.Errors})
-			_ = w.nc.Publish(beatSubject(j.job.Run, w.cfg.Name), b)
+			m := nats.NewMsg(beatSubject(j.job.Run, w.cfg.Name))
+			m.Data = b
+			m.Header.Set(hdrAuth, sign(w.cfg.Secret, j.job.Run, "beat", w.cfg.Name, string(b)))
+			_ = w.nc.PublishMsg(m)
 		}
 	}
 }
@@ -359,24 +430,23 @@ func (w *Worker) beat(ctx context.Context, j *workerJob) {
 // stopJob ends the running job's clients early (the coordinator was
 // interrupted); a job prepared but not started is dropped.
 func (w *Worker) stopJob(req micro.Request) {
-	if w.signed(req, "stop") == nil {
+	j := w.current(req, "stop")
+	if j == nil {
 		return
 	}
 	w.mu.Lock()
-	j := w.job
-	if j != nil && j.stop == nil {
-		w.job = nil
-	}
+	stop := j.stop
 	w.mu.Unlock()
-	switch {
-	case j == nil:
-	case j.stop != nil:
-		j.stop()
-	default:
-		j.close()
+	if stop != nil {
+		stop()
+	} else {
+		w.drop(j)
 	}
-	respond(req, nil, w.host)
+	w.done(req, j.job.Run, "stop", nil)
 }
+
+// startWithin: a prepared job not started by then is dropped.
+const startWithin = 2 * time.Minute
 
 // afterLastRun: how long a worker with a number of runs to serve stays
 // after its last, for its coordinator's last clock estimate.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,6 +52,12 @@ func prepareFleet(o *FleetOptions, wc workload.Config, target []string, bucket s
 			listen = "127.0.0.1:0"
 		}
 		a := o.ControlAuth
+		if host, _, err := net.SplitHostPort(listen); err == nil && !loopback(host) && a.Token == "" && a.User == "" {
+			// The fleet's secret protects every message, but whoever can
+			// connect could still fill or delete the control server's
+			// streams.
+			return nil, fmt.Errorf("--control-listen %s reaches beyond this machine: give the control server a --control-token (or --control-user and --control-password), the same for the workers", listen)
+		}
 		c, err := fleet.StartControl(listen, a.Token, a.User, a.Password)
 		if err != nil {
 			return nil, err
@@ -105,13 +112,8 @@ func stripCredentials(urls []string) []string {
 }
 
 // run starts the workers together and follows them to their end (see
-// fleet.Coordinator.Wait); with a warm-up, the meta line says first when
-// it ends on this run's clock.
-func (f *fleetRun) run(ctx context.Context, wc workload.Config, meta *history.Meta, clock workload.Clock, out *history.Writer) (workload.Stats, error) {
-	if wc.Warmup > 0 {
-		meta.MeasureFrom = clock.Now() + int64(wc.Warmup)
-		out.Write(&history.Record{Kind: history.KindMeta, Meta: meta})
-	}
+// fleet.Coordinator.Wait).
+func (f *fleetRun) run(ctx context.Context) (workload.Stats, error) {
 	if err := f.coord.Start(ctx); err != nil {
 		return workload.Stats{}, err
 	}
@@ -123,4 +125,10 @@ func (f *fleetRun) run(ctx context.Context, wc workload.Config, meta *history.Me
 func (f *fleetRun) merge(meta *history.Meta, out *history.Writer) error {
 	_ = f.coord.SyncClocks(context.Background()) // a lost worker does not answer: its estimates so far stand
 	return f.coord.Merge(context.Background(), out, meta)
+}
+
+// loopback: a host only this machine reaches.
+func loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

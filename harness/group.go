@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+
+	"github.com/kvharness/kvharness/internal/secrets"
 )
 
 // group runs a run's parts side by side. The first to panic stops the
@@ -83,6 +85,6 @@ func (c *cleanups) run() {
 func keepPanicStack(dir string, err error) {
 	var p *PanicError
 	if errors.As(err, &p) {
-		_ = os.WriteFile(filepath.Join(dir, "panic.txt"), []byte(fmt.Sprintf("%v\n\n%s", p.Value, p.Stack)), 0o600)
+		_ = os.WriteFile(filepath.Join(dir, "panic.txt"), secrets.ScrubBytes([]byte(fmt.Sprintf("%v\n\n%s", p.Value, p.Stack))), 0o600)
 	}
 }

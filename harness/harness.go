@@ -150,7 +150,7 @@ func record(ctx context.Context, s *scenarios.Scenario, opts Options, dir string
 	var fleetErr error
 	g.Go("workload", func(ctx context.Context) {
 		if fl != nil {
-			rec.stats, fleetErr = fl.run(ctx, wc, &meta, clock, out)
+			rec.stats, fleetErr = load.RunElsewhere(ctx, fl.run)
 		} else {
 			rec.stats = load.Run(ctx)
 		}

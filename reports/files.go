@@ -41,6 +41,11 @@ func writeHTMLFile(path string, t *template.Template, data any) error {
 	return writeScrubbed(path, b.Bytes())
 }
 
+// createOwnerOnly creates a result file only its owner may read.
+func createOwnerOnly(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
 // writeScrubbed writes a result file with every registered secret masked
 // (see package secrets): the files are kept by CI like its logs. Owner-only:
 // a results folder may hold what a run saw of production data.

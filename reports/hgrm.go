@@ -21,7 +21,7 @@ func WriteHgrm(dir string, lat latency.Set) error {
 		if h.TotalCount() == 0 {
 			continue
 		}
-		f, err := os.Create(filepath.Join(out, op+".hgrm"))
+		f, err := createOwnerOnly(filepath.Join(out, op+".hgrm"))
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -98,7 +97,7 @@ func (r *Resources) Judge() {
 // WriteCSV writes resources.csv into dir: a row per second, the harness's
 // and the machine's columns, then each node's.
 func (r *Resources) WriteCSV(dir string) error {
-	f, err := os.Create(filepath.Join(dir, "resources.csv"))
+	f, err := createOwnerOnly(filepath.Join(dir, "resources.csv"))
 	if err != nil {
 		return err
 	}

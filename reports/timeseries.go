@@ -3,7 +3,6 @@ package reports
 import (
 	"encoding/csv"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -283,7 +282,7 @@ var spectrumPoints = func() []float64 {
 // writeTimeseriesCSV writes every op's per-second figures, in full, to
 // timeseries.csv: the charts of a long run show windows of seconds.
 func writeTimeseriesCSV(dir string, series []Series) error {
-	f, err := os.Create(filepath.Join(dir, "timeseries.csv"))
+	f, err := createOwnerOnly(filepath.Join(dir, "timeseries.csv"))
 	if err != nil {
 		return err
 	}

@@ -30,26 +30,13 @@ func Load(nameOrPath string) (*Scenario, error) {
 
 // Parse decodes YAML strictly: an unknown field, a value of the wrong type
 // or a value out of range is an error that names the file and line.
-func Parse(source string, data []byte) (s *Scenario, err error) {
-	// The YAML library panics on some malformed input (fuzzing found a tag
-	// on a block sequence, "kinds: !x" followed by items, in goccy/go-yaml
-	// v1.19.2): that is a file it cannot read, said in one line, not a
-	// crash.
-	defer func() {
-		if p := recover(); p != nil {
-			s, err = nil, fmt.Errorf("%s: the YAML cannot be read (the decoder failed: %v)", source, p)
-		}
-	}()
-	return parse(source, data)
-}
-
-func parse(source string, data []byte) (*Scenario, error) {
-	if err := checkDurations(source, data); err != nil {
-		return nil, err
+func Parse(source string, data []byte) (*Scenario, error) {
+	if err := yamlSafely(func() error { return checkDurations(source, data) }); err != nil {
+		return nil, yamlErr(source, err)
 	}
 	var s Scenario
-	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
-		return nil, fmt.Errorf("%s: %s", source, describeYAMLError(err))
+	if err := yamlSafely(func() error { return yaml.UnmarshalWithOptions(data, &s, yaml.Strict()) }); err != nil {
+		return nil, yamlErr(source, err)
 	}
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(strings.TrimSuffix(baseName(source), ".yaml"), ".yml")
@@ -57,7 +44,9 @@ func parse(source string, data []byte) (*Scenario, error) {
 	if err := s.validate(); err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
-			if line := lineOf(data, fe.Path, fe.MapKey); line > 0 {
+			line := 0
+			_ = yamlSafely(func() error { line = lineOf(data, fe.Path, fe.MapKey); return nil })
+			if line > 0 {
 				return nil, fmt.Errorf("%s: line %d: %s", source, line, fe.Msg)
 			}
 			return nil, fmt.Errorf("%s: %s", source, fe.Msg)
@@ -65,6 +54,39 @@ func parse(source string, data []byte) (*Scenario, error) {
 		return nil, fmt.Errorf("%s: %v", source, err)
 	}
 	return &s, nil
+}
+
+// yamlPanic is the YAML library failing on input it should have refused.
+type yamlPanic struct{ value any }
+
+func (p yamlPanic) Error() string {
+	return fmt.Sprintf("the YAML cannot be read (the decoder failed: %v)", p.value)
+}
+
+// yamlSafely runs a call into the YAML library, which panics on some
+// malformed input (fuzzing found a tag on a block sequence, "kinds: !x"
+// followed by items, in goccy/go-yaml v1.19.2): that is a file it cannot
+// read, said in one line, not a crash. Only the library's calls are
+// guarded, so a bug of ours still shows when fuzzed.
+func yamlSafely(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = yamlPanic{p}
+		}
+	}()
+	return f()
+}
+
+// yamlErr names the file in an error from reading it.
+func yamlErr(source string, err error) error {
+	var p yamlPanic
+	if errors.As(err, &p) {
+		return fmt.Errorf("%s: %v", source, p)
+	}
+	if strings.HasPrefix(err.Error(), source+":") {
+		return err // checkDurations names it
+	}
+	return fmt.Errorf("%s: %s", source, describeYAMLError(err))
 }
 
 // describeYAMLError gives "line N: message" without the multi-line source

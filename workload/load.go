@@ -134,12 +134,7 @@ func (l *Load) start(ctx, setup, watchCtx context.Context) error {
 // stops them.
 func (l *Load) Run(runCtx context.Context) Stats {
 	pacer := l.cfg.newPacer()
-	if l.cfg.Warmup > 0 {
-		// The meta line says when the warm-up ends before any client's
-		// first op, so a reader of the history knows it at every op.
-		l.env.Meta.MeasureFrom = l.env.Clock.Now() + int64(l.cfg.Warmup)
-		l.writeMeta()
-	}
+	l.markWarmup()
 	started := time.Now()
 	if l.cfg.Warmup > 0 {
 		for _, c := range l.clients {
@@ -169,22 +164,7 @@ func (l *Load) Run(runCtx context.Context) Stats {
 			c.Run(clientsCtx, pacer)
 		}(c)
 	}
-	// Mid-run watchers start on time while the clients run, and no longer:
-	// a watcher due after the last op (an op budget spent early) is not
-	// waited for.
-	lateDone := make(chan struct{})
-	go func() {
-		defer close(lateDone)
-		if len(l.late) == 0 {
-			return
-		}
-		// Each start rewrites the meta line with every watcher so far;
-		// nothing else touches the meta meanwhile.
-		l.starter.startLate(clientsCtx, started, l.late, l.writeMeta, func(g WatcherGroup, err error) {
-			l.env.Meta.WatchersNotStarted = append(l.env.Meta.WatchersNotStarted,
-				fmt.Sprintf("%d %s watcher(s) due at %s: %v", g.Count, g.Mode, g.Start, err))
-		})
-	}()
+	lateDone := l.startLateWatchers(clientsCtx, started)
 	wg.Wait()
 	elapsed := time.Since(started)
 	stopClients()
@@ -193,6 +173,49 @@ func (l *Load) Run(runCtx context.Context) Stats {
 		panic(panicked)
 	}
 	return l.stats(pacer, elapsed)
+}
+
+// markWarmup: with a warm-up, the meta line says when it ends before any
+// client's first op, so a reader of the history knows it at every op.
+func (l *Load) markWarmup() {
+	if l.cfg.Warmup > 0 {
+		l.env.Meta.MeasureFrom = l.env.Clock.Now() + int64(l.cfg.Warmup)
+		l.writeMeta()
+	}
+}
+
+// startLateWatchers starts the mid-run watchers on time while the clients
+// run (until ctx ends), and no longer: a watcher due after the last op (an
+// op budget spent early) is not waited for. The channel closes when it is
+// done.
+func (l *Load) startLateWatchers(ctx context.Context, started time.Time) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if len(l.late) == 0 {
+			return
+		}
+		// Each start rewrites the meta line with every watcher so far;
+		// nothing else touches the meta meanwhile.
+		l.starter.startLate(ctx, started, l.late, l.writeMeta, func(g WatcherGroup, err error) {
+			l.env.Meta.WatchersNotStarted = append(l.env.Meta.WatchersNotStarted,
+				fmt.Sprintf("%d %s watcher(s) due at %s: %v", g.Count, g.Mode, g.Start, err))
+		})
+	}()
+	return done
+}
+
+// RunElsewhere is Run for clients that run elsewhere (on a run's workers):
+// clients runs them and returns their stats; meanwhile this Load marks the
+// warm-up and starts its mid-run watchers on time, as Run does.
+func (l *Load) RunElsewhere(ctx context.Context, clients func(context.Context) (Stats, error)) (Stats, error) {
+	l.markWarmup()
+	watchersCtx, stop := context.WithCancel(ctx)
+	lateDone := l.startLateWatchers(watchersCtx, time.Now())
+	st, err := clients(ctx)
+	stop()
+	<-lateDone
+	return st, err
 }
 
 func (l *Load) stats(pacer Pacer, elapsed time.Duration) Stats {

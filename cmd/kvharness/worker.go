@@ -39,7 +39,7 @@ func newWorkerCmd() *cobra.Command {
 	cfg.Limits = fleet.DefaultLimits
 	fl.StringSliceVar(&cfg.Limits.AllowTargets, "allow-target", nil, "servers (host:port, or host) a job may load, comma-separated (default: loopback addresses only)")
 	fl.IntVar(&cfg.Limits.MaxClients, "max-clients", cfg.Limits.MaxClients, "refuse a job with more clients")
-	fl.Float64Var(&cfg.Limits.MaxRate, "max-rate", cfg.Limits.MaxRate, "refuse a job offering more ops/s")
+	fl.Float64Var(&cfg.Limits.MaxRate, "max-rate", cfg.Limits.MaxRate, "refuse an open-loop job offering more ops/s (a closed loop is bounded by its clients, one op in flight each)")
 	fl.DurationVar(&cfg.Limits.MaxDuration, "max-duration", cfg.Limits.MaxDuration, "refuse a longer job, and stop any job after this long")
 	authFlags(cmd, &cfg.Auth)
 	var controlAuth cluster.Auth
@@ -51,13 +51,13 @@ func newWorkerCmd() *cobra.Command {
 		if cfg.Name == "" {
 			host, _ := os.Hostname()
 			cfg.Name = strings.Map(func(r rune) rune {
-				if validName(string(r)) {
+				if fleet.ValidName(string(r)) {
 					return r
 				}
 				return '-'
 			}, host) + "-" + strconv.Itoa(os.Getpid())
 		}
-		if !validName(cfg.Name) {
+		if !fleet.ValidName(cfg.Name) {
 			return usageErr("--name %q: letters, digits, '-' and '_' only", cfg.Name)
 		}
 		var err error
@@ -96,16 +96,6 @@ func newWorkerCmd() *cobra.Command {
 		return nil
 	}
 	return cmd
-}
-
-// validName: a worker's name is a token of NATS subjects.
-func validName(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // logOnce logs each distinct connection error once: a worker that cannot
