@@ -290,3 +290,16 @@ func TestWorkersFindLostWrites(t *testing.T) {
 		t.Errorf("workers %+v", s.Workers)
 	}
 }
+
+// A control server that would listen beyond this machine needs a token;
+// a run with workers needs the fleet's secret.
+func TestFleetSettingsRefused(t *testing.T) {
+	t.Setenv("KVHARNESS_FLEET_SECRET", "")
+	r := runBin(t, time.Minute, "run", "single", "--workers", "1", "--out", t.TempDir())
+	wantUsageError(t, r, "KVHARNESS_FLEET_SECRET")
+	t.Setenv("KVHARNESS_FLEET_SECRET", testFleetSecret)
+	r = runBin(t, time.Minute, "run", "single", "--workers", "1", "--control-listen", "0.0.0.0:0", "--out", t.TempDir())
+	wantUsageError(t, r, "--control-token")
+	r = runBin(t, time.Minute, "worker", "--control", "nats://127.0.0.1:1", "--name", "a.b")
+	wantUsageError(t, r, "--name")
+}
