@@ -149,8 +149,8 @@ func TestWorkersShareARun(t *testing.T) {
 	}
 }
 
-// Workers against a spawned three-node cluster of a release, as external
-// servers.
+// Three workers against a spawned three-node cluster of a release, as
+// external servers.
 func TestWorkersAgainstSpawnedServers(t *testing.T) {
 	t.Setenv("KVHARNESS_FLEET_SECRET", testFleetSecret)
 	bin := testenv.ServerBin(t, testenv.NATSServer)
@@ -163,13 +163,18 @@ func TestWorkersAgainstSpawnedServers(t *testing.T) {
 	}
 	t.Cleanup(procs.Stop)
 	port := controlPort(t)
-	startWorker(t, port, "a")
-	startWorker(t, port, "b")
+	for _, name := range []string{"a", "b", "c"} {
+		startWorker(t, port, name)
+	}
 	out := t.TempDir()
 	r := runBin(t, 3*time.Minute, append([]string{"run", "--server", strings.Join(procs.URLs(), ","), "--replicas", "3",
-		"--ops", "4000", "--clients", "4", "--keys", "6", "--out", out}, fleetArgs(port, 2)...)...)
+		"--ops", "4000", "--clients", "6", "--keys", "6", "--out", out}, fleetArgs(port, 3)...)...)
 	s := assertGoodRun(t, r, out, "put", "update", "get")
-	if len(s.Workers) != 2 || s.Workers[0].Ops+s.Workers[1].Ops != 4000 {
+	var ops int64
+	for _, w := range s.Workers {
+		ops += w.Ops
+	}
+	if len(s.Workers) != 3 || ops != 4000 {
 		t.Errorf("workers %+v", s.Workers)
 	}
 }
