@@ -6,32 +6,14 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kvharness/kvharness/internal/testenv"
 	"github.com/kvharness/kvharness/workload"
 )
-
-// syncBuffer is a worker's log, read while it writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // goodJob is a job a worker with default limits takes.
 func goodJob() Job {
@@ -59,7 +41,7 @@ func TestWorkerRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wnc.Close()
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- Serve(ctx, wnc, WorkerConfig{Name: "w", Secret: "fleet-secret", Log: &log}) }()

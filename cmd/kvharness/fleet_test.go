@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +42,7 @@ type workerProc struct {
 func startWorker(t *testing.T, port int, name string, extra ...string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"worker", "--control", fmt.Sprintf("nats://127.0.0.1:%d", port), "--name", name}, extra...)...)
-	var log syncBuffer
+	var log testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -59,24 +58,6 @@ func startWorker(t *testing.T, port int, name string, extra ...string) *workerPr
 		}
 	})
 	return w
-}
-
-// syncBuffer is a process's output, read while it writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fleetSecret: what the tests' coordinators and workers share.

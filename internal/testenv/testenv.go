@@ -3,7 +3,9 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -30,4 +32,22 @@ func ServerBin(t testing.TB, env string) string {
 		t.Skipf("%s not set; `make test` builds nats-server releases and sets it", env)
 	}
 	return bin
+}
+
+// SyncBuffer is a process's or a goroutine's output, read while it writes.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
