@@ -8,7 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,50 +81,47 @@ func NewCoordinator(ctx context.Context, nc *nats.Conn, run, secret string, now 
 // first n by name.
 func (c *Coordinator) Await(ctx context.Context, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	seen := map[string]string{}
-	for {
-		inbox := c.nc.NewRespInbox()
-		sub, err := c.nc.SubscribeSync(inbox)
-		if err != nil {
-			return err
-		}
-		if err := c.nc.PublishRequest("$SRV.PING."+ServiceName, inbox, nil); err != nil {
-			sub.Unsubscribe()
-			return err
-		}
-		for {
-			m, err := sub.NextMsg(300 * time.Millisecond)
-			if err != nil {
-				break
-			}
-			var p micro.Ping
-			if json.Unmarshal(m.Data, &p) == nil && p.Metadata["name"] != "" {
-				seen[p.Metadata["name"]] = p.Metadata["host"]
-			}
-		}
-		sub.Unsubscribe()
-		if len(seen) >= n {
-			break
-		}
+	seen := map[string]string{} // name: host
+	for len(seen) < n {
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			names := make([]string, 0, len(seen))
-			for name := range seen {
-				names = append(names, name)
-			}
-			sort.Strings(names)
-			return fmt.Errorf("waited %s for %d workers on the control server, %d registered (%s)", timeout, n, len(seen), strings.Join(names, ", "))
+			return fmt.Errorf("waited %s for %d workers on the control server, %d registered (%s)",
+				timeout, n, len(seen), strings.Join(slices.Sorted(maps.Keys(seen)), ", "))
 		}
-		time.Sleep(200 * time.Millisecond)
+		if err := c.ping(seen); err != nil {
+			return err
+		}
+		if len(seen) < n {
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
-	names := make([]string, 0, len(seen))
-	for name := range seen {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names[:n] {
+	for _, name := range slices.Sorted(maps.Keys(seen))[:n] {
 		c.workers = append(c.workers, &remote{name: name, host: seen[name]})
 	}
 	return nil
+}
+
+// ping asks every worker on the control server to say who it is, and
+// adds those that answer within 300 ms to seen (name: host).
+func (c *Coordinator) ping(seen map[string]string) error {
+	inbox := c.nc.NewRespInbox()
+	sub, err := c.nc.SubscribeSync(inbox)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := c.nc.PublishRequest("$SRV.PING."+ServiceName, inbox, nil); err != nil {
+		return err
+	}
+	for {
+		m, err := sub.NextMsg(300 * time.Millisecond)
+		if err != nil {
+			return nil
+		}
+		var p micro.Ping
+		if json.Unmarshal(m.Data, &p) == nil && ValidName(p.Metadata["name"]) {
+			seen[p.Metadata["name"]] = p.Metadata["host"]
+		}
+	}
 }
 
 // Names lists the workers taken, in order.
