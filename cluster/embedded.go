@@ -27,6 +27,8 @@ type EmbeddedConfig struct {
 	// the system temp dir). Runs put it in their results folder, so a
 	// harness killed with SIGKILL leaves its data there, not in /tmp.
 	StoreParent string
+	// Sync: how often the stores are fsynced.
+	Sync SyncInterval
 }
 
 // Embedded is a running set of nats-server instances inside this process,
@@ -92,6 +94,11 @@ func startEmbeddedOnce(cfg EmbeddedConfig) (*Embedded, error) {
 			NoSigs:     true,
 			NoLog:      cfg.LogDir == "",
 		}
+		every, always, err := cfg.Sync.parse()
+		if err != nil {
+			return nil, err
+		}
+		opts.SyncInterval, opts.SyncAlways = every, always
 		if cfg.Nodes > 1 {
 			opts.Cluster = server.ClusterOpts{Name: "kvharness", Host: "127.0.0.1", Port: ports[i]}
 			opts.Routes = routes

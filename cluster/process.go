@@ -31,6 +31,8 @@ type ProcessConfig struct {
 	ReadyTimeout time.Duration
 	// Seed seeds the link proxies' jitter.
 	Seed uint64
+	// Sync: how often the stores are fsynced.
+	Sync SyncInterval
 }
 
 // Processes is a running cluster of nats-server processes.
@@ -78,6 +80,9 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 30 * time.Second
 	}
+	if err := cfg.Sync.Validate(); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(cfg.Bin); err != nil {
 		return nil, fmt.Errorf("nats-server binary: %w", err)
 	}
@@ -101,7 +106,7 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	}
 	for i := 0; i < cfg.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i+1)
-		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q }\n", name, client[i], monitor[i], p.StoreDir(i))
+		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q%s }\n", name, client[i], monitor[i], p.StoreDir(i), cfg.Sync.conf())
 		if cfg.Nodes > 1 {
 			conf += fmt.Sprintf("cluster { name: kvh, listen: 127.0.0.1:%d, advertise: %q, routes: [%s] }\n",
 				route[i], p.Links.Advertise(), strings.Join(p.Links.RoutesFor(i), ", "))

@@ -105,6 +105,8 @@ type TargetConfig struct {
 	// ServerBin is this harness, run as `kvharness server`.
 	ServerBin string
 	SelfServe bool
+	// Sync: how often the servers the harness starts fsync their stores.
+	Sync SyncInterval
 }
 
 // Up starts embedded servers or prepares a connection to external ones.
@@ -140,14 +142,14 @@ func Up(cfg TargetConfig) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe})
+		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe, Sync: cfg.Sync})
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
 		return &Target{Mode: ModeProcess, URLs: p.URLs(), Nodes: cfg.Nodes, auth: auth, Processes: p}, nil
 	}
-	e, err := StartEmbedded(EmbeddedConfig{Nodes: cfg.Nodes, LogDir: cfg.LogDir, StoreParent: cfg.StoreParent})
+	e, err := StartEmbedded(EmbeddedConfig{Nodes: cfg.Nodes, LogDir: cfg.LogDir, StoreParent: cfg.StoreParent, Sync: cfg.Sync})
 	if err != nil {
 		return nil, err
 	}

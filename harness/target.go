@@ -48,6 +48,7 @@ func upTarget(s *scenarios.Scenario, schedule chaos.Schedule, opts Options, dir 
 		StoreParent: filepath.Join(dir, "nodes"),
 		ServerBin:   serverBin,
 		SelfServe:   selfServe,
+		Sync:        cluster.SyncInterval(s.Target.SyncInterval),
 	})
 }
 

@@ -162,6 +162,9 @@ type Meta struct {
 	// first op). An op whose intended start is before it is recorded and
 	// checked but left out of the figures. 0: every op counts.
 	MeasureFrom int64 `json:"measure_from,omitempty"`
+	// SyncInterval: how the servers the harness started fsynced their
+	// stores (default, always, or a duration); empty for external ones.
+	SyncInterval string `json:"sync_interval,omitempty"`
 	// Workers: a run whose clients ran on other machines (kvharness
 	// worker): each worker's clients and how its clock was placed on this
 	// history's. Written again into the meta line before the workers'

@@ -98,6 +98,9 @@ type TargetSummary struct {
 	Nodes         int    `json:"nodes"`
 	Replicas      int    `json:"replicas"`
 	ServerVersion string `json:"server_version"`
+	// SyncInterval: how the servers the harness started fsynced their
+	// stores: default (every 2 minutes), always, or a duration.
+	SyncInterval string `json:"sync_interval,omitempty"`
 }
 
 // RunInfo says when, where and by which kvharness a run was made.
@@ -215,7 +218,7 @@ func Build(in Input) *Summary {
 		if s.Clients == 0 {
 			s.Clients = m.Clients
 		}
-		s.Target = TargetSummary{Mode: m.Mode, Nodes: m.Nodes, Replicas: m.Replicas, ServerVersion: m.ServerVersion}
+		s.Target = TargetSummary{Mode: m.Mode, Nodes: m.Nodes, Replicas: m.Replicas, ServerVersion: m.ServerVersion, SyncInterval: m.SyncInterval}
 		s.Workload = m.Workload
 		s.Run = RunInfo{StartedAt: m.StartedAt, Harness: m.Harness, Host: m.Host, CPUs: m.CPUs}
 		if len(m.Demoted) > 0 {

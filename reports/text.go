@@ -11,8 +11,12 @@ import (
 // WriteText prints the human summary: configuration, ops table, checks,
 // verdict.
 func (s *Summary) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "\nscenario %s — %s, %d node(s), R%d bucket %s, nats-server %s\n",
-		s.Scenario, s.Target.Mode, s.Target.Nodes, s.Target.Replicas, s.Bucket, s.Target.ServerVersion)
+	sync := ""
+	if s.Target.SyncInterval != "" && s.Target.SyncInterval != "default" {
+		sync = ", stores synced " + s.Target.SyncInterval
+	}
+	fmt.Fprintf(w, "\nscenario %s — %s, %d node(s), R%d bucket %s, nats-server %s%s\n",
+		s.Scenario, s.Target.Mode, s.Target.Nodes, s.Target.Replicas, s.Bucket, s.Target.ServerVersion, sync)
 	total := 0
 	for name, o := range s.Ops {
 		if name != OpWatch { // deliveries, not client ops

@@ -121,7 +121,7 @@ func (s *Scenario) Meta() history.Meta {
 	return history.Meta{Keys: wc.Keys.Keys, Scenario: s.Name, Required: s.RequiredChecks(), CheckTimeoutSec: s.Expect.CheckTimeout.Seconds(),
 		Thresholds: s.Thresholds, Pattern: w.Pattern, TTLToleranceMs: s.Expect.TTLTolerance.Milliseconds(),
 		Replicas: s.Bucket.Replicas, History: s.Bucket.History, Seed: w.Seed, Clients: w.Clients,
-		Pacing: wc.Pacing(), Demoted: s.DemotedChecks(),
+		Pacing: wc.Pacing(), Demoted: s.DemotedChecks(), SyncInterval: s.syncReported(),
 		Workload: &history.Workload{Storage: s.Bucket.Storage, Mix: w.Mix, Keys: w.Keys, KeyDistribution: w.KeyDistribution,
 			ValueSize: w.ValueSize, OpTimeoutMs: w.OpTimeout.Milliseconds(), KeyTTLMs: w.KeyTTL.Milliseconds(),
 			ReadPath: w.ReadPath, Inflight: w.Inflight, Faults: s.Faults.String(), WarmupMs: w.Warmup.Milliseconds()}}
@@ -141,4 +141,14 @@ func (s *Scenario) DemotedChecks() []string {
 		}
 	}
 	return out
+}
+
+// syncReported: how the run's servers synced their stores, as the meta line
+// and summary.json say it ("" for external servers, whose setting the run
+// does not know).
+func (s *Scenario) syncReported() string {
+	if s.External() {
+		return ""
+	}
+	return cluster.SyncInterval(s.Target.SyncInterval).String()
 }

@@ -42,6 +42,9 @@ type Target struct {
 	// ServerBin: spawn each node as a process of this nats-server binary
 	// (any release) instead of embedding the servers.
 	ServerBin string `yaml:"server_bin"`
+	// SyncInterval: how often the nodes the harness starts fsync their
+	// stores: always, or a duration; empty: the server's default (2m).
+	SyncInterval string `yaml:"sync_interval"`
 }
 
 // Faults is the nemesis schedule: which faults, where, how often, how long.

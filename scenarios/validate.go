@@ -9,6 +9,7 @@ import (
 
 	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
+	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
 	"github.com/kvharness/kvharness/workload"
@@ -53,6 +54,12 @@ func (s *Scenario) Validate() error { return s.validate() }
 func (s *Scenario) validate() error {
 	if s.Target.Nodes < 0 || s.Target.Nodes > 9 {
 		return fieldErr("$.target.nodes", "must be between 1 and 9, got %d", s.Target.Nodes)
+	}
+	if err := cluster.SyncInterval(s.Target.SyncInterval).Validate(); err != nil {
+		return fieldErr("$.target.sync_interval", "%v", err)
+	}
+	if s.Target.SyncInterval != "" && len(s.Target.Servers) > 0 {
+		return fieldErr("$.target.sync_interval", "sets how the servers the harness starts sync their stores; external servers keep their own")
 	}
 	if len(s.Target.Servers) > 0 && s.Target.ServerBin != "" {
 		return fieldErr("$.target.server_bin", "cannot spawn servers and use external ones (servers) at once")
