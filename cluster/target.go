@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,8 +115,9 @@ type TargetConfig struct {
 // clear startup error rather than a run full of failed operations.
 func Up(cfg TargetConfig) (*Target, error) {
 	cfg.Auth.Register()
-	secrets.URLs(cfg.ServerURLs)
-	secrets.URLs(cfg.MonitorURLs)
+	for _, u := range append(slices.Clone(cfg.ServerURLs), cfg.MonitorURLs...) {
+		secrets.RegisterURLsIn(u)
+	}
 	auth, err := cfg.Auth.Options()
 	if err != nil {
 		return nil, err

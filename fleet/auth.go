@@ -209,7 +209,7 @@ func (l Limits) allows(u string) error {
 	}
 	host := p.Hostname()
 	if len(l.AllowTargets) == 0 {
-		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		if Loopback(host) {
 			return nil
 		}
 		return fmt.Errorf("target %s is not a loopback address, and this worker was given no --allow-target", p.Host)
@@ -229,4 +229,10 @@ func ValidName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// Loopback: a host only this machine reaches.
+func Loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

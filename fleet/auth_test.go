@@ -162,8 +162,8 @@ func FuzzDecodeJob(f *testing.F) {
 		if err == nil {
 			err = DefaultLimits.check(job)
 		}
-		if err != nil && (err.Error() == "" || strings.ContainsAny(err.Error(), "\n\r")) {
-			t.Fatalf("not one line: %q", err.Error())
+		if err != nil {
+			testenv.OneLine(t, err)
 		}
 	})
 }

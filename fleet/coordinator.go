@@ -472,19 +472,6 @@ func (c *Coordinator) Progress() workload.Progress {
 	return p
 }
 
-// Lost lists the workers given up, with why.
-func (c *Coordinator) Lost() []string {
-	var out []string
-	for _, w := range c.workers {
-		w.mu.Lock()
-		if w.lost != "" {
-			out = append(out, w.name+": "+w.lost)
-		}
-		w.mu.Unlock()
-	}
-	return out
-}
-
 // Merge places every worker's records on the run's timeline and writes
 // them to out, after a meta line (meta with Workers filled in) that says
 // how each worker's clock was placed. A worker's history is read frame by

@@ -52,7 +52,7 @@ func prepareFleet(o *FleetOptions, wc workload.Config, target []string, bucket s
 			listen = "127.0.0.1:0"
 		}
 		a := o.ControlAuth
-		if host, _, err := net.SplitHostPort(listen); err == nil && !loopback(host) && a.Token == "" && a.User == "" {
+		if host, _, err := net.SplitHostPort(listen); err == nil && !fleet.Loopback(host) && a.Token == "" && a.User == "" {
 			// The fleet's secret protects every message, but whoever can
 			// connect could still fill or delete the control server's
 			// streams.
@@ -89,11 +89,10 @@ func prepareFleet(o *FleetOptions, wc workload.Config, target []string, bucket s
 	if err := coord.Await(ctx, o.Workers, await); err != nil {
 		return nil, err
 	}
+	cleanup.add(coord.Stop) // a run that fails before its workers finish
 	if err := coord.Prepare(ctx, wc, stripCredentials(target), bucket); err != nil {
-		cleanup.add(coord.Stop)
 		return nil, err
 	}
-	cleanup.add(coord.Stop) // a run that fails before its workers finish
 	if err := coord.SyncClocks(ctx); err != nil {
 		return nil, err
 	}
@@ -125,10 +124,4 @@ func (f *fleetRun) run(ctx context.Context) (workload.Stats, error) {
 func (f *fleetRun) merge(meta *history.Meta, out *history.Writer) error {
 	_ = f.coord.SyncClocks(context.Background()) // a lost worker does not answer: its estimates so far stand
 	return f.coord.Merge(context.Background(), out, meta)
-}
-
-// loopback: a host only this machine reaches.
-func loopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 // historySeeds: a short real run's history (testdata/small-run.jsonl,
@@ -46,7 +46,7 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Open(bytes.NewReader(data))
 		if err != nil {
-			oneLine(t, err)
+			testenv.OneLine(t, err)
 			return
 		}
 		defer r.Close()
@@ -54,7 +54,7 @@ func FuzzRead(f *testing.F) {
 		// long is slow to read too, so only the first megabytes are read.
 		h, err := Read(io.LimitReader(r, 4<<20))
 		if err != nil {
-			oneLine(t, err)
+			testenv.OneLine(t, err)
 			return
 		}
 		if h.Meta == nil || h.End == nil {
@@ -78,11 +78,4 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
-}
-
-func oneLine(t *testing.T, err error) {
-	t.Helper()
-	if msg := err.Error(); msg == "" || strings.ContainsAny(msg, "\n\r") {
-		t.Fatalf("not one line: %q", msg)
-	}
 }

@@ -2,8 +2,9 @@ package reports
 
 import (
 	"math"
-	"strings"
 	"testing"
+
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 // A threshold or SLO term is read or refused in one line; what is read has
@@ -19,9 +20,7 @@ func FuzzParseSLO(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		ts, err := ParseSLO(s)
 		if err != nil {
-			if msg := err.Error(); msg == "" || strings.ContainsAny(msg, "\n\r") {
-				t.Fatalf("not one line: %q", msg)
-			}
+			testenv.OneLine(t, err)
 			return
 		}
 		for _, th := range ts {

@@ -5,14 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kvharness/kvharness/internal/testenv"
 	"github.com/kvharness/kvharness/workload"
 )
 
 // oneLineError: a rejection the CLI can print as its one line.
 func oneLineError(t *testing.T, err error, prefix string) {
 	t.Helper()
-	msg := err.Error()
-	if msg == "" || strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, prefix) {
+	testenv.OneLine(t, err)
+	if msg := err.Error(); !strings.HasPrefix(msg, prefix) {
 		t.Fatalf("not one clear line starting %q: %q", prefix, msg)
 	}
 }

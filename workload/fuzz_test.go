@@ -1,8 +1,9 @@
 package workload
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/kvharness/kvharness/internal/testenv"
 )
 
 // --mix is read or refused in one line; what is read has weight to draw
@@ -14,9 +15,7 @@ func FuzzParseMix(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := ParseMix(s)
 		if err != nil {
-			if msg := err.Error(); msg == "" || strings.ContainsAny(msg, "\n\r") {
-				t.Fatalf("not one line: %q", msg)
-			}
+			testenv.OneLine(t, err)
 			return
 		}
 		total := 0

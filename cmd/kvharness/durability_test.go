@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,18 +14,7 @@ func TestSyncIntervalSetting(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s struct {
-		Target struct {
-			SyncInterval string `json:"sync_interval"`
-		} `json:"target"`
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
+	s := readSummary(t, out)
 	if s.Target.SyncInterval != "always" || !strings.Contains(r.stdout, "stores synced always") {
 		t.Errorf("summary target %+v; stdout:\n%s", s.Target, r.stdout)
 	}

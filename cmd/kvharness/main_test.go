@@ -195,6 +195,7 @@ type summary struct {
 		Nodes         int    `json:"nodes"`
 		Replicas      int    `json:"replicas"`
 		ServerVersion string `json:"server_version"`
+		SyncInterval  string `json:"sync_interval"`
 	} `json:"target"`
 	Faults     []struct{ Kind, Target, Detail string } `json:"faults"`
 	Leadership *struct {

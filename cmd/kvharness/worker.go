@@ -68,8 +68,6 @@ func newWorkerCmd() *cobra.Command {
 			return usageErr("--max-clients, --max-rate and --max-duration must be positive")
 		}
 		cfg.Log = cmd.ErrOrStderr()
-		controlAuth.Register()
-		cfg.Auth.Register()
 		auth, err := controlAuth.Options()
 		if err != nil {
 			return usageErr("%v", err)

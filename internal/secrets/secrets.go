@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,27 +38,18 @@ func Register(values ...string) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, v := range values {
-		if v == "" || v == Mask || contains(known, v) {
+		if v == "" || v == Mask || slices.Contains(known, v) {
 			continue
 		}
 		known = append(known, v)
 		// The forms a secret takes when a library quotes or escapes it.
 		for _, form := range []string{url.QueryEscape(v), url.PathEscape(v), url.UserPassword("x", v).String()[2:]} {
-			if form != v && !contains(known, form) {
+			if form != v && !slices.Contains(known, form) {
 				known = append(known, form)
 			}
 		}
 	}
 	sort.Slice(known, func(i, j int) bool { return len(known[i]) > len(known[j]) })
-}
-
-func contains(list []string, v string) bool {
-	for _, k := range list {
-		if k == v {
-			return true
-		}
-	}
-	return false
 }
 
 // longest is the longest registered secret's length (at most 4 KiB: a

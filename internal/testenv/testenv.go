@@ -5,6 +5,7 @@ package testenv
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -50,4 +51,13 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// OneLine fails the test unless err reads as one clear line: what the CLI
+// prints for bad input (the fuzz tests hold every rejection to it).
+func OneLine(t testing.TB, err error) {
+	t.Helper()
+	if msg := err.Error(); msg == "" || strings.ContainsAny(msg, "\n\r") {
+		t.Fatalf("not one clear line: %q", msg)
+	}
 }
