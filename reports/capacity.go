@@ -130,6 +130,13 @@ func (st *CapacityStep) Fill(s *Summary) {
 	}
 	st.Thresholds = s.Thresholds
 	st.MeetsSLO = true
+	if st.Offered > 0 && s.ThroughputOpsPerSec == 0 {
+		// No operation was measured (an open loop so far behind that every
+		// op was scheduled inside the warm-up): an SLO on latencies and
+		// error rates holds vacuously on nothing, which shows nothing.
+		st.MeetsSLO = false
+		st.Broken = append(st.Broken, fmt.Sprintf("no operation measured of the %.0f ops/s offered", st.Offered))
+	}
 	for _, t := range s.Thresholds {
 		if !t.Pass {
 			st.MeetsSLO = false

@@ -45,7 +45,9 @@ func TestCapacityFindsARate(t *testing.T) {
 		t.Skip("a dozen runs")
 	}
 	out := t.TempDir()
-	r := runBin(t, 5*time.Minute, "capacity", "single", "--slo", "put.p99<100ms,error_rate<1%", "--step", "1500ms", "--step-warmup", "500ms",
+	// A loose latency term: the other packages' tests share the two cores,
+	// and a repeat at a good rate broke a 100 ms p99 in 2 of 6 CI runs.
+	r := runBin(t, 5*time.Minute, "capacity", "single", "--slo", "put.p99<500ms,error_rate<1%", "--step", "1500ms", "--step-warmup", "500ms",
 		"--growth", "4", "--precision", "50", "--repeats", "2", "--quiet", "--out", out)
 	if r.code != 0 || !strings.Contains(r.stdout, "max rate: ") || !strings.Contains(r.stdout, "verdict: FOUND") {
 		t.Fatalf("exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
