@@ -18,6 +18,9 @@ type fault struct {
 	About          string
 	needsProcesses bool
 	why            string
+	// needsLazyStores: the nodes' stores must be on lazyfs (see
+	// cluster.ProcessConfig.LazyStores).
+	needsLazyStores bool
 	// run injects the fault on nodes, holds it, heals it, and describes
 	// what it did.
 	run func(ctx context.Context, n *Nemesis, nodes []int) (string, error)
@@ -122,6 +125,24 @@ var faults = map[string]fault{
 			return strings.Join(done, "; "), errors.Join(err, eachNode(nodes, p.Restart))
 		},
 	},
+	"power-loss": {
+		About: "SIGKILL the target nodes and throw away every write they had not fsynced, as a power cut or kernel crash does " +
+			"(their stores are on a FUSE pass-through filesystem that keeps track of unsynced data), restart them after the fault duration; " +
+			"one node is an OS crash, all a coordinated power failure; the record says what each node lost; needs /dev/fuse",
+		needsProcesses: true, why: "it kills processes and drops what their stores did not fsync", needsLazyStores: true,
+		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+			p := n.Target.Processes
+			err := eachNode(nodes, p.Kill)
+			var lost []string
+			for _, i := range nodes {
+				loss, lerr := p.LosePower(i)
+				err = errors.Join(err, lerr)
+				lost = append(lost, fmt.Sprintf("%s lost %d unsynced bytes in %d files", p.Names()[i], loss.Bytes, loss.Files))
+			}
+			n.hold(ctx)
+			return strings.Join(lost, "; "), errors.Join(err, eachNode(nodes, p.Restart))
+		},
+	},
 	"rolling-restart": {
 		About: "restart every node in turn, gracefully, waiting until it is healthy and the stream current before the next; " +
 			"with an upgrade binary (--upgrade-bin) each node comes back on that release: the upgrade-validation scenario",
@@ -178,6 +199,12 @@ func NeedProcesses(kinds []string) bool {
 		}
 	}
 	return false
+}
+
+// NeedLazyStores reports whether any of kinds needs the nodes' stores on
+// lazyfs.
+func NeedLazyStores(kinds []string) bool {
+	return slices.ContainsFunc(kinds, func(k string) bool { return faults[k].needsLazyStores })
 }
 
 // downAndUp is a fault that takes each target node down, holds, and brings

@@ -76,12 +76,19 @@ func (s Schedule) Active() bool { return len(s.Kinds) > 0 || len(s.Plan) > 0 }
 
 // NeedsProcesses: some fault of the schedule acts on server processes, so
 // the servers must be spawned, not embedded.
-func (s Schedule) NeedsProcesses() bool {
+func (s Schedule) NeedsProcesses() bool { return NeedProcesses(s.kinds()) }
+
+// NeedsLazyStores: some fault of the schedule loses what the nodes did not
+// fsync, so their stores must be on lazyfs.
+func (s Schedule) NeedsLazyStores() bool { return NeedLazyStores(s.kinds()) }
+
+// kinds lists every kind the schedule may inject.
+func (s Schedule) kinds() []string {
 	kinds := append([]string(nil), s.Kinds...)
 	for _, st := range s.Plan {
 		kinds = append(kinds, st.Kind)
 	}
-	return NeedProcesses(kinds)
+	return kinds
 }
 
 // ParsePartitionMode reads a partition mode's name: reset (also the
@@ -127,6 +134,9 @@ func (s Schedule) Validate(t *cluster.Target) error {
 		}
 		if f.needsProcesses && t.Processes == nil {
 			return fmt.Errorf("fault %q needs spawned servers (--server-bin, or none to spawn this harness): %s", k, f.why)
+		}
+		if f.needsLazyStores && t.Processes != nil && !t.Processes.LazyStores() {
+			return fmt.Errorf("fault %q needs the nodes' stores on lazyfs, which the harness mounts for it", k)
 		}
 		if (k == "partition" || k == "latency") && t.Processes != nil && t.Processes.Links == nil {
 			return fmt.Errorf("fault %q needs at least 2 nodes: it acts on the links between them", k)

@@ -15,8 +15,10 @@ func TestScheduleValidate(t *testing.T) {
 	spawned := &cluster.Target{Mode: cluster.ModeProcess, Processes: &cluster.Processes{Links: &cluster.Links{}}}
 	for _, kind := range Kinds() {
 		s := Schedule{Kinds: []string{kind}, Interval: 5 * time.Second, Duration: 2 * time.Second, Latency: time.Millisecond}
-		if err := s.Validate(spawned); err != nil {
-			t.Errorf("%s on spawned servers: %v", kind, err)
+		// Stores on lazyfs come with a scenario that needs them (see
+		// harness.TestPowerLossLosesWhatWasNotSynced); these have none.
+		if err, lazy := s.Validate(spawned), NeedLazyStores([]string{kind}); (err != nil) != lazy {
+			t.Errorf("%s on spawned servers without lazy stores: error %v, want an error: %t", kind, err, lazy)
 		}
 		err := s.Validate(embedded)
 		if want := NeedProcesses([]string{kind}); (err != nil) != want {
@@ -25,6 +27,9 @@ func TestScheduleValidate(t *testing.T) {
 		if faults[kind].About == "" {
 			t.Errorf("%s has no description", kind)
 		}
+	}
+	if !NeedLazyStores([]string{"kill", "power-loss"}) || NeedLazyStores([]string{"kill", "corrupt"}) {
+		t.Error("power-loss alone needs lazy stores")
 	}
 	if NeedProcesses([]string{"leader-stepdown"}) {
 		t.Error("leader-stepdown works through the API; it needs no processes")

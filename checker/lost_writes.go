@@ -28,6 +28,9 @@ func (c *noLostWrites) add(g *keyGroup) {
 	// Another message at an acknowledged write's revision proves the loss
 	// whatever else the run recorded; the rest needs the final reads.
 	finished := h.End != nil && h.End.FinalReads
+	// A stream gone after the run (deleted by nobody: the harness deletes
+	// its bucket only after the checks) kept none of its writes.
+	gone := h.End != nil && h.End.BucketMissing
 	elsewhere := otherMessages(g)
 	final := map[string]history.Record{}
 	for _, f := range h.Final {
@@ -55,6 +58,8 @@ func (c *noLostWrites) add(g *keyGroup) {
 			continue
 		}
 		switch {
+		case gone:
+			c.lost = append(c.lost, fmt.Sprintf("%s by client %d acknowledged at revision %d, but the bucket's stream was gone after the run", writeName(op), op.Client, op.Rev))
 		case !finished:
 		case h.End.WatchComplete && watched[op.Rev] != wrote:
 			// every sequence was seen (by the watcher or in the stream after
@@ -155,7 +160,7 @@ func (c *noLostWrites) result() (CheckResult, []string) {
 	}
 	cr.Result = Fail
 	cr.Detail = fmt.Sprintf("%d of %d acknowledged writes lost; first: %s", len(c.lost), c.acked, c.lost[0])
-	if c.end == nil || !c.end.FinalReads {
+	if c.end == nil || (!c.end.FinalReads && !c.end.BucketMissing) {
 		cr.Detail += " (the run did not finish: only the losses that other records prove are counted)"
 	}
 	return cr, notesFor(CheckNoLostWrites, c.lost)

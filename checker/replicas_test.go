@@ -128,6 +128,15 @@ func TestBucketIntact(t *testing.T) {
 	if c := findCheck(t, res, CheckBucketIntact); c.Result != Fail || res.Verdict != Fail {
 		t.Fatalf("missing bucket: %+v", c)
 	}
+	// Every acknowledged write went with the stream (a coordinated power
+	// failure of nodes that had not fsynced its creation does this), even
+	// when the final reads could not run.
+	gone.Final, gone.End.FinalReads = nil, false
+	res, _ = runCheck(t, gone)
+	if c := findCheck(t, res, CheckNoLostWrites); c.Result != Fail || !strings.HasPrefix(c.Detail, "3 of 3 acknowledged writes lost") ||
+		!strings.Contains(c.Detail, "stream was gone after the run") || strings.Contains(c.Detail, "did not finish") {
+		t.Fatalf("missing bucket: %+v", c)
+	}
 
 	unreadable := twoKeys()
 	unreadable.Final = unreadable.Final[:1]

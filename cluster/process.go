@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kvharness/kvharness/internal/lazyfs"
 )
 
 // ProcessConfig describes a cluster of separate nats-server processes.
@@ -33,6 +35,9 @@ type ProcessConfig struct {
 	Seed uint64
 	// Sync: how often the stores are fsynced.
 	Sync SyncInterval
+	// LazyStores puts each node's store on a lazyfs, which can lose what
+	// the node did not fsync (see LosePower).
+	LazyStores bool
 }
 
 // Processes is a running cluster of nats-server processes.
@@ -51,6 +56,8 @@ type Processes struct {
 	// Links carries every route between nodes (nil for one node), so
 	// partitions and latency need no root.
 	Links *Links
+	// lazy: each node's lazyfs store, with LazyStores.
+	lazy []*lazyfs.FS
 }
 
 // StartProcesses starts cfg.Nodes nats-server processes clustered over
@@ -106,7 +113,19 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	}
 	for i := 0; i < cfg.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i+1)
-		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q%s }\n", name, client[i], monitor[i], p.StoreDir(i), cfg.Sync.conf())
+		storeDir := p.StoreDir(i)
+		if cfg.LazyStores {
+			// The server writes through the mount; StoreDir keeps what is
+			// on "disk" (and outlives the run with Keep).
+			l, err := lazyfs.Mount(filepath.Join(cfg.Dir, name+".mnt"), storeDir)
+			if err != nil {
+				p.Stop()
+				return nil, err
+			}
+			p.lazy = append(p.lazy, l)
+			storeDir = l.Mountpoint()
+		}
+		conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q%s }\n", name, client[i], monitor[i], storeDir, cfg.Sync.conf())
 		if cfg.Nodes > 1 {
 			conf += fmt.Sprintf("cluster { name: kvh, listen: 127.0.0.1:%d, advertise: %q, routes: [%s] }\n",
 				route[i], p.Links.Advertise(), strings.Join(p.Links.RoutesFor(i), ", "))
@@ -283,6 +302,10 @@ func (p *Processes) Stop() {
 		}
 	}
 	p.cmds = nil
+	for _, l := range p.lazy {
+		_ = l.Unmount() // the backing folder holds the store
+	}
+	p.lazy = nil
 	if !p.cfg.Keep {
 		os.RemoveAll(p.cfg.Dir)
 	}

@@ -10,12 +10,31 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/kvharness/kvharness/internal/lazyfs"
 )
 
-// StoreDir is node i's JetStream store directory; it outlives a kill.
+// StoreDir is node i's JetStream store directory; it outlives a kill. On
+// a lazy store it is the backing folder: what is on "disk".
 func (p *Processes) StoreDir(i int) string {
 	return filepath.Join(p.cfg.Dir, fmt.Sprintf("n%d", i+1))
 }
+
+// LosePower throws away everything node i wrote and did not fsync, as a
+// power cut would, and says how much that was. The node must be down (Kill
+// it first); its store must be on a lazyfs (ProcessConfig.LazyStores).
+func (p *Processes) LosePower(i int) (lazyfs.Loss, error) {
+	if p.Running(i) {
+		return lazyfs.Loss{}, fmt.Errorf("%s is running: kill it before its power is lost", p.names[i])
+	}
+	if i >= len(p.lazy) {
+		return lazyfs.Loss{}, fmt.Errorf("%s's store cannot lose unsynced writes (not on a lazy store)", p.names[i])
+	}
+	return p.lazy[i].DropUnsynced()
+}
+
+// LazyStores: the nodes' stores can lose what was not fsynced.
+func (p *Processes) LazyStores() bool { return len(p.lazy) > 0 }
 
 // Running reports whether node i has a live process (paused counts; one
 // that exited on its own, a zombie until reaped, does not).

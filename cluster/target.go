@@ -108,6 +108,8 @@ type TargetConfig struct {
 	SelfServe bool
 	// Sync: how often the servers the harness starts fsync their stores.
 	Sync SyncInterval
+	// LazyStores: spawned nodes' stores on lazyfs (see ProcessConfig).
+	LazyStores bool
 }
 
 // Up starts embedded servers or prepares a connection to external ones.
@@ -144,7 +146,7 @@ func Up(cfg TargetConfig) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe, Sync: cfg.Sync})
+		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe, Sync: cfg.Sync, LazyStores: cfg.LazyStores})
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err

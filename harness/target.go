@@ -49,6 +49,7 @@ func upTarget(s *scenarios.Scenario, schedule chaos.Schedule, opts Options, dir 
 		ServerBin:   serverBin,
 		SelfServe:   selfServe,
 		Sync:        cluster.SyncInterval(s.Target.SyncInterval),
+		LazyStores:  schedule.NeedsLazyStores(),
 	})
 }
 

@@ -38,6 +38,8 @@ var forbidden = map[string][]string{
 	"fleet": {module + "harness", module + "scenarios", module + "chaos", module + "checker", module + "reports", module + "ab", module + "capacity"},
 	// Used everywhere, so it uses nothing of ours.
 	"internal/secrets": {module},
+	// A filesystem under the servers' stores: it knows nothing of NATS.
+	"internal/lazyfs": {module, "github.com/nats-io/"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -61,3 +61,17 @@ func OneLine(t testing.TB, err error) {
 		t.Fatalf("not one clear line: %q", msg)
 	}
 }
+
+// FUSE skips the test where /dev/fuse cannot be opened (err says why), or
+// fails it under CI (KVHARNESS_REQUIRE_FUSE, which .ci/run sets), so the
+// power-loss tests never pass empty there.
+func FUSE(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("KVHARNESS_REQUIRE_FUSE") != "" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
+}
