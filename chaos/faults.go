@@ -23,7 +23,7 @@ type fault struct {
 	needsLazyStores bool
 	// run injects the fault on nodes, holds it, heals it, and describes
 	// what it did.
-	run func(ctx context.Context, n *Nemesis, nodes []int) (string, error)
+	run func(ctx context.Context, n *injection, nodes []int) (string, error)
 }
 
 var faults = map[string]fault{
@@ -44,26 +44,43 @@ var faults = map[string]fault{
 	},
 	"partition": {
 		About: "cut the cluster routes between the target nodes and the rest (target bridge: two halves that both reach one node; all: every node alone) " +
-			"in the harness's route proxies, by reset or blackhole; heal after the fault duration. Client links stay up",
+			"in the harness's route proxies, by reset or blackhole, or one way only (mute: the targets are not heard; deaf: they do not hear); heal after the fault duration. Client links stay up",
 		needsProcesses: true, why: "it cuts the route proxies of spawned clusters",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
 			l := n.Target.Processes.Links
 			if l == nil {
 				return "", fmt.Errorf("a single node has no links to cut")
 			}
+			mode := n.partitionMode()
 			groups := n.partitionGroups(nodes)
-			if err := l.Partition(groups, n.Schedule.PartitionMode); err != nil {
+			var err error
+			switch mode.OneWay {
+			case "mute":
+				err = l.CutOneWay(groups[0], groups[1])
+			case "deaf":
+				err = l.CutOneWay(groups[1], groups[0])
+			default:
+				err = l.Partition(groups, mode.Link)
+			}
+			if err != nil {
 				return "", err
 			}
 			n.hold(ctx)
 			l.Heal()
-			return fmt.Sprintf("%s: %s", n.Schedule.PartitionMode, n.describeGroups(groups)), nil
+			if mode.OneWay != "" {
+				from, to := groups[0], groups[1]
+				if mode.OneWay == "deaf" {
+					from, to = to, from
+				}
+				return fmt.Sprintf("%s: {%s} not heard by {%s}, who still reach them", mode, n.names(from), n.names(to)), nil
+			}
+			return fmt.Sprintf("%s: %s", mode, n.describeGroups(groups)), nil
 		},
 	},
 	"latency": {
 		About:          "delay every cluster route of the target nodes by the fault latency plus random jitter, both ways, in the route proxies; restore after the fault duration",
 		needsProcesses: true, why: "it slows the route proxies of spawned clusters",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
 			l := n.Target.Processes.Links
 			if l == nil {
 				return "", fmt.Errorf("a single node has no links to slow")
@@ -76,7 +93,7 @@ var faults = map[string]fault{
 	},
 	"leader-stepdown": {
 		About: "ask the bucket stream's leader to step down through the JetStream API ($JS.API.STREAM.LEADER.STEPDOWN) and wait (up to 15 s) for a new leader: the fault window is the election; works on any target, external servers included",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
 			old, _ := n.ops.leader(ctx)
 			if err := n.ops.stepDown(ctx); err != nil {
 				return "", err
@@ -110,7 +127,7 @@ var faults = map[string]fault{
 		About: "SIGKILL the target nodes, damage the bucket stream's files in their stores (flip bits in or truncate a message block, damage the index) " +
 			"and restart them after the fault duration; a minority of an R3 bucket must recover from its peers",
 		needsProcesses: true, why: "it edits the store of a stopped process",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
 			p := n.Target.Processes
 			err := eachNode(nodes, p.Kill)
 			var done []string
@@ -130,7 +147,7 @@ var faults = map[string]fault{
 			"(their stores are on a FUSE pass-through filesystem that keeps track of unsynced data), restart them after the fault duration; " +
 			"one node is an OS crash, all a coordinated power failure; the record says what each node lost; needs /dev/fuse",
 		needsProcesses: true, why: "it kills processes and drops what their stores did not fsync", needsLazyStores: true,
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
 			p := n.Target.Processes
 			err := eachNode(nodes, p.Kill)
 			var lost []string
@@ -147,7 +164,7 @@ var faults = map[string]fault{
 		About: "restart every node in turn, gracefully, waiting until it is healthy and the stream current before the next; " +
 			"with an upgrade binary (--upgrade-bin) each node comes back on that release: the upgrade-validation scenario",
 		needsProcesses: true, why: "it restarts processes",
-		run: func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
 			p := n.Target.Processes
 			var steps []string
 			for _, i := range nodes {
@@ -209,8 +226,8 @@ func NeedLazyStores(kinds []string) bool {
 
 // downAndUp is a fault that takes each target node down, holds, and brings
 // it back, whatever happens in between.
-func downAndUp(detail string, down, up func(*cluster.Processes, int) error) func(context.Context, *Nemesis, []int) (string, error) {
-	return func(ctx context.Context, n *Nemesis, nodes []int) (string, error) {
+func downAndUp(detail string, down, up func(*cluster.Processes, int) error) func(context.Context, *injection, []int) (string, error) {
+	return func(ctx context.Context, n *injection, nodes []int) (string, error) {
 		p := n.Target.Processes
 		err := eachNode(nodes, func(i int) error { return down(p, i) })
 		n.hold(ctx)
@@ -228,7 +245,7 @@ func eachNode(nodes []int, f func(int) error) error {
 	return err
 }
 
-func (n *Nemesis) describeGroups(groups [][]int) string {
+func (n *injection) describeGroups(groups [][]int) string {
 	var parts []string
 	for _, g := range groups {
 		parts = append(parts, "{"+n.names(g)+"}")

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +26,17 @@ type Step struct {
 	Target   string        `yaml:"target"`   // as Schedule.Target; default random
 	At       time.Duration `yaml:"at"`       // since the workload started
 	Duration time.Duration `yaml:"duration"` // how long it lasts
+	// Mode: a partition's mode for this step (default the schedule's).
+	Mode string `yaml:"mode"`
+}
+
+// partitionMode is the mode a partition of this step cuts by.
+func (n *injection) partitionMode() PartitionMode {
+	if n.step.Mode != "" {
+		m, _ := ParsePartitionMode(n.step.Mode) // validated with the schedule
+		return m
+	}
+	return n.Schedule.PartitionMode
 }
 
 // Schedule says what to inject, where and how often: a random mix of
@@ -43,11 +56,15 @@ type Schedule struct {
 	Interval time.Duration
 	// Duration of each fault (a killed node stays down this long).
 	Duration time.Duration
+	// Concurrency: how many faults may be in progress at once (0 or 1:
+	// one after the other). Faults that overlap act on different nodes,
+	// and at most one at a time on the routes.
+	Concurrency int
 	// Latency and Jitter: the delay a latency fault adds on each link.
 	Latency, Jitter time.Duration
-	// PartitionMode: how a partition cuts links, reset (default) or
-	// blackhole.
-	PartitionMode cluster.LinkMode
+	// PartitionMode: how a partition cuts links, reset (default),
+	// blackhole, or one way (mute, deaf).
+	PartitionMode PartitionMode
 	// UpgradeBin: rolling-restart starts each node on this binary.
 	UpgradeBin string
 	// HealTimeout bounds the wait for a healthy cluster after the last
@@ -65,10 +82,13 @@ type Nemesis struct {
 	Stream string
 	Now    func() int64 // ns since run start, the run's clock
 	Out    *history.Writer
-	rng    *rand.Rand
+	rng    *rand.Rand // draws the mix's kinds and each fault's own numbers
 	ops    *streamOps
-	step   Step                   // the fault being injected
-	now    atomic.Pointer[string] // what is broken right now, for progress displays
+	slots  chan struct{} // one per fault that may be in progress at once
+	mu     sync.Mutex    // guards active
+	active map[*injection]bool
+	// healing: the heal is in progress, for progress displays.
+	healing atomic.Bool
 }
 
 // Active: the schedule injects something.
@@ -91,25 +111,51 @@ func (s Schedule) kinds() []string {
 	return kinds
 }
 
-// ParsePartitionMode reads a partition mode's name: reset (also the
-// default, "") or blackhole.
-func ParsePartitionMode(name string) (cluster.LinkMode, error) {
-	switch name {
-	case "", "reset":
-		return cluster.LinkReset, nil
-	case "blackhole":
-		return cluster.LinkBlackhole, nil
-	}
-	return cluster.LinkReset, fmt.Errorf("partition mode must be reset or blackhole, got %q", name)
+// PartitionMode says how a partition cuts the routes between the target
+// nodes and the rest: both ways (Link: reset or blackhole), or one way
+// only, as a blackhole (OneWay: mute, the targets' bytes to the rest are
+// held while theirs reach the targets; deaf, the other way round).
+type PartitionMode struct {
+	Link   cluster.LinkMode
+	OneWay string
 }
 
-// Current says which fault is in progress ("" when none), for live
+// String names the mode as scenarios spell it.
+func (m PartitionMode) String() string {
+	if m.OneWay != "" {
+		return m.OneWay
+	}
+	return m.Link.String()
+}
+
+// ParsePartitionMode reads a partition mode's name: reset (also the
+// default, ""), blackhole, mute or deaf.
+func ParsePartitionMode(name string) (PartitionMode, error) {
+	switch name {
+	case "", "reset":
+		return PartitionMode{Link: cluster.LinkReset}, nil
+	case "blackhole":
+		return PartitionMode{Link: cluster.LinkBlackhole}, nil
+	case "mute", "deaf":
+		return PartitionMode{Link: cluster.LinkBlackhole, OneWay: name}, nil
+	}
+	return PartitionMode{}, fmt.Errorf("partition mode must be reset, blackhole, mute or deaf, got %q", name)
+}
+
+// Current says which faults are in progress ("" when none), for live
 // progress; safe to call from any goroutine.
 func (n *Nemesis) Current() string {
-	if s := n.now.Load(); s != nil {
-		return *s
+	if n.healing.Load() {
+		return "healing"
 	}
-	return ""
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var now []string
+	for in := range n.active {
+		now = append(now, in.what)
+	}
+	slices.Sort(now)
+	return strings.Join(now, " + ")
 }
 
 // Validate says whether the schedule can run against t.
@@ -125,6 +171,18 @@ func (s Schedule) Validate(t *cluster.Target) error {
 		}
 		if _, err := parseTarget(st.Target); err != nil {
 			return fmt.Errorf("faults plan step %d: %w", i+1, err)
+		}
+		if st.Mode != "" {
+			m, err := ParsePartitionMode(st.Mode)
+			if err == nil && st.Kind != "partition" {
+				err = fmt.Errorf("a mode is a partition's, not %s's", st.Kind)
+			}
+			if t, _ := parseTarget(st.Target); err == nil && m.OneWay != "" && (t.selector == "all" || t.selector == "bridge") {
+				err = fmt.Errorf("a %s partition cuts the target nodes one way from the rest: target %s has no rest", m, t.selector)
+			}
+			if err != nil {
+				return fmt.Errorf("faults plan step %d: %w", i+1, err)
+			}
 		}
 	}
 	for _, k := range kinds {
@@ -153,11 +211,26 @@ func (s Schedule) Validate(t *cluster.Target) error {
 	if _, err := parseTarget(s.Target); err != nil {
 		return err
 	}
-	if len(s.Kinds) > 0 && (s.Interval <= 0 || s.Duration <= 0 || s.Duration >= s.Interval) {
-		return fmt.Errorf("faults need 0 < fault duration < fault interval, got %s and %s", s.Duration, s.Interval)
+	// One at a time, a fault must end before the next is due; faults that
+	// overlap may outlast the interval.
+	if len(s.Kinds) > 0 && s.Concurrency <= 1 && (s.Interval <= 0 || s.Duration <= 0 || s.Duration >= s.Interval) {
+		return fmt.Errorf("faults need 0 < fault duration < fault interval, got %s and %s (or faults that overlap: --fault-concurrency)", s.Duration, s.Interval)
+	}
+	if len(s.Kinds) > 0 && s.Concurrency > 1 && (s.Interval <= 0 || s.Duration <= 0) {
+		return fmt.Errorf("faults need a positive fault duration and interval, got %s and %s", s.Duration, s.Interval)
 	}
 	if s.Start < 0 {
 		return fmt.Errorf("fault start must not be negative, got %s", s.Start)
+	}
+	if s.Concurrency < 0 {
+		return fmt.Errorf("fault concurrency must be at least 1 (0: one at a time), got %d", s.Concurrency)
+	}
+	if s.PartitionMode.OneWay != "" {
+		for _, st := range append(slices.Clone(s.Plan), Step{Kind: "partition", Target: s.Target}) {
+			if t, _ := parseTarget(st.Target); st.Kind == "partition" && st.Mode == "" && (t.selector == "all" || t.selector == "bridge") {
+				return fmt.Errorf("a %s partition cuts the target nodes one way from the rest: target %s has no rest", s.PartitionMode, t.selector)
+			}
+		}
 	}
 	return nil
 }
@@ -165,7 +238,8 @@ func (s Schedule) Validate(t *cluster.Target) error {
 // Run injects faults until ctx ends (or the plan is done), then heals
 // every fault and waits for a healthy cluster: every node up, the stream
 // with a leader and current replicas. That wait is recorded as a fault of
-// kind heal.
+// kind heal. With Concurrency above 1, faults overlap: each starts on its
+// schedule while others are still held.
 func (n *Nemesis) Run(ctx context.Context) {
 	if !n.Schedule.Active() {
 		return
@@ -181,85 +255,212 @@ func (n *Nemesis) Run(ctx context.Context) {
 	n.rng = rand.New(rand.NewPCG(n.Schedule.Seed, 0xfa017))
 	n.ops = newStreamOps(n.Target, n.Stream)
 	defer n.ops.close()
+	n.slots = make(chan struct{}, max(1, n.Schedule.Concurrency))
+	var held sync.WaitGroup
 	if len(n.Schedule.Plan) > 0 {
-		n.runPlan(ctx)
-		return
+		n.runPlan(ctx, &held)
+	} else {
+		n.runMix(ctx, &held)
 	}
-	first := n.Schedule.Start
-	if first == 0 {
-		first = n.Schedule.Interval
-	}
-	next := time.NewTimer(first)
-	defer next.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			n.heal()
-			return
-		case <-next.C:
-		}
-		if ctx.Err() != nil { // the run ended as the timer fired
-			n.heal()
-			return
-		}
-		started := time.Now()
-		n.step = Step{Kind: n.Schedule.Kinds[n.rng.IntN(len(n.Schedule.Kinds))], Target: n.Schedule.Target, Duration: n.Schedule.Duration}
-		n.inject(ctx)
-		wait := n.Schedule.Interval - time.Since(started)
-		if wait < 0 {
-			wait = 0
-		}
-		next.Reset(wait)
-	}
-}
-
-// runPlan runs the plan's steps in order, each at its time, then waits for
-// the workload to end before healing.
-func (n *Nemesis) runPlan(ctx context.Context) {
-	started := time.Now()
-	for _, st := range n.Schedule.Plan {
-		select {
-		case <-ctx.Done():
-			n.heal()
-			return
-		case <-time.After(time.Until(started.Add(st.At))):
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		n.step = st
-		n.inject(ctx)
-	}
-	<-ctx.Done()
+	<-ctx.Done() // a plan may end before the workload
+	held.Wait()  // every fault in progress ends with ctx
 	n.heal()
 }
 
-// inject runs n.step from start to heal and records it.
-func (n *Nemesis) inject(ctx context.Context) {
+// runMix starts a fault of the mix every interval, until ctx ends.
+func (n *Nemesis) runMix(ctx context.Context, held *sync.WaitGroup) {
+	wait := n.Schedule.Start
+	if wait == 0 {
+		wait = n.Schedule.Interval
+	}
+	for n.after(ctx, wait) {
+		started := time.Now()
+		st := Step{Kind: n.pickKind(), Target: n.Schedule.Target, Duration: n.Schedule.Duration}
+		if !n.start(ctx, st, held) {
+			return
+		}
+		wait = max(0, n.Schedule.Interval-time.Since(started))
+	}
+}
+
+// runPlan starts the plan's steps in order, each at its time (or once a
+// slot is free: with one, after the step before it healed).
+func (n *Nemesis) runPlan(ctx context.Context, held *sync.WaitGroup) {
+	started := time.Now()
+	for _, st := range n.Schedule.Plan {
+		if !n.after(ctx, time.Until(started.Add(st.At))) || !n.start(ctx, st, held) {
+			return
+		}
+	}
+}
+
+// after waits d; false when ctx ended first (or as the wait ended).
+func (n *Nemesis) after(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	return ctx.Err() == nil
+}
+
+// start injects st once a slot is free — with one slot at once and to its
+// end, so the next fault starts after this one healed; with more, beside
+// the faults in progress. False when ctx ended first.
+func (n *Nemesis) start(ctx context.Context, st Step, held *sync.WaitGroup) bool {
+	select {
+	case n.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	in := &injection{Nemesis: n, step: st, rng: n.rng}
+	if cap(n.slots) == 1 {
+		// One fault at a time draws from the nemesis's numbers, in the
+		// order it always has: a seed replays the faults of earlier runs.
+		in.run(ctx)
+		<-n.slots
+		return ctx.Err() == nil
+	}
+	in.rng = rand.New(rand.NewPCG(n.rng.Uint64(), 0xfa018))
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		defer func() { <-n.slots }()
+		in.run(ctx)
+	}()
+	return true
+}
+
+// pickKind draws the next fault of a mix. With faults overlapping, a kind
+// that would share what a fault in progress holds alone (the routes, or
+// the whole cluster) is drawn only when every kind would.
+func (n *Nemesis) pickKind() string {
+	kinds := n.Schedule.Kinds
+	n.mu.Lock()
+	var free []string
+	for _, k := range kinds {
+		if n.conflict(k, nil) == "" {
+			free = append(free, k)
+		}
+	}
+	n.mu.Unlock()
+	if len(free) > 0 {
+		kinds = free
+	}
+	return kinds[n.rng.IntN(len(kinds))]
+}
+
+// injection is one fault from start to heal: its step, its own random
+// numbers (drawn from the nemesis's in the order faults start, so a seed
+// replays the same faults) and the nodes it holds.
+type injection struct {
+	*Nemesis
+	step  Step
+	rng   *rand.Rand
+	nodes []int
+	what  string // kind and nodes, for progress displays
+}
+
+// run injects the step, holds it, heals it and records it. A fault that
+// would act on what another one in progress holds is not injected: its
+// record says why.
+func (n *injection) run(ctx context.Context) {
 	kind := n.step.Kind
-	f := faults[kind]
-	nodes, err := n.pickTargets(ctx, kind)
+	nodes, err := n.claim(ctx)
 	rec := history.Fault{Kind: kind, Target: n.names(nodes), Start: n.Now()}
 	if len(nodes) == 0 && err == nil {
 		rec.Target = "stream"
 	}
-	current := kind + " " + rec.Target
-	n.now.Store(&current)
-	defer n.now.Store(nil)
+	if err == nil {
+		rec.Detail, err = faults[kind].run(ctx, n, nodes)
+		n.release()
+	}
 	if err != nil {
 		rec.Error = err.Error()
-	} else {
-		rec.Detail, err = f.run(ctx, n, nodes)
-		if err != nil {
-			rec.Error = err.Error()
-		}
 	}
 	rec.End = n.Now()
 	n.Out.Write(&history.Record{Kind: history.KindFault, Fault: &rec})
 }
 
+// claim draws the fault's nodes among those no fault in progress holds,
+// and holds them (and the routes, or the cluster, for faults that act on
+// them) until release.
+func (n *injection) claim(ctx context.Context) ([]int, error) {
+	kind := n.step.Kind
+	n.mu.Lock()
+	busy := n.busyNodes(kind)
+	n.mu.Unlock()
+	nodes, err := n.pickTargets(ctx, kind, busy)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c := n.conflict(kind, nodes); c != "" {
+		return nil, fmt.Errorf("not injected: %s", c)
+	}
+	n.nodes, n.what = nodes, strings.TrimSpace(kind+" "+n.names(nodes))
+	if n.active == nil {
+		n.active = map[*injection]bool{}
+	}
+	n.active[n] = true
+	return nodes, nil
+}
+
+func (n *injection) release() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.active, n)
+}
+
+// conflict says what, among the faults in progress, a fault of kind on
+// nodes would act on too: one of the nodes' processes, the routes (a
+// partition or latency sets them all), or the whole cluster (a rolling
+// restart); "" if nothing. A fault on the routes and one on processes
+// combine: a node may be paused while it is partitioned. Called with mu
+// held.
+func (n *Nemesis) conflict(kind string, nodes []int) string {
+	for other := range n.active {
+		ok := other.step.Kind
+		switch {
+		case kind == "rolling-restart" || ok == "rolling-restart":
+			return fmt.Sprintf("%s holds the whole cluster", other.what)
+		case onRoutes(kind) && onRoutes(ok):
+			return fmt.Sprintf("the routes are held by %s", other.what)
+		case onRoutes(kind) || onRoutes(ok):
+			continue
+		}
+		for _, i := range nodes {
+			if slices.Contains(other.nodes, i) {
+				return fmt.Sprintf("%s is held by %s", n.names([]int{i}), other.what)
+			}
+		}
+	}
+	return ""
+}
+
+// onRoutes: the kind acts on the route proxies, not on processes.
+func onRoutes(kind string) bool { return kind == "partition" || kind == "latency" }
+
+// busyNodes: the nodes a fault of kind must not draw, held by faults in
+// progress of the other sort (processes or routes, see conflict). Called
+// with mu held.
+func (n *Nemesis) busyNodes(kind string) map[int]bool {
+	busy := map[int]bool{}
+	for other := range n.active {
+		if onRoutes(other.step.Kind) == onRoutes(kind) {
+			for _, i := range other.nodes {
+				busy[i] = true
+			}
+		}
+	}
+	return busy
+}
+
 // hold waits for the fault's duration, or less when the run ends.
-func (n *Nemesis) hold(ctx context.Context) {
+func (n *injection) hold(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 	case <-time.After(n.step.Duration):
@@ -269,9 +470,8 @@ func (n *Nemesis) hold(ctx context.Context) {
 // heal undoes whatever is still broken and waits for health.
 func (n *Nemesis) heal() {
 	rec := history.Fault{Kind: "heal", Target: "cluster", Start: n.Now()}
-	healing := "healing"
-	n.now.Store(&healing)
-	defer n.now.Store(nil)
+	n.healing.Store(true)
+	defer n.healing.Store(false)
 	if p := n.Target.Processes; p != nil {
 		if p.Links != nil {
 			p.Links.Heal()

@@ -1,6 +1,9 @@
 package chaos
 
 import (
+	"context"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +45,11 @@ func TestScheduleValidate(t *testing.T) {
 		{Kinds: []string{"latency"}, Interval: time.Second, Duration: time.Millisecond},
 		{Kinds: []string{"rolling-restart"}, Interval: time.Second, Duration: time.Millisecond, UpgradeBin: "/nonexistent/nats-server"},
 		{Kinds: []string{"kill"}, Interval: time.Second, Duration: time.Millisecond, Start: -time.Second},
+		{Kinds: []string{"kill"}, Interval: time.Second, Duration: time.Millisecond, Concurrency: -1},
+		{Kinds: []string{"partition"}, Interval: time.Second, Duration: time.Millisecond, Target: "all", PartitionMode: PartitionMode{OneWay: "mute"}},
+		{Plan: []Step{{Kind: "kill", Duration: time.Second, Mode: "mute"}}},
+		{Plan: []Step{{Kind: "partition", Duration: time.Second, Mode: "sideways"}}},
+		{Plan: []Step{{Kind: "partition", Target: "bridge", Duration: time.Second, Mode: "deaf"}}},
 	} {
 		if err := bad.Validate(spawned); err == nil {
 			t.Errorf("accepted %+v", bad)
@@ -66,5 +74,58 @@ func TestParseTarget(t *testing.T) {
 		if _, err := parseTarget(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
+	}
+}
+
+// Faults that overlap act on different nodes: a fault on processes draws
+// among the nodes no other one holds, routes go to one fault at a time,
+// a rolling restart holds everything, and a partition combines with a
+// pause of the node it cuts off.
+func TestOverlappingFaultsShareNothing(t *testing.T) {
+	n := &Nemesis{Target: &cluster.Target{Mode: cluster.ModeProcess, Nodes: 5}, active: map[*injection]bool{}}
+	hold := func(kind string, nodes ...int) *injection {
+		in := &injection{Nemesis: n, step: Step{Kind: kind}, nodes: nodes, what: kind + " " + n.names(nodes)}
+		n.active[in] = true
+		return in
+	}
+	draw := func(kind, target string) ([]int, error) {
+		in := &injection{Nemesis: n, step: Step{Kind: kind, Target: target}, rng: rand.New(rand.NewPCG(1, 2))}
+		return in.pickTargets(context.Background(), kind, n.busyNodes(kind))
+	}
+	hold("pause", 0)
+	hold("power-loss", 1, 2)
+	for range 20 {
+		nodes, err := draw("kill", "random")
+		if err != nil || len(nodes) != 1 || nodes[0] < 3 {
+			t.Fatalf("kill drew %v, %v: want n4 or n5", nodes, err)
+		}
+	}
+	if nodes, err := draw("kill", "minority"); err != nil || len(nodes) != 2 || nodes[0] != 3 || nodes[1] != 4 {
+		t.Errorf("minority drew %v, %v: want n4,n5", nodes, err)
+	}
+	if _, err := draw("kill", "majority"); err == nil || !strings.Contains(err.Error(), "not injected") {
+		t.Errorf("majority of 5 with 3 held: %v, want not injected", err)
+	}
+	if c := n.conflict("stop", []int{2}); !strings.Contains(c, "n3 is held by power-loss n2,n3") {
+		t.Errorf("stop n3: conflict %q", c)
+	}
+	// A partition may cut off the paused node; a second fault on the
+	// routes may not start beside it.
+	if c := n.conflict("partition", []int{0}); c != "" {
+		t.Errorf("partition of the paused node: conflict %q", c)
+	}
+	route := hold("partition", 0)
+	if c := n.conflict("latency", []int{3}); !strings.Contains(c, "routes are held by partition n1") {
+		t.Errorf("latency beside a partition: conflict %q", c)
+	}
+	if c := n.conflict("rolling-restart", []int{0, 1, 2, 3, 4}); !strings.Contains(c, "whole cluster") {
+		t.Errorf("rolling restart beside other faults: conflict %q", c)
+	}
+	if got := n.Current(); got != "partition n1 + pause n1 + power-loss n2,n3" {
+		t.Errorf("progress shows %q", got)
+	}
+	delete(n.active, route)
+	if c := n.conflict("latency", []int{3}); c != "" {
+		t.Errorf("latency once the partition ended: conflict %q", c)
 	}
 }

@@ -34,9 +34,10 @@ func parseTarget(s string) (target, error) {
 	return target{names: names}, nil
 }
 
-// pickTargets draws the nodes one fault hits. For a partition they are the
-// side cut off from the rest (see partitionGroups).
-func (n *Nemesis) pickTargets(ctx context.Context, kind string) ([]int, error) {
+// pickTargets draws the nodes one fault hits, among those not busy (held
+// by faults in progress). For a partition they are the side cut off from
+// the rest (see partitionGroups).
+func (n *injection) pickTargets(ctx context.Context, kind string, busy map[int]bool) ([]int, error) {
 	all := n.nodeNames()
 	count := len(all)
 	switch kind {
@@ -51,6 +52,12 @@ func (n *Nemesis) pickTargets(ctx context.Context, kind string) ([]int, error) {
 	}
 	t, _ := parseTarget(n.step.Target)
 	perm := n.rng.Perm(count)
+	if len(busy) > 0 {
+		perm = slices.DeleteFunc(perm, func(i int) bool { return busy[i] })
+		if len(perm) == 0 {
+			return nil, fmt.Errorf("not injected: every node is held by another fault")
+		}
+	}
 	switch t.selector {
 	case "random", "bridge":
 		return perm[:1], nil
@@ -64,12 +71,12 @@ func (n *Nemesis) pickTargets(ctx context.Context, kind string) ([]int, error) {
 			return nil, fmt.Errorf("leader %q is not a node of this cluster", leader)
 		}
 		return []int{i}, nil
-	case "minority":
-		return sorted(perm[:max(1, (count-1)/2)]), nil
-	case "majority":
-		return sorted(perm[:count/2+1]), nil
-	case "all":
-		return sorted(perm), nil
+	case "minority", "majority", "all":
+		want := map[string]int{"minority": max(1, (count-1)/2), "majority": count/2 + 1, "all": count}[t.selector]
+		if len(perm) < want {
+			return nil, fmt.Errorf("not injected: %s needs %d nodes, %d are not held by another fault", t.selector, want, len(perm))
+		}
+		return sorted(perm[:want]), nil
 	}
 	var nodes []int
 	for _, name := range t.names {
@@ -86,7 +93,7 @@ func (n *Nemesis) pickTargets(ctx context.Context, kind string) ([]int, error) {
 // the targets against the rest; with target all, every node alone; with
 // bridge, the target stays linked to both halves of the rest, which cannot
 // reach each other.
-func (n *Nemesis) partitionGroups(nodes []int) [][]int {
+func (n *injection) partitionGroups(nodes []int) [][]int {
 	count := len(n.nodeNames())
 	in := make([]bool, count)
 	for _, i := range nodes {

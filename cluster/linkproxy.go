@@ -42,8 +42,12 @@ type LinkProxy struct {
 	ln     net.Listener
 	target string
 
-	mu      sync.Mutex
-	mode    LinkMode
+	mu   sync.Mutex
+	mode LinkMode
+	// held: with mode LinkPass, the ways whose bytes are held as by
+	// LinkBlackhole — [0] the dialer's to the target, [1] the target's
+	// back — for a cut one way only (see HoldOneWay).
+	held    [2]bool
 	delay   time.Duration
 	jitter  time.Duration
 	changed chan struct{} // closed and replaced on every change of mode
@@ -69,13 +73,33 @@ func NewLinkProxy(target string, seed uint64) (*LinkProxy, error) {
 // Addr is the host:port to dial instead of the target.
 func (p *LinkProxy) Addr() string { return p.ln.Addr().String() }
 
-// SetMode cuts or restores the link.
-func (p *LinkProxy) SetMode(m LinkMode) {
+// SetMode cuts or restores the link, both ways.
+func (p *LinkProxy) SetMode(m LinkMode) { p.set(m, [2]bool{}) }
+
+// HoldOneWay cuts one way, as a blackhole: the bytes the dialer sends
+// (back false) or those the target sends back (back true) are held, the
+// other way passes. SetMode restores both ways.
+func (p *LinkProxy) HoldOneWay(back bool) {
+	var held [2]bool
+	held[wayOf(back)] = true
+	p.set(LinkPass, held)
+}
+
+func wayOf(back bool) int {
+	if back {
+		return 1
+	}
+	return 0
+}
+
+func (p *LinkProxy) set(m LinkMode, held [2]bool) {
 	p.mu.Lock()
-	old := p.mode
-	p.mode = m
+	wasHeld := p.mode == LinkBlackhole || p.held != [2]bool{}
+	p.mode, p.held = m, held
 	var drop []*proxiedConn
-	if m == LinkReset || (old == LinkBlackhole && m != LinkBlackhole) {
+	// Held bytes are stale once the hold ends: the connections they were
+	// held on are reset, and the endpoints dial again.
+	if m == LinkReset || (wasHeld && m != LinkBlackhole && held == [2]bool{}) {
 		for c := range p.conns {
 			drop = append(drop, c)
 		}
@@ -145,8 +169,8 @@ func (p *LinkProxy) accept() {
 		p.conns[c] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(4)
-		go p.pump(c, in, out)
-		go p.pump(c, out, in)
+		go p.pump(c, in, out, false)
+		go p.pump(c, out, in, true)
 	}
 }
 
@@ -159,7 +183,7 @@ type chunk struct {
 // pump forwards one direction: a reader that stamps each chunk with its
 // due time and a writer that waits for it, so a delay does not throttle
 // throughput and chunks keep their order.
-func (p *LinkProxy) pump(c *proxiedConn, src, dst net.Conn) {
+func (p *LinkProxy) pump(c *proxiedConn, src, dst net.Conn, back bool) {
 	queue := make(chan chunk, 256)
 	go func() {
 		defer p.wg.Done()
@@ -184,7 +208,7 @@ func (p *LinkProxy) pump(c *proxiedConn, src, dst net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			delay, ok := p.waitPassing(c)
+			delay, ok := p.waitPassing(c, back)
 			if !ok {
 				return
 			}
@@ -206,12 +230,16 @@ func (p *LinkProxy) pump(c *proxiedConn, src, dst net.Conn) {
 	}
 }
 
-// waitPassing holds a reader while the link is blackholed and returns the
-// delay for the chunk it read; false when the connection is gone.
-func (p *LinkProxy) waitPassing(c *proxiedConn) (time.Duration, bool) {
+// waitPassing holds a reader while its way (back: from the target to the
+// dialer) is blackholed and returns the delay for the chunk it read; false
+// when the connection is gone.
+func (p *LinkProxy) waitPassing(c *proxiedConn, back bool) (time.Duration, bool) {
 	for {
 		p.mu.Lock()
 		mode, changed := p.mode, p.changed
+		if p.held[wayOf(back)] {
+			mode = LinkBlackhole
+		}
 		delay := p.delay
 		if p.jitter > 0 {
 			delay += time.Duration(p.rng.Int64N(int64(p.jitter)))

@@ -107,3 +107,66 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// A link cut one way holds only that way's bytes, on an open connection:
+// held back, the dialer's bytes reach the target and its answers do not;
+// held forward, the other way round. Healing resets what was held.
+func TestLinkProxyOneWay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	p, err := NewLinkProxy(ln.Addr().String(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// arrives says whether a line written on from reaches to within wait.
+	arrives := func(from, to net.Conn, wait time.Duration) bool {
+		t.Helper()
+		if _, err := from.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = to.SetReadDeadline(time.Now().Add(wait))
+		_, err := bufio.NewReader(to).ReadString('\n')
+		if err != nil && !isTimeout(err) {
+			t.Fatalf("read: %v", err)
+		}
+		return err == nil
+	}
+	for _, back := range []bool{true, false} {
+		dialer, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := <-accepted
+		if !arrives(dialer, target, 2*time.Second) || !arrives(target, dialer, 2*time.Second) {
+			t.Fatal("an open link does not pass both ways")
+		}
+		p.HoldOneWay(back)
+		if got := arrives(dialer, target, 300*time.Millisecond); got != back {
+			t.Errorf("held back %t: the dialer's bytes arrive %t", back, got)
+		}
+		if got := arrives(target, dialer, 300*time.Millisecond); got == back {
+			t.Errorf("held back %t: the target's bytes arrive %t", back, got)
+		}
+		p.SetMode(LinkPass)
+		_ = dialer.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := dialer.Read(make([]byte, 16)); err == nil || isTimeout(err) {
+			t.Errorf("held back %t: healing left the connection that held bytes open (%v)", back, err)
+		}
+		dialer.Close()
+		target.Close()
+	}
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -101,6 +102,34 @@ func (l *Links) Partition(groups [][]int, mode LinkMode) error {
 			if cut {
 				l.proxies[i][j].SetMode(mode)
 			} else {
+				l.proxies[i][j].SetMode(LinkPass)
+			}
+		}
+	}
+	return nil
+}
+
+// CutOneWay holds (as a blackhole) every byte a node of from sends to a
+// node of to, while their bytes to it pass: an asymmetric partition. Links
+// between other pairs pass.
+func (l *Links) CutOneWay(from, to []int) error {
+	in := func(set []int, i int) bool { return slices.Contains(set, i) }
+	for _, i := range append(slices.Clone(from), to...) {
+		if i < 0 || i >= l.n {
+			return fmt.Errorf("partition: no node %d", i)
+		}
+	}
+	for i := 0; i < l.n; i++ {
+		for j := 0; j < l.n; j++ {
+			switch {
+			case i == j:
+			case in(from, i) && in(to, j) && in(from, j) && in(to, i):
+				l.proxies[i][j].SetMode(LinkBlackhole) // cut both ways
+			case in(from, i) && in(to, j):
+				l.proxies[i][j].HoldOneWay(false) // i dials j: what i sends is held
+			case in(to, i) && in(from, j):
+				l.proxies[i][j].HoldOneWay(true) // i dials j: what j answers is held
+			default:
 				l.proxies[i][j].SetMode(LinkPass)
 			}
 		}

@@ -95,7 +95,7 @@ func (s *Scenario) Schedule() chaos.Schedule {
 	mode, _ := chaos.ParsePartitionMode(f.PartitionMode)
 	return chaos.Schedule{Kinds: f.Kinds, Plan: f.Plan, Target: f.Target, Start: f.Start, Interval: f.Interval,
 		Duration: f.Duration, Latency: f.Latency, Jitter: f.Jitter, PartitionMode: mode, UpgradeBin: f.UpgradeBin,
-		HealTimeout: f.HealTimeout, Seed: s.Workload.Seed}
+		HealTimeout: f.HealTimeout, Concurrency: f.Concurrency, Seed: s.Workload.Seed}
 }
 
 // BucketConfig is the bucket the run creates, under the given name.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
@@ -37,7 +38,7 @@ func TestCompleteLeavesTheScenarioAndProducesConfigs(t *testing.T) {
 		t.Errorf("workload config %+v", w)
 	}
 	sch := c.Schedule()
-	if sch.PartitionMode != cluster.LinkBlackhole || sch.Interval != 5*time.Second || sch.Duration != sch.Interval/2 ||
+	if sch.PartitionMode != (chaos.PartitionMode{Link: cluster.LinkBlackhole}) || sch.Interval != 5*time.Second || sch.Duration != sch.Interval/2 ||
 		sch.Seed != c.Workload.Seed || !sch.NeedsProcesses() {
 		t.Errorf("schedule %+v", sch)
 	}

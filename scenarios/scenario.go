@@ -58,6 +58,9 @@ type Faults struct {
 	// Latency and Jitter: what a latency fault adds to each route hop.
 	Latency Duration `yaml:"latency"`
 	Jitter  Duration `yaml:"jitter"`
+	// Concurrency: how many faults may be in progress at once (default 1,
+	// one after the other); overlapping faults act on different nodes.
+	Concurrency int `yaml:"concurrency"`
 	// PartitionMode: reset (default: connections closed, redials refused)
 	// or blackhole (bytes held, endpoints find out by their own timeouts).
 	PartitionMode string `yaml:"partition_mode"`

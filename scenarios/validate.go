@@ -231,6 +231,9 @@ func (s *Scenario) validate() error {
 	if _, err := chaos.ParsePartitionMode(fl.PartitionMode); err != nil {
 		return fieldErr("$.faults.partition_mode", "%v", err)
 	}
+	if fl.Concurrency < 0 || fl.Concurrency > 16 {
+		return fieldErr("$.faults.concurrency", "must be 1 to 16 faults at once (0: one at a time), got %d", fl.Concurrency)
+	}
 	for path, d := range map[string]Duration{"$.faults.start": fl.Start, "$.faults.interval": fl.Interval, "$.faults.duration": fl.Duration,
 		"$.faults.latency": fl.Latency, "$.faults.jitter": fl.Jitter, "$.faults.heal_timeout": fl.HealTimeout} {
 		if d < 0 {

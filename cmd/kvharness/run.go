@@ -214,7 +214,8 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 	o.durationField("fault-start", "when the first fault starts (default: one interval in)", func(s *S) *time.Duration { return &s.Faults.Start })
 	o.durationField("fault-latency", "delay a latency fault adds per route hop (default 50ms)", func(s *S) *time.Duration { return &s.Faults.Latency })
 	o.durationField("fault-jitter", "random extra delay, up to this, of a latency fault", func(s *S) *time.Duration { return &s.Faults.Jitter })
-	o.stringField("partition-mode", "how a partition cuts routes: reset (default) or blackhole", func(s *S) *string { return &s.Faults.PartitionMode })
+	o.stringField("partition-mode", "how a partition cuts routes: reset (default) or blackhole, both ways; mute (the targets are not heard) or deaf (they do not hear), one way", func(s *S) *string { return &s.Faults.PartitionMode })
+	o.intField("fault-concurrency", "how many faults may be in progress at once, on different nodes (default 1: one after the other)", func(s *S) *int { return &s.Faults.Concurrency })
 	o.stringField("upgrade-bin", "rolling-restart brings each node back on this nats-server binary (upgrade validation)", func(s *S) *string { return &s.Faults.UpgradeBin })
 	o.durationField("heal-timeout", "how long to wait for a healthy cluster after the last fault (default 60s)", func(s *S) *time.Duration { return &s.Faults.HealTimeout })
 	return o
