@@ -160,6 +160,48 @@ var faults = map[string]fault{
 			return strings.Join(lost, "; "), errors.Join(err, eachNode(nodes, p.Restart))
 		},
 	},
+	"replicas": {
+		About: "change the bucket stream's replica count through the JetStream API ($JS.API.STREAM.UPDATE) — to every node (R3 → R5 on five nodes), " +
+			"or to 1 where it already has every node — wait (up to 30 s) until the new group is current, hold for the fault duration, change it back and wait again: " +
+			"membership changes of the stream's group; works on any target, external servers included",
+		run: func(ctx context.Context, n *injection, _ []int) (string, error) {
+			info, err := n.ops.info(ctx)
+			if err != nil {
+				return "", err
+			}
+			from, to := info.Config.Replicas, len(n.nodeNames())
+			if from >= to {
+				to = 1
+			}
+			if from == to {
+				return "", fmt.Errorf("a stream on one node has no other replica count")
+			}
+			step := func(ctx context.Context, r int) string {
+				started := time.Now()
+				if err := n.ops.setReplicas(ctx, r); err != nil {
+					return fmt.Sprintf("R%d refused: %v", r, err)
+				}
+				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				if err := n.ops.waitStreamHealthy(wctx); err != nil {
+					return fmt.Sprintf("R%d (not current after %.1f s: %v)", r, time.Since(started).Seconds(), err)
+				}
+				return fmt.Sprintf("R%d (current after %.1f s)", r, time.Since(started).Seconds())
+			}
+			up := step(ctx, to)
+			n.hold(ctx)
+			// Back whatever happened, also once the run ended: the checks
+			// read the bucket as the scenario made it.
+			bctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			defer cancel()
+			back := step(bctx, from)
+			detail := fmt.Sprintf("R%d -> %s -> %s", from, up, back)
+			if strings.Contains(up, "refused") || strings.Contains(back, "refused") {
+				return detail, fmt.Errorf("a replica change was refused")
+			}
+			return detail, nil
+		},
+	},
 	"rolling-restart": {
 		About: "restart every node in turn, gracefully, waiting until it is healthy and the stream current before the next; " +
 			"with an upgrade binary (--upgrade-bin) each node comes back on that release: the upgrade-validation scenario",

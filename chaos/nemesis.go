@@ -429,6 +429,8 @@ func (n *Nemesis) conflict(kind string, nodes []int) string {
 			return fmt.Sprintf("%s holds the whole cluster", other.what)
 		case onRoutes(kind) && onRoutes(ok):
 			return fmt.Sprintf("the routes are held by %s", other.what)
+		case kind == "replicas" && ok == "replicas":
+			return fmt.Sprintf("the stream's replica count is held by %s", other.what)
 		case onRoutes(kind) || onRoutes(ok):
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kvharness/kvharness/cluster"
@@ -16,6 +17,7 @@ import (
 type streamOps struct {
 	target *cluster.Target
 	stream string
+	mu     sync.Mutex // guards nc and js: faults that overlap share them
 	nc     *nats.Conn
 	js     jetstream.JetStream
 }
@@ -27,6 +29,8 @@ func newStreamOps(t *cluster.Target, stream string) *streamOps {
 // conn connects lazily and again after a failure: the first attempt may
 // come while every node is down.
 func (s *streamOps) conn() (jetstream.JetStream, *nats.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.nc != nil && !s.nc.IsClosed() {
 		return s.js, s.nc, nil
 	}
@@ -44,6 +48,8 @@ func (s *streamOps) conn() (jetstream.JetStream, *nats.Conn, error) {
 }
 
 func (s *streamOps) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.nc != nil {
 		s.nc.Close()
 	}
@@ -73,6 +79,25 @@ func (s *streamOps) leader(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("stream %s has no leader", s.stream)
 	}
 	return info.Cluster.Leader, nil
+}
+
+// setReplicas changes the stream's replica count
+// ($JS.API.STREAM.UPDATE), keeping the rest of its config.
+func (s *streamOps) setReplicas(ctx context.Context, replicas int) error {
+	info, err := s.info(ctx)
+	if err != nil {
+		return err
+	}
+	js, _, err := s.conn()
+	if err != nil {
+		return err
+	}
+	cfg := info.Config
+	cfg.Replicas = replicas
+	uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = js.UpdateStream(uctx, cfg)
+	return err
 }
 
 // stepDown asks the stream's leader to hand over leadership

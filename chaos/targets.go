@@ -41,8 +41,8 @@ func (n *injection) pickTargets(ctx context.Context, kind string, busy map[int]b
 	all := n.nodeNames()
 	count := len(all)
 	switch kind {
-	case "leader-stepdown":
-		return nil, nil // it acts on the stream, whichever server leads it (its detail names them)
+	case "leader-stepdown", "replicas":
+		return nil, nil // it acts on the stream, whichever servers hold it (its detail names them)
 	case "rolling-restart":
 		var nodes []int
 		for i := range all {
