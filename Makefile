@@ -10,7 +10,7 @@ NATS_CURRENT  := v2.15.2
 NATS_OLD      := v2.10.27
 NATSCLI       := v0.5.0
 
-.PHONY: build run test test-short fuzz bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof fleet-proof whatif lint tools clean
+.PHONY: build run test test-short fuzz bench soak soak-faults soak-verdicts findings ab-proof trend-proof capacity-proof fleet-proof power-loss-proof whatif lint tools clean
 
 build:
 	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/kvharness
@@ -111,6 +111,12 @@ fuzz:
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# Power loss on two releases: a coordinated failure (default sync interval
+# against always) and one node's power loss overlapping other faults, SEEDS
+# seeds (scripts/powerloss.sh; about 15 minutes).
+power-loss-proof: build $(TOOLS)/nats-server-v2.12.1 $(TOOLS)/nats-server-$(NATS_CURRENT)
+	TOOLS=$(TOOLS) sh scripts/powerloss.sh
 
 findings: build $(foreach v,$(FINDINGS_RELEASES),$(TOOLS)/nats-server-$(v))
 	$(GO) run ./scripts/findings -bin $(BIN) -tools $(TOOLS) $(ARGS)

@@ -6,7 +6,8 @@ import (
 )
 
 // SyncInterval is how often the servers the harness starts fsync their
-// JetStream stores: "" leaves the server's default (every 2 minutes —
+// JetStream stores: "" (or "default", to override a scenario's setting
+// from the command line) leaves the server's default (every 2 minutes —
 // NATS acknowledges a write before it is on disk), "always" syncs after
 // every write, a duration syncs that often. It decides what a power loss
 // costs, and what durability costs in throughput.
@@ -18,14 +19,14 @@ const SyncAlways SyncInterval = "always"
 // parse is the setting as nats-server's options hold it.
 func (s SyncInterval) parse() (every time.Duration, always bool, err error) {
 	switch s {
-	case "":
+	case "", "default":
 		return 0, false, nil
 	case SyncAlways:
 		return 2 * time.Minute, true, nil
 	}
 	d, err := time.ParseDuration(string(s))
 	if err != nil || d <= 0 {
-		return 0, false, fmt.Errorf("sync_interval %q: want always or a positive duration (like 1s, 2m)", string(s))
+		return 0, false, fmt.Errorf("sync_interval %q: want always, default or a positive duration (like 1s, 2m)", string(s))
 	}
 	return d, false, nil
 }
@@ -39,7 +40,7 @@ func (s SyncInterval) Validate() error {
 // conf is the setting as a nats-server config file's jetstream block
 // takes it ("" for the default).
 func (s SyncInterval) conf() string {
-	if s == "" {
+	if s == "" || s == "default" {
 		return ""
 	}
 	return fmt.Sprintf(", sync_interval: %q", string(s))
@@ -47,7 +48,7 @@ func (s SyncInterval) conf() string {
 
 // String is the setting as reported: the server's default said so.
 func (s SyncInterval) String() string {
-	if s == "" {
+	if s == "" || s == "default" {
 		return "default"
 	}
 	return string(s)

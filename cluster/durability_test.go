@@ -17,6 +17,10 @@ func TestSyncIntervalReachesTheServers(t *testing.T) {
 	if err := SyncInterval("-1s").Validate(); err == nil {
 		t.Error(`"-1s" accepted as a sync interval`)
 	}
+	// "default" overrides a scenario's setting with the server's own.
+	if d := SyncInterval("default"); d.Validate() != nil || d.conf() != "" || d.String() != "default" {
+		t.Errorf(`"default": %v, conf %q, shown %q`, d.Validate(), d.conf(), d)
+	}
 	e, err := StartEmbedded(EmbeddedConfig{Nodes: 1, StoreParent: t.TempDir(), Sync: SyncAlways})
 	if err != nil {
 		t.Fatal(err)

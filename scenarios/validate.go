@@ -58,7 +58,7 @@ func (s *Scenario) validate() error {
 	if err := cluster.SyncInterval(s.Target.SyncInterval).Validate(); err != nil {
 		return fieldErr("$.target.sync_interval", "%v", err)
 	}
-	if s.Target.SyncInterval != "" && len(s.Target.Servers) > 0 {
+	if s.Target.SyncInterval != "" && s.Target.SyncInterval != "default" && len(s.Target.Servers) > 0 {
 		return fieldErr("$.target.sync_interval", "sets how the servers the harness starts sync their stores; external servers keep their own")
 	}
 	if len(s.Target.Servers) > 0 && s.Target.ServerBin != "" {

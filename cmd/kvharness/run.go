@@ -104,7 +104,7 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 	})
 	o.stringField("server-bin", "spawn each node as a process of this nats-server binary (any release) instead of embedding the servers", func(s *S) *string { return &s.Target.ServerBin })
 	o.countField("nodes", "cluster size for embedded or spawned servers", func(s *S) *int { return &s.Target.Nodes })
-	o.stringField("sync-interval", "how often embedded or spawned servers fsync their stores: always, or a duration like 1s (default: the server's, 2m — writes are acknowledged before they are on disk)", func(s *S) *string { return &s.Target.SyncInterval })
+	o.stringField("sync-interval", "how often embedded or spawned servers fsync their stores: always, a duration like 1s, or default (the server's, 2m — writes are acknowledged before they are on disk)", func(s *S) *string { return &s.Target.SyncInterval })
 
 	o.countField("replicas", "bucket replicas", func(s *S) *int { return &s.Bucket.Replicas })
 	o.stringField("storage", "bucket storage: file or memory", func(s *S) *string { return &s.Bucket.Storage })
