@@ -19,8 +19,9 @@ type fault struct {
 	needsProcesses bool
 	why            string
 	// needsLazyStores: the nodes' stores must be on lazyfs (see
-	// cluster.ProcessConfig.LazyStores).
-	needsLazyStores bool
+	// cluster.ProcessConfig.LazyStores); needsSystemAccount: the nodes
+	// must have the harness's system account (ProcessConfig.SystemAccount).
+	needsLazyStores, needsSystemAccount bool
 	// run injects the fault on nodes, holds it, heals it, and describes
 	// what it did.
 	run func(ctx context.Context, n *injection, nodes []int) (string, error)
@@ -202,6 +203,41 @@ var faults = map[string]fault{
 			return detail, nil
 		},
 	},
+	"replace": {
+		About: "take the target nodes out of the cluster for good — SIGKILL, then remove them from the JetStream meta group ($JS.API.SERVER.REMOVE, " +
+			"as a system account the harness gives the nodes) — and after the fault duration start a fresh node with an empty store, " +
+			"under a new name (n6 on five nodes), in each one's place: membership changes of the meta group",
+		needsProcesses: true, why: "it kills processes and starts new ones", needsSystemAccount: true,
+		run: func(ctx context.Context, n *injection, nodes []int) (string, error) {
+			p := n.Target.Processes
+			var done []string
+			var removed []int
+			var err error
+			for _, i := range nodes {
+				name := p.Names()[i]
+				took, rerr := p.Remove(ctx, i)
+				err = errors.Join(err, rerr)
+				if rerr == nil {
+					removed = append(removed, i)
+					done = append(done, fmt.Sprintf("%s removed from the meta group in %.1f s", name, took.Seconds()))
+				}
+			}
+			n.hold(ctx)
+			for _, i := range removed {
+				old := p.Names()[i]
+				name, rerr := p.Renew(i)
+				err = errors.Join(err, rerr)
+				done = append(done, fmt.Sprintf("%s replaced by %s, empty", old, name))
+			}
+			// A node not removed (the request failed) comes back as it was.
+			for _, i := range nodes {
+				if !slices.Contains(removed, i) {
+					err = errors.Join(err, p.Restart(i))
+				}
+			}
+			return strings.Join(done, "; "), err
+		},
+	},
 	"rolling-restart": {
 		About: "restart every node in turn, gracefully, waiting until it is healthy and the stream current before the next; " +
 			"with an upgrade binary (--upgrade-bin) each node comes back on that release: the upgrade-validation scenario",
@@ -258,6 +294,12 @@ func NeedProcesses(kinds []string) bool {
 		}
 	}
 	return false
+}
+
+// NeedSystemAccount reports whether any of kinds needs the nodes' system
+// account.
+func NeedSystemAccount(kinds []string) bool {
+	return slices.ContainsFunc(kinds, func(k string) bool { return faults[k].needsSystemAccount })
 }
 
 // NeedLazyStores reports whether any of kinds needs the nodes' stores on

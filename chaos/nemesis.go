@@ -102,6 +102,10 @@ func (s Schedule) NeedsProcesses() bool { return NeedProcesses(s.kinds()) }
 // fsync, so their stores must be on lazyfs.
 func (s Schedule) NeedsLazyStores() bool { return NeedLazyStores(s.kinds()) }
 
+// NeedsSystemAccount: some fault of the schedule acts as the system
+// account, so the nodes must have one.
+func (s Schedule) NeedsSystemAccount() bool { return NeedSystemAccount(s.kinds()) }
+
 // kinds lists every kind the schedule may inject.
 func (s Schedule) kinds() []string {
 	kinds := append([]string(nil), s.Kinds...)
@@ -192,6 +196,12 @@ func (s Schedule) Validate(t *cluster.Target) error {
 		}
 		if f.needsProcesses && t.Processes == nil {
 			return fmt.Errorf("fault %q needs spawned servers (--server-bin, or none to spawn this harness): %s", k, f.why)
+		}
+		if f.needsSystemAccount && t.Processes != nil && !t.Processes.SystemAccount() {
+			return fmt.Errorf("fault %q needs the nodes' system account, which the harness gives them for it", k)
+		}
+		if f.needsSystemAccount && t.Processes != nil && len(t.Processes.Names()) < 3 {
+			return fmt.Errorf("fault %q needs at least 3 nodes: the meta group must keep a quorum without the node it replaces", k)
 		}
 		if f.needsLazyStores && t.Processes != nil && !t.Processes.LazyStores() {
 			return fmt.Errorf("fault %q needs the nodes' stores on lazyfs, which the harness mounts for it", k)

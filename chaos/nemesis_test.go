@@ -18,10 +18,11 @@ func TestScheduleValidate(t *testing.T) {
 	spawned := &cluster.Target{Mode: cluster.ModeProcess, Processes: &cluster.Processes{Links: &cluster.Links{}}}
 	for _, kind := range Kinds() {
 		s := Schedule{Kinds: []string{kind}, Interval: 5 * time.Second, Duration: 2 * time.Second, Latency: time.Millisecond}
-		// Stores on lazyfs come with a scenario that needs them (see
-		// harness.TestPowerLossLosesWhatWasNotSynced); these have none.
-		if err, lazy := s.Validate(spawned), NeedLazyStores([]string{kind}); (err != nil) != lazy {
-			t.Errorf("%s on spawned servers without lazy stores: error %v, want an error: %t", kind, err, lazy)
+		// Stores on lazyfs and a system account come with a scenario that
+		// needs them (see harness.TestPowerLossLosesWhatWasNotSynced,
+		// TestNodeReplaced); these nodes have neither.
+		if err, needs := s.Validate(spawned), NeedLazyStores([]string{kind}) || NeedSystemAccount([]string{kind}); (err != nil) != needs {
+			t.Errorf("%s on spawned servers without lazy stores or a system account: error %v, want an error: %t", kind, err, needs)
 		}
 		err := s.Validate(embedded)
 		if want := NeedProcesses([]string{kind}); (err != nil) != want {

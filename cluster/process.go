@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +39,10 @@ type ProcessConfig struct {
 	// LazyStores puts each node's store on a lazyfs, which can lose what
 	// the node did not fsync (see LosePower).
 	LazyStores bool
+	// SystemAccount gives the nodes a system account the harness alone
+	// can use (see Replace); clients without credentials stay in one
+	// account with JetStream, as without it.
+	SystemAccount bool
 }
 
 // Processes is a running cluster of nats-server processes.
@@ -58,6 +63,10 @@ type Processes struct {
 	Links *Links
 	// lazy: each node's lazyfs store, with LazyStores.
 	lazy []*lazyfs.FS
+	// sys: the system account's user, with SystemAccount; replaced counts
+	// the nodes replaced, which take the next names (n6, n7 on five).
+	sys      *systemUser
+	replaced int
 }
 
 // StartProcesses starts cfg.Nodes nats-server processes clustered over
@@ -102,6 +111,11 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 	}
 	client, route, monitor := ports[:cfg.Nodes], ports[cfg.Nodes:2*cfg.Nodes], ports[2*cfg.Nodes:]
 	p := &Processes{cfg: cfg}
+	if cfg.SystemAccount {
+		if p.sys, err = newSystemUser(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Nodes > 1 {
 		var addrs []string
 		for _, port := range route {
@@ -130,6 +144,7 @@ func startProcessesOnce(cfg ProcessConfig) (*Processes, error) {
 			conf += fmt.Sprintf("cluster { name: kvh, listen: 127.0.0.1:%d, advertise: %q, routes: [%s] }\n",
 				route[i], p.Links.Advertise(), strings.Join(p.Links.RoutesFor(i), ", "))
 		}
+		conf += p.sys.conf()
 		confPath := filepath.Join(cfg.Dir, name+".conf")
 		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 			p.Stop()
@@ -244,8 +259,12 @@ func (p *Processes) launch(i int, bin string, logFlags int) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// Names returns the node names, n1...
-func (p *Processes) Names() []string { return p.names }
+// Names returns the node names, n1... (a replaced node has a new one).
+func (p *Processes) Names() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.names)
+}
 
 // Kill sends SIGKILL to node i and reaps it: a crash, no shutdown.
 func (p *Processes) Kill(i int) error {

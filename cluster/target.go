@@ -108,8 +108,9 @@ type TargetConfig struct {
 	SelfServe bool
 	// Sync: how often the servers the harness starts fsync their stores.
 	Sync SyncInterval
-	// LazyStores: spawned nodes' stores on lazyfs (see ProcessConfig).
-	LazyStores bool
+	// LazyStores: spawned nodes' stores on lazyfs; SystemAccount: the
+	// harness's system account on spawned nodes (see ProcessConfig).
+	LazyStores, SystemAccount bool
 }
 
 // Up starts embedded servers or prepares a connection to external ones.
@@ -146,7 +147,7 @@ func Up(cfg TargetConfig) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe, Sync: cfg.Sync, LazyStores: cfg.LazyStores})
+		p, err := StartProcesses(ProcessConfig{Bin: cfg.ServerBin, Nodes: cfg.Nodes, Dir: dir, LogDir: cfg.LogDir, SelfServe: cfg.SelfServe, Sync: cfg.Sync, LazyStores: cfg.LazyStores, SystemAccount: cfg.SystemAccount})
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err

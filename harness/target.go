@@ -40,16 +40,17 @@ func upTarget(s *scenarios.Scenario, schedule chaos.Schedule, opts Options, dir 
 		}
 	}
 	return cluster.Up(cluster.TargetConfig{
-		ServerURLs:  s.Target.Servers,
-		MonitorURLs: s.Target.Monitors,
-		Auth:        opts.Auth,
-		Nodes:       s.Target.Nodes,
-		LogDir:      filepath.Join(dir, "nodes"),
-		StoreParent: filepath.Join(dir, "nodes"),
-		ServerBin:   serverBin,
-		SelfServe:   selfServe,
-		Sync:        cluster.SyncInterval(s.Target.SyncInterval),
-		LazyStores:  schedule.NeedsLazyStores(),
+		ServerURLs:    s.Target.Servers,
+		MonitorURLs:   s.Target.Monitors,
+		Auth:          opts.Auth,
+		Nodes:         s.Target.Nodes,
+		LogDir:        filepath.Join(dir, "nodes"),
+		StoreParent:   filepath.Join(dir, "nodes"),
+		ServerBin:     serverBin,
+		SelfServe:     selfServe,
+		Sync:          cluster.SyncInterval(s.Target.SyncInterval),
+		LazyStores:    schedule.NeedsLazyStores(),
+		SystemAccount: schedule.NeedsSystemAccount(),
 	})
 }
 

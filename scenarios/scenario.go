@@ -50,7 +50,7 @@ type Target struct {
 // Faults is the nemesis schedule: which faults, where, how often, how long.
 // With several kinds each fault is one of them at random (a mix).
 type Faults struct {
-	Kinds    []string `yaml:"kinds"`    // kill, stop, pause, partition, latency, leader-stepdown, corrupt, power-loss, rolling-restart
+	Kinds    []string `yaml:"kinds"`    // kill, stop, pause, partition, latency, leader-stepdown, corrupt, power-loss, replicas, replace, rolling-restart
 	Target   string   `yaml:"target"`   // random (default), leader, minority, majority, all, bridge, or node names n1,n2
 	Start    Duration `yaml:"start"`    // first fault (default: one interval in)
 	Interval Duration `yaml:"interval"` // between fault starts

@@ -3,11 +3,14 @@ package harness
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/internal/testenv"
+	"github.com/kvharness/kvharness/reports"
 	"github.com/kvharness/kvharness/scenarios"
 )
 
@@ -57,5 +60,47 @@ func replicaChanges(t *testing.T, bin string, nodes int, to string) {
 	}
 	if res.Summary.Verdict != checker.Pass || res.Summary.Target.Mode != map[bool]string{true: "process", false: "embedded"}[bin != ""] {
 		t.Errorf("%d nodes: verdict %s on %s servers", nodes, res.Summary.Verdict, res.Summary.Target.Mode)
+	}
+}
+
+// A node taken out of the meta group for good (the stream's leader, on
+// five spawned nodes) and a fresh one with an empty store put in its place
+// under a new name: the removal is answered, the new node serves (the
+// final replica reads reach it by its name), and the run passes.
+func TestNodeReplaced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a run on five spawned servers")
+	}
+	bin := testenv.ServerBin(t, testenv.NATSServer)
+	sc := scenario(t, "kill-random", func(s *scenarios.Scenario) {
+		s.Target.ServerBin, s.Target.Nodes = bin, 5
+		// Room after the removal: a removed leader's meta group may elect
+		// a new leader first, and the run's end would cut the fault short.
+		s.Workload.Duration = 15 * time.Second
+		s.Faults.Kinds = nil
+		s.Faults.Plan = []chaos.Step{{Kind: "replace", Target: "leader", At: 3 * time.Second, Duration: 2 * time.Second}}
+	})
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := regexp.MustCompile(`^(n[1-5]) removed from the meta group in [0-9.]+ s; (n[1-5]) replaced by n6, empty$`)
+	var fault reports.Fault
+	for _, f := range res.Summary.Faults {
+		if f.Kind == "replace" {
+			fault = f
+		}
+	}
+	m := replaced.FindStringSubmatch(fault.Detail)
+	if fault.Error != "" || m == nil || m[1] != m[2] || m[1] != fault.Target {
+		t.Fatalf("replace fault: %+v", fault)
+	}
+	for _, c := range res.Summary.Checks {
+		if c.Name == checker.CheckReplicasConverge && (c.Result != checker.Pass || !strings.Contains(c.Detail, "n6")) {
+			t.Errorf("replicas-converge %s: %s: want n6 read", c.Result, c.Detail)
+		}
+	}
+	if res.Summary.Verdict != checker.Pass {
+		t.Errorf("verdict %s", res.Summary.Verdict)
 	}
 }
