@@ -113,8 +113,10 @@ fuzz:
 	done
 
 # Power loss on two releases: a coordinated failure (default sync interval
-# against always) and one node's power loss overlapping other faults, SEEDS
-# seeds (scripts/powerloss.sh; about 15 minutes).
+# against always), then one node's power loss at a time overlapping a
+# partition and a pause (power-loss-one) and a mix where power losses may
+# overlap too (combined), SEEDS seeds (scripts/powerloss.sh; about 25
+# minutes with the default 4 seeds).
 power-loss-proof: build $(TOOLS)/nats-server-v2.12.1 $(TOOLS)/nats-server-$(NATS_CURRENT)
 	TOOLS=$(TOOLS) sh scripts/powerloss.sh
 

@@ -5,9 +5,10 @@
 #  1. A coordinated power failure (power-failure: 5 nodes, R3, every node
 #     loses what it had not fsynced at 8 s) with the server's default
 #     sync interval (2m) and with sync_interval always.
-#  2. One node's power loss overlapping pauses and partitions of others
-#     (combined: 5 nodes, R3, up to three faults at once), the default
-#     sync interval, SEEDS seeds.
+#  2. One node's power loss at a time, overlapping a partition and a pause
+#     (power-loss-one: 5 nodes, R3, three rounds), and a mix in which power
+#     losses may overlap each other too (combined: up to three faults at
+#     once), the default sync interval, SEEDS seeds.
 #
 # One line per run: the verdict, and every required check that did not
 # pass (with the first words of its detail). Runs alternate releases.
@@ -45,9 +46,11 @@ for rel in $RELEASES; do
   run failure-default "$rel" power-failure --sync-interval default
   run failure-always "$rel" power-failure --sync-interval always
 done
-echo "# 2. one node's power loss overlapping pauses and partitions (combined, default sync interval)"
-for seed in $SEEDS; do
-  for rel in $RELEASES; do
-    run "combined-seed$seed" "$rel" combined --seed "$seed"
+echo "# 2. power loss overlapping pauses and partitions (default sync interval)"
+for scenario in power-loss-one combined; do
+  for seed in $SEEDS; do
+    for rel in $RELEASES; do
+      run "$scenario-seed$seed" "$rel" "$scenario" --seed "$seed"
+    done
   done
 done
