@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -85,8 +86,10 @@ type Nemesis struct {
 	rng    *rand.Rand // draws the mix's kinds and each fault's own numbers
 	ops    *streamOps
 	slots  chan struct{} // one per fault that may be in progress at once
-	mu     sync.Mutex    // guards active
-	active map[*injection]bool
+	// panicked carries the first panic of a fault run beside others.
+	panicked chan any
+	mu       sync.Mutex // guards active
+	active   map[*injection]bool
 	// healing: the heal is in progress, for progress displays.
 	healing atomic.Bool
 }
@@ -266,14 +269,31 @@ func (n *Nemesis) Run(ctx context.Context) {
 	n.ops = newStreamOps(n.Target, n.Stream)
 	defer n.ops.close()
 	n.slots = make(chan struct{}, max(1, n.Schedule.Concurrency))
+	n.panicked = make(chan any, 1)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var held sync.WaitGroup
 	if len(n.Schedule.Plan) > 0 {
 		n.runPlan(ctx, &held)
 	} else {
 		n.runMix(ctx, &held)
 	}
-	<-ctx.Done() // a plan may end before the workload
-	held.Wait()  // every fault in progress ends with ctx
+	var p any
+	select {
+	case <-ctx.Done(): // a plan may end before the workload
+	case p = <-n.panicked:
+		stop() // the other faults end; the panic goes on below, after the heal
+	}
+	held.Wait() // every fault in progress ends with ctx
+	if p == nil {
+		select {
+		case p = <-n.panicked:
+		default:
+		}
+	}
+	if p != nil {
+		panic(p) // healed by the deferred recover above
+	}
 	n.heal()
 }
 
@@ -338,6 +358,16 @@ func (n *Nemesis) start(ctx context.Context, st Step, held *sync.WaitGroup) bool
 	go func() {
 		defer held.Done()
 		defer func() { <-n.slots }()
+		// A fault that panics in a goroutine of its own would end the
+		// process: Run takes the panic on, after healing.
+		defer func() {
+			if p := recover(); p != nil {
+				select {
+				case n.panicked <- fmt.Sprintf("%v\n%s", p, debug.Stack()):
+				default:
+				}
+			}
+		}()
 		in.run(ctx)
 	}()
 	return true

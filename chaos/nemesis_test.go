@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kvharness/kvharness/cluster"
+	"github.com/kvharness/kvharness/history"
 )
 
 // Faults that act on processes need them; schedules must make sense. That
@@ -128,5 +129,38 @@ func TestOverlappingFaultsShareNothing(t *testing.T) {
 	delete(n.active, route)
 	if c := n.conflict("latency", []int{3}); c != "" {
 		t.Errorf("latency once the partition ended: conflict %q", c)
+	}
+}
+
+// A fault that panics while others are in progress does not end the
+// process from its own goroutine: Run stops the other faults, heals, and
+// panics in its caller's goroutine, where the run's group recovers it.
+func TestPanicOfAnOverlappingFaultReachesRun(t *testing.T) {
+	faults["test-panic"] = fault{About: "test", run: func(ctx context.Context, n *injection, _ []int) (string, error) {
+		if n.step.At > 0 {
+			panic("boom")
+		}
+		n.hold(ctx) // a fault in progress the panic must end
+		return "held", nil
+	}}
+	defer delete(faults, "test-panic")
+	n := &Nemesis{
+		Target: &cluster.Target{Mode: cluster.ModeExternal, Nodes: 3},
+		Schedule: Schedule{Concurrency: 2, HealTimeout: 100 * time.Millisecond,
+			Plan: []Step{{Kind: "test-panic", Duration: time.Hour}, {Kind: "test-panic", At: 50 * time.Millisecond, Duration: time.Hour}}},
+		Now: func() int64 { return 0 }, Out: history.Discard(),
+	}
+	done := make(chan any)
+	go func() {
+		defer func() { done <- recover() }()
+		n.Run(context.Background())
+	}()
+	select {
+	case p := <-done:
+		if s, _ := p.(string); !strings.HasPrefix(s, "boom\n") {
+			t.Errorf("Run ended with %v, want the fault's panic", p)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not end after a fault panicked")
 	}
 }
