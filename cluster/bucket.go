@@ -20,6 +20,8 @@ type BucketConfig struct {
 	// LimitMarkerTTL > 0 allows per-message TTLs (leases, sessions) and
 	// keeps the markers the server writes when one runs out this long.
 	LimitMarkerTTL time.Duration
+	// Compression stores the bucket's stream S2-compressed.
+	Compression bool
 }
 
 // CreateBucket creates the run's own bucket. A freshly formed cluster may
@@ -41,6 +43,7 @@ func CreateBucket(ctx context.Context, js jetstream.JetStream, cfg BucketConfig)
 		Storage:        storage,
 		MaxValueSize:   cfg.MaxValueSize,
 		LimitMarkerTTL: cfg.LimitMarkerTTL,
+		Compression:    cfg.Compression,
 	}
 	var last error
 	started := time.Now()

@@ -42,8 +42,15 @@ func TestEmbeddedClusterFormsAndCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := js.Stream(ctx, StreamName("t"))
-	if info, _ := s.Info(ctx); info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
-		t.Fatalf("stream not replicated on 3 nodes: %+v", info.Cluster)
+	if info, _ := s.Info(ctx); info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 || info.Config.Compression != jetstream.NoCompression {
+		t.Fatalf("stream not replicated on 3 nodes, or compressed: %+v %v", info.Cluster, info.Config.Compression)
+	}
+	// A bucket asked for compression is stored S2-compressed.
+	if _, err := CreateBucket(ctx, js, BucketConfig{Name: "z", Replicas: 1, History: 1, Compression: true}); err != nil {
+		t.Fatal(err)
+	}
+	if z, err := js.Stream(ctx, StreamName("z")); err != nil || z.CachedInfo().Config.Compression != jetstream.S2Compression {
+		t.Fatalf("compressed bucket: %v", err)
 	}
 	nc.Close()
 	target.Down()

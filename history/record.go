@@ -227,6 +227,7 @@ func (m *Meta) WidenForClock(r *Record) {
 // differ measure different things.
 type Workload struct {
 	Storage         string         `json:"storage"`
+	Compression     bool           `json:"compression,omitempty"` // the bucket's stream stored S2-compressed
 	Mix             map[string]int `json:"mix,omitempty"`
 	Keys            int            `json:"keys"`
 	KeyDistribution string         `json:"key_distribution"`

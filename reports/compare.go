@@ -195,10 +195,12 @@ func Differences(base, cand *Summary) []string {
 	differ("target", base.Target.Mode, cand.Target.Mode)
 	differ("nodes", base.Target.Nodes, cand.Target.Nodes)
 	differ("replicas", base.Target.Replicas, cand.Target.Replicas)
+	differ("sync interval", base.Target.SyncInterval, cand.Target.SyncInterval)
 	differ("clients", base.Clients, cand.Clients)
 	differ("pacing", base.Pacing, cand.Pacing)
 	if b, c := base.Workload, cand.Workload; b != nil && c != nil {
 		differ("storage", b.Storage, c.Storage)
+		differ("compression", b.Compression, c.Compression)
 		differ("mix", b.Mix, c.Mix) // fmt prints maps sorted by key
 		differ("keys", b.Keys, c.Keys)
 		differ("key distribution", b.KeyDistribution, c.KeyDistribution)

@@ -102,7 +102,7 @@ func (s *Scenario) Schedule() chaos.Schedule {
 func (s *Scenario) BucketConfig(name string) cluster.BucketConfig {
 	b := s.Bucket
 	return cluster.BucketConfig{Name: name, Replicas: b.Replicas, Storage: b.Storage, History: b.History,
-		MaxValueSize: int32(b.MaxValueSize), LimitMarkerTTL: b.LimitMarkerTTL}
+		MaxValueSize: int32(b.MaxValueSize), LimitMarkerTTL: b.LimitMarkerTTL, Compression: b.Compression}
 }
 
 // RequiredChecks: the scenario's own list, or the default for its shape.
@@ -122,7 +122,7 @@ func (s *Scenario) Meta() history.Meta {
 		Thresholds: s.Thresholds, Pattern: w.Pattern, TTLToleranceMs: s.Expect.TTLTolerance.Milliseconds(),
 		Replicas: s.Bucket.Replicas, History: s.Bucket.History, Seed: w.Seed, Clients: w.Clients,
 		Pacing: wc.Pacing(), Demoted: s.DemotedChecks(), SyncInterval: s.syncReported(),
-		Workload: &history.Workload{Storage: s.Bucket.Storage, Mix: w.Mix, Keys: w.Keys, KeyDistribution: w.KeyDistribution,
+		Workload: &history.Workload{Storage: s.Bucket.Storage, Compression: s.Bucket.Compression, Mix: w.Mix, Keys: w.Keys, KeyDistribution: w.KeyDistribution,
 			ValueSize: w.ValueSize, OpTimeoutMs: w.OpTimeout.Milliseconds(), KeyTTLMs: w.KeyTTL.Milliseconds(),
 			ReadPath: w.ReadPath, Inflight: w.Inflight, Faults: s.Faults.String(), WarmupMs: w.Warmup.Milliseconds()}}
 }

@@ -84,6 +84,9 @@ type Bucket struct {
 	// same). With history > 1 the server raises any message TTL below it
 	// to it, so it must not exceed key_ttl.
 	LimitMarkerTTL Duration `yaml:"limit_marker_ttl"`
+	// Compression: the bucket's stream is stored S2-compressed (file
+	// storage only): a store option whose cost a run can measure.
+	Compression bool `yaml:"compression"`
 }
 
 // Workload is what the clients do.

@@ -52,6 +52,8 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		"name: x\nworkload:\n  stages:\n    - {rate: 0, for: 1s}\n":                                  "line 4",
 		"name: x\nfaults:\n  plan:\n    - {kind: kill, at: soon, duration: 1s}\n":                    "line 4",
 		"name: x\nfaults:\n  partition_mode: sever\n":                                                "line 3",
+		"name: x\nfaults:\n  concurrency: -2\n":                                                      "line 3",
+		"name: x\nbucket:\n  storage: memory\n  compression: true\n":                                 "line 4",
 		"name: x\nworkload:\n  pattern: queue\n":                                                     "line 3",
 		"name: x\nworkload:\n  pattern: lease\n":                                                     "key_ttl",
 		"name: x\nworkload:\n  key_ttl: 500ms\n":                                                     "line 3",

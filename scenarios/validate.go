@@ -82,6 +82,9 @@ func (s *Scenario) validate() error {
 	if b.Storage != "" && b.Storage != "file" && b.Storage != "memory" {
 		return fieldErr("$.bucket.storage", "must be file or memory, got %q", b.Storage)
 	}
+	if b.Compression && b.Storage == "memory" {
+		return fieldErr("$.bucket.compression", "compresses what a bucket stores on disk: it needs file storage, not memory")
+	}
 	if b.History < 0 || b.History > history.MaxDepth {
 		return fieldErr("$.bucket.history", "must be between 1 and %d, got %d", history.MaxDepth, b.History)
 	}

@@ -112,6 +112,7 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 	o.intField("max-value-size", "bucket's maximum value size in bytes (0: unlimited)", func(s *S) *int { return &s.Bucket.MaxValueSize })
 	o.durationField("limit-marker-ttl", "how long the bucket keeps the markers of keys whose TTL ran out (whole seconds; enables per-key TTLs)", func(s *S) *time.Duration { return &s.Bucket.LimitMarkerTTL })
 	o.boolField("keep-bucket", "keep the bucket after the run", func(s *S) *bool { return &s.Bucket.Keep })
+	o.boolField("compression", "store the bucket's stream S2-compressed (file storage): what compression costs, against a run without", func(s *S) *bool { return &s.Bucket.Compression })
 
 	o.countField("clients", "concurrent clients", func(s *S) *int { return &s.Workload.Clients })
 	o.durationField("duration", "how long the workload runs", func(s *S) *time.Duration { return &s.Workload.Duration })
