@@ -10,11 +10,12 @@ import (
 )
 
 type capacityJSON struct {
-	MaxRate       float64 `json:"max_rate"`
-	BrokeAt       float64 `json:"broke_at"`
-	ClosedLoopMax float64 `json:"closed_loop_max"`
-	Verdict       string  `json:"verdict"`
-	ExitCode      int     `json:"exit_code"`
+	MaxRate       float64  `json:"max_rate"`
+	BrokeAt       float64  `json:"broke_at"`
+	ClosedLoopMax float64  `json:"closed_loop_max"`
+	Verdict       string   `json:"verdict"`
+	Notes         []string `json:"notes"`
+	ExitCode      int      `json:"exit_code"`
 	Steps         []struct {
 		Phase    string
 		Offered  float64
@@ -38,7 +39,8 @@ func readCapacity(t *testing.T, dir string) capacityJSON {
 }
 
 // A search on one embedded server with short steps: it finds a rate, the
-// first rate above it broke the SLO, every step is a full run with its own
+// first rate above it broke the SLO (or the clients could not offer it, as
+// the search says), every step is a full run with its own
 // folder (warm-up left out), and the results files are written.
 func TestCapacityFindsARate(t *testing.T) {
 	if testing.Short() {
@@ -53,8 +55,13 @@ func TestCapacityFindsARate(t *testing.T) {
 		t.Fatalf("exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	c := readCapacity(t, out)
-	if c.MaxRate <= 0 || c.BrokeAt <= c.MaxRate || c.ClosedLoopMax <= 0 || c.Steps[0].Phase != "closed-loop" {
-		t.Errorf("max %g, broke at %g, closed loop %g, first phase %s", c.MaxRate, c.BrokeAt, c.ClosedLoopMax, c.Steps[0].Phase)
+	// The search ends where a rate breaks the SLO — or, when the clients
+	// fall behind a rate before it breaks (this machine's two cores are
+	// shared with the other packages' tests), at the load generator's
+	// limit, which it must then say.
+	generatorBound := c.BrokeAt == 0 && strings.Contains(strings.Join(c.Notes, "\n"), "the limit found is the load generator's")
+	if c.MaxRate <= 0 || (c.BrokeAt <= c.MaxRate && !generatorBound) || c.ClosedLoopMax <= 0 || c.Steps[0].Phase != "closed-loop" {
+		t.Errorf("max %g, broke at %g, closed loop %g, first phase %s, notes %q", c.MaxRate, c.BrokeAt, c.ClosedLoopMax, c.Steps[0].Phase, c.Notes)
 	}
 	for _, st := range c.Steps {
 		var s struct {
