@@ -86,8 +86,10 @@ type Nemesis struct {
 	rng    *rand.Rand // draws the mix's kinds and each fault's own numbers
 	ops    *streamOps
 	slots  chan struct{} // one per fault that may be in progress at once
-	// panicked carries the first panic of a fault run beside others.
+	// panicked carries the first panic of a fault run beside others;
+	// cancel ends the schedule and every fault in progress at once.
 	panicked chan any
+	cancel   context.CancelFunc
 	mu       sync.Mutex // guards active
 	active   map[*injection]bool
 	// healing: the heal is in progress, for progress displays.
@@ -272,6 +274,7 @@ func (n *Nemesis) Run(ctx context.Context) {
 	n.panicked = make(chan any, 1)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	n.cancel = stop
 	var held sync.WaitGroup
 	if len(n.Schedule.Plan) > 0 {
 		n.runPlan(ctx, &held)
@@ -359,13 +362,15 @@ func (n *Nemesis) start(ctx context.Context, st Step, held *sync.WaitGroup) bool
 		defer held.Done()
 		defer func() { <-n.slots }()
 		// A fault that panics in a goroutine of its own would end the
-		// process: Run takes the panic on, after healing.
+		// process: Run takes the panic on, after healing, and no fault
+		// starts meanwhile.
 		defer func() {
 			if p := recover(); p != nil {
 				select {
 				case n.panicked <- fmt.Sprintf("%v\n%s", p, debug.Stack()):
 				default:
 				}
+				n.cancel()
 			}
 		}()
 		in.run(ctx)
@@ -414,8 +419,10 @@ func (n *injection) run(ctx context.Context) {
 		rec.Target = "stream"
 	}
 	if err == nil {
-		rec.Detail, err = faults[kind].run(ctx, n, nodes)
-		n.release()
+		func() {
+			defer n.release() // a fault that panics holds nothing either
+			rec.Detail, err = faults[kind].run(ctx, n, nodes)
+		}()
 	}
 	if err != nil {
 		rec.Error = err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,5 +163,51 @@ func TestPanicOfAnOverlappingFaultReachesRun(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not end after a fault panicked")
+	}
+}
+
+// A mix whose fault panics stops at once: no fault starts after the
+// panic, and the one that panicked holds nothing.
+func TestPanicInAMixEndsTheSchedule(t *testing.T) {
+	var started atomic.Int32
+	faults["test-panic-mix"] = fault{About: "test", run: func(ctx context.Context, n *injection, _ []int) (string, error) {
+		if started.Add(1) == 1 {
+			panic("boom")
+		}
+		return "", nil
+	}}
+	defer delete(faults, "test-panic-mix")
+	n := &Nemesis{
+		Target: &cluster.Target{Mode: cluster.ModeExternal, Nodes: 3},
+		Schedule: Schedule{Concurrency: 2, HealTimeout: 100 * time.Millisecond,
+			Kinds: []string{"test-panic-mix"}, Interval: 20 * time.Millisecond, Duration: time.Millisecond},
+		Now: func() int64 { return 0 }, Out: history.Discard(),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan any)
+	began := time.Now()
+	go func() {
+		defer func() { done <- recover() }()
+		n.Run(ctx)
+	}()
+	select {
+	case p := <-done:
+		if s, _ := p.(string); !strings.HasPrefix(s, "boom\n") {
+			t.Errorf("Run ended with %v, want the fault's panic", p)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run went on after a fault panicked")
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("Run ended %v after the panic, not at once", took)
+	}
+	if s := started.Load(); s > 3 {
+		t.Errorf("%d faults started; the schedule went on after the panic", s)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.active) != 0 {
+		t.Errorf("%d faults still held after Run", len(n.active))
 	}
 }
