@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kvharness/kvharness/internal/testenv"
 )
@@ -133,5 +135,22 @@ func TestProcessClusterOfEachRelease(t *testing.T) {
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("cluster dir left behind")
 		}
+	}
+}
+
+// A node's config, which stays in the results folder, holds the system
+// account's password only as a bcrypt hash (TestNodeReplaced shows the
+// nodes take it).
+func TestSystemUserConfigHoldsNoPassword(t *testing.T) {
+	u, err := newSystemUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := u.conf()
+	if strings.Contains(conf, u.password) {
+		t.Fatalf("config holds the system account's password in plain text:\n%s", conf)
+	}
+	if !strings.Contains(conf, u.passwordHash) || bcrypt.CompareHashAndPassword([]byte(u.passwordHash), []byte(u.password)) != nil {
+		t.Fatalf("config lacks the password's hash:\n%s", conf)
 	}
 }

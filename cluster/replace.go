@@ -11,14 +11,20 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kvharness/kvharness/internal/secrets"
 )
 
 // systemUser is the system account's one user, with a password made for
 // the run: removing a server from the JetStream meta group
-// ($JS.API.SERVER.REMOVE) is a system account's request.
-type systemUser struct{ password, appPassword string }
+// ($JS.API.SERVER.REMOVE) is a system account's request. The nodes'
+// configs, which stay in the results folder, hold only a bcrypt hash of
+// its password (nats-server takes a password beginning "$2" as one). The
+// JetStream account's user keeps a plain one: it is the no_auth_user,
+// which every client without credentials becomes anyway, and nats-server
+// lets no one in as a no_auth_user whose password is hashed.
+type systemUser struct{ password, passwordHash, appPassword string }
 
 func newSystemUser() (*systemUser, error) {
 	var b [32]byte
@@ -27,6 +33,13 @@ func newSystemUser() (*systemUser, error) {
 	}
 	u := &systemUser{password: hex.EncodeToString(b[:16]), appPassword: hex.EncodeToString(b[16:])}
 	secrets.Register(u.password, u.appPassword)
+	// The lowest cost: the password is random, and a node pays the cost
+	// each time the system user connects (once per removal).
+	hash, err := bcrypt.GenerateFromPassword([]byte(u.password), bcrypt.MinCost)
+	if err != nil {
+		return nil, err
+	}
+	u.passwordHash = string(hash)
 	return u, nil
 }
 
@@ -39,7 +52,7 @@ func (u *systemUser) conf() string {
 		return ""
 	}
 	return fmt.Sprintf("accounts {\n  SYS: { users: [{user: kvharness-sys, password: %q}] }\n  KVH: { jetstream: enabled, users: [{user: kvharness, password: %q}] }\n}\n"+
-		"system_account: SYS\nno_auth_user: kvharness\n", u.password, u.appPassword)
+		"system_account: SYS\nno_auth_user: kvharness\n", u.passwordHash, u.appPassword)
 }
 
 // SystemAccount: the nodes have the harness's system account.
