@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -116,6 +117,7 @@ func (p *Processes) removePeer(ctx context.Context, i int, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var last error
+	asked := false // a request went out whose answer never came: it may have been carried out
 	for ctx.Err() == nil {
 		for j, u := range p.urls {
 			if j == i || !p.Running(j) {
@@ -128,8 +130,14 @@ func (p *Processes) removePeer(ctx context.Context, i int, name string) error {
 			}
 			last = askRemove(ctx, nc, name)
 			nc.Close()
-			if last == nil {
+			var refused *removeRefused
+			switch {
+			case last == nil:
 				return nil
+			case errors.As(last, &refused) && refused.code == notAMember && asked:
+				return nil // an earlier request removed it
+			case !errors.As(last, &refused):
+				asked = true
 			}
 		}
 		select {
@@ -151,6 +159,7 @@ func askRemove(ctx context.Context, nc *nats.Conn, name string) error {
 	var resp struct {
 		Success bool `json:"success"`
 		Error   *struct {
+			Code        int    `json:"err_code"`
 			Description string `json:"description"`
 		} `json:"error"`
 	}
@@ -158,10 +167,22 @@ func askRemove(ctx context.Context, nc *nats.Conn, name string) error {
 		return fmt.Errorf("peer remove answer: %w", err)
 	}
 	if resp.Error != nil {
-		return fmt.Errorf("peer remove refused: %s", resp.Error.Description)
+		return &removeRefused{code: resp.Error.Code, description: resp.Error.Description}
 	}
 	if !resp.Success {
 		return fmt.Errorf("peer remove did not succeed: %s", msg.Data)
 	}
 	return nil
 }
+
+// notAMember: JetStream's error code for a server not in the meta group
+// (JSClusterServerNotMemberErr).
+const notAMember = 10044
+
+// removeRefused is the meta leader's refusal of a removal.
+type removeRefused struct {
+	code        int
+	description string
+}
+
+func (e *removeRefused) Error() string { return "peer remove refused: " + e.description }
