@@ -11,6 +11,7 @@ import (
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/history"
+	"github.com/kvharness/kvharness/internal/lazyfs"
 	"github.com/kvharness/kvharness/reports"
 )
 
@@ -183,6 +184,11 @@ func RemoveLeftStores(dir string) ([]string, error) {
 	for _, pattern := range []string{"kvharness-store-*", "kvharness-cluster-*"} {
 		stores, _ := filepath.Glob(filepath.Join(dir, "nodes", pattern))
 		for _, s := range stores {
+			// A killed run's power-loss stores stay mounted with no server
+			// behind them: every access fails until they are detached.
+			if err := lazyfs.DetachUnder(s); err != nil {
+				return removed, fmt.Errorf("detaching the filesystems a killed run left mounted in %s: %w", s, err)
+			}
 			if err := os.RemoveAll(s); err != nil {
 				return removed, fmt.Errorf("removing a store the run left: %w", err)
 			}

@@ -114,8 +114,9 @@ func Mount(mountpoint, backing string) (*FS, error) {
 	return l, nil
 }
 
-// Unmount unmounts the filesystem (retrying while it is busy, up to 5 s).
-// The backing folder keeps the files.
+// Unmount unmounts the filesystem (retrying while it is busy, up to 5 s,
+// then detaching it lazily, so that nothing removing its folder reaches
+// the backing files through it). The backing folder keeps the files.
 func (l *FS) Unmount() error {
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -124,7 +125,10 @@ func (l *FS) Unmount() error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("unmounting %s: %w", l.mountpoint, err)
+		if detachErr := Detach(l.mountpoint); detachErr != nil {
+			return fmt.Errorf("unmounting %s: %w (detaching: %v)", l.mountpoint, err, detachErr)
+		}
+		return nil // its server ends when the kernel lets go of it
 	}
 	l.server.Wait()
 	return nil
