@@ -211,3 +211,16 @@ func TestPanicInAMixEndsTheSchedule(t *testing.T) {
 		t.Errorf("%d faults still held after Run", len(n.active))
 	}
 }
+
+// A partition whose targets are every node cuts nothing: it is recorded
+// as not injected, not as a partition that happened.
+func TestPartitionOfEveryNodeIsNotInjected(t *testing.T) {
+	n := &Nemesis{Target: &cluster.Target{Mode: cluster.ModeProcess, Nodes: 3}}
+	for _, mode := range []string{"mute", "reset"} {
+		in := &injection{Nemesis: n, step: Step{Kind: "partition", Target: "n1,n2,n3", Mode: mode}}
+		_, err := faults["partition"].run(context.Background(), in, []int{0, 1, 2})
+		if err == nil || !strings.Contains(err.Error(), "not injected") {
+			t.Errorf("%s partition of every node: %v, want not injected", mode, err)
+		}
+	}
+}

@@ -288,8 +288,11 @@ func (f Faults) String() string {
 		steps := make([]string, len(f.Plan))
 		for i, p := range f.Plan {
 			steps[i] = fmt.Sprintf("%s@%s", p.Kind, p.At)
+			if p.Mode != "" {
+				steps[i] += "(" + p.Mode + ")"
+			}
 		}
-		return "plan " + strings.Join(steps, ",")
+		return "plan " + strings.Join(steps, ",") + f.overlapAndMode()
 	}
 	if len(f.Kinds) == 0 {
 		return ""
@@ -300,6 +303,19 @@ func (f Faults) String() string {
 	}
 	if f.Interval > 0 {
 		s += fmt.Sprintf(" every %s", time.Duration(f.Interval))
+	}
+	return s + f.overlapAndMode()
+}
+
+// overlapAndMode: what else makes two fault schedules differ (compare and
+// ab name it): faults at once, and how partitions cut.
+func (f Faults) overlapAndMode() string {
+	var s string
+	if f.Concurrency > 1 {
+		s += fmt.Sprintf(", up to %d at once", f.Concurrency)
+	}
+	if f.PartitionMode != "" && f.PartitionMode != "reset" {
+		s += ", partitions " + f.PartitionMode
 	}
 	return s
 }

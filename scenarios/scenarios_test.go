@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvharness/kvharness/chaos"
 	"github.com/kvharness/kvharness/reports"
 )
 
@@ -184,5 +185,28 @@ func TestReadmeSampleScenario(t *testing.T) {
 	s.Expect.Required = []string{"linearizable-writes"}
 	if d := s.DemotedChecks(); !slices.Contains(d, "no-lost-writes") {
 		t.Errorf("a required list of linearizable-writes alone demotes %v, not no-lost-writes", d)
+	}
+}
+
+// Two fault schedules that differ only in how many faults overlap or how
+// partitions cut read differently: compare and ab name the difference.
+func TestFaultsStringNamesOverlapAndMode(t *testing.T) {
+	base := Faults{Kinds: []string{"partition", "pause"}, Interval: Duration(2 * time.Second)}
+	overlapping, mute := base, base
+	overlapping.Concurrency = 3
+	mute.PartitionMode = "mute"
+	seen := map[string]bool{}
+	for _, f := range []Faults{base, overlapping, mute} {
+		seen[f.String()] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("schedules read alike: %v", seen)
+	}
+	if got := overlapping.String(); got != "partition,pause every 2s, up to 3 at once" {
+		t.Errorf("got %q", got)
+	}
+	plan := Faults{Plan: []chaos.Step{{Kind: "partition", Mode: "deaf", At: time.Second}}}
+	if got := plan.String(); got != "plan partition@1s(deaf)" {
+		t.Errorf("got %q", got)
 	}
 }
