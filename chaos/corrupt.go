@@ -13,11 +13,11 @@ import (
 // corruptStore damages one file of stream's replica in a stopped node's
 // store: it flips bits in a message block, truncates the last block (a
 // torn write), or flips bits in the stream's index (index.db). It says what
-// it did; nothing to damage is not an error (the node may not host the
-// stream).
-func corruptStore(storeDir, stream string, rng *rand.Rand) (string, error) {
+// it did and which file it damaged; nothing to damage is not an error (the
+// node may not host the stream).
+func corruptStore(storeDir, stream string, rng *rand.Rand) (what, path string, err error) {
 	var streamDir string
-	err := filepath.WalkDir(storeDir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(storeDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a store half-written by a crash: walk what is there
 		}
@@ -28,10 +28,10 @@ func corruptStore(storeDir, stream string, rng *rand.Rand) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if streamDir == "" {
-		return "", nil
+		return "", "", nil
 	}
 	blocks, _ := filepath.Glob(filepath.Join(streamDir, "msgs", "*.blk"))
 	slices.Sort(blocks)
@@ -44,16 +44,20 @@ func corruptStore(storeDir, stream string, rng *rand.Rand) (string, error) {
 		actions = append(actions, "index")
 	}
 	if len(actions) == 0 {
-		return "", nil
+		return "", "", nil
 	}
 	switch actions[rng.IntN(len(actions))] {
 	case "flip":
-		return flipBits(blocks[rng.IntN(len(blocks))], streamDir, rng)
+		path = blocks[rng.IntN(len(blocks))]
+		what, err = flipBits(path, streamDir, rng)
 	case "truncate":
-		return truncateTail(blocks[len(blocks)-1], streamDir, rng)
+		path = blocks[len(blocks)-1]
+		what, err = truncateTail(path, streamDir, rng)
 	default:
-		return flipBits(index, streamDir, rng)
+		path = index
+		what, err = flipBits(path, streamDir, rng)
 	}
+	return what, path, err
 }
 
 // flipBits flips 8 random bits of path.

@@ -39,7 +39,7 @@ func TestCorruptStoreChangesBytesOnDisk(t *testing.T) {
 	seen := map[string]bool{}
 	for seed := uint64(0); seed < 30; seed++ {
 		store, files := fakeStore(t, "KV_b")
-		what, err := corruptStore(store, "KV_b", rand.New(rand.NewPCG(seed, 1)))
+		what, damaged, err := corruptStore(store, "KV_b", rand.New(rand.NewPCG(seed, 1)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,8 +51,8 @@ func TestCorruptStoreChangesBytesOnDisk(t *testing.T) {
 				if strings.Contains(path, "OTHER") {
 					t.Fatalf("seed %d: corrupted another stream's file %s", seed, path)
 				}
-				if !strings.Contains(what, filepath.Base(path)) {
-					t.Errorf("seed %d: changed %s but said %q", seed, path, what)
+				if !strings.Contains(what, filepath.Base(path)) || damaged != path {
+					t.Errorf("seed %d: changed %s but said %q, %s", seed, path, what, damaged)
 				}
 			}
 		}
@@ -70,7 +70,7 @@ func TestCorruptStoreChangesBytesOnDisk(t *testing.T) {
 
 func TestCorruptStoreWithoutTheStreamDoesNothing(t *testing.T) {
 	store, _ := fakeStore(t, "KV_b")
-	what, err := corruptStore(store, "KV_absent", rand.New(rand.NewPCG(1, 1)))
+	what, _, err := corruptStore(store, "KV_absent", rand.New(rand.NewPCG(1, 1)))
 	if err != nil || what != "" {
 		t.Fatalf("%q, %v", what, err)
 	}

@@ -139,8 +139,13 @@ var faults = map[string]fault{
 			err := eachNode(nodes, p.Kill)
 			var done []string
 			for _, i := range nodes {
-				what, cerr := corruptStore(p.StoreDir(i), n.Stream, n.rng)
+				what, path, cerr := corruptStore(p.StoreDir(i), n.Stream, n.rng)
 				err = errors.Join(err, cerr)
+				if what != "" {
+					// The damage is on the disk: a later power loss must
+					// not put the file back from before it.
+					err = errors.Join(err, p.Settle(i, path))
+				}
 				if what != "" {
 					done = append(done, p.Names()[i]+": "+what)
 				}

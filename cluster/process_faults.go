@@ -33,6 +33,17 @@ func (p *Processes) LosePower(i int) (lazyfs.Loss, error) {
 	return p.lazy[i].DropUnsynced()
 }
 
+// Settle makes the file at path, in node i's store (as StoreDir names it),
+// durable as it is now: a fault changed it on the disk, below the lazy
+// store, whose record of it no longer holds. Nothing to do without lazy
+// stores.
+func (p *Processes) Settle(i int, path string) error {
+	if i >= len(p.lazy) {
+		return nil
+	}
+	return p.lazy[i].Forget(path)
+}
+
 // LazyStores: the nodes' stores can lose what was not fsynced.
 func (p *Processes) LazyStores() bool { return len(p.lazy) > 0 }
 

@@ -8,8 +8,10 @@
 // written on go-fuse's loopback filesystem.
 //
 // The model, stated once: file data is durable when fsync (or fdatasync)
-// returns, or when a write returns on a file opened O_SYNC or O_DSYNC; a
-// file never fsynced goes back to empty. Metadata — creating, renaming,
+// returns, or when a write returns on a file opened O_SYNC or O_DSYNC (the
+// whole file's data then, as if fsynced: exact for the whole-file rewrites
+// NATS opens O_SYNC, and losing less than a disk might where other handles
+// wrote the same file unsynced); a file never fsynced goes back to empty. Metadata — creating, renaming,
 // removing files and folders — is durable at once, as on a journalling
 // filesystem that commits it before the data.
 package lazyfs
@@ -168,11 +170,38 @@ func (l *FS) DropUnsynced() (Loss, error) {
 				return err
 			}
 		}
-		return f.Truncate(st.synced)
+		if err := f.Truncate(st.synced); err != nil {
+			return err
+		}
+		delete(l.files, inode(info)) // put back: durable as it is now
+		return nil
 	})
-	// What is on disk now is what survived: it is the new synced state.
+	if err != nil {
+		// The files not reached keep their records: a second drop can
+		// still put them back.
+		return loss, err
+	}
+	// What is on disk now is what survived: it is the new synced state
+	// (records of files removed since are forgotten with the rest).
 	l.files = map[uint64]*file{}
-	return loss, err
+	return loss, nil
+}
+
+// Forget makes the backing file at path durable as it is now: something
+// changed it below lazyfs (a fault damaging the disk), so what lazyfs
+// recorded of it no longer describes it. A file that is gone is no error.
+func (l *FS) Forget(path string) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.files, inode(info))
+	return nil
 }
 
 func inode(info fs.FileInfo) uint64 {

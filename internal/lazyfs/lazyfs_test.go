@@ -157,3 +157,29 @@ func TestWithoutFUSE(t *testing.T) {
 		t.Errorf("made %d folders", len(entries))
 	}
 }
+
+// A file changed below lazyfs (a corruption fault damaging the disk) and
+// then forgotten is durable as it is: a drop does not put it back from
+// before the change.
+func TestForgetKeepsWhatChangedBelow(t *testing.T) {
+	l, mnt := mount(t)
+	path := filepath.Join(mnt, "blk")
+	write(t, path, os.O_CREATE|os.O_WRONLY, 0, "synced", true)
+	write(t, path, os.O_WRONLY, 0, "SY", false)
+	backing := filepath.Join(l.backing, "blk")
+	if err := os.WriteFile(backing, []byte("damaged!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Forget(backing); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Forget(filepath.Join(l.backing, "gone")); err != nil {
+		t.Errorf("forgetting a file that is gone: %v", err)
+	}
+	if _, err := l.DropUnsynced(); err != nil {
+		t.Fatal(err)
+	}
+	if got := content(t, path); got != "damaged!" {
+		t.Errorf("after the drop: %q, want the damage kept", got)
+	}
+}
