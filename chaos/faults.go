@@ -142,12 +142,10 @@ var faults = map[string]fault{
 				what, path, cerr := corruptStore(p.StoreDir(i), n.Stream, n.rng)
 				err = errors.Join(err, cerr)
 				if what != "" {
+					done = append(done, p.Names()[i]+": "+what)
 					// The damage is on the disk: a later power loss must
 					// not put the file back from before it.
 					err = errors.Join(err, p.Settle(i, path))
-				}
-				if what != "" {
-					done = append(done, p.Names()[i]+": "+what)
 				}
 			}
 			n.hold(ctx)
