@@ -11,9 +11,9 @@
 // returns, or when a write returns on a file opened O_SYNC or O_DSYNC (the
 // whole file's data then, as if fsynced: exact for the whole-file rewrites
 // NATS opens O_SYNC, and losing less than a disk might where other handles
-// wrote the same file unsynced); a file never fsynced goes back to empty. Metadata — creating, renaming,
-// removing files and folders — is durable at once, as on a journalling
-// filesystem that commits it before the data.
+// wrote the same file unsynced); a file never fsynced goes back to empty.
+// Metadata — creating, renaming, removing files and folders — is durable
+// at once, as on a journalling filesystem that commits it before the data.
 package lazyfs
 
 import (
