@@ -131,12 +131,13 @@ func (p *Processes) removePeer(ctx context.Context, i int, name string) error {
 			last = askRemove(ctx, nc, name)
 			nc.Close()
 			var refused *removeRefused
+			isRefusal := errors.As(last, &refused)
 			switch {
 			case last == nil:
 				return nil
-			case errors.As(last, &refused) && refused.code == notAMember && asked:
+			case isRefusal && refused.code == notAMember && asked:
 				return nil // an earlier request removed it
-			case !errors.As(last, &refused):
+			case !isRefusal:
 				asked = true
 			}
 		}

@@ -22,8 +22,7 @@ func decodeFlat(line []byte, r *Record) bool {
 	if !d.byte('{') {
 		return false
 	}
-	if d.peek('}') {
-		d.i++
+	if d.byte('}') {
 		return d.end()
 	}
 	for {
@@ -36,7 +35,6 @@ func decodeFlat(line []byte, r *Record) bool {
 			return false
 		}
 		if d.byte(',') {
-			d.space()
 			continue
 		}
 		if d.byte('}') {
@@ -70,11 +68,6 @@ func (d *flatDecoder) byte(c byte) bool {
 		return true
 	}
 	return false
-}
-
-func (d *flatDecoder) peek(c byte) bool {
-	d.space()
-	return d.i < len(d.b) && d.b[d.i] == c
 }
 
 // end: nothing but white space may follow the object.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -79,8 +80,8 @@ func unescapeMountinfo(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := parseOctal(s[i+1 : i+4]); err == nil {
-				b.WriteByte(n)
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
 				i += 3
 				continue
 			}
@@ -88,15 +89,4 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-func parseOctal(s string) (byte, error) {
-	var n int
-	for _, c := range s {
-		if c < '0' || c > '7' {
-			return 0, syscall.EINVAL
-		}
-		n = n*8 + int(c-'0')
-	}
-	return byte(n), nil
 }

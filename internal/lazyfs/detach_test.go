@@ -69,3 +69,12 @@ func TestDetachUnderFreesADeadMount(t *testing.T) {
 		t.Fatalf("removing the store after the detach: %v", err)
 	}
 }
+
+// mountinfo writes spaces and the like in mount points as octal escapes.
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{`/a/b`: "/a/b", `/a\040b`: "/a b", `/tab\011`: "/tab\t", `/x\9`: `/x\9`} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
