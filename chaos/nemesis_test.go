@@ -151,18 +151,25 @@ func TestPanicOfAnOverlappingFaultReachesRun(t *testing.T) {
 			Plan: []Step{{Kind: "test-panic", Duration: time.Hour}, {Kind: "test-panic", At: 50 * time.Millisecond, Duration: time.Hour}}},
 		Now: func() int64 { return 0 }, Out: history.Discard(),
 	}
+	runUntilBoom(t, n, context.Background(), 20*time.Second)
+}
+
+// runUntilBoom runs n and requires it to end, within wait, with the
+// panic ("boom") of one of its faults.
+func runUntilBoom(t *testing.T, n *Nemesis, ctx context.Context, wait time.Duration) {
+	t.Helper()
 	done := make(chan any)
 	go func() {
 		defer func() { done <- recover() }()
-		n.Run(context.Background())
+		n.Run(ctx)
 	}()
 	select {
 	case p := <-done:
 		if s, _ := p.(string); !strings.HasPrefix(s, "boom\n") {
 			t.Errorf("Run ended with %v, want the fault's panic", p)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not end after a fault panicked")
+	case <-time.After(wait):
+		t.Fatalf("Run went on for %v after a fault panicked", wait)
 	}
 }
 
@@ -185,20 +192,8 @@ func TestPanicInAMixEndsTheSchedule(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	done := make(chan any)
 	began := time.Now()
-	go func() {
-		defer func() { done <- recover() }()
-		n.Run(ctx)
-	}()
-	select {
-	case p := <-done:
-		if s, _ := p.(string); !strings.HasPrefix(s, "boom\n") {
-			t.Errorf("Run ended with %v, want the fault's panic", p)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run went on after a fault panicked")
-	}
+	runUntilBoom(t, n, ctx, 30*time.Second)
 	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("Run ended %v after the panic, not at once", took)
 	}
