@@ -56,6 +56,10 @@ type Result struct {
 	// time: small groups check faster, and none exceeds the memory budget
 	// (see CheckFile).
 	Groups int `json:"groups,omitempty"`
+	// SpannedKeys: keys too long to hold whole, checked a stretch of time
+	// at a time, in Spans spans (see spans.go).
+	SpannedKeys int `json:"spanned_keys,omitempty"`
+	Spans       int `json:"spans,omitempty"`
 }
 
 // Check runs every check over h. The operations of a worker's clients (see
@@ -67,7 +71,7 @@ func Check(h *history.History, opts Options) *Result {
 		}
 	}
 	f := factsOf(h)
-	return checkGroups(h, &f, func(yield func(*history.History) error) error { return yield(h) }, opts)
+	return checkGroups(h, &f, func(yield func(*history.History, *keySpan) error) error { return yield(h, nil) }, opts)
 }
 
 // keyGroup is some of a history's keys with everything recorded about them
@@ -83,6 +87,25 @@ type keyGroup struct {
 	// sessions: the operations the session guarantees look at, by client,
 	// key and invocation (built once per group, by sessionOrder).
 	sessions []*history.Record
+	// span: the group is one stretch of time of one key (see keySpan);
+	// nil when it holds its keys whole.
+	span *keySpan
+}
+
+// isContext: op is the write a span starts from, which an earlier span
+// holds and counts (see keySpan).
+func (g *keyGroup) isContext(op *history.Record) bool {
+	return g.span != nil && op == g.span.context
+}
+
+// finals are the final reads of the group's keys: a span's History holds
+// them only in the key's last span, for the checks of the bucket as the
+// run left it; every span's writes are held to them.
+func (g *keyGroup) finals() []history.Record {
+	if g.span != nil {
+		return g.span.final
+	}
+	return g.h.Final
 }
 
 // groupCheck is one check, fed a group of keys at a time; result is its
@@ -93,8 +116,9 @@ type groupCheck interface {
 }
 
 // eachGroup hands every group of keys to yield, one at a time, and stops at
-// the first error.
-type eachGroup func(yield func(*history.History) error) error
+// the first error; a key too long to hold whole comes as its spans, in
+// time order (span not nil).
+type eachGroup func(yield func(*history.History, *keySpan) error) error
 
 // checkGroups runs every check over the groups; whole is the history's
 // meta line, end and faults (with no per-key records, or all of them).
@@ -185,8 +209,8 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 		&ttlExpiry{},
 	)
 	res := &Result{Resolution: map[string]*Resolution{}}
-	err := groups(func(g *history.History) error {
-		kg := &keyGroup{h: g, r: resolve(g, f), f: f}
+	err := groups(func(g *history.History, span *keySpan) error {
+		kg := &keyGroup{h: g, r: resolve(g, f), f: f, span: span}
 		kg.writes = writesByValue(kg.r.ops)
 		for op, c := range kg.r.counts {
 			res.Resolution[op] = res.Resolution[op].plus(c)

@@ -19,6 +19,8 @@ type FileOptions struct {
 	// group of keys before it is checked (reports gather what they need).
 	Observe func(*history.Record)
 	Group   func(*history.History)
+	// spans overrides when keys are checked in spans (tests).
+	spans *spanOptions
 }
 
 // DefaultMemoryBudget is what checking a group of keys may take by
@@ -79,21 +81,56 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	whole := spilled.Whole
 	f := b.done(whole.End)
 	maxRecords := int(o.MemoryBudget / bytesPerRecord)
-	groups, largest := spilled.Plan(min(maxRecords, groupRecords))
-	each := func(yield func(*history.History) error) error {
-		if largest > maxRecords {
-			return fmt.Errorf("one group of keys holds %d records, more than the memory budget of %d MiB allows (about %d); raise it (--check-memory)",
-				largest, o.MemoryBudget>>20, maxRecords)
-		}
-		return spilled.Each(func(g *history.History) error {
+	spans := defaultSpans
+	if o.spans != nil {
+		spans = *o.spans
+	}
+	// A bucket larger than spans.above is a group of its own, so that its
+	// key can be checked in spans.
+	groups, _ := spilled.Plan(min(maxRecords, groupRecords, max(spans.above, 1)))
+	var spanned spanCount
+	each := func(yield func(*history.History, *keySpan) error) error {
+		for _, g := range spilled.Groups() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if o.Group != nil {
-				o.Group(g)
+			why := ""
+			if g.Records > spans.above {
+				done, whyWhole, err := checkInSpans(g, &f, spans, func(h *history.History, span *keySpan) error {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					if o.Group != nil {
+						o.Group(h)
+					}
+					spanned.spans++
+					spanned.keys += boolInt(span.index == 0)
+					return yield(h, span)
+				})
+				if err != nil {
+					return err
+				}
+				if done {
+					continue
+				}
+				why = whyWhole
 			}
-			return yield(g)
-		})
+			if g.Records > maxRecords {
+				return fmt.Errorf("one group of keys holds %d records, more than the memory budget of %d MiB allows (about %d), and cannot be checked a stretch of time at a time (%s); raise the budget (--check-memory)",
+					g.Records, o.MemoryBudget>>20, maxRecords, why)
+			}
+			h, err := g.Read()
+			if err != nil {
+				return err
+			}
+			if o.Group != nil {
+				o.Group(h)
+			}
+			if err := yield(h, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	o.Options.memoryBudget = o.MemoryBudget
 	res := checkGroups(whole, &f, each, o.Options)
@@ -101,5 +138,39 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		return nil, nil, err
 	}
 	res.Groups = groups
+	res.SpannedKeys, res.Spans = spanned.keys, spanned.spans
 	return res, whole, nil
+}
+
+// spanCount counts the keys checked in spans, and their spans.
+type spanCount struct{ keys, spans int }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkInSpans checks the one key of g a span at a time when its records
+// allow (see spans.go), and reports whether it did; if not, why the key
+// must be checked whole. Nothing reaches yield unless every span is fit.
+func checkInSpans(g history.SpilledGroup, f *facts, o spanOptions, yield func(*history.History, *keySpan) error) (bool, string, error) {
+	plan, why, err := planSpans(g, f, o)
+	if plan == nil || err != nil {
+		return false, why, err
+	}
+	err = walkSpans(g, plan, func(h *history.History, span *keySpan) error {
+		if why = verifySpan(h, span); why != "" {
+			return errStopSpans
+		}
+		return nil
+	})
+	switch {
+	case err == errStopSpans:
+		return false, why, nil
+	case err != nil:
+		return false, "", err
+	}
+	return true, "", walkSpans(g, plan, yield)
 }

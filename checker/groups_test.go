@@ -19,9 +19,9 @@ import (
 // cut into n groups of keys, one group at a time.
 func checkSplit(h *history.History, n int, opts Options) *Result {
 	f := factsOf(h)
-	return checkGroups(h, &f, func(yield func(*history.History) error) error {
+	return checkGroups(h, &f, func(yield func(*history.History, *keySpan) error) error {
 		for _, g := range h.Split(n) {
-			if err := yield(g); err != nil {
+			if err := yield(g, nil); err != nil {
 				return err
 			}
 		}

@@ -80,8 +80,10 @@ func (l *linearizable) add(g *keyGroup) {
 	f.seqs = g.r.seqs
 	pops := toOperations(g.r.ops, g.h.Final, f)
 	parts := partitionByKey(pops)
-	l.ops += len(pops)
-	l.keys += len(parts)
+	l.ops += len(pops) - contextOps(g, l.filter)
+	if g.span == nil || g.span.index == 0 {
+		l.keys += len(parts)
+	}
 	l.clientOps = l.clientOps || anyClientOp(pops)
 	verdict, outOfTime, searched, inPieces, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
 	l.searched += searched
@@ -131,7 +133,10 @@ func (l *linearizable) add(g *keyGroup) {
 			continue // too large to search, and said so
 		}
 		// A key seen early fails whatever a search finds; one too large
-		// to search is not drawn.
+		// to search is not drawn. A key checked in spans fails once.
+		if slices.Contains(l.bad, key) {
+			continue
+		}
 		l.bad = append(l.bad, key)
 		switch {
 		case len(l.bad) <= maxNotesPerCheck:
@@ -154,11 +159,20 @@ func (l *linearizable) add(g *keyGroup) {
 	}
 }
 
+// contextOps is 1 when the group is a span whose context takes part in the
+// check (counted in its own span), else 0.
+func contextOps(g *keyGroup, f opsFilter) int {
+	if g.span != nil && g.span.context != nil && takesPart(g.span.context, f) {
+		return 1
+	}
+	return 0
+}
+
 // addImplied counts a group that by, one of impliedBy, found linearizable.
 func (l *linearizable) addImplied(g *keyGroup, by string) {
 	keys := map[string]bool{}
 	for _, r := range g.r.ops {
-		if takesPart(r, l.filter) {
+		if takesPart(r, l.filter) && !g.isContext(r) {
 			keys[r.Key] = true
 			l.ops++
 			l.implied++
@@ -174,6 +188,9 @@ func (l *linearizable) addImplied(g *keyGroup, by string) {
 	}
 	l.ops += finals
 	l.implied += finals
+	if g.span != nil && g.span.index > 0 {
+		keys = map[string]bool{} // counted with its first span
+	}
 	l.keys += len(keys)
 	l.impliedKeys += len(keys)
 	l.impliedAs = by

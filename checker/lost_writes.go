@@ -33,7 +33,7 @@ func (c *noLostWrites) add(g *keyGroup) {
 	gone := h.End != nil && h.End.BucketMissing
 	elsewhere := otherMessages(g)
 	final := map[string]history.Record{}
-	for _, f := range h.Final {
+	for _, f := range g.finals() {
 		final[f.Key] = f
 	}
 	watched := map[uint64]string{}
@@ -47,7 +47,7 @@ func (c *noLostWrites) add(g *keyGroup) {
 	}
 	expiry := ttlWritesOf(g.r.ops)
 	for _, op := range g.r.ops {
-		if !history.IsWrite(op.Op) || op.Outcome != history.OK || op.Rev == 0 {
+		if !history.IsWrite(op.Op) || op.Outcome != history.OK || op.Rev == 0 || g.isContext(op) {
 			continue
 		}
 		c.acked++

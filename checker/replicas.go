@@ -144,6 +144,9 @@ type bucketIntact struct {
 
 func (c *bucketIntact) add(g *keyGroup) {
 	c.end = g.h.End
+	if g.span != nil && !g.span.last {
+		return // the final reads are the last span's
+	}
 	read := map[string]bool{}
 	for _, f := range g.h.Final {
 		read[f.Key] = true

@@ -31,7 +31,7 @@ func (c *revisionOrder) add(g *keyGroup) {
 	for _, op := range g.r.ops {
 		// A write with a revision: acknowledged, or resolved from the
 		// stream (an unknown outcome, a refusal that was stored).
-		if !history.IsWrite(op.Op) || op.Rev == 0 {
+		if !history.IsWrite(op.Op) || op.Rev == 0 || g.isContext(op) {
 			continue
 		}
 		c.writes++

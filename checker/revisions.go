@@ -66,7 +66,9 @@ func (c *revisionsUnique) add(g *keyGroup) {
 	for _, op := range g.r.ops {
 		switch {
 		case history.IsWrite(op.Op) && op.Rev != 0:
-			c.acked++
+			if !g.isContext(op) {
+				c.acked++
+			}
 			add(op.Rev, op.Key, op.Value, markerOf(op.Op), source{op.Op + " by client", op.Client})
 		case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
 			add(op.Rev, op.Key, op.Read, "", source{"get by client", op.Client})
@@ -95,6 +97,14 @@ func (c *revisionsUnique) add(g *keyGroup) {
 		}
 	}
 	c.revisions += len(byRev)
+	if g.span != nil && g.span.context != nil {
+		// The span's first message is its earlier span's.
+		for rev := range byRev {
+			if rev <= g.span.from {
+				c.revisions--
+			}
+		}
+	}
 	c.twice += len(g.r.twice)
 }
 

@@ -22,6 +22,7 @@ type simConfig struct {
 	unknownRate  float64 // fraction of ops whose outcome the client never learns
 	failRate     float64 // fraction of ops refused before anything was written
 	noWatch      bool    // drop the watcher: no watch records, WatchComplete false
+	thinkUs      int64   // a client's pause between operations, at most (µs; 0: 500)
 }
 
 // simResult is a history and what the simulation knows about it.
@@ -102,7 +103,11 @@ func simulate(cfg simConfig) simResult {
 				s.comp = s.inv + dur
 			}
 			slots = append(slots, s)
-			t = s.inv + dur + rng.Int64N(500*us)
+			think := cfg.thinkUs
+			if think == 0 {
+				think = 500
+			}
+			t = s.inv + dur + rng.Int64N(think*us)
 		}
 	}
 	// The bucket applies operations in the order of their linearization

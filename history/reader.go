@@ -240,6 +240,19 @@ func (n shelfCounts) total() int {
 	return t
 }
 
+// Append files one per-key record (an op, a delivery, a read after the
+// run) into h's list for its kind; other records are not h's to take.
+func (h *History) Append(rec *Record) {
+	switch s := shelfOf(rec); s {
+	case shelfNone:
+	case shelfDelivered:
+		h.Delivered = append(h.Delivered, DeliveryOf(*rec))
+	default:
+		l := h.list(s)
+		*l = append(*l, *rec)
+	}
+}
+
 // collector files records into a History by kind.
 type collector struct {
 	h    *History

@@ -179,36 +179,96 @@ func (s *Spilled) Plan(maxRecords int) (groups, largest int) {
 // Each reads the groups back one at a time and hands each to yield, with
 // the whole run's meta line (keys narrowed to the group's), end and faults.
 func (s *Spilled) Each(yield func(*History) error) error {
-	if s.groups == nil {
-		s.Plan(int(^uint(0) >> 1))
-	}
-	for _, buckets := range s.groups {
-		in := map[int]bool{}
-		for _, b := range buckets {
-			in[b] = true
+	for _, g := range s.Groups() {
+		h, err := g.Read()
+		if err != nil {
+			return err
 		}
-		g := s.Whole.EmptyGroup(func(key string) bool { return in[s.bucketOf(key)] })
-		c := collector{h: g, strs: map[string]string{}}
-		var size shelfCounts
-		for _, b := range buckets {
-			for i, n := range s.shelves[b] {
-				size[i] += n
-			}
-		}
-		c.reserve(size)
-		for _, b := range buckets {
-			if err := s.readBucket(b, &c); err != nil {
-				return fmt.Errorf("reading back the history cut by key: %w", err)
-			}
-		}
-		if err := yield(g); err != nil {
+		if err := yield(h); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Spilled) readBucket(b int, c *collector) error {
+// SpilledGroup is one group of keys of a Spilled history (see Plan), not
+// yet read back: read whole, or streamed a record at a time (a key too
+// large to hold is checked a stretch of time at a time).
+type SpilledGroup struct {
+	s       *Spilled
+	buckets []int
+	// Records: how many per-key records the group holds.
+	Records int
+}
+
+// Groups are the groups of keys Plan made (every bucket in one group if
+// Plan was not called).
+func (s *Spilled) Groups() []SpilledGroup {
+	if s.groups == nil {
+		s.Plan(int(^uint(0) >> 1))
+	}
+	out := make([]SpilledGroup, len(s.groups))
+	for i, buckets := range s.groups {
+		out[i] = SpilledGroup{s: s, buckets: buckets}
+		for _, b := range buckets {
+			out[i].Records += s.shelves[b].total()
+		}
+	}
+	return out
+}
+
+// Empty is the group with no per-key record yet: the whole run's meta line
+// (keys narrowed to the group's), end and faults.
+func (g SpilledGroup) Empty() *History {
+	in := map[int]bool{}
+	for _, b := range g.buckets {
+		in[b] = true
+	}
+	return g.s.Whole.EmptyGroup(func(key string) bool { return in[g.s.bucketOf(key)] })
+}
+
+// Read reads the whole group back.
+func (g SpilledGroup) Read() (*History, error) {
+	h := g.Empty()
+	c := collector{h: h, strs: map[string]string{}}
+	var size shelfCounts
+	for _, b := range g.buckets {
+		for i, n := range g.s.shelves[b] {
+			size[i] += n
+		}
+	}
+	c.reserve(size)
+	for _, b := range g.buckets {
+		if err := g.s.readBucket(b, c.add); err != nil {
+			return nil, fmt.Errorf("reading back the history cut by key: %w", err)
+		}
+	}
+	return h, nil
+}
+
+// Stream hands yield each of the group's records in the order the history
+// held them, in one Record reused from call to call (yield copies what it
+// keeps), and stops at yield's first error.
+func (g SpilledGroup) Stream(yield func(*Record) error) error {
+	var failed error
+	for _, b := range g.buckets {
+		err := g.s.readBucket(b, func(r *Record) {
+			if failed == nil {
+				failed = yield(r)
+			}
+		})
+		if failed != nil {
+			return failed
+		}
+		if err != nil {
+			return fmt.Errorf("reading back the history cut by key: %w", err)
+		}
+	}
+	return nil
+}
+
+// readBucket hands add each record of bucket b, in one Record reused.
+func (s *Spilled) readBucket(b int, add func(*Record)) error {
 	f, err := os.Open(s.bucketPath(b))
 	if err != nil {
 		return err
@@ -219,7 +279,7 @@ func (s *Spilled) readBucket(b int, c *collector) error {
 	for {
 		switch err := r.next(&rec); err {
 		case nil:
-			c.add(&rec)
+			add(&rec)
 		case io.EOF:
 			return nil
 		default:

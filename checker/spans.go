@@ -1,0 +1,444 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// A key written at full speed for an hour holds a million records or more.
+// Checked whole, its group holds every one of them, and the checker's
+// memory grows with the run. Such a key is checked a stretch of time at a
+// time instead: a span, fed to the checks like a group of keys of its own,
+// so that memory is bounded by a span, not by the run.
+//
+// Spans are not an approximation: a key is cut only where checking it span
+// by span must give what checking it whole gives, and is checked whole
+// otherwise. A cut at time T, between the operations invoked before T and
+// those invoked after, needs:
+//
+//   - No operation spans T, and the one last before it overlaps no other
+//     and leaves the key at one message, revision B: every linearization of
+//     the whole key orders the operations before T first, ending at B (the
+//     rule Porcupine's pieces are cut by, see pieces.go). The span after T
+//     starts with that message's write (its context), held as a plain
+//     write that every linearization puts first.
+//   - Every revision named before T is at most B, every one named after it
+//     at least B (above B for a write): nothing refers across the cut but
+//     to B itself, which the context holds. The recording watcher's
+//     deliveries go to the span of their revision.
+//   - Every value read, delivered or held after the run is written in its
+//     own span (or is the context's), and every message of a span was
+//     delivered by the recording watcher: what any check looks up by value
+//     or revision, it finds in the span as it would in the whole key.
+//   - Each span but the last holds as many del (purge) markers as
+//     acknowledged deletes (purges): unknown deletes are settled by counting
+//     (resolveDeletes), and they can only be in the last span — no cut
+//     follows a write whose outcome is unknown.
+//   - The last span holds more messages than the bucket's history depth,
+//     and every read after the run (final, History(), the stream, the
+//     replicas) names a message in it: the reads after the run go to it.
+//
+// Keys with a TTL, the scenario's watchers, counters and leases, or a
+// message sequence that is not known are always checked whole. A plan is
+// verified on the records before any span reaches a check (verifySpan), so
+// a key found unfit on the way is still checked whole.
+
+// keySpan is what a group that is one stretch of time of one key adds.
+type keySpan struct {
+	index int
+	last  bool
+	// from is the key's last message as the span begins (0 in the first);
+	// context the write that left it (nil in the first), held as the
+	// span's first operation; checks count it in the span it belongs to.
+	from    uint64
+	context *history.Record
+	// final: the key's final reads, which only the last span's History
+	// holds.
+	final []history.Record
+}
+
+const (
+	// spanOps: a span ends at the first sound cut after this many
+	// operations.
+	spanOps = 32 << 10
+	// lastSpanOps: the last span holds at least this many operations
+	// (some of them writes enough to hold the bucket's history depth).
+	lastSpanOps = 8 << 10
+)
+
+// spanOptions say when keys are checked in spans (tests make them small).
+type spanOptions struct {
+	above   int // a group of one key with more records than this
+	ops     int // operations per span, at least
+	lastOps int // operations of the last span, at least
+}
+
+var defaultSpans = spanOptions{above: groupRecords, ops: spanOps, lastOps: lastSpanOps}
+
+// spanOp is one operation of a key, as the plan needs it.
+type spanOp struct {
+	call, ret int64  // ret: infinity for a write whose outcome is unknown
+	rev       uint64 // the revision it wrote or read (0: none)
+	at        int    // its record's place in the group's stream
+	write     bool   // a write with a revision: its message is rev
+	read      bool   // names rev without writing it: a get that found a value, a refusal naming the key's revision
+	state     bool   // leaves the key at message rev (see stateAfter)
+}
+
+// spanCut is where one span ends and the next begins.
+type spanCut struct {
+	at      int64  // operations invoked at or after this are the next span's
+	rev     uint64 // the key's message there (B)
+	context int    // the op record that wrote it (its place in the stream)
+}
+
+// spanPlan is how one key's records are cut.
+type spanPlan struct {
+	cuts []spanCut
+	// end: per span, the last record (its place in the group's stream)
+	// that belongs to it or is its context, so that a span is handed on
+	// once complete.
+	end []int
+	// final: the key's final reads (see keySpan.final).
+	final []history.Record
+}
+
+// planSpans reads the group once and says where its key is cut, or why it
+// is checked whole.
+func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, string, error) {
+	empty := g.Empty()
+	switch {
+	case !f.seqsKnown:
+		return nil, "the key's message sequence is not known", nil
+	case empty.Meta == nil || len(empty.Meta.Keys) > 1:
+		return nil, "not one key", nil
+	case len(empty.Meta.Watchers) > 0:
+		return nil, "the scenario's watchers", nil
+	case empty.Meta.Pattern == history.PatternCounter || empty.Meta.Pattern == history.PatternLease:
+		return nil, "a counter or lease pattern", nil
+	case empty.End == nil || !empty.End.WatchComplete:
+		return nil, "the recording watcher missed messages", nil
+	}
+	var ops []spanOp
+	// Where each record goes: an op by its invocation, a delivery by its
+	// revision (negated), a read after the run to the last span.
+	var place []int64
+	const toLast = -1 << 63
+	var key string
+	why := ""
+	var final []history.Record
+	err := g.Stream(func(r *history.Record) error {
+		switch {
+		case key == "":
+			key = r.Key
+		case r.Key != key:
+			why = "not one key"
+			return errStopSpans
+		}
+		switch r.Kind {
+		case history.KindOp:
+			if r.TTL > 0 {
+				why = "writes with a TTL"
+				return errStopSpans
+			}
+			if op, ok := spanOpOf(r); ok {
+				op.at = len(place)
+				ops = append(ops, op)
+			}
+			place = append(place, r.Invoke)
+		case history.KindWatch:
+			if r.Watcher > 0 {
+				why = "the scenario's watchers"
+				return errStopSpans
+			}
+			place = append(place, -int64(r.Rev))
+		case history.KindFinal:
+			final = append(final, *r)
+			place = append(place, toLast)
+		default:
+			place = append(place, toLast)
+		}
+		return nil
+	})
+	if err == errStopSpans {
+		return nil, why, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	cuts := cutSpans(ops, o)
+	if len(cuts) == 0 {
+		return nil, "no sound cut", nil
+	}
+	p := &spanPlan{cuts: cuts, end: make([]int, len(cuts)+1), final: final}
+	for i, at := range place {
+		p.end[p.spanOf(at)] = i
+	}
+	for c, cut := range cuts {
+		p.end[c+1] = max(p.end[c+1], cut.context)
+	}
+	return p, "", nil
+}
+
+var errStopSpans = fmt.Errorf("stop")
+
+// spanOf is the span of a record placed at at (see planSpans).
+func (p *spanPlan) spanOf(at int64) int {
+	switch {
+	case at == -1<<63:
+		return len(p.cuts)
+	case at < 0: // a delivery of revision -at: the span whose messages hold it
+		rev := uint64(-at)
+		return sort.Search(len(p.cuts), func(c int) bool { return p.cuts[c].rev >= rev })
+	}
+	return sort.Search(len(p.cuts), func(c int) bool { return p.cuts[c].at > at })
+}
+
+// spanOpOf is an op record as cutSpans sees it; false for one that takes
+// part in no linearizability check (takesPart), which may sit anywhere.
+func spanOpOf(r *history.Record) (spanOp, bool) {
+	op := spanOp{call: r.Invoke, ret: r.Complete}
+	write := history.IsWrite(r.Op)
+	switch {
+	case r.Outcome == history.Unknown && write:
+		op.ret = infinity
+		return op, true
+	case r.Outcome == history.Unknown:
+		return op, false
+	case r.Outcome == history.Fail:
+		conflict, cur := conflictOf(r)
+		if !write || !conflict {
+			return op, false
+		}
+		op.rev, op.read = cur, cur != 0
+		return op, true
+	case write:
+		op.rev = r.Rev
+		op.write, op.state = r.Rev != 0, r.Rev != 0
+		return op, true
+	case r.Op == history.OpGet && r.Found:
+		op.rev, op.read, op.state = r.Rev, r.Rev != 0, r.Rev != 0
+		return op, true
+	}
+	return op, r.Op == history.OpGet // found nothing: a read of no revision
+}
+
+// cutSpans chooses the cuts (see the rules above) among all, the key's
+// operations that take part in a linearizability check, in file order.
+func cutSpans(all []spanOp, o spanOptions) []spanCut {
+	ops := slices.Clone(all)
+	slices.SortStableFunc(ops, func(a, b spanOp) int { return cmp.Compare(a.call, b.call) })
+	n := len(ops)
+	// After position i: the lowest revision a read names, and the lowest a
+	// write left.
+	minRead, minWrite := make([]uint64, n+1), make([]uint64, n+1)
+	minRead[n], minWrite[n] = ^uint64(0), ^uint64(0)
+	for i := n - 1; i >= 0; i-- {
+		minRead[i], minWrite[i] = minRead[i+1], minWrite[i+1]
+		switch {
+		case ops[i].write:
+			minWrite[i] = min(minWrite[i], ops[i].rev)
+		case ops[i].read:
+			minRead[i] = min(minRead[i], ops[i].rev)
+		}
+	}
+	var cuts []spanCut
+	start := 0
+	var before int64 = minTime // the latest return of ops[:i-1]
+	var named uint64           // the highest revision ops[:i] name
+	for i := 1; i < n; i++ {
+		last := ops[i-1]
+		quiet := before < last.call && last.ret < ops[i].call
+		before = max(before, last.ret)
+		named = max(named, last.rev)
+		if !quiet || !last.state || i-start < o.ops || n-i < o.lastOps {
+			continue
+		}
+		b := last.rev
+		if named > b || minRead[i] < b || minWrite[i] <= b {
+			continue
+		}
+		context := -1
+		for j := i - 1; j >= 0 && context < 0; j-- {
+			if ops[j].write && ops[j].rev == b {
+				context = ops[j].at
+			}
+		}
+		if context < 0 {
+			continue // the message's writer is not among the key's ops
+		}
+		cuts = append(cuts, spanCut{at: ops[i].call, rev: b, context: context})
+		start = i
+	}
+	return cuts
+}
+
+// walkSpans reads the group again and hands yield its spans in time
+// order, each once every record of it was read.
+func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History, *keySpan) error) error {
+	template := g.Empty()
+	n := len(p.cuts) + 1
+	spans := make([]*history.History, n) // begun, not yet handed on
+	contexts := make([]*history.Record, n)
+	contextOf := map[int]int{} // a record's place → the span it is the context of
+	for c, cut := range p.cuts {
+		contextOf[cut.context] = c + 1
+	}
+	begin := func(k int) *history.History {
+		h := &history.History{}
+		*h = *template
+		if k > 0 {
+			h.Ops = append(h.Ops, history.Record{}) // the context's place
+		}
+		spans[k] = h
+		return h
+	}
+	next := 0 // the next span to hand on
+	handOn := func(read int) error {
+		for ; next < n && p.end[next] <= read; next++ {
+			h := spans[next]
+			if h == nil {
+				h = begin(next)
+			}
+			spans[next] = nil
+			span := &keySpan{index: next, last: next == n-1, final: p.final}
+			if next > 0 {
+				c := contexts[next]
+				if c == nil {
+					return fmt.Errorf("the context of span %d was not read", next)
+				}
+				h.Ops[0], contexts[next] = asContext(*c), nil
+				span.from, span.context = p.cuts[next-1].rev, &h.Ops[0]
+			}
+			if err := yield(h, span); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	read := -1
+	err := g.Stream(func(r *history.Record) error {
+		read++
+		k := n - 1
+		switch r.Kind {
+		case history.KindOp:
+			k = p.spanOf(r.Invoke)
+			if c, ok := contextOf[read]; ok {
+				rec := *r
+				contexts[c] = &rec
+			}
+		case history.KindWatch:
+			k = p.spanOf(-int64(r.Rev))
+		}
+		if k < next {
+			return fmt.Errorf("a record of span %d came after it was checked", k)
+		}
+		h := spans[k]
+		if h == nil {
+			h = begin(k)
+		}
+		h.Append(r)
+		return handOn(read)
+	})
+	if err != nil {
+		return err
+	}
+	return handOn(int(^uint(0) >> 1))
+}
+
+// asContext is the write that left a span's first message, as the span
+// holds it: a plain write (its precondition, if any, held where it was
+// checked), so that it is the key's first message whatever came before.
+func asContext(r history.Record) history.Record {
+	if markerOf(r.Op) == history.MarkerNone {
+		r.Op = history.OpPut
+	}
+	r.HasExpect, r.ExpectRev = false, 0
+	return r
+}
+
+// verifySpan says why a span cannot stand for its stretch of the key ("" if
+// it can): the rules above that only the records show.
+func verifySpan(h *history.History, span *keySpan) string {
+	own := map[string]bool{} // values the span's own writes wrote, any outcome
+	acked := map[string]int{}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		if op == span.context || !history.IsWrite(op.Op) {
+			continue
+		}
+		if op.Value != "" {
+			own[op.Value] = true
+		}
+		if m := markerOf(op.Op); m != history.MarkerNone && op.Outcome == history.OK {
+			acked[m]++
+		}
+	}
+	var context string // the span's first message, as reads name it
+	if span.context != nil {
+		context = writtenMessage(span.context)
+	}
+	watched := make(map[uint64]bool, len(h.Watch))
+	markers := map[string]int{}
+	for _, w := range h.Watch {
+		watched[w.Rev] = true
+		if w.Marker != history.MarkerNone {
+			markers[w.Marker]++
+		} else if !own[w.Read] {
+			return fmt.Sprintf("revision %d was delivered holding %q, which no write of its stretch of time wrote", w.Rev, w.Read)
+		}
+	}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		switch {
+		case op == span.context:
+		case history.IsWrite(op.Op) && op.Outcome == history.OK && op.Rev != 0 && !watched[op.Rev]:
+			return fmt.Sprintf("revision %d, acknowledged, was not delivered by the recording watcher", op.Rev)
+		case op.Op == history.OpGet && op.Outcome == history.OK && op.Found && !namesSpan(op, span.from, own, context):
+			return fmt.Sprintf("a get read %q at revision %d, written in another stretch of time", op.Read, op.Rev)
+		}
+	}
+	if !span.last {
+		for _, m := range []string{history.MarkerDel, history.MarkerPurge} {
+			if markers[m] != acked[m] {
+				return fmt.Sprintf("%d %s markers for %d acknowledged writes of them", markers[m], m, acked[m])
+			}
+		}
+		return ""
+	}
+	for _, list := range [][]history.Record{h.Final, h.Stored, h.KeyHistory, h.Replicas} {
+		for i := range list {
+			r := &list[i]
+			if r.Rev != 0 && r.Error == "" && !namesSpan(r, span.from, own, context) {
+				return fmt.Sprintf("a %s read after the run names revision %d, before the last stretch of time", r.Kind, r.Rev)
+			}
+		}
+	}
+	depth := history.MaxDepth
+	if h.Meta != nil && h.Meta.History > 0 {
+		depth = h.Meta.History
+	}
+	if len(watched) < depth {
+		return fmt.Sprintf("the last stretch of time holds %d messages, fewer than the bucket's history depth (%d)", len(watched), depth)
+	}
+	return ""
+}
+
+// namesSpan: the read r names a message of the span that starts from
+// message from (context, as messageName names it), or that message.
+func namesSpan(r *history.Record, from uint64, own map[string]bool, context string) bool {
+	got := messageName(r.Read, r.Marker)
+	switch {
+	case r.Rev == from:
+		return got == context
+	case r.Rev < from:
+		return false
+	case r.Marker != history.MarkerNone:
+		return true // a marker of the span: its revision says which
+	}
+	return own[r.Read]
+}
