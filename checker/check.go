@@ -60,6 +60,9 @@ type Result struct {
 	// at a time, in Spans spans (see spans.go).
 	SpannedKeys int `json:"spanned_keys,omitempty"`
 	Spans       int `json:"spans,omitempty"`
+	// LongKeysWhole: keys as long but checked whole all the same (their
+	// memory grows with the run), each with why ("k0001: no sound cut").
+	LongKeysWhole []string `json:"long_keys_whole,omitempty"`
 }
 
 // Check runs every check over h. The operations of a worker's clients (see

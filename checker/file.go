@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -89,6 +90,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	// key can be checked in spans.
 	groups, _ := spilled.Plan(min(maxRecords, groupRecords, max(spans.above, 1)))
 	var spanned spanCount
+	var longWhole []string // long keys checked whole, and why
 	each := func(yield func(*history.History, *keySpan) error) error {
 		for _, g := range spilled.Groups() {
 			if err := ctx.Err(); err != nil {
@@ -114,6 +116,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 					continue
 				}
 				why = whyWhole
+				longWhole = append(longWhole, fmt.Sprintf("%s: %s", strings.Join(g.Empty().Meta.Keys, ", "), why))
 			}
 			if g.Records > maxRecords {
 				return fmt.Errorf("one group of keys holds %d records, more than the memory budget of %d MiB allows (about %d), and cannot be checked a stretch of time at a time (%s); raise the budget (--check-memory)",
@@ -138,7 +141,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		return nil, nil, err
 	}
 	res.Groups = groups
-	res.SpannedKeys, res.Spans = spanned.keys, spanned.spans
+	res.SpannedKeys, res.Spans, res.LongKeysWhole = spanned.keys, spanned.spans, longWhole
 	return res, whole, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -37,6 +36,12 @@ func writeInTimeOrder(t testing.TB, path string, h *history.History) {
 		t.Fatal(err)
 	}
 	w.Write(&history.Record{Kind: history.KindMeta, Meta: h.Meta})
+	for i := range h.Faults {
+		w.Write(&history.Record{Kind: history.KindFault, Fault: &h.Faults[i]})
+	}
+	for i := range h.Leadership {
+		w.Write(&history.Record{Kind: history.KindLeadership, Leadership: &h.Leadership[i]})
+	}
 	for _, r := range recs {
 		w.Write(r.rec)
 	}
@@ -122,86 +127,6 @@ func TestSpansGiveTheSameResults(t *testing.T) {
 	t.Logf("%d histories, %d cut into spans, %d changed ones failed in spans", histories, spanned, failing)
 }
 
-func TestSpanReasonsFile(t *testing.T) {
-	path := os.Getenv("KVH_SPAN_FILE")
-	if path == "" {
-		t.Skip()
-	}
-	b := newFactsBuilder()
-	sp, err := history.Spill(context.Background(), path, history.SpillOptions{Buckets: spillBuckets, Visit: b.observe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Remove()
-	f := b.done(sp.Whole.End)
-	sp.Plan(groupRecords)
-	o := defaultSpans
-	if os.Getenv("KVH_SPAN_SMALL") != "" {
-		o = spanOptions{above: 0, ops: 4096, lastOps: 2048}
-		sp.Plan(1)
-	}
-	for _, g := range sp.Groups() {
-		if g.Records < o.above {
-			continue
-		}
-		p, why, err := planSpans(g, &f, o)
-		if p == nil {
-			t.Logf("%d records: %s %v", g.Records, why, err)
-			continue
-		}
-		t.Logf("%d records: %d cuts", g.Records, len(p.cuts))
-		walkSpans(g, p, func(h *history.History, span *keySpan) error {
-			if w := verifySpan(h, span); w != "" {
-				t.Logf("span %d/%d: %s", span.index, len(p.cuts)+1, w)
-				return errStopSpans
-			}
-			return nil
-		})
-	}
-	opts := FileOptions{MemoryBudget: 8 << 30}
-	whole, _, err := CheckFile(context.Background(), path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.spans = &o
-	split, _, err := CheckFile(context.Background(), path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameResults(t, whole, split, "in spans")
-	t.Logf("%d keys in %d spans", split.SpannedKeys, split.Spans)
-}
-
-func TestSpanReasons(t *testing.T) {
-	for seed := 1; seed <= 12; seed++ {
-		for _, cfg := range []simConfig{{clients: 3, keys: 1, opsPerClient: 100, failRate: 0.03, thinkUs: 8000}, {clients: 2, keys: 1, opsPerClient: 150, failRate: 0.03, unknownRate: 0.005, thinkUs: 5000}} {
-			cfg.seed = uint64(seed)
-			h := simulate(cfg).h
-			h.Meta.History = 4
-			path := filepath.Join(t.TempDir(), "h.jsonl")
-			writeInTimeOrder(t, path, h)
-			b := newFactsBuilder()
-			sp, _ := history.Spill(context.Background(), path, history.SpillOptions{Buckets: 4, Visit: b.observe})
-			f := b.done(sp.Whole.End)
-			for _, g := range sp.Groups() {
-				p, why, err := planSpans(g, &f, tinySpans)
-				if p == nil {
-					t.Logf("seed %d c%d: %s %v", seed, cfg.clients, why, err)
-					continue
-				}
-				walkSpans(g, p, func(h *history.History, span *keySpan) error {
-					if w := verifySpan(h, span); w != "" {
-						t.Logf("seed %d c%d: span %d/%d: %s", seed, cfg.clients, span.index, len(p.cuts)+1, w)
-						return errStopSpans
-					}
-					return nil
-				})
-			}
-			sp.Remove()
-		}
-	}
-}
-
 // changeOne changes one operation's answer: a get's, to an older write's
 // value (stale) or any other value; an acknowledged update's precondition,
 // to what the update before it expected (a lost update); a write's
@@ -233,5 +158,91 @@ func changeOne(rng *rand.Rand, ops []history.Record) {
 		op.Rev--
 	default:
 		op.Outcome, op.Rev = history.Unknown, 0
+	}
+}
+
+// TestSpansOnRecordedHistories: histories recorded by real runs — three
+// nodes, stale direct gets, leader step-downs; TTL keys and watchers,
+// which are checked whole — and the first one with one operation's answer
+// changed, get the same checked whole and a few hundred operations at a
+// time.
+func TestSpansOnRecordedHistories(t *testing.T) {
+	small := spanOptions{above: 0, ops: 256, lastOps: 256}
+	files, err := filepath.Glob("testdata/*.jsonl.zst")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("recorded histories: %v %v", files, err)
+	}
+	for _, path := range files {
+		opts := FileOptions{Options: Options{Timeout: 10 * time.Second}, spans: &noSpans}
+		whole, _, err := CheckFile(context.Background(), path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.spans = &small
+		split, _, err := CheckFile(context.Background(), path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameResults(t, whole, split, filepath.Base(path))
+		t.Logf("%s: %s, %d keys in %d spans; whole: %v", filepath.Base(path), whole.Verdict, split.SpannedKeys, split.Spans, split.LongKeysWhole)
+	}
+
+	h, err := history.ReadFile("testdata/recorded-default-r3.jsonl.zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if split := checkFileSpans(t, h, small); split.Verdict != Pass || split.SpannedKeys < len(h.Meta.Keys)/2 || split.Spans < 3*split.SpannedKeys {
+		t.Fatalf("the recorded run, %s, %d of %d keys in %d spans (whole: %v):\n%s", split.Verdict, split.SpannedKeys, len(h.Meta.Keys), split.Spans, split.LongKeysWhole, dump(split))
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	failing := 0
+	for i := 0; i < 8; i++ {
+		m := *h
+		m.Ops = slices.Clone(h.Ops)
+		changeOne(rng, m.Ops)
+		whole, split := checkFileSpans(t, &m, noSpans), checkFileSpans(t, &m, small)
+		sameResults(t, whole, split, fmt.Sprintf("changed %d", i))
+		if whole.Verdict == Fail && split.SpannedKeys > 0 {
+			failing++
+		}
+	}
+	if failing < 3 {
+		t.Errorf("only %d changed histories failed in spans", failing)
+	}
+}
+
+// TestCutSpans: a cut only where no operation spans it, the one before it
+// overlaps no other and leaves one message, and nothing after it names an
+// earlier revision; none after a write whose outcome is unknown.
+func TestCutSpans(t *testing.T) {
+	w := func(at int, call, ret int64, rev uint64) spanOp {
+		return spanOp{at: at, call: call, ret: ret, rev: rev, write: true, state: true}
+	}
+	get := func(at int, call, ret int64, rev uint64) spanOp {
+		return spanOp{at: at, call: call, ret: ret, rev: rev, read: true, state: true}
+	}
+	one := spanOptions{ops: 1, lastOps: 1}
+	cases := []struct {
+		name string
+		ops  []spanOp
+		want []spanCut
+	}{
+		{"after a write and after a read of it", []spanOp{w(0, 0, 10, 1), get(1, 20, 30, 1), w(2, 40, 50, 2)},
+			[]spanCut{{at: 20, rev: 1, context: 0}, {at: 40, rev: 1, context: 0}}},
+		{"not before a read of an older revision", []spanOp{w(0, 0, 10, 1), w(1, 20, 30, 2), get(2, 40, 50, 1)},
+			[]spanCut{{at: 20, rev: 1, context: 0}}},
+		{"not after an op that overlaps another", []spanOp{w(0, 0, 25, 1), w(1, 20, 30, 2), w(2, 40, 50, 3)},
+			nil},
+		{"not where an op spans the cut", []spanOp{w(0, 0, 45, 1), w(1, 5, 10, 2), w(2, 40, 50, 3)},
+			nil},
+		{"none after an unknown write", []spanOp{w(0, 0, 10, 1), {at: 1, call: 20, ret: infinity, write: false}, w(2, 40, 50, 2), w(3, 60, 70, 3)},
+			[]spanCut{{at: 20, rev: 1, context: 0}}},
+		{"a read of a later revision stays with its write", []spanOp{w(0, 0, 10, 1), get(1, 20, 30, 2), w(2, 40, 50, 2)},
+			[]spanCut{{at: 20, rev: 1, context: 0}}},
+	}
+	for _, c := range cases {
+		if got := cutSpans(c.ops, one); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: cuts %v, want %v", c.name, got, c.want)
+		}
 	}
 }

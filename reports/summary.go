@@ -63,8 +63,14 @@ type Summary struct {
 	Resolution  map[string]*checker.Resolution `json:"unknown_resolution"`
 	// CheckGroups: how many groups of keys the history was checked in, one
 	// at a time (absent: all at once; see checker.CheckFile).
-	CheckGroups int                `json:"check_groups,omitempty"`
-	StaleReads  checker.StaleReads `json:"stale_reads"`
+	CheckGroups int `json:"check_groups,omitempty"`
+	// CheckSpannedKeys: keys too long to hold whole, checked a stretch of
+	// time at a time, in CheckSpans spans; CheckWholeKeys: such keys that
+	// had to be checked whole all the same, and why (see checker.Result).
+	CheckSpannedKeys int                `json:"check_spanned_keys,omitempty"`
+	CheckSpans       int                `json:"check_spans,omitempty"`
+	CheckWholeKeys   []string           `json:"check_whole_keys,omitempty"`
+	StaleReads       checker.StaleReads `json:"stale_reads"`
 	// Propagation: the scenario's watchers, when it has some (their
 	// latency is ops.watch).
 	Propagation    *Propagation `json:"watch_propagation,omitempty"`
@@ -194,20 +200,23 @@ type Input struct {
 func Build(in Input) *Summary {
 	d := in.Digest
 	s := &Summary{
-		Verdict:        in.Result.Verdict,
-		ExitCode:       ExitCode(in.Result.Verdict, in.Interrupted),
-		Checks:         in.Result.Checks,
-		Ops:            map[string]*OpSummary{},
-		Faults:         []Fault{},
-		Pacing:         in.Pacing,
-		Clients:        in.Clients,
-		Interrupted:    in.Interrupted,
-		Resolution:     in.Result.Resolution,
-		CheckGroups:    in.Result.Groups,
-		StaleReads:     in.Result.StaleReads,
-		Notes:          in.Result.Notes,
-		Visualizations: in.Result.Visualizations,
-		LatencySource:  "run histograms (per worker, merged)",
+		Verdict:          in.Result.Verdict,
+		ExitCode:         ExitCode(in.Result.Verdict, in.Interrupted),
+		Checks:           in.Result.Checks,
+		Ops:              map[string]*OpSummary{},
+		Faults:           []Fault{},
+		Pacing:           in.Pacing,
+		Clients:          in.Clients,
+		Interrupted:      in.Interrupted,
+		Resolution:       in.Result.Resolution,
+		CheckGroups:      in.Result.Groups,
+		CheckSpannedKeys: in.Result.SpannedKeys,
+		CheckSpans:       in.Result.Spans,
+		CheckWholeKeys:   in.Result.LongKeysWhole,
+		StaleReads:       in.Result.StaleReads,
+		Notes:            in.Result.Notes,
+		Visualizations:   in.Result.Visualizations,
+		LatencySource:    "run histograms (per worker, merged)",
 	}
 	s.Notes = append(s.Notes, howItEnds(d)...)
 	if m := d.Meta; m != nil {

@@ -103,6 +103,12 @@ func (s *Summary) WriteText(w io.Writer) {
 	if s.CheckGroups > 1 {
 		fmt.Fprintf(w, "  checked in %d groups of keys, one at a time (--check-memory bounds the largest)\n", s.CheckGroups)
 	}
+	if s.CheckSpannedKeys > 0 {
+		fmt.Fprintf(w, "  %d long keys checked a stretch of time at a time, in %d spans\n", s.CheckSpannedKeys, s.CheckSpans)
+	}
+	if n := len(s.CheckWholeKeys); n > 0 {
+		fmt.Fprintf(w, "  %d long keys checked whole (memory grows with their length): %s\n", n, strings.Join(s.CheckWholeKeys[:min(n, 3)], "; "))
+	}
 	reported := s.reportedFailures()
 	for _, f := range reported {
 		fmt.Fprintf(w, "  ! %s fails, but it is only reported, so the verdict stands: %s", f.Name, f.Why)

@@ -13,14 +13,22 @@
 #     history, the shape of a nightly run — e.g. `make soak FULL=1 MINUTES=60`.
 # COMPRESS=1 writes the history compressed (--compress-history).
 #
-# Env: MINUTES (10) RATE (2000) CLIENTS (8) KEYS (1000; 64 with FULL=1) FULL COMPRESS
+# KEEP=dir keeps the run's results folder (history included) in dir, to check
+# it again later.
+#
+# Env: MINUTES (10) RATE (2000) CLIENTS (8) KEYS (1000; 64 with FULL=1) FULL COMPRESS KEEP
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES=${MINUTES:-10} RATE=${RATE:-2000} CLIENTS=${CLIENTS:-8} FULL=${FULL:-} COMPRESS=${COMPRESS:-}
 SERVER=.tools/bin/nats-server-v2.15.2
 KVH=bin/kvharness
 out=$(mktemp -d /tmp/kvharness-soak.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  trap 'mv "$out/run" "$KEEP/" 2>/dev/null; rm -rf "$out"; echo "kept: $KEEP/run"' EXIT
+else
+  trap 'rm -rf "$out"' EXIT
+fi
 
 args=(run single --server-bin "$SERVER" --clients "$CLIENTS" --duration "${MINUTES}m" --quiet --out "$out/run")
 if [ -n "$FULL" ]; then
