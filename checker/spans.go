@@ -2,7 +2,9 @@ package checker
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
@@ -120,14 +122,13 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 		return nil, "the scenario's watchers", nil
 	case empty.Meta.Pattern == history.PatternCounter || empty.Meta.Pattern == history.PatternLease:
 		return nil, "a counter or lease pattern", nil
-	case empty.End == nil || !empty.End.WatchComplete:
+	case empty.End == nil:
+		return nil, "the run did not finish", nil
+	case !empty.End.WatchComplete:
 		return nil, "the recording watcher missed messages", nil
 	}
 	var ops []spanOp
-	// Where each record goes: an op by its invocation, a delivery by its
-	// revision (negated), a read after the run to the last span.
-	var place []int64
-	const toLast = -1 << 63
+	var place []int64 // each record's placeOf
 	var key string
 	why := ""
 	var final []history.Record
@@ -149,19 +150,15 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 				op.at = len(place)
 				ops = append(ops, op)
 			}
-			place = append(place, r.Invoke)
 		case history.KindWatch:
 			if r.Watcher > 0 {
 				why = "the scenario's watchers"
 				return errStopSpans
 			}
-			place = append(place, -int64(r.Rev))
 		case history.KindFinal:
 			final = append(final, *r)
-			place = append(place, toLast)
-		default:
-			place = append(place, toLast)
 		}
+		place = append(place, placeOf(r))
 		return nil
 	})
 	if err == errStopSpans {
@@ -184,12 +181,27 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 	return p, "", nil
 }
 
-var errStopSpans = fmt.Errorf("stop")
+var errStopSpans = errors.New("stop")
 
-// spanOf is the span of a record placed at at (see planSpans).
+// placeLast is where every read after the run goes: the last span.
+const placeLast = math.MinInt64
+
+// placeOf is where a record goes: an op by its invocation, a delivery by
+// its revision (negated), a read after the run to the last span.
+func placeOf(r *history.Record) int64 {
+	switch r.Kind {
+	case history.KindOp:
+		return r.Invoke
+	case history.KindWatch:
+		return -int64(r.Rev)
+	}
+	return placeLast
+}
+
+// spanOf is the span of a record placed at at (see placeOf).
 func (p *spanPlan) spanOf(at int64) int {
 	switch {
-	case at == -1<<63:
+	case at == placeLast:
 		return len(p.cuts)
 	case at < 0: // a delivery of revision -at: the span whose messages hold it
 		rev := uint64(-at)
@@ -230,7 +242,7 @@ func spanOpOf(r *history.Record) (spanOp, bool) {
 // cutSpans chooses the cuts (see the rules above) among all, the key's
 // operations that take part in a linearizability check, in file order.
 func cutSpans(all []spanOp, o spanOptions) []spanCut {
-	ops := slices.Clone(all)
+	ops := all // sorted in place: the plan's own list
 	slices.SortStableFunc(ops, func(a, b spanOp) int { return cmp.Compare(a.call, b.call) })
 	n := len(ops)
 	// After position i: the lowest revision a read names, and the lowest a
@@ -323,16 +335,10 @@ func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History,
 	read := -1
 	err := g.Stream(func(r *history.Record) error {
 		read++
-		k := n - 1
-		switch r.Kind {
-		case history.KindOp:
-			k = p.spanOf(r.Invoke)
-			if c, ok := contextOf[read]; ok {
-				rec := *r
-				contexts[c] = &rec
-			}
-		case history.KindWatch:
-			k = p.spanOf(-int64(r.Rev))
+		k := p.spanOf(placeOf(r))
+		if c, ok := contextOf[read]; ok {
+			rec := *r
+			contexts[c] = &rec
 		}
 		if k < next {
 			return fmt.Errorf("a record of span %d came after it was checked", k)
