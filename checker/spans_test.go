@@ -61,7 +61,7 @@ func checkFileSpans(t testing.TB, h *history.History, s spanOptions) *Result {
 	t.Helper()
 	path := filepath.Join(t.(interface{ TempDir() string }).TempDir(), "history.jsonl")
 	writeInTimeOrder(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, spans: &s})
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Minute}, spans: &s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestSpansOnRecordedHistories(t *testing.T) {
 		t.Fatalf("recorded histories: %v %v", files, err)
 	}
 	for _, path := range files {
-		opts := FileOptions{Options: Options{Timeout: 10 * time.Second}, spans: &noSpans}
+		opts := FileOptions{Options: Options{Timeout: time.Minute}, spans: &noSpans}
 		whole, _, err := CheckFile(context.Background(), path, opts)
 		if err != nil {
 			t.Fatal(err)
