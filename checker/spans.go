@@ -296,9 +296,9 @@ func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History,
 	n := len(p.cuts) + 1
 	spans := make([]*history.History, n) // begun, not yet handed on
 	contexts := make([]*history.Record, n)
-	contextOf := map[int]int{} // a record's place → the span it is the context of
+	contextOf := map[int][]int{} // a record's place → the spans it is the context of (a write read on and on may be several's)
 	for c, cut := range p.cuts {
-		contextOf[cut.context] = c + 1
+		contextOf[cut.context] = append(contextOf[cut.context], c+1)
 	}
 	begin := func(k int) *history.History {
 		h := &history.History{}
@@ -336,7 +336,7 @@ func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History,
 	err := g.Stream(func(r *history.Record) error {
 		read++
 		k := p.spanOf(placeOf(r))
-		if c, ok := contextOf[read]; ok {
+		for _, c := range contextOf[read] {
 			rec := *r
 			contexts[c] = &rec
 		}

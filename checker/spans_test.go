@@ -246,3 +246,39 @@ func TestCutSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestSpansShareAContext: a write read on and on, with no other write for
+// longer than a span, is the context of each span that follows.
+func TestSpansShareAContext(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	h := &history.History{Meta: &history.Meta{Scenario: "reads", Bucket: "b", Replicas: 1, History: 1, Keys: []string{"k"}}}
+	at := int64(0)
+	var rev uint64
+	var last string // the value written last
+	write := func(value string) {
+		rev++
+		last = value
+		h.Ops = append(h.Ops, history.Record{Kind: history.KindOp, Client: 1, Op: history.OpPut, Key: "k", Value: value, Outcome: history.OK, Rev: rev, Invoke: at, Complete: at + ms})
+		h.Watch = append(h.Watch, history.Record{Kind: history.KindWatch, Key: "k", Rev: rev, Read: value, At: at + ms/2})
+		at += 2 * ms
+	}
+	read := func(n int) {
+		for range n {
+			h.Ops = append(h.Ops, history.Record{Kind: history.KindOp, Client: 2, Op: history.OpGet, Key: "k", Outcome: history.OK, Found: true, Read: last, Rev: rev, Invoke: at, Complete: at + ms})
+			at += 2 * ms
+		}
+	}
+	write("c1-1")
+	read(35)
+	write("c1-2")
+	read(6)
+	write("c1-3")
+	read(6)
+	h.Final = []history.Record{{Kind: history.KindFinal, Key: "k", Found: true, Read: "c1-3", Rev: rev, Invoke: at, Complete: at + ms}}
+	h.End = &history.End{At: at + 2*ms, LastSeq: rev, WatchComplete: true, FinalReads: true, Keys: 1, FinalKeys: 1}
+	whole, split := checkFileSpans(t, h, noSpans), checkFileSpans(t, h, tinySpans)
+	sameResults(t, whole, split, "one write read on and on")
+	if whole.Verdict != Pass || split.SpannedKeys != 1 || split.Spans < 3 {
+		t.Fatalf("%s, %d keys in %d spans (whole: %v):\n%s", split.Verdict, split.SpannedKeys, split.Spans, split.LongKeysWhole, dump(split))
+	}
+}
