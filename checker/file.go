@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/kvharness/kvharness/history"
@@ -20,8 +21,22 @@ type FileOptions struct {
 	// group of keys before it is checked (reports gather what they need).
 	Observe func(*history.Record)
 	Group   func(*history.History)
-	// spans overrides when keys are checked in spans (tests).
-	spans *spanOptions
+	// SpanOps: operations per span of a long key (see spans.go; 0: about
+	// 32 k), a key of more than four spans' records being long; -1: every
+	// key is checked whole. Small spans prove that checking in spans gives
+	// what checking whole does (make findings).
+	SpanOps int
+}
+
+// spanOptions are the spans o asks for.
+func (o FileOptions) spanOptions() spanOptions {
+	switch {
+	case o.SpanOps < 0:
+		return spanOptions{above: math.MaxInt}
+	case o.SpanOps > 0:
+		return spanOptions{above: 4 * o.SpanOps, ops: o.SpanOps, lastOps: o.SpanOps}
+	}
+	return defaultSpans
 }
 
 // DefaultMemoryBudget is what checking a group of keys may take by
@@ -82,10 +97,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	whole := spilled.Whole
 	f := b.done(whole.End)
 	maxRecords := int(o.MemoryBudget / bytesPerRecord)
-	spans := defaultSpans
-	if o.spans != nil {
-		spans = *o.spans
-	}
+	spans := o.spanOptions()
 	// A bucket larger than spans.above is a group of its own, so that its
 	// key can be checked in spans.
 	groups, _ := spilled.Plan(min(maxRecords, groupRecords, max(spans.above, 1)))

@@ -56,22 +56,20 @@ func writeInTimeOrder(t testing.TB, path string, h *history.History) {
 	}
 }
 
-// checkFileSpans checks h from a file, its keys in spans as s says.
-func checkFileSpans(t testing.TB, h *history.History, s spanOptions) *Result {
+// checkFileSpans checks h from a file, its keys in spans of s operations
+// (-1: none).
+func checkFileSpans(t testing.TB, h *history.History, s int) *Result {
 	t.Helper()
 	path := filepath.Join(t.(interface{ TempDir() string }).TempDir(), "history.jsonl")
 	writeInTimeOrder(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Minute}, spans: &s})
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: s})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
-var (
-	noSpans   = spanOptions{above: 1 << 62}
-	tinySpans = spanOptions{above: 0, ops: 10, lastOps: 10}
-)
+const noSpans, tinySpans = -1, 10
 
 // TestSpansGiveTheSameResults: a key checked a few operations at a time
 // gets what it gets checked whole — every simulated history, passing, or
@@ -167,18 +165,18 @@ func changeOne(rng *rand.Rand, ops []history.Record) {
 // changed, get the same checked whole and a few hundred operations at a
 // time.
 func TestSpansOnRecordedHistories(t *testing.T) {
-	small := spanOptions{above: 0, ops: 256, lastOps: 256}
+	const small = 256
 	files, err := filepath.Glob("testdata/*.jsonl.zst")
 	if err != nil || len(files) < 4 {
 		t.Fatalf("recorded histories: %v %v", files, err)
 	}
 	for _, path := range files {
-		opts := FileOptions{Options: Options{Timeout: time.Minute}, spans: &noSpans}
+		opts := FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: noSpans}
 		whole, _, err := CheckFile(context.Background(), path, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts.spans = &small
+		opts.SpanOps = small
 		split, _, err := CheckFile(context.Background(), path, opts)
 		if err != nil {
 			t.Fatal(err)

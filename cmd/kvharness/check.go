@@ -18,6 +18,7 @@ import (
 func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
 	var jsonOut, allViews bool
+	var spanOps int
 	var checkMemory func() (int64, error)
 	cmd := &cobra.Command{
 		Use:   "check HISTORY",
@@ -36,6 +37,7 @@ func newCheckCmd() *cobra.Command {
 			s, err := harness.Recheck(ctx, args[0], checker.FileOptions{
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability"), AllViews: allViews},
 				MemoryBudget: budget,
+				SpanOps:      spanOps,
 			})
 			if ctx.Err() != nil {
 				return usageErr("check interrupted; its temporary files are removed")
@@ -57,6 +59,10 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
 	cmd.Flags().BoolVar(&allViews, "all-views", false, allViewsHelp)
 	checkMemory = checkMemoryFlag(cmd.Flags())
+	// For proofs (make findings): small spans check every key of a short
+	// run in spans, -1 none.
+	cmd.Flags().IntVar(&spanOps, "check-span-ops", 0, "operations per span of a long key, checked a stretch of time at a time (0: about 32k; -1: check every key whole)")
+	_ = cmd.Flags().MarkHidden("check-span-ops")
 	return cmd
 }
 

@@ -3,8 +3,11 @@
 // those that pass it, with the kvharness binary as a user runs it. It
 // prints one table and exits 1 when a known bug is no longer found or a
 // passing release stops passing — so a rewrite of the checker or the
-// recording that loses a finding is caught. Run by `make findings`, which
-// builds the releases into .tools/bin first.
+// recording that loses a finding is caught. Each run's history is checked
+// again with every key cut into spans of a few hundred operations (the way
+// a long key is checked, see checker/spans.go), which must give every
+// check the same result. Run by `make findings`, which builds the releases
+// into .tools/bin first.
 package main
 
 import (
@@ -91,8 +94,9 @@ var findings = []finding{
 }
 
 type summary struct {
-	Verdict string `json:"verdict"`
-	Checks  []struct {
+	Verdict     string `json:"verdict"`
+	SpannedKeys int    `json:"check_spanned_keys"`
+	Checks      []struct {
 		Name     string `json:"name"`
 		Result   string `json:"result"`
 		Required bool   `json:"required"`
@@ -104,6 +108,7 @@ type outcome struct {
 	finding, release, expected string
 	fails, runs                int
 	failed                     []string // checks that failed, over all tries
+	spansDiffer                []string // checks whose result checking in spans changed
 	ok                         bool
 	note                       string
 }
@@ -190,6 +195,12 @@ func runRelease(kvh, tools, out string, f finding, r release, bug bool) outcome 
 			return o
 		}
 		o.runs++
+		differ, err := recheckInSpans(kvh, dir, s)
+		if err != nil {
+			o.note = err.Error()
+			return o
+		}
+		o.spansDiffer = append(o.spansDiffer, differ...)
 		hit := false
 		for _, c := range s.Checks {
 			// Checks a run reports but does not require (direct reads on
@@ -218,7 +229,47 @@ func runRelease(kvh, tools, out string, f finding, r release, bug bool) outcome 
 	} else {
 		o.ok = o.fails == 0 && o.note == ""
 	}
+	if len(o.spansDiffer) > 0 {
+		o.ok = false
+		o.note = "in spans: " + strings.Join(o.spansDiffer, "; ")
+	}
 	return o
+}
+
+// spanOps: operations per span of the re-check, small enough that every
+// key of a run of seconds is cut into several.
+const spanOps = "256"
+
+// recheckInSpans checks the run's history in dir again, every key in spans,
+// and lists the checks whose result differs from the run's (s).
+func recheckInSpans(kvh, dir string, s *summary) ([]string, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "history.jsonl*"))
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no history in %s", dir)
+	}
+	cmd := exec.Command(kvh, "check", files[0], "--check-span-ops", spanOps, "--check-timeout", "60s", "--json")
+	out, err := cmd.Output()
+	if code := cmd.ProcessState.ExitCode(); code == 2 || err != nil && code < 0 {
+		return nil, fmt.Errorf("re-check in spans: exit %d: %v", code, err)
+	}
+	var spans summary
+	if err := json.Unmarshal(out, &spans); err != nil {
+		return nil, fmt.Errorf("re-check in spans: %v", err)
+	}
+	if spans.SpannedKeys == 0 {
+		return []string{"no key was cut into spans"}, nil
+	}
+	got := map[string]string{}
+	for _, c := range spans.Checks {
+		got[c.Name] = c.Result
+	}
+	var differ []string
+	for _, c := range s.Checks {
+		if got[c.Name] != c.Result {
+			differ = append(differ, fmt.Sprintf("%s %s, %s in spans", c.Name, c.Result, got[c.Name]))
+		}
+	}
+	return differ, nil
 }
 
 func readSummary(dir string) (*summary, error) {
