@@ -179,3 +179,17 @@ PY
   printf '%-10s %10s %14s %12.0f %12.1f %16s\n' "$n" "$secs" "$((kb / 1024))" \
     "$(python3 -c "print($n / max($secs, 0.001))")" "$(python3 -c "import os; print(os.path.getsize('$h') / $n)")" "$lin"
 done
+
+# The same 1M-operation history with every key checked a stretch of time at
+# a time (spans of 4k operations, as an hour-long run's keys are, in spans of
+# 32k): what the spans cost against checking each key whole.
+echo
+echo "checker: the 1M-op recorded history, each key whole vs in spans (--check-span-ops)"
+printf '%-22s %10s %14s\n' "keys" "seconds" "peak RSS MB"
+h="$hdir/real-1000000/history.jsonl.zst"
+for round in 1 2; do
+  read -r secs kb < <(measure "$KVH" check --check-span-ops -1 "$h")
+  printf '%-22s %10s %14s\n' "whole" "$secs" "$((kb / 1024))"
+  read -r secs kb < <(measure "$KVH" check --check-span-ops 4096 "$h")
+  printf '%-22s %10s %14s\n' "in spans of 4096 ops" "$secs" "$((kb / 1024))"
+done
