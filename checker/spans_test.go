@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,5 +279,31 @@ func TestSpansShareAContext(t *testing.T) {
 	sameResults(t, whole, split, "one write read on and on")
 	if whole.Verdict != Pass || split.SpannedKeys != 1 || split.Spans < 3 {
 		t.Fatalf("%s, %d keys in %d spans (whole: %v):\n%s", split.Verdict, split.SpannedKeys, split.Spans, split.LongKeysWhole, dump(split))
+	}
+}
+
+// TestSpansFitWhereTheKeyDoesNot: a key with more records than the memory
+// budget allows is unknown checked whole, and decided in spans.
+func TestSpansFitWhereTheKeyDoesNot(t *testing.T) {
+	h := simulate(simConfig{seed: 1, clients: 3, keys: 1, opsPerClient: 100, failRate: 0.03, thinkUs: 8000}).h
+	h.Meta.History = 4
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	writeInTimeOrder(t, path, h)
+	records := len(h.Ops) + len(h.Watch) + len(h.Final)
+	o := FileOptions{Options: Options{Timeout: time.Minute}, MemoryBudget: int64(records/2) * bytesPerRecord, SpanOps: -1}
+	whole, _, err := CheckFile(context.Background(), path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.Verdict != Unknown || !strings.Contains(checkNamed(t, whole, CheckNoLostWrites).Detail, "more than the memory budget") {
+		t.Fatalf("checked whole within half its records' budget:\n%s", dump(whole))
+	}
+	o.SpanOps = tinySpans
+	split, _, err := CheckFile(context.Background(), path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if split.Verdict != Pass || split.SpannedKeys != 1 {
+		t.Fatalf("in spans, %d keys: %s", split.SpannedKeys, dump(split))
 	}
 }
