@@ -23,9 +23,12 @@ type FileOptions struct {
 	Group   func(*history.History)
 	// SpanOps: operations per span of a long key (see spans.go; 0: about
 	// 32 k), a key of more than four spans' records being long; -1: every
-	// key is checked whole. Small spans prove that checking in spans gives
-	// what checking whole does (make findings).
-	SpanOps int
+	// key is checked whole. GroupRecords: the most records of a group of
+	// keys (0: groupRecords); a key with more is a group of its own. Small
+	// groups and spans prove that checking in spans gives what checking
+	// whole does (make findings): results may depend on how keys are
+	// grouped (see checkGroups), so both sides are grouped alike.
+	SpanOps, GroupRecords int
 }
 
 // spanOptions are the spans o asks for.
@@ -98,9 +101,11 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	f := b.done(whole.End)
 	maxRecords := int(o.MemoryBudget / bytesPerRecord)
 	spans := o.spanOptions()
-	// A bucket larger than spans.above is a group of its own, so that its
-	// key can be checked in spans.
-	groups, _ := spilled.Plan(min(maxRecords, groupRecords, max(spans.above, 1)))
+	most := groupRecords
+	if o.GroupRecords > 0 {
+		most = o.GroupRecords
+	}
+	groups, _ := spilled.Plan(min(maxRecords, most))
 	var spanned spanCount
 	var longWhole []string // long keys checked whole, and why
 	each := func(yield func(*history.History, *keySpan) error) error {

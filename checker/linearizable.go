@@ -32,15 +32,16 @@ type linearizable struct {
 	skip       string // why the check does not apply, if it does not
 	stalePath  string // the read path whose stale reads the detail adds
 
-	ops, keys, searched int
-	inPieces            []string // keys searched in pieces (see cutPieces)
-	searchLimit         int      // operations of one key Porcupine may search (see searchLimit)
-	tooLarge            []string // keys the sweep left that were too large to search
-	clientOps           bool     // some client operation took effect or may have
-	took                time.Duration
-	timedOut            bool
-	bad                 []string // failing keys
-	notes, views        []string
+	ops, keys    int
+	searched     map[string]bool // keys searched (a key checked in spans, once)
+	inPieces     []string        // keys searched in pieces (see cutPieces)
+	searchLimit  int             // operations of one key Porcupine may search (see searchLimit)
+	tooLarge     []string        // keys the sweep left that were too large to search
+	clientOps    bool            // some client operation took effect or may have
+	took         time.Duration
+	timedOut     bool
+	bad          []string // failing keys
+	notes, views []string
 
 	// impliedBy: checks whose operations include all of this one's (each
 	// read check takes every write). A group one of them found
@@ -60,7 +61,7 @@ func newLinearizable(name string, filter opsFilter, f *facts, opts Options) *lin
 		budget = DefaultMemoryBudget
 	}
 	filter.skipKeys = f.ttlKeys
-	return &linearizable{name: name, filter: filter, ttlKeys: len(f.ttlKeys), timeout: opts.Timeout, searchLeft: opts.Timeout, opts: opts, searchLimit: searchLimit(budget)}
+	return &linearizable{name: name, filter: filter, ttlKeys: len(f.ttlKeys), timeout: opts.Timeout, searchLeft: opts.Timeout, opts: opts, searchLimit: searchLimit(budget), searched: map[string]bool{}}
 }
 
 func (l *linearizable) add(g *keyGroup) {
@@ -86,9 +87,11 @@ func (l *linearizable) add(g *keyGroup) {
 	}
 	l.clientOps = l.clientOps || anyClientOp(pops)
 	verdict, outOfTime, searched, inPieces, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
-	l.searched += searched
-	l.inPieces = append(l.inPieces, inPieces...)
-	l.tooLarge = append(l.tooLarge, tooLarge...)
+	for _, key := range searched {
+		l.searched[key] = true
+	}
+	l.inPieces = appendNew(l.inPieces, inPieces...)
+	l.tooLarge = appendNew(l.tooLarge, tooLarge...)
 	switch {
 	case verdict == porcupine.Unknown && len(g.r.early) == 0:
 		l.timedOut = l.timedOut || outOfTime
@@ -219,7 +222,7 @@ func (l *linearizable) result() (CheckResult, []string) {
 	case l.timedOut:
 		c.Result, c.Detail = Unknown, fmt.Sprintf("search timed out after %s on %d operations over %d keys", l.timeout, l.ops, l.keys)
 	default:
-		how := howChecked(l.keys-l.impliedKeys, l.searched, l.inPieces)
+		how := howChecked(l.keys-l.impliedKeys, len(l.searched), l.inPieces)
 		switch {
 		case l.implied == l.ops:
 			how = fmt.Sprintf("shown by %s, whose operations include these", l.impliedAs)
@@ -245,7 +248,7 @@ func (l *linearizable) result() (CheckResult, []string) {
 // a key's operations (a bitset per cached state), so 64 keys checked side
 // by side held 64 such memos (2.3 GB live for 1M ops) where 2 cores only
 // ever work on two.
-func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, outOfTime bool, searched int, inPieces, tooLarge []string) {
+func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep bool, searchLimit int) (verdict porcupine.CheckResult, outOfTime bool, searched, inPieces, tooLarge []string) {
 	var budget atomic.Int64 // ns of search left, spent by every search side by side
 	budget.Store(int64(*searchLeft))
 	defer func() { *searchLeft = time.Duration(budget.Load()) }()
@@ -254,7 +257,6 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 	stop := make(chan struct{})
 	var decided atomic.Bool // a key is illegal: parts not yet begun are skipped
 	var timedOut atomic.Bool
-	var searches atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(parts)); w++ {
@@ -284,12 +286,12 @@ func checkKeys(parts [][]porcupine.Operation, searchLeft *time.Duration, sweep b
 					results <- porcupine.Unknown
 					continue
 				}
-				searches.Add(1)
+				mu.Lock()
+				searched = append(searched, part[0].Input.(*kvInput).Key)
 				if len(pieces) > 1 {
-					mu.Lock()
 					inPieces = append(inPieces, part[0].Input.(*kvInput).Key)
-					mu.Unlock()
 				}
+				mu.Unlock()
 				began := time.Now()
 				r, _ := searchPieces(pieces, left)
 				if r == porcupine.Unknown {
@@ -327,7 +329,7 @@ collect:
 	// Illegal verdict may wait for up to GOMAXPROCS-1 keys; results has
 	// room for all of them.
 	wg.Wait()
-	return verdict, timedOut.Load(), int(searches.Load()), inPieces, tooLarge
+	return verdict, timedOut.Load(), searched, inPieces, tooLarge
 }
 
 // searchLimit is how many operations of one key Porcupine may search
@@ -335,6 +337,17 @@ collect:
 // cached state, about ops²/8 bytes for a history that is mostly linear.
 func searchLimit(budget int64) int {
 	return int(math.Sqrt(float64(budget) * 8))
+}
+
+// appendNew appends to list the keys it does not hold yet (a key checked
+// in spans comes once per span).
+func appendNew(list []string, keys ...string) []string {
+	for _, k := range keys {
+		if !slices.Contains(list, k) {
+			list = append(list, k)
+		}
+	}
+	return list
 }
 
 // howChecked says how many keys were decided by their message sequence

@@ -391,10 +391,11 @@ func verifySpan(h *history.History, span *keySpan) string {
 	watched := make(map[uint64]bool, len(h.Watch))
 	markers := map[string]int{}
 	for _, w := range h.Watch {
+		if w.Marker != history.MarkerNone && !watched[w.Rev] {
+			markers[w.Marker]++ // each message once: a delivery may repeat
+		}
 		watched[w.Rev] = true
-		if w.Marker != history.MarkerNone {
-			markers[w.Marker]++
-		} else if !own[w.Read] {
+		if w.Marker == history.MarkerNone && !own[w.Read] {
 			return fmt.Sprintf("revision %d was delivered holding %q, which no write of its stretch of time wrote", w.Rev, w.Read)
 		}
 	}

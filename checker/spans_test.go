@@ -63,7 +63,7 @@ func checkFileSpans(t testing.TB, h *history.History, s int) *Result {
 	t.Helper()
 	path := filepath.Join(t.(interface{ TempDir() string }).TempDir(), "history.jsonl")
 	writeInTimeOrder(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: s})
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: s, GroupRecords: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestSpansOnRecordedHistories(t *testing.T) {
 		t.Fatalf("recorded histories: %v %v", files, err)
 	}
 	for _, path := range files {
-		opts := FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: noSpans}
+		opts := FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: noSpans, GroupRecords: 1}
 		whole, _, err := CheckFile(context.Background(), path, opts)
 		if err != nil {
 			t.Fatal(err)
@@ -306,4 +306,66 @@ func TestSpansFitWhereTheKeyDoesNot(t *testing.T) {
 	if split.Verdict != Pass || split.SpannedKeys != 1 {
 		t.Fatalf("in spans, %d keys: %s", split.SpannedKeys, dump(split))
 	}
+}
+
+// TestSpansCountEachMarkerOnce: a marker the recording watcher delivered
+// twice is one message. Counted twice, it balanced an acknowledged delete
+// (one without a revision) whose marker lay in the next span, and the span
+// failed linearizable-writes where the whole key passes.
+func TestSpansCountEachMarkerOnce(t *testing.T) {
+	h := watchComplete(hist(
+		put(1, "k", "v1", 1, at(10, 12)), watch("k", "v1", 1, 11),
+		del(1, "k", at(20, 22)), watchMarker("k", history.MarkerDel, 2, 21), watchMarker("k", history.MarkerDel, 2, 21),
+		put(1, "k", "v3", 3, at(30, 32)), watch("k", "v3", 3, 31),
+		del(1, "k", at(40, 42)), watchMarker("k", history.MarkerDel, 4, 41),
+		get(2, "k", "v3", 3, at(50, 52)), // stale: the delete returned at 42
+		put(1, "k", "v5", 5, at(60, 62)), watch("k", "v5", 5, 61),
+		put(1, "k", "v6", 6, at(70, 72)), watch("k", "v6", 6, 71),
+		put(1, "k", "v7", 7, at(80, 82)), watch("k", "v7", 7, 81),
+		put(1, "k", "v8", 8, at(90, 92)), watch("k", "v8", 8, 91),
+		put(1, "k", "v9", 9, at(100, 102)), watch("k", "v9", 9, 101),
+		final("k", "v9", 9),
+	))
+	h.Meta.History = 2
+	sameResults(t, checkFileSpans(t, h, noSpans), checkFileSpans(t, h, 4), "in spans")
+}
+
+// TestSpansCountSearchedKeysOnce: a key searched in two spans is one key
+// searched, as it is checked whole (a slow get that found nothing spans
+// more stretches than the sweep places).
+func TestSpansCountSearchedKeysOnce(t *testing.T) {
+	var recs []history.Record
+	rev, now := uint64(0), int64(10)
+	write := func() {
+		rev++
+		v := fmt.Sprint("v", rev)
+		recs = append(recs, put(1, "k", v, rev, at(now, now+2)), watch("k", v, rev, now+1))
+		now += 10
+	}
+	for range 2 {
+		write()
+		g := get(2, "k", "", 0, at(now, now+800))
+		now += 5
+		for range 70 {
+			write()
+		}
+		rev++
+		d := del(1, "k", at(now, now+2))
+		d.Rev = rev
+		recs = append(recs, d, watchMarker("k", history.MarkerDel, rev, now+1), g)
+		now = g.Complete/1e6 + 10
+		write()
+		write()
+	}
+	for range 4 {
+		write()
+	}
+	recs = append(recs, final("k", fmt.Sprint("v", rev), rev))
+	h := watchComplete(hist(recs...))
+	h.Meta.History = 2
+	whole, split := checkFileSpans(t, h, noSpans), checkFileSpans(t, h, 4)
+	if split.SpannedKeys != 1 {
+		t.Fatalf("not in spans: %v", split.LongKeysWhole)
+	}
+	sameResults(t, whole, split, "in spans")
 }

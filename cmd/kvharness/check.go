@@ -18,7 +18,7 @@ import (
 func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
 	var jsonOut, allViews bool
-	var spanOps int
+	var spanOps, groupRecords int
 	var checkMemory func() (int64, error)
 	cmd := &cobra.Command{
 		Use:   "check HISTORY",
@@ -38,6 +38,7 @@ func newCheckCmd() *cobra.Command {
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability"), AllViews: allViews},
 				MemoryBudget: budget,
 				SpanOps:      spanOps,
+				GroupRecords: groupRecords,
 			})
 			if ctx.Err() != nil {
 				return usageErr("check interrupted; its temporary files are removed")
@@ -63,6 +64,8 @@ func newCheckCmd() *cobra.Command {
 	// run in spans, -1 none.
 	cmd.Flags().IntVar(&spanOps, "check-span-ops", 0, "operations per span of a long key, checked a stretch of time at a time (0: about 32k; -1: check every key whole)")
 	_ = cmd.Flags().MarkHidden("check-span-ops")
+	cmd.Flags().IntVar(&groupRecords, "check-group-records", 0, "the most records of a group of keys checked at once (0: 128k)")
+	_ = cmd.Flags().MarkHidden("check-group-records")
 	return cmd
 }
 

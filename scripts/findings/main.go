@@ -4,10 +4,10 @@
 // prints one table and exits 1 when a known bug is no longer found or a
 // passing release stops passing — so a rewrite of the checker or the
 // recording that loses a finding is caught. Each run's history is checked
-// again with every key cut into spans of a few hundred operations (the way
-// a long key is checked, see checker/spans.go), which must give every
-// check the same result. Run by `make findings`, which builds the releases
-// into .tools/bin first.
+// again twice, in groups of one key: each key whole, then cut into spans
+// of a few hundred operations (the way a long key is checked, see
+// checker/spans.go); every check must get the same result both ways. Run
+// by `make findings`, which builds the releases into .tools/bin first.
 package main
 
 import (
@@ -195,7 +195,7 @@ func runRelease(kvh, tools, out string, f finding, r release, bug bool) outcome 
 			return o
 		}
 		o.runs++
-		differ, err := recheckInSpans(kvh, dir, s)
+		differ, err := recheckInSpans(kvh, dir)
 		if err != nil {
 			o.note = err.Error()
 			return o
@@ -237,36 +237,49 @@ func runRelease(kvh, tools, out string, f finding, r release, bug bool) outcome 
 }
 
 // spanOps: operations per span of the re-check, small enough that every
-// key of a run of seconds is cut into several.
-const spanOps = "256"
+// key of a run of seconds is cut into several; groupRecords puts each key
+// in a group of its own, both ways (results may depend on which keys are
+// checked together, which is not what this compares).
+const spanOps, groupRecords = "256", "1"
 
-// recheckInSpans checks the run's history in dir again, every key in spans,
-// and lists the checks whose result differs from the run's (s).
-func recheckInSpans(kvh, dir string, s *summary) ([]string, error) {
+// recheckInSpans checks the run's history in dir again, each key whole and
+// each key in spans, and lists the checks whose result differs.
+func recheckInSpans(kvh, dir string) ([]string, error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "history.jsonl*"))
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no history in %s", dir)
 	}
-	cmd := exec.Command(kvh, "check", files[0], "--check-span-ops", spanOps, "--check-timeout", "60s", "--json")
-	out, err := cmd.Output()
-	if code := cmd.ProcessState.ExitCode(); code == 2 || err != nil && code < 0 {
-		return nil, fmt.Errorf("re-check in spans: exit %d: %v", code, err)
+	check := func(spans string) (*summary, error) {
+		cmd := exec.Command(kvh, "check", files[0], "--check-group-records", groupRecords, "--check-span-ops", spans, "--check-timeout", "60s", "--json")
+		out, err := cmd.Output()
+		if code := cmd.ProcessState.ExitCode(); code == 2 || err != nil && code < 0 {
+			return nil, fmt.Errorf("re-check (spans %s): exit %d: %v", spans, code, err)
+		}
+		var s summary
+		if err := json.Unmarshal(out, &s); err != nil {
+			return nil, fmt.Errorf("re-check (spans %s): %v", spans, err)
+		}
+		return &s, nil
 	}
-	var spans summary
-	if err := json.Unmarshal(out, &spans); err != nil {
-		return nil, fmt.Errorf("re-check in spans: %v", err)
+	whole, err := check("-1")
+	if err != nil {
+		return nil, err
 	}
-	if spans.SpannedKeys == 0 {
+	split, err := check(spanOps)
+	if err != nil {
+		return nil, err
+	}
+	if split.SpannedKeys == 0 {
 		return []string{"no key was cut into spans"}, nil
 	}
 	got := map[string]string{}
-	for _, c := range spans.Checks {
+	for _, c := range split.Checks {
 		got[c.Name] = c.Result
 	}
 	var differ []string
-	for _, c := range s.Checks {
+	for _, c := range whole.Checks {
 		if got[c.Name] != c.Result {
-			differ = append(differ, fmt.Sprintf("%s %s, %s in spans", c.Name, c.Result, got[c.Name]))
+			differ = append(differ, fmt.Sprintf("%s %s whole, %s in spans", c.Name, c.Result, got[c.Name]))
 		}
 	}
 	return differ, nil
