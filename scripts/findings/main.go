@@ -94,8 +94,9 @@ var findings = []finding{
 }
 
 type summary struct {
-	Verdict     string `json:"verdict"`
-	SpannedKeys int    `json:"check_spanned_keys"`
+	Verdict     string   `json:"verdict"`
+	SpannedKeys int      `json:"check_spanned_keys"`
+	WholeKeys   []string `json:"check_whole_keys"`
 	Checks      []struct {
 		Name     string `json:"name"`
 		Result   string `json:"result"`
@@ -109,6 +110,7 @@ type outcome struct {
 	fails, runs                int
 	failed                     []string // checks that failed, over all tries
 	spansDiffer                []string // checks whose result checking in spans changed
+	spans                      string   // how the re-checks in spans went
 	ok                         bool
 	note                       string
 }
@@ -133,7 +135,7 @@ func main() {
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "finding\trelease\texpected\tverdict\tchecks that failed\tresult")
+	fmt.Fprintln(tw, "finding\trelease\texpected\tverdict\tchecks that failed\tin spans\tresult")
 	bad := 0
 	for _, o := range outcomes {
 		result := "ok"
@@ -143,8 +145,12 @@ func main() {
 		if o.note != "" {
 			result += " (" + o.note + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\tfail %d/%d\t%s\t%s\n", o.finding, o.release, o.expected, o.fails, o.runs,
-			strings.Join(o.failed, ","), result)
+		spans := o.spans
+		if len(o.spansDiffer) > 0 {
+			spans = "DIFFER"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\tfail %d/%d\t%s\t%s\t%s\n", o.finding, o.release, o.expected, o.fails, o.runs,
+			strings.Join(o.failed, ","), spans, result)
 	}
 	tw.Flush()
 	if bad > 0 {
@@ -195,11 +201,12 @@ func runRelease(kvh, tools, out string, f finding, r release, bug bool) outcome 
 			return o
 		}
 		o.runs++
-		differ, err := recheckInSpans(kvh, dir)
+		spans, differ, err := recheckInSpans(kvh, dir)
 		if err != nil {
 			o.note = err.Error()
 			return o
 		}
+		o.spans = spans
 		o.spansDiffer = append(o.spansDiffer, differ...)
 		hit := false
 		for _, c := range s.Checks {
@@ -243,11 +250,13 @@ func runRelease(kvh, tools, out string, f finding, r release, bug bool) outcome 
 const spanOps, groupRecords = "256", "1"
 
 // recheckInSpans checks the run's history in dir again, each key whole and
-// each key in spans, and lists the checks whose result differs.
-func recheckInSpans(kvh, dir string) ([]string, error) {
+// each key in spans; it says how many keys were cut into spans (or why
+// none: a run with faults often leaves every key whole) and lists the
+// checks whose result differs.
+func recheckInSpans(kvh, dir string) (string, []string, error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "history.jsonl*"))
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no history in %s", dir)
+		return "", nil, fmt.Errorf("no history in %s", dir)
 	}
 	check := func(spans string) (*summary, error) {
 		cmd := exec.Command(kvh, "check", files[0], "--check-group-records", groupRecords, "--check-span-ops", spans, "--check-timeout", "60s", "--json")
@@ -263,14 +272,19 @@ func recheckInSpans(kvh, dir string) ([]string, error) {
 	}
 	whole, err := check("-1")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	split, err := check(spanOps)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if split.SpannedKeys == 0 {
-		return []string{"no key was cut into spans"}, nil
+		why := "none"
+		if len(split.WholeKeys) > 0 {
+			_, reason, _ := strings.Cut(split.WholeKeys[0], ": ")
+			why = "none (" + reason + ")"
+		}
+		return why, nil, nil
 	}
 	got := map[string]string{}
 	for _, c := range split.Checks {
@@ -282,7 +296,7 @@ func recheckInSpans(kvh, dir string) ([]string, error) {
 			differ = append(differ, fmt.Sprintf("%s %s whole, %s in spans", c.Name, c.Result, got[c.Name]))
 		}
 	}
-	return differ, nil
+	return fmt.Sprintf("%d keys, same", split.SpannedKeys), differ, nil
 }
 
 func readSummary(dir string) (*summary, error) {
