@@ -81,7 +81,7 @@ func TestSpansGiveTheSameResults(t *testing.T) {
 		{clients: 2, keys: 1, opsPerClient: 150, failRate: 0.03, unknownRate: 0.005, thinkUs: 5000},
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	seeds, spanned, failing, histories := 8, 0, 0, 0
+	seeds, spanned, failing, histories := 5, 0, 0, 0
 	if testing.Short() {
 		seeds = 3
 	}
@@ -195,7 +195,7 @@ func TestSpansOnRecordedHistories(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	failing := 0
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 5; i++ {
 		m := *h
 		m.Ops = slices.Clone(h.Ops)
 		changeOne(rng, m.Ops)
@@ -205,7 +205,7 @@ func TestSpansOnRecordedHistories(t *testing.T) {
 			failing++
 		}
 	}
-	if failing < 3 {
+	if failing < 2 {
 		t.Errorf("only %d changed histories failed in spans", failing)
 	}
 }
