@@ -98,7 +98,13 @@ type keyGroup struct {
 // isContext: op is the write a span starts from, which an earlier span
 // holds and counts (see keySpan).
 func (g *keyGroup) isContext(op *history.Record) bool {
-	return g.span != nil && op == g.span.context
+	return g.laterSpan() && op == g.span.context
+}
+
+// laterSpan: the group is a span after its key's first, which starts from
+// a context and whose key an earlier span already counted.
+func (g *keyGroup) laterSpan() bool {
+	return g.span != nil && g.span.index > 0
 }
 
 // finals are the final reads of the group's keys: a span's History holds

@@ -105,7 +105,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	if o.GroupRecords > 0 {
 		most = o.GroupRecords
 	}
-	groups, _ := spilled.Plan(min(maxRecords, most))
+	groups := spilled.Plan(min(maxRecords, most))
 	var spanned spanCount
 	var longWhole []string // long keys checked whole, and why
 	each := func(yield func(*history.History, *keySpan) error) error {
@@ -123,7 +123,9 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 						o.Group(h)
 					}
 					spanned.spans++
-					spanned.keys += boolInt(span.index == 0)
+					if span.index == 0 {
+						spanned.keys++
+					}
 					return yield(h, span)
 				})
 				if err != nil {
@@ -164,13 +166,6 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 
 // spanCount counts the keys checked in spans, and their spans.
 type spanCount struct{ keys, spans int }
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // checkInSpans checks the one key of g a span at a time when its records
 // allow (see spans.go), and reports whether it did; if not, why the key

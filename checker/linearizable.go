@@ -82,7 +82,7 @@ func (l *linearizable) add(g *keyGroup) {
 	pops := toOperations(g.r.ops, g.h.Final, f)
 	parts := partitionByKey(pops)
 	l.ops += len(pops) - contextOps(g, l.filter)
-	if g.span == nil || g.span.index == 0 {
+	if !g.laterSpan() {
 		l.keys += len(parts)
 	}
 	l.clientOps = l.clientOps || anyClientOp(pops)
@@ -165,7 +165,7 @@ func (l *linearizable) add(g *keyGroup) {
 // contextOps is 1 when the group is a span whose context takes part in the
 // check (counted in its own span), else 0.
 func contextOps(g *keyGroup, f opsFilter) int {
-	if g.span != nil && g.span.context != nil && takesPart(g.span.context, f) {
+	if g.laterSpan() && takesPart(g.span.context, f) {
 		return 1
 	}
 	return 0
@@ -191,7 +191,7 @@ func (l *linearizable) addImplied(g *keyGroup, by string) {
 	}
 	l.ops += finals
 	l.implied += finals
-	if g.span != nil && g.span.index > 0 {
+	if g.laterSpan() {
 		keys = map[string]bool{} // counted with its first span
 	}
 	l.keys += len(keys)

@@ -97,7 +97,7 @@ func (c *revisionsUnique) add(g *keyGroup) {
 		}
 	}
 	c.revisions += len(byRev)
-	if g.span != nil && g.span.context != nil {
+	if g.laterSpan() {
 		// The span's first message is its earlier span's.
 		for rev := range byRev {
 			if rev <= g.span.from {

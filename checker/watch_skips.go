@@ -52,7 +52,7 @@ func recordingWatcherSkips(g *keyGroup) []string {
 	for _, w := range g.h.Watch {
 		delivered[0][w.Rev] = true
 	}
-	if g.span != nil && g.span.context != nil {
+	if g.laterSpan() {
 		delivered[0][g.span.from] = true // in its own span (see verifySpan)
 	}
 	return skipsOf(g, []history.WatcherSpec{{ID: 0, Mode: history.WatchHistory}}, delivered)

@@ -302,8 +302,7 @@ func (c *collector) add(rec *Record) {
 			h.End = rec.End
 		}
 	default:
-		l := h.list(s)
-		*l = append(*l, *rec)
+		h.Append(rec)
 	}
 }
 

@@ -154,8 +154,8 @@ func (s *Spilled) bucketPath(i int) string {
 
 // Plan groups the buckets, in order, into groups of at most maxRecords
 // records (a bucket larger than that is a group of its own), and returns
-// how many groups and the records of the largest.
-func (s *Spilled) Plan(maxRecords int) (groups, largest int) {
+// how many groups.
+func (s *Spilled) Plan(maxRecords int) int {
 	s.groups = nil
 	var cur []int
 	size := 0
@@ -163,7 +163,6 @@ func (s *Spilled) Plan(maxRecords int) (groups, largest int) {
 		n := counts.total()
 		if len(cur) > 0 && size+n > maxRecords {
 			s.groups = append(s.groups, cur)
-			largest = max(largest, size)
 			cur, size = nil, 0
 		}
 		cur = append(cur, b)
@@ -171,9 +170,8 @@ func (s *Spilled) Plan(maxRecords int) (groups, largest int) {
 	}
 	if len(cur) > 0 {
 		s.groups = append(s.groups, cur)
-		largest = max(largest, size)
 	}
-	return len(s.groups), largest
+	return len(s.groups)
 }
 
 // Each reads the groups back one at a time and hands each to yield, with
