@@ -26,22 +26,23 @@ type facts struct {
 	// is at least there, whatever its last sequence read after the run
 	// says.
 	highest uint64
-	// known[i] is the highest revision known to exist (acknowledged or
-	// seen by the recording watcher) before millisecond i+1 of the run;
-	// see window.
-	known []uint64
+	// known: the highest revision known to exist (acknowledged or seen by
+	// the recording watcher) by each millisecond of the run; see window.
+	known revTimeline
 	// crossKey: revisions two records place in different keys, which a
 	// group of keys sees only when it holds both (see revisionsUnique).
 	crossKey []crossKeyClaim
-	// observed[i] is the highest revision seen to exist — acknowledged,
+	// observed: the highest revision seen to exist — acknowledged,
 	// returned by a get, delivered to any watcher, read after the run — by
-	// the end of millisecond i of the run, and observedBy[i] who saw it;
-	// see revisionOrder. Unlike known, every observation counts: this is
-	// what the order of the bucket's revisions is checked against, not
-	// what resolution relies on.
-	observed   []uint64
-	observedBy []observer
-	keys       []string // observer.key indexes it
+	// each millisecond of the run; see revisionOrder. Unlike known, every
+	// sighting counts: this is what the order of the bucket's revisions is
+	// checked against, not what resolution relies on.
+	observed revTimeline
+	// sightings goes over the history's sightings again, in the order the
+	// facts first met them: who saw a revision first is asked only to
+	// explain a violation, and keeping it for every millisecond would cost
+	// four times the timeline (see firstSightings).
+	sightings func(see func(revSighting)) error
 	// disorder: deliveries of one watcher (0: the recording watcher) whose
 	// revision was not above the one it delivered before, for another key
 	// (an ordered consumer delivers in stream order, whatever the key; a
@@ -127,14 +128,21 @@ type lastDelivery struct {
 	key string
 }
 
-// observer says who saw a revision: a write's acknowledgement, a get, a
-// watcher's delivery or a read after the run, by which client or watcher,
-// of which key, in which millisecond of the run.
+// revSighting is a record's evidence that a revision existed by a time: a
+// write's acknowledgement, a get, a watcher's delivery or a read after the
+// run.
+type revSighting struct {
+	at  int64 // ns since the run's start
+	rev uint64
+	by  observer
+}
+
+// observer says who made a sighting: which kind of record, of which
+// client or watcher, of which key.
 type observer struct {
 	kind   observerKind
-	client int32
-	key    uint32
-	ms     uint32
+	client int
+	key    string
 }
 
 type observerKind uint8
@@ -146,10 +154,10 @@ const (
 	sawFinal
 )
 
-func (o observer) String(keys []string) string {
+func (o observer) String() string {
 	key := ""
-	if int(o.key) < len(keys) {
-		key = fmt.Sprintf(" of key %q", keys[o.key])
+	if o.key != "" {
+		key = fmt.Sprintf(" of key %q", o.key)
 	}
 	switch o.kind {
 	case sawAck:
@@ -161,8 +169,77 @@ func (o observer) String(keys []string) string {
 			return fmt.Sprintf("the recording watcher's delivery%s", key)
 		}
 		return fmt.Sprintf("watcher %d's delivery%s", o.client, key)
+	case sawFinal:
+		return fmt.Sprintf("the final read%s", key)
 	}
-	return fmt.Sprintf("the final read%s", key)
+	return "a record that could not be found again"
+}
+
+// opSighting: an acknowledged write or an answered get saw its revision.
+func opSighting(r *history.Record, see func(revSighting)) {
+	if r.Outcome != history.OK || r.Rev == 0 {
+		return
+	}
+	switch {
+	case history.IsWrite(r.Op):
+		see(revSighting{r.Complete, r.Rev, observer{sawAck, r.Client, r.Key}})
+	case r.Op == history.OpGet && r.Found:
+		see(revSighting{r.Complete, r.Rev, observer{sawGet, r.Client, r.Key}})
+	}
+}
+
+// recordSighting hands see the sighting record r is, if it is one.
+func recordSighting(r *history.Record, see func(revSighting)) {
+	switch r.Kind {
+	case history.KindOp:
+		opSighting(r, see)
+	case history.KindWatch:
+		see(revSighting{r.At, r.Rev, observer{sawDelivery, r.Watcher, r.Key}})
+	case history.KindFinal:
+		see(revSighting{r.Complete, r.Rev, observer{sawFinal, 0, r.Key}})
+	}
+}
+
+// historySightings hands see the sightings of a history held in memory,
+// shelf by shelf, in the order factsOf meets them.
+func historySightings(h *history.History, see func(revSighting)) {
+	for i := range h.Ops {
+		opSighting(&h.Ops[i], see)
+	}
+	for _, r := range h.Watch {
+		see(revSighting{r.At, r.Rev, observer{sawDelivery, 0, r.Key}})
+	}
+	for _, d := range h.Delivered {
+		see(revSighting{d.At, d.Rev, observer{sawDelivery, d.Watcher, d.Key}})
+	}
+	for _, r := range h.Final {
+		see(revSighting{r.Complete, r.Rev, observer{sawFinal, 0, r.Key}})
+	}
+}
+
+// firstSightings finds who first saw each of revs, as the timeline has it:
+// the first sighting, in the history's order, in the millisecond where
+// observed first reached the revision (one more pass over the history).
+// A revision it cannot place has no observer.
+func (f *facts) firstSightings(revs []uint64) (map[uint64]observer, error) {
+	want := map[uint64]int{} // revision: its millisecond
+	for _, rev := range revs {
+		if ms := f.observed.firstReaching(rev); ms < f.observed.len() && f.observed.at(ms) == rev {
+			want[rev] = ms
+		}
+	}
+	found := map[uint64]observer{}
+	if len(want) == 0 || f.sightings == nil {
+		return found, nil
+	}
+	err := f.sightings(func(s revSighting) {
+		if ms, ok := want[s.rev]; ok && msOf(s.at) == ms {
+			if _, done := found[s.rev]; !done {
+				found[s.rev] = s.by
+			}
+		}
+	})
+	return found, err
 }
 
 // crossKeyClaim: revision rev was placed in key first, then per by in second.
@@ -194,10 +271,6 @@ func newFactsBuilder() *factsBuilder {
 	return &factsBuilder{f: facts{gets: map[string]int{}, disorderCount: map[int]int{}, timelines: map[int]*watchTimeline{}}, keyIDs: map[string]uint32{}, last: map[int]lastDelivery{}}
 }
 
-// maxKnownMs bounds the timeline (about 4.6 hours, 134 MB): a later time
-// counts as its last millisecond, which only makes window claim less.
-const maxKnownMs = 1 << 24
-
 // maxFactRev bounds the revisions the facts index (a bitset and a key id
 // each: 1.1 GB at this bound, 290 MB for an hour at 20k writes/s). A
 // history with a higher one — a stream used long before the run — gets no
@@ -216,13 +289,13 @@ func (b *factsBuilder) observe(r *history.Record) {
 		b.readAfterRun(r.Rev, r.Key)
 	case history.KindFinal:
 		b.readAfterRun(r.Rev, r.Key)
-		b.observedAt(r.Complete, r.Rev, sawFinal, 0, r.Key)
 	case history.KindHistory:
 		b.account(r.Rev)
 		b.claim(r.Rev, r.Key, "History()")
 	case history.KindReplica:
 		b.account(r.Rev)
 	}
+	recordSighting(r, b.sighted)
 }
 
 // delivered takes a watch entry: any watcher's accounts for its revision
@@ -231,10 +304,9 @@ func (b *factsBuilder) observe(r *history.Record) {
 func (b *factsBuilder) delivered(rev uint64, key string, at int64, watcher int) {
 	b.account(rev)
 	if watcher == 0 {
-		b.knownAt(at, rev)
+		b.f.known.raise(msOf(at), rev)
 	}
 	b.claim(rev, key, "a watcher")
-	b.observedAt(at, rev, sawDelivery, watcher, key)
 	tl := b.f.timelines[watcher]
 	if tl == nil {
 		tl = &watchTimeline{}
@@ -316,32 +388,20 @@ func (b *factsBuilder) op(r *history.Record) {
 	}
 	if r.Outcome == history.OK && r.Rev != 0 && history.IsWrite(r.Op) {
 		b.account(r.Rev)
-		b.knownAt(r.Complete, r.Rev)
-		b.observedAt(r.Complete, r.Rev, sawAck, r.Client, r.Key)
+		b.f.known.raise(msOf(r.Complete), r.Rev)
 	}
 	switch {
 	case history.IsWrite(r.Op): // a value, or a delete's marker (recorded since deletes kept their revision)
 		b.claim(r.Rev, r.Key, "a write's acknowledgement")
 	case r.Op == history.OpGet && r.Outcome == history.OK && r.Found:
 		b.claim(r.Rev, r.Key, "a get")
-		b.observedAt(r.Complete, r.Rev, sawGet, r.Client, r.Key)
 	}
 }
 
-// observedAt notes that rev was seen to exist by time at (ns).
-func (b *factsBuilder) observedAt(at int64, rev uint64, kind observerKind, client int, key string) {
-	if rev == 0 {
-		return
-	}
-	ms := min(max(at/1e6, 0), maxKnownMs)
-	f := &b.f
-	if ms >= int64(len(f.observed)) {
-		grow := int(ms) + 1 - len(f.observed)
-		f.observed = append(f.observed, make([]uint64, grow)...)
-		f.observedBy = append(f.observedBy, make([]observer, grow)...)
-	}
-	if rev > f.observed[ms] {
-		f.observed[ms], f.observedBy[ms] = rev, observer{kind: kind, client: int32(client), key: b.keyID(key), ms: uint32(ms)}
+// sighted notes a sighting on the observed timeline.
+func (b *factsBuilder) sighted(s revSighting) {
+	if s.rev != 0 {
+		b.f.observed.raise(msOf(s.at), s.rev)
 	}
 }
 
@@ -364,52 +424,14 @@ func (b *factsBuilder) account(rev uint64) {
 	}
 }
 
-func (b *factsBuilder) knownAt(at int64, rev uint64) {
-	ms := min(max(at/1e6, 0), maxKnownMs)
-	if ms >= int64(len(b.f.known)) {
-		b.f.known = append(b.f.known, make([]uint64, int(ms)+1-len(b.f.known))...)
-	}
-	b.f.known[ms] = max(b.f.known[ms], rev)
-}
-
 // done closes the pass; end is the history's end record (nil if the run
 // was killed).
 func (b *factsBuilder) done(end *history.End) facts {
 	b.f.seqsKnown = !b.tooHigh && b.count == b.highest && reachesStreamEnd(end, b.highest)
 	b.f.highest = b.highest
-	for i := 1; i < len(b.f.known); i++ {
-		b.f.known[i] = max(b.f.known[i], b.f.known[i-1])
-	}
-	for i := 1; i < len(b.f.observed); i++ {
-		if b.f.observed[i-1] > b.f.observed[i] {
-			b.f.observed[i], b.f.observedBy[i] = b.f.observed[i-1], b.f.observedBy[i-1]
-		}
-	}
-	b.f.keys = b.keys
+	b.f.known.carryForward()
+	b.f.observed.carryForward()
 	return b.f
-}
-
-// observedBefore is the highest revision seen to exist before time at (ns),
-// and by whom: as of the timeline's last full millisecond before at (so an
-// observation in the same millisecond as at is not counted, which can only
-// miss an order violation, never make one up).
-func (f *facts) observedBefore(at int64) (rev uint64, by observer) {
-	ms := min(at/1e6, maxKnownMs) - 1
-	if ms < 0 || len(f.observed) == 0 {
-		return 0, observer{}
-	}
-	ms = min(ms, int64(len(f.observed))-1)
-	return f.observed[ms], f.observedBy[ms]
-}
-
-// knownBefore is the highest revision known to exist before time at (ns):
-// the timeline's last full millisecond before it.
-func (f *facts) knownBefore(at int64) uint64 {
-	ms := min(at/1e6, maxKnownMs) - 1
-	if ms < 0 || len(f.known) == 0 {
-		return 0
-	}
-	return f.known[min(ms, int64(len(f.known))-1)]
 }
 
 // factsOf gathers the facts of a history held in memory, as observe does
@@ -430,7 +452,6 @@ func factsOf(h *history.History) facts {
 	}
 	for _, r := range h.Final {
 		b.readAfterRun(r.Rev, r.Key)
-		b.observedAt(r.Complete, r.Rev, sawFinal, 0, r.Key)
 	}
 	for i := range h.KeyHistory {
 		b.observe(&h.KeyHistory[i])
@@ -438,5 +459,11 @@ func factsOf(h *history.History) facts {
 	for i := range h.Replicas {
 		b.observe(&h.Replicas[i])
 	}
-	return b.done(h.End)
+	historySightings(h, b.sighted)
+	f := b.done(h.End)
+	f.sightings = func(see func(revSighting)) error {
+		historySightings(h, see)
+		return nil
+	}
+	return f
 }

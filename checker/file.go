@@ -79,7 +79,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		o.MemoryBudget = DefaultMemoryBudget
 	}
 	b := newFactsBuilder()
-	var meta *history.Meta
+	widen := widener()
 	spilled, err := history.Spill(ctx, path, history.SpillOptions{Buckets: spillBuckets, Visit: func(r *history.Record) {
 		// The report sees each op as measured; the checks see a worker's
 		// widened by its clock bound (the spill files keep what Visit
@@ -87,10 +87,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		if o.Observe != nil {
 			o.Observe(r)
 		}
-		if r.Kind == history.KindMeta && r.Meta != nil {
-			meta = r.Meta
-		}
-		meta.WidenForClock(r)
+		widen(r)
 		b.observe(r)
 	}})
 	if err != nil {
@@ -99,6 +96,9 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	defer spilled.Remove()
 	whole := spilled.Whole
 	f := b.done(whole.End)
+	f.sightings = func(see func(revSighting)) error {
+		return readWidened(ctx, path, func(r *history.Record) { recordSighting(r, see) })
+	}
 	maxRecords := int(o.MemoryBudget / bytesPerRecord)
 	spans := o.spanOptions()
 	most := groupRecords
@@ -162,6 +162,40 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	res.Groups = groups
 	res.SpannedKeys, res.Spans, res.LongKeysWhole = spanned.keys, spanned.spans, longWhole
 	return res, whole, nil
+}
+
+// widener widens each op of a worker's clients by its clock bound, as the
+// checks see them (see history.Meta.WidenForClock), records handed to it in
+// the file's order.
+func widener() func(*history.Record) {
+	var meta *history.Meta
+	return func(r *history.Record) {
+		if r.Kind == history.KindMeta && r.Meta != nil {
+			meta = r.Meta
+		}
+		meta.WidenForClock(r)
+	}
+}
+
+// readWidened reads the history at path again, each record widened as the
+// checks saw it the first time.
+func readWidened(ctx context.Context, path string, visit func(*history.Record)) error {
+	r, err := history.OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	widen := widener()
+	n := 0
+	_, err = history.Scan(r, func(rec *history.Record) error {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		widen(rec)
+		visit(rec)
+		return nil
+	})
+	return err
 }
 
 // spanCount counts the keys checked in spans, and their spans.

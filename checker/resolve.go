@@ -424,5 +424,5 @@ func (w window) covers(op *history.Record) bool {
 		return false
 	}
 	first, ok := w.firstKept[op.Key]
-	return ok && first <= w.f.knownBefore(op.Invoke)+1
+	return ok && first <= w.f.known.before(op.Invoke)+1
 }

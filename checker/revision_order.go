@@ -14,15 +14,25 @@ import (
 // R. Resolution (window.covers) and the key sequences build on this order;
 // this check verifies it, across keys, in one pass over the history: the
 // facts keep, per millisecond, the highest revision seen by then
-// (facts.observedBefore), and each write with a revision is held to the
-// one before its invocation.
+// (facts.observed), and each write with a revision is held to the one
+// before its invocation.
 const CheckRevisionOrder = "revision-order"
 
 type revisionOrder struct {
 	writes   int
-	problems []string
+	problems []orderProblem
 	skips    []string // the recording watcher's, see recordingWatcherSkips
 	f        *facts
+}
+
+// orderProblem is a write whose revision was not above one seen before it
+// was invoked. It holds what explains it, not the record: its group is
+// long gone by the time the check's result is written.
+type orderProblem struct {
+	op, value, key string
+	client         int
+	invoke         int64
+	rev, seen      uint64
 }
 
 func (c *revisionOrder) add(g *keyGroup) {
@@ -35,13 +45,32 @@ func (c *revisionOrder) add(g *keyGroup) {
 			continue
 		}
 		c.writes++
-		seen, by := g.f.observedBefore(op.Invoke)
+		seen := g.f.observed.before(op.Invoke)
 		if seen < op.Rev {
 			continue
 		}
-		c.problems = append(c.problems, fmt.Sprintf("%s %q of key %q by client %d, invoked at %.3fs, got revision %d, but revision %d was seen in millisecond %.3fs (%s)",
-			op.Op, op.Value, op.Key, op.Client, float64(op.Invoke)/1e9, op.Rev, seen, float64(by.ms)/1e3, by.String(g.f.keys)))
+		c.problems = append(c.problems, orderProblem{op: op.Op, value: op.Value, key: op.Key, client: op.Client, invoke: op.Invoke, rev: op.Rev, seen: seen})
 	}
+}
+
+// explain words the problems, naming who first saw each revision they
+// were held to (one more pass over the history, so only on failure).
+func (c *revisionOrder) explain() []string {
+	seen := make([]uint64, len(c.problems))
+	for i, p := range c.problems {
+		seen[i] = p.seen
+	}
+	who, err := c.f.firstSightings(seen)
+	out := make([]string, len(c.problems))
+	for i, p := range c.problems {
+		by := who[p.seen].String()
+		if err != nil {
+			by = fmt.Sprintf("who saw it could not be found again: %v", err)
+		}
+		out[i] = fmt.Sprintf("%s %q of key %q by client %d, invoked at %.3fs, got revision %d, but revision %d was seen in millisecond %.3fs (%s)",
+			p.op, p.value, p.key, p.client, float64(p.invoke)/1e9, p.rev, p.seen, float64(c.f.observed.firstReaching(p.seen))/1e3, by)
+	}
+	return out
 }
 
 func (c *revisionOrder) result() (CheckResult, []string) {
@@ -56,8 +85,9 @@ func (c *revisionOrder) result() (CheckResult, []string) {
 	if len(c.problems) > 0 || disordered > 0 || len(c.skips) > 0 {
 		cr.Result = Fail
 		var parts []string
-		if len(c.problems) > 0 {
-			parts = append(parts, fmt.Sprintf("%d of %d writes got a revision not above one seen before they were invoked; first: %s", len(c.problems), c.writes, c.problems[0]))
+		problems := c.explain()
+		if len(problems) > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d writes got a revision not above one seen before they were invoked; first: %s", len(problems), c.writes, problems[0]))
 		}
 		if disordered > 0 {
 			parts = append(parts, fmt.Sprintf("the recording watcher delivered %d revisions out of stream order; first: %s", disordered, disorder[0]))
@@ -66,7 +96,7 @@ func (c *revisionOrder) result() (CheckResult, []string) {
 			parts = append(parts, fmt.Sprintf("the recording watcher skipped %d revisions the stream still held; first: %s", len(c.skips), c.skips[0]))
 		}
 		cr.Detail = strings.Join(parts, "; ")
-		return cr, notesFor(CheckRevisionOrder, append(append(c.problems, disorder...), c.skips...))
+		return cr, notesFor(CheckRevisionOrder, append(append(problems, disorder...), c.skips...))
 	}
 	cr.Result = Pass
 	cr.Detail = fmt.Sprintf("%d writes each got a revision above every revision seen (acknowledged, read or delivered, any key) before they were invoked", c.writes)

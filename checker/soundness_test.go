@@ -36,6 +36,10 @@ func TestRevisionOrder(t *testing.T) {
 			return hist(put(1, "k1", "a", 5, at(0, 10)), watch("k1", "a", 5, 2), put(2, "k2", "b", 3, at(4, 6)),
 				final("k1", "a", 5), final("k2", "b", 3))
 		}, Fail, `the recording watcher's delivery of key "k1"`},
+		{"ack and get in one millisecond: the first is named", func() *history.History {
+			return hist(put(1, "k1", "a", 5, at(0, 1)), get(3, "k1", "a", 5, at(0, 1)), put(2, "k2", "b", 4, at(3, 4)),
+				final("k1", "a", 5), final("k2", "b", 4))
+		}, Fail, `revision 5 was seen in millisecond 0.001s (the acknowledgement of a write of key "k1" to client 1)`},
 		{"overlapping writes in either order", func() *history.History {
 			return hist(put(1, "k1", "a", 5, at(0, 10)), put(2, "k2", "b", 4, at(2, 8)), put(3, "k3", "c", 6, at(11, 12)),
 				final("k1", "a", 5), final("k2", "b", 4), final("k3", "c", 6))
@@ -46,6 +50,21 @@ func TestRevisionOrder(t *testing.T) {
 			c := checkNamed(t, res, CheckRevisionOrder)
 			if c.Result != tc.want || !c.Required || !strings.Contains(c.Detail, tc.detail) {
 				t.Errorf("%s (required %v): %s\nwant %s with %q", c.Result, c.Required, c.Detail, tc.want, tc.detail)
+			}
+			// Read from a file, one key per group, who saw the revision
+			// is found by reading the file again: the same words.
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			writeHistory(t, path, tc.h())
+			apart, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: 10 * time.Second}, GroupRecords: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if apart.Groups < 2 {
+				t.Fatalf("checked in %d group(s), want each key apart", apart.Groups)
+			}
+			inFile := checkNamed(t, apart, CheckRevisionOrder)
+			if inFile.Result != c.Result || inFile.Detail != c.Detail {
+				t.Errorf("from the file, in groups: %s: %s\nin memory: %s: %s", inFile.Result, inFile.Detail, c.Result, c.Detail)
 			}
 		})
 	}

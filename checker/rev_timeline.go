@@ -1,0 +1,96 @@
+package checker
+
+import (
+	"math"
+	"sort"
+)
+
+// revTimeline is the highest revision of some kind (known, observed) by
+// each millisecond of the run. It is the one part of the facts that grows
+// with the run's length, so it holds 4 bytes a millisecond (14 MB an hour)
+// while every revision fits in 32 bits, which is every stream short of four
+// billion messages, and 8 bytes from the first revision that does not.
+type revTimeline struct {
+	small []uint32
+	big   []uint64 // once a revision needs it; small is then nil
+}
+
+// maxTimelineMs bounds the timeline (about 4.6 hours, 67 MB): a later time
+// counts as its last millisecond, which only makes the checks claim less.
+const maxTimelineMs = 1 << 24
+
+// msOf is the timeline's millisecond of time at (ns since the run's start).
+func msOf(at int64) int {
+	return int(min(max(at/1e6, 0), maxTimelineMs))
+}
+
+func (t *revTimeline) len() int {
+	if t.big != nil {
+		return len(t.big)
+	}
+	return len(t.small)
+}
+
+func (t *revTimeline) at(ms int) uint64 {
+	if t.big != nil {
+		return t.big[ms]
+	}
+	return uint64(t.small[ms])
+}
+
+// raise makes ms's revision at least rev, and says whether rev is above
+// what it held.
+func (t *revTimeline) raise(ms int, rev uint64) bool {
+	if rev > math.MaxUint32 && t.big == nil {
+		t.big = make([]uint64, len(t.small), max(cap(t.small), ms+1))
+		for i, r := range t.small {
+			t.big[i] = uint64(r)
+		}
+		t.small = nil
+	}
+	if t.big != nil {
+		if ms >= len(t.big) {
+			t.big = append(t.big, make([]uint64, ms+1-len(t.big))...)
+		}
+		if rev <= t.big[ms] {
+			return false
+		}
+		t.big[ms] = rev
+		return true
+	}
+	if ms >= len(t.small) {
+		t.small = append(t.small, make([]uint32, ms+1-len(t.small))...)
+	}
+	if uint32(rev) <= t.small[ms] {
+		return false
+	}
+	t.small[ms] = uint32(rev)
+	return true
+}
+
+// carryForward makes the timeline say what was reached *by* each
+// millisecond: each one at least the one before.
+func (t *revTimeline) carryForward() {
+	for i := 1; i < t.len(); i++ {
+		if t.at(i-1) > t.at(i) {
+			t.raise(i, t.at(i-1))
+		}
+	}
+}
+
+// before is the revision reached by the last full millisecond before time
+// at (ns), once carried forward: an event in the same millisecond as at is
+// not counted, which only makes the checks claim less.
+func (t *revTimeline) before(at int64) uint64 {
+	ms := int(min(at/1e6, maxTimelineMs)) - 1
+	if ms < 0 || t.len() == 0 {
+		return 0
+	}
+	return t.at(min(ms, t.len()-1))
+}
+
+// firstReaching is the first millisecond whose revision is at least rev,
+// once carried forward (the timeline's length if none is).
+func (t *revTimeline) firstReaching(rev uint64) int {
+	return sort.Search(t.len(), func(i int) bool { return t.at(i) >= rev })
+}
