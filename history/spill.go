@@ -237,7 +237,11 @@ func (g SpilledGroup) Read() (*History, error) {
 	}
 	c.reserve(size)
 	for _, b := range g.buckets {
-		if err := g.s.readBucket(b, c.add); err != nil {
+		err := g.s.readBucket(b, func(r *Record) error {
+			c.add(r)
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("reading back the history cut by key: %w", err)
 		}
 	}
@@ -245,28 +249,17 @@ func (g SpilledGroup) Read() (*History, error) {
 }
 
 // Stream hands yield each of the group's records in the order the history
-// held them, in one Record reused from call to call (yield copies what it
-// keeps), and stops at yield's first error.
+// held them, and stops at yield's first error. The records are decoded a
+// batch ahead on another goroutine, so that decoding overlaps what yield
+// does; the Record yield gets lives until the next call (yield copies what
+// it keeps).
 func (g SpilledGroup) Stream(yield func(*Record) error) error {
-	var failed error
-	for _, b := range g.buckets {
-		err := g.s.readBucket(b, func(r *Record) {
-			if failed == nil {
-				failed = yield(r)
-			}
-		})
-		if failed != nil {
-			return failed
-		}
-		if err != nil {
-			return fmt.Errorf("reading back the history cut by key: %w", err)
-		}
-	}
-	return nil
+	return g.s.readAhead(g.buckets, yield)
 }
 
-// readBucket hands add each record of bucket b, in one Record reused.
-func (s *Spilled) readBucket(b int, add func(*Record)) error {
+// readBucket hands add each record of bucket b, in one Record reused, and
+// stops at add's first error.
+func (s *Spilled) readBucket(b int, add func(*Record) error) error {
 	f, err := os.Open(s.bucketPath(b))
 	if err != nil {
 		return err
@@ -277,7 +270,9 @@ func (s *Spilled) readBucket(b int, add func(*Record)) error {
 	for {
 		switch err := r.next(&rec); err {
 		case nil:
-			add(&rec)
+			if err := add(&rec); err != nil {
+				return err
+			}
 		case io.EOF:
 			return nil
 		default:

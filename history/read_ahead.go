@@ -1,0 +1,84 @@
+package history
+
+import (
+	"errors"
+	"fmt"
+)
+
+// readAheadBatch is how many records are decoded before the consumer gets
+// them: two batches (about 0.5 MB) are in flight at most.
+const readAheadBatch = 1024
+
+var errReadAheadStopped = errors.New("read ahead stopped")
+
+// readAhead hands yield the records of buckets in order, decoded on
+// another goroutine a batch ahead: checking a long key reads its bucket
+// file three times (see checker/spans.go), and on two cores decoding the
+// next batch while the checks work on this one saves most of a pass. It
+// stops at yield's first error, and returns once the decoding goroutine
+// has ended.
+func (s *Spilled) readAhead(buckets []int, yield func(*Record) error) error {
+	type batch struct {
+		recs []Record
+		err  error // decoding stopped after recs with this error
+	}
+	full := make(chan batch, 1)
+	free := make(chan []Record, 2)
+	free <- make([]Record, 0, readAheadBatch)
+	free <- make([]Record, 0, readAheadBatch)
+	stop, done := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	go func() {
+		defer close(done)
+		defer close(full)
+		send := func(b batch) bool {
+			select {
+			case full <- b:
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		recs := <-free
+		for _, b := range buckets {
+			err := s.readBucket(b, func(r *Record) error {
+				if recs = append(recs, *r); len(recs) < readAheadBatch {
+					return nil
+				}
+				if !send(batch{recs: recs}) {
+					return errReadAheadStopped
+				}
+				select {
+				case recs = <-free:
+					recs = recs[:0]
+					return nil
+				case <-stop:
+					return errReadAheadStopped
+				}
+			})
+			if err == errReadAheadStopped {
+				return
+			}
+			if err != nil {
+				send(batch{recs: recs, err: err})
+				return
+			}
+		}
+		send(batch{recs: recs})
+	}()
+	for b := range full {
+		for i := range b.recs {
+			if err := yield(&b.recs[i]); err != nil {
+				return err
+			}
+		}
+		if b.err != nil {
+			return fmt.Errorf("reading back the history cut by key: %w", b.err)
+		}
+		free <- b.recs
+	}
+	return nil
+}

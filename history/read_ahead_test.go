@@ -1,0 +1,97 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// spillForTest writes a history of n puts on one key and spills it into
+// one bucket.
+func spillForTest(t *testing.T, n int) *Spilled {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(&Record{Kind: KindMeta, Meta: &Meta{Keys: []string{"k"}}})
+	for i := range n {
+		w.Write(&Record{Kind: KindOp, Op: OpPut, Key: "k", Value: fmt.Sprint("v", i), Client: 1,
+			Invoke: int64(2 * i), Complete: int64(2*i + 1), Outcome: OK, Rev: uint64(i + 1)})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Spill(context.Background(), path, SpillOptions{Buckets: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Remove() })
+	return s
+}
+
+// Stream decodes a batch ahead: every record, in order, across batches;
+// an early stop and a damaged file end the decoding goroutine with it.
+func TestStreamReadsAhead(t *testing.T) {
+	n := 2*readAheadBatch + 77
+	s := spillForTest(t, n)
+	g := s.Groups()[0]
+	goroutines := runtime.NumGoroutine()
+
+	var got []Record
+	if err := g.Stream(func(r *Record) error {
+		got = append(got, *r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("streamed %d records, want %d", len(got), n)
+	}
+	for i, r := range got {
+		if r.Value != fmt.Sprint("v", i) || r.Rev != uint64(i+1) {
+			t.Fatalf("record %d: %q at revision %d", i, r.Value, r.Rev)
+		}
+	}
+
+	stop := errors.New("enough")
+	seen := 0
+	if err := g.Stream(func(*Record) error {
+		if seen++; seen == readAheadBatch+3 {
+			return stop
+		}
+		return nil
+	}); err != stop || seen != readAheadBatch+3 {
+		t.Fatalf("stopped with %v after %d records, want %v after %d", err, seen, stop, readAheadBatch+3)
+	}
+
+	// Cut the bucket file mid-record: what came before is handed on, then
+	// the error.
+	bucket := s.bucketPath(0)
+	info, err := os.Stat(bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(bucket, info.Size()*2/3); err != nil {
+		t.Fatal(err)
+	}
+	seen = 0
+	err = g.Stream(func(*Record) error { seen++; return nil })
+	if !errors.Is(err, errSpillDamaged) || seen < n/2 || seen >= n {
+		t.Fatalf("a damaged bucket: %v after %d of %d records", err, seen, n)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if now := runtime.NumGoroutine(); now > goroutines {
+		t.Errorf("%d goroutines after streaming, %d before", now, goroutines)
+	}
+}
