@@ -108,7 +108,10 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	groups := spilled.Plan(min(maxRecords, most))
 	var spanned spanCount
 	var longWhole []string // long keys checked whole, and why
-	each := func(yield func(*history.History, *keySpan) error) error {
+	// big: a group that may not sit beside another within the budget (see
+	// readAhead).
+	big := func(records int) bool { return records > maxRecords/2 }
+	produce := func(yield func(*history.History, *keySpan) error, idle func()) error {
 		for _, g := range spilled.Groups() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -137,6 +140,9 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 				why = whyWhole
 				longWhole = append(longWhole, fmt.Sprintf("%s: %s", strings.Join(g.Empty().Meta.Keys, ", "), why))
 			}
+			if big(g.Records) {
+				idle()
+			}
 			if g.Records > maxRecords {
 				return fmt.Errorf("one group of keys holds %d records, more than the memory budget of %d MiB allows (about %d), and cannot be checked a stretch of time at a time (%s); raise the budget (--check-memory)",
 					g.Records, o.MemoryBudget>>20, maxRecords, why)
@@ -151,9 +157,13 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 			if err := yield(h, nil); err != nil {
 				return err
 			}
+			if big(g.Records) {
+				idle()
+			}
 		}
 		return nil
 	}
+	each := func(yield func(*history.History, *keySpan) error) error { return readAhead(produce, yield) }
 	o.Options.memoryBudget = o.MemoryBudget
 	res := checkGroups(whole, &f, each, o.Options)
 	if err := ctx.Err(); err != nil {
