@@ -127,6 +127,17 @@ func (d *flatDecoder) int64(bits int) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	if len(s) <= 18 { // at most 18 digits: no overflow at 64 bits
+		neg := s[0] == '-'
+		if neg {
+			s = s[1:]
+		}
+		v := int64(digitsValue(s))
+		if neg {
+			v = -v
+		}
+		return v, bits == 64 || v == int64(int32(v))
+	}
 	v, err := strconv.ParseInt(string(s), 10, bits)
 	return v, err == nil
 }
@@ -136,8 +147,22 @@ func (d *flatDecoder) uint64() (uint64, bool) {
 	if !ok || s[0] == '-' {
 		return 0, false
 	}
+	if len(s) <= 19 { // at most 19 digits: no overflow
+		return digitsValue(s), true
+	}
 	v, err := strconv.ParseUint(string(s), 10, 64)
 	return v, err == nil
+}
+
+// digitsValue is the value of a string of decimal digits short enough not
+// to overflow (the times and revisions on every line: strconv's general
+// parse was a tenth of reading a history).
+func digitsValue(s []byte) uint64 {
+	var v uint64
+	for _, c := range s {
+		v = v*10 + uint64(c-'0')
+	}
+	return v
 }
 
 func (d *flatDecoder) bool() (bool, bool) {
@@ -160,6 +185,13 @@ func (d *flatDecoder) string() (string, bool) {
 		return "", false
 	}
 	return interned(s), true
+}
+
+// unique reads a string field whose values are seldom repeated (values,
+// keys, errors): looking them up among the common names would only cost.
+func (d *flatDecoder) unique() (string, bool) {
+	s, ok := d.str()
+	return string(s), ok
 }
 
 func interned(s []byte) string {
@@ -198,9 +230,9 @@ func (d *flatDecoder) field(key []byte, r *Record) bool {
 	case "op":
 		r.Op, ok = d.string()
 	case "key":
-		r.Key, ok = d.string()
+		r.Key, ok = d.unique()
 	case "value":
-		r.Value, ok = d.string()
+		r.Value, ok = d.unique()
 	case "expect_rev":
 		r.ExpectRev, ok = d.uint64()
 	case "has_expect":
@@ -214,7 +246,7 @@ func (d *flatDecoder) field(key []byte, r *Record) bool {
 	case "found":
 		r.Found, ok = d.bool()
 	case "read":
-		r.Read, ok = d.string()
+		r.Read, ok = d.unique()
 	case "marker":
 		r.Marker, ok = d.string()
 	case "intended":
@@ -224,7 +256,7 @@ func (d *flatDecoder) field(key []byte, r *Record) bool {
 	case "complete":
 		r.Complete, ok = d.int64(64)
 	case "error":
-		r.Error, ok = d.string()
+		r.Error, ok = d.unique()
 	case "err_class":
 		r.ErrClass, ok = d.string()
 	case "ttl":
