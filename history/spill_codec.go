@@ -53,7 +53,14 @@ type spillReader struct {
 	r     *bufio.Reader
 	buf   []byte
 	words map[string]string
+	// last: each field's previous word, which the next record of a bucket
+	// (most often the same key, op and outcome) repeats: a comparison
+	// instead of a map lookup.
+	last [spillWordFields]string
 }
+
+// spillWordFields: the fields of a spilled record read as words.
+const spillWordFields = 8
 
 func newSpillReader(r io.Reader) *spillReader {
 	return &spillReader{r: bufio.NewReaderSize(r, 1<<20), words: map[string]string{}}
@@ -79,7 +86,8 @@ func (s *spillReader) next(r *Record) error {
 	}
 	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
 	b = b[2:]
-	str := func(word bool) string {
+	// str reads a string; a word (field >= 0) shares one copy of each.
+	str := func(field int) string {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l {
 			b = nil
@@ -87,19 +95,24 @@ func (s *spillReader) next(r *Record) error {
 		}
 		raw := b[k : k+int(l)]
 		b = b[k+int(l):]
-		if !word {
+		switch {
+		case field < 0:
 			return string(raw)
+		case s.last[field] == string(raw):
+			return s.last[field]
 		}
-		if w, ok := s.words[string(raw)]; ok {
-			return w
+		w, ok := s.words[string(raw)]
+		if !ok {
+			w = string(raw)
+			s.words[w] = w
 		}
-		w := string(raw)
-		s.words[w] = w
+		s.last[field] = w
 		return w
 	}
-	r.Op, r.Key, r.Value = str(true), str(true), str(false)
-	r.Outcome = Outcome(str(true))
-	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(false), str(true), str(true), str(true), str(true), str(true)
+	const notWord = -1
+	r.Op, r.Key, r.Value = str(0), str(1), str(notWord)
+	r.Outcome = Outcome(str(2))
+	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(notWord), str(3), str(4), str(5), str(6), str(7)
 	u := func() uint64 {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
