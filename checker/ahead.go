@@ -2,7 +2,6 @@ package checker
 
 import (
 	"errors"
-	"fmt"
 	"runtime/debug"
 	"sync"
 
@@ -33,7 +32,7 @@ func readAhead(produce func(send func(*history.History, *keySpan) error, idle fu
 		defer close(groups)
 		defer func() {
 			if p := recover(); p != nil {
-				produced <- &aheadPanic{value: p, stack: debug.Stack()}
+				produced <- &carriedPanic{value: p, stack: debug.Stack(), where: "reading groups of keys ahead"}
 			}
 		}()
 		produced <- produce(func(h *history.History, span *keySpan) error {
@@ -57,21 +56,11 @@ func readAhead(produce func(send func(*history.History, *keySpan) error, idle fu
 		unfinished.Done()
 	}
 	err := <-produced
-	if p, ok := err.(*aheadPanic); ok {
+	if p, ok := err.(*carriedPanic); ok {
 		panic(p) // where it is recovered (the harness's panic report), as if it happened here
 	}
 	if failed == nil && err != errAheadStopped {
 		return err
 	}
 	return failed
-}
-
-// aheadPanic is a panic of readAhead's goroutine, carried to the caller's.
-type aheadPanic struct {
-	value any
-	stack []byte
-}
-
-func (p *aheadPanic) Error() string {
-	return fmt.Sprintf("%v (reading groups of keys ahead)\n%s", p.value, p.stack)
 }

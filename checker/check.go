@@ -2,9 +2,12 @@ package checker
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kvharness/kvharness/history"
@@ -225,10 +228,9 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 			res.Resolution[op] = res.Resolution[op].plus(c)
 		}
 		stale.add(kg.r.ops)
-		// The write check last of the three: a read check can settle it.
-		for _, c := range append(checks[1:], checks[0]) {
-			c.add(kg)
-		}
+		addSideBySide(checks[1:], kg)
+		// The write check last: a read check can settle it.
+		checks[0].add(kg)
 		return nil
 	})
 	res.StaleReads = *stale.done()
@@ -260,6 +262,40 @@ func checkGroups(whole *history.History, f *facts, groups eachGroup, opts Option
 	res.Verdict = Verdict(res.Checks)
 	sort.Strings(res.Visualizations)
 	return res
+}
+
+// addSideBySide hands the group to each check, one per core: each check
+// keeps its own state and only reads the group (what two share, the
+// session order, is built first). A check's panic is raised again here.
+func addSideBySide(checks []groupCheck, kg *keyGroup) {
+	kg.sessionOrder()
+	next := make(chan groupCheck)
+	panics := make(chan *carriedPanic, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					panics <- &carriedPanic{value: p, stack: debug.Stack(), where: "a check of a group of keys"}
+					for range next { // let the others finish
+					}
+				}
+			}()
+			for c := range next {
+				c.add(kg)
+			}
+		})
+	}
+	for _, c := range checks {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case p := <-panics:
+		panic(p)
+	default:
+	}
 }
 
 // needsFinalPhase: the checks whose claim is about the bucket as the run

@@ -74,7 +74,7 @@ func TestReadAhead(t *testing.T) {
 	}
 
 	defer func() {
-		p, ok := recover().(*aheadPanic)
+		p, ok := recover().(*carriedPanic)
 		if !ok || p.value != "boom" {
 			t.Fatalf("recovered %v, want the producer's panic", p)
 		}
@@ -82,4 +82,42 @@ func TestReadAhead(t *testing.T) {
 	readAhead(func(func(*history.History, *keySpan) error, func()) error { panic("boom") },
 		func(*history.History, *keySpan) error { return nil })
 	t.Fatal("a producer's panic did not reach the caller")
+}
+
+// panicky is a check that panics on its first group.
+type panicky struct{ added int }
+
+func (c *panicky) add(*keyGroup) {
+	c.added++
+	if c.added == 1 {
+		panic("boom")
+	}
+}
+func (c *panicky) result() (CheckResult, []string) { return CheckResult{}, nil }
+
+// Checks side by side each see the group once; a check's panic reaches the
+// caller, not a crash of the process.
+func TestAddSideBySide(t *testing.T) {
+	kg := &keyGroup{f: &facts{}}
+	var calm []*panicky
+	var checks []groupCheck
+	for range 5 {
+		c := &panicky{added: 1} // past its panic
+		calm = append(calm, c)
+		checks = append(checks, c)
+	}
+	addSideBySide(checks, kg)
+	for i, c := range calm {
+		if c.added != 2 {
+			t.Fatalf("check %d saw the group %d times", i, c.added-1)
+		}
+	}
+	defer func() {
+		p, ok := recover().(*carriedPanic)
+		if !ok || p.value != "boom" {
+			t.Fatalf("recovered %v, want the check's panic", p)
+		}
+	}()
+	addSideBySide(append(checks, &panicky{}), kg)
+	t.Fatal("a check's panic did not reach the caller")
 }
