@@ -29,7 +29,24 @@ type FileOptions struct {
 	// whole does (make findings): results may depend on how keys are
 	// grouped (see checkGroups), so both sides are grouped alike.
 	SpanOps, GroupRecords int
+	// Progress, if set, is told how far the check has got, now and then,
+	// on the caller's goroutine: an hour's history takes minutes.
+	Progress func(Progress)
 }
+
+// Progress is how far checking a file has got: first reading it (Done and
+// Total in bytes of the file), then checking its groups of keys (in
+// records).
+type Progress struct {
+	Phase       string
+	Done, Total int64
+}
+
+// The phases of Progress.
+const (
+	PhaseReading  = "reading"
+	PhaseChecking = "checking"
+)
 
 // spanOptions are the spans o asks for.
 func (o FileOptions) spanOptions() spanOptions {
@@ -80,7 +97,11 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	}
 	b := newFactsBuilder()
 	widen := widener()
-	spilled, err := history.Spill(ctx, path, history.SpillOptions{Buckets: spillBuckets, Visit: func(r *history.Record) {
+	var reading func(read, size int64)
+	if o.Progress != nil {
+		reading = func(read, size int64) { o.Progress(Progress{Phase: PhaseReading, Done: read, Total: size}) }
+	}
+	spilled, err := history.Spill(ctx, path, history.SpillOptions{Buckets: spillBuckets, Progress: reading, Visit: func(r *history.Record) {
 		// The report sees each op as measured; the checks see a worker's
 		// widened by its clock bound (the spill files keep what Visit
 		// leaves).
@@ -164,6 +185,21 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		return nil
 	}
 	each := func(yield func(*history.History, *keySpan) error) error { return readAhead(produce, yield) }
+	if o.Progress != nil {
+		var total, done int64
+		for _, g := range spilled.Groups() {
+			total += int64(g.Records)
+		}
+		o.Progress(Progress{Phase: PhaseChecking, Total: total})
+		each = func(yield func(*history.History, *keySpan) error) error {
+			return readAhead(produce, func(h *history.History, span *keySpan) error {
+				err := yield(h, span)
+				done += int64(h.Records())
+				o.Progress(Progress{Phase: PhaseChecking, Done: min(done, total), Total: total})
+				return err
+			})
+		}
+	}
 	o.Options.memoryBudget = o.MemoryBudget
 	res := checkGroups(whole, &f, each, o.Options)
 	if err := ctx.Err(); err != nil {

@@ -127,12 +127,19 @@ func TestCheckFileInGroups(t *testing.T) {
 	records := len(sim.h.Ops) + len(sim.h.Watch) + len(sim.h.Final) + len(sim.h.Stored)
 	for _, groups := range []int{1, 3} {
 		budget := int64(records/groups+records/10) * bytesPerRecord
-		res, _, err := CheckFile(context.Background(), path, FileOptions{Options: opts, MemoryBudget: budget})
+		var progress []Progress
+		res, _, err := CheckFile(context.Background(), path, FileOptions{Options: opts, MemoryBudget: budget,
+			Progress: func(p Progress) { progress = append(progress, p) }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if groups > 1 && res.Groups < 2 {
 			t.Errorf("budget for a %dth of the records: checked in %d group(s)", groups, res.Groups)
+		}
+		// Too short to report its reading; its checking, group by group.
+		if len(progress) != res.Groups+1 || progress[0] != (Progress{Phase: PhaseChecking, Total: int64(records)}) ||
+			progress[len(progress)-1] != (Progress{Phase: PhaseChecking, Done: int64(records), Total: int64(records)}) {
+			t.Errorf("progress over %d groups of %d records: %v", res.Groups, records, progress)
 		}
 		sameResults(t, whole, res, fmt.Sprintf("file in %d groups", res.Groups))
 	}

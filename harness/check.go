@@ -22,6 +22,7 @@ func checkAndReport(s *scenarios.Scenario, dir, path string, rec recording, thre
 	result, digest, err := CheckFile(context.Background(), path, checker.FileOptions{
 		Options:      checker.Options{Timeout: s.Expect.CheckTimeout, VisualizeDir: filepath.Join(dir, "linearizability"), AllViews: opts.AllViews},
 		MemoryBudget: opts.CheckMemory,
+		Progress:     opts.CheckProgress,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading back the history: %w", err)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/cluster"
 	"github.com/kvharness/kvharness/history"
 	"github.com/kvharness/kvharness/reports"
@@ -27,6 +28,9 @@ type Options struct {
 	// Progress, when set, gets a snapshot about once a second while the
 	// workload runs.
 	Progress func(workload.Progress)
+	// CheckProgress, when set, is told how far checking the history has
+	// got (see checker.FileOptions.Progress).
+	CheckProgress func(checker.Progress)
 	// Log gets the line that says what runs where (nil: nothing).
 	Log io.Writer
 	// CompressHistory writes the history compressed (history.jsonl.zst,

@@ -15,6 +15,18 @@ import (
 // one bucket.
 func spillForTest(t *testing.T, n int) *Spilled {
 	t.Helper()
+	path := writePuts(t, n)
+	s, err := Spill(context.Background(), path, SpillOptions{Buckets: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Remove() })
+	return s
+}
+
+// writePuts writes a history of n puts on one key.
+func writePuts(t *testing.T, n int) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "history.jsonl")
 	w, err := Create(path)
 	if err != nil {
@@ -28,12 +40,30 @@ func spillForTest(t *testing.T, n int) *Spilled {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Spill(context.Background(), path, SpillOptions{Buckets: 1})
+	return path
+}
+
+// Spill tells how far through the file it has read, now and then.
+func TestSpillProgress(t *testing.T) {
+	path := writePuts(t, 3*spillProgressEvery)
+	info, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Remove() })
-	return s
+	var reads []int64
+	s, err := Spill(context.Background(), path, SpillOptions{Buckets: 1, Progress: func(read, size int64) {
+		if size != info.Size() || read <= 0 || read > size {
+			t.Errorf("read %d of %d, the file holds %d", read, size, info.Size())
+		}
+		reads = append(reads, read)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Remove()
+	if len(reads) != 3 || reads[0] > reads[2] {
+		t.Fatalf("progress %v: want 3 reports, not going back", reads)
+	}
 }
 
 // Stream decodes a batch ahead: every record, in order, across batches;

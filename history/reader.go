@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 
 	json "github.com/goccy/go-json"
 
@@ -42,6 +43,12 @@ type History struct {
 	DamagedTail string
 }
 
+// Records counts the per-key records h holds (not its meta line, end,
+// faults or leadership).
+func (h *History) Records() int {
+	return len(h.Ops) + len(h.Watch) + len(h.Final) + len(h.Replicas) + len(h.Stored) + len(h.Delivered) + len(h.KeyHistory)
+}
+
 // ReadFile reads a history written by Writer, plain or compressed
 // (recognised by its content, whatever its name).
 func ReadFile(path string) (*History, error) {
@@ -68,7 +75,31 @@ type Reader struct {
 	r       io.Reader
 	dec     *zstd.Decoder
 	damaged string
-	file    *os.File // when OpenFile opened it
+	file    *counted // when OpenFile opened it
+}
+
+// counted is a file that counts the bytes read from it, for progress: read
+// on the goroutine that reads ahead, asked on another.
+type counted struct {
+	*os.File
+	size int64
+	n    atomic.Int64
+}
+
+func (c *counted) Read(p []byte) (int, error) {
+	n, err := c.File.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// Consumed is how many bytes of the file OpenFile opened have been read
+// (the decoder reads a little ahead of the records handed on), and its
+// size; 0, 0 for a Reader over anything else.
+func (r *Reader) Consumed() (read, size int64) {
+	if r.file == nil {
+		return 0, 0
+	}
+	return r.file.n.Load(), r.file.size
 }
 
 // Open recognises a compressed history by its first bytes.
@@ -105,12 +136,16 @@ func OpenFile(path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := Open(f)
+	c := &counted{File: f}
+	if info, err := f.Stat(); err == nil {
+		c.size = info.Size()
+	}
+	r, err := Open(c)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	r.file = f
+	r.file = c
 	return r, nil
 }
 

@@ -46,7 +46,13 @@ type SpillOptions struct {
 	// Keep, if set, says which per-key records go to the buckets; the
 	// others are only visited.
 	Keep func(*Record) bool
+	// Progress, if set, is told now and then how many bytes of the file
+	// have been read, and its size.
+	Progress func(read, size int64)
 }
+
+// spillProgressEvery: records between two calls of SpillOptions.Progress.
+const spillProgressEvery = 1 << 15
 
 // Spill reads the history at path once and writes each per-key record to
 // one of o.Buckets files in a temporary folder of its own (in TMPDIR),
@@ -100,6 +106,9 @@ func Spill(ctx context.Context, path string, o SpillOptions) (_ *Spilled, err er
 	truncated, err := Scan(r, func(rec *Record) error {
 		if n++; n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if o.Progress != nil && n%spillProgressEvery == 0 {
+			o.Progress(r.Consumed())
 		}
 		if o.Visit != nil {
 			o.Visit(rec)

@@ -17,7 +17,8 @@ import (
 
 func newCheckCmd() *cobra.Command {
 	var timeout time.Duration
-	var jsonOut, allViews bool
+	var jsonOut, allViews, quiet bool
+	var progressEvery time.Duration
 	var spanOps, groupRecords int
 	var checkMemory func() (int64, error)
 	cmd := &cobra.Command{
@@ -34,12 +35,18 @@ func newCheckCmd() *cobra.Command {
 			// history it cut by key into temporary files.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, err := harness.Recheck(ctx, args[0], checker.FileOptions{
+			o := checker.FileOptions{
 				Options:      checker.Options{Timeout: timeout, VisualizeDir: filepath.Join(filepath.Dir(args[0]), "linearizability"), AllViews: allViews},
 				MemoryBudget: budget,
 				SpanOps:      spanOps,
 				GroupRecords: groupRecords,
-			})
+			}
+			printer := newProgressPrinter(cmd.ErrOrStderr(), isTerminal(os.Stderr), progressEvery)
+			if !quiet {
+				o.Progress = printer.checking
+			}
+			s, err := harness.Recheck(ctx, args[0], o)
+			printer.done()
 			if ctx.Err() != nil {
 				return usageErr("check interrupted; its temporary files are removed")
 			}
@@ -59,6 +66,8 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 0, "budget of each linearizability check; exceeding it makes the check unknown (default: the run's own, else 2m)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON instead of text")
 	cmd.Flags().BoolVar(&allViews, "all-views", false, allViewsHelp)
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress on stderr (shown each second on a terminal, elsewhere every --progress-interval, once a check takes that long)")
+	cmd.Flags().DurationVar(&progressEvery, "progress-interval", logLineEvery, "how often a progress line goes to stderr when it is not a terminal (CI logs)")
 	checkMemory = checkMemoryFlag(cmd.Flags())
 	// For proofs (make findings): small spans check every key of a short
 	// run in spans, -1 none.

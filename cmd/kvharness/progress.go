@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/workload"
 )
 
@@ -21,6 +22,10 @@ type progressPrinter struct {
 	every    time.Duration
 	lastLine time.Duration
 	drawn    bool
+	// checkStart, checkLine: when checking began, and when a line about it
+	// was last shown (see checking).
+	checkStart, checkLine time.Time
+	clock                 func() time.Time
 }
 
 // logLineEvery is how often a plain progress line goes to logs.
@@ -35,7 +40,7 @@ func newProgressPrinter(w io.Writer, terminal bool, every time.Duration) *progre
 	if terminal {
 		every = 0
 	}
-	return &progressPrinter{w: w, terminal: terminal, every: every}
+	return &progressPrinter{w: w, terminal: terminal, every: every, clock: time.Now}
 }
 
 // isTerminal reports whether f is a character device (an interactive terminal).
@@ -63,12 +68,44 @@ func (p *progressPrinter) update(pr workload.Progress) {
 	if pr.Fault != "" {
 		line += "  fault: " + pr.Fault
 	}
+	p.show(line)
+}
+
+// show redraws the line on a terminal, or prints it.
+func (p *progressPrinter) show(line string) {
 	if p.terminal {
 		fmt.Fprintf(p.w, "\r%s\x1b[K", line) // erase what a longer previous line left
 		p.drawn = true
 		return
 	}
 	fmt.Fprintln(p.w, strings.TrimSpace(line))
+}
+
+// checking shows how far checking the history has got: on a terminal each
+// second, in logs every p.every; a check shorter than that shows nothing.
+func (p *progressPrinter) checking(pr checker.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock()
+	if p.checkStart.IsZero() {
+		p.checkStart, p.checkLine = now, now
+	}
+	every := p.every
+	if p.terminal {
+		every = time.Second
+	}
+	if now.Sub(p.checkLine) < every || pr.Total <= 0 {
+		return
+	}
+	p.checkLine = now
+	elapsed := now.Sub(p.checkStart).Round(time.Second)
+	pct := 100 * float64(pr.Done) / float64(pr.Total)
+	switch pr.Phase {
+	case checker.PhaseReading:
+		p.show(fmt.Sprintf("checking the history: reading it, %.0f%% of %.0f MB  %s", pct, float64(pr.Total)/1e6, elapsed))
+	default:
+		p.show(fmt.Sprintf("checking the history: %.0f%% of %d records checked  %s", pct, pr.Total, elapsed))
+	}
 }
 
 // formatP99: milliseconds with a precision that suits the value.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/workload"
 )
 
@@ -49,5 +50,34 @@ func TestRunProgressOnStderrOnly(t *testing.T) {
 	r = runBin(t, time.Minute, "run", "single", "--duration", "3s", "--progress-interval", "1s", "--quiet", "--out", t.TempDir())
 	if r.code != 0 || strings.Contains(r.stderr, "ops/s") {
 		t.Fatalf("exit %d: --quiet still showed progress\nstderr %q", r.code, r.stderr)
+	}
+}
+
+// Checking shows how far it has got, reading then checking, throttled by
+// the clock: in logs every interval (nothing for a check shorter than
+// that), on a terminal each second.
+func TestCheckProgress(t *testing.T) {
+	for _, terminal := range []bool{false, true} {
+		var b bytes.Buffer
+		p := newProgressPrinter(&b, terminal, 10*time.Second)
+		now := time.Unix(1e9, 0)
+		p.clock = func() time.Time { return now }
+		for s := 0; s <= 25; s++ {
+			now = time.Unix(1e9+int64(s), 0)
+			if s < 12 {
+				p.checking(checker.Progress{Phase: checker.PhaseReading, Done: int64(s) * 1e6, Total: 12e6})
+			} else {
+				p.checking(checker.Progress{Phase: checker.PhaseChecking, Done: int64(s-12) * 100, Total: 1300})
+			}
+		}
+		p.done()
+		out := b.String()
+		want := map[bool]int{false: 2, true: 25}[terminal]
+		if shown := strings.Count(out, "checking the history"); shown != want {
+			t.Errorf("terminal %v: %d lines, want %d:\n%q", terminal, shown, want, out)
+		}
+		if !strings.Contains(out, "reading it, 83% of 12 MB  10s") || !strings.Contains(out, "62% of 1300 records checked  20s") {
+			t.Errorf("terminal %v: lines lack the phase, share or time:\n%q", terminal, out)
+		}
 	}
 }

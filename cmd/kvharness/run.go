@@ -64,7 +64,7 @@ func newRunCmd() *cobra.Command {
 		}
 		printer := newProgressPrinter(cmd.ErrOrStderr(), isTerminal(os.Stderr), progressEvery)
 		if !quiet {
-			opts.Progress = printer.update
+			opts.Progress, opts.CheckProgress = printer.update, printer.checking
 		}
 		opts.Log = cmd.OutOrStdout()
 
