@@ -184,21 +184,22 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		}
 		return nil
 	}
-	each := func(yield func(*history.History, *keySpan) error) error { return readAhead(produce, yield) }
+	var total, done int64 // records, for Progress
 	if o.Progress != nil {
-		var total, done int64
 		for _, g := range spilled.Groups() {
 			total += int64(g.Records)
 		}
 		o.Progress(Progress{Phase: PhaseChecking, Total: total})
-		each = func(yield func(*history.History, *keySpan) error) error {
-			return readAhead(produce, func(h *history.History, span *keySpan) error {
-				err := yield(h, span)
+	}
+	each := func(yield func(*history.History, *keySpan) error) error {
+		return readAhead(produce, func(h *history.History, span *keySpan) error {
+			err := yield(h, span)
+			if o.Progress != nil {
 				done += int64(h.Records())
 				o.Progress(Progress{Phase: PhaseChecking, Done: min(done, total), Total: total})
-				return err
-			})
-		}
+			}
+			return err
+		})
 	}
 	o.Options.memoryBudget = o.MemoryBudget
 	res := checkGroups(whole, &f, each, o.Options)
