@@ -73,7 +73,7 @@ func newCheckCmd() *cobra.Command {
 	// run in spans, -1 none.
 	cmd.Flags().IntVar(&spanOps, "check-span-ops", 0, "operations per span of a long key, checked a stretch of time at a time (0: about 32k; -1: check every key whole)")
 	_ = cmd.Flags().MarkHidden("check-span-ops")
-	cmd.Flags().IntVar(&groupRecords, "check-group-records", 0, "the most records of a group of keys checked at once (0: 128k)")
+	cmd.Flags().IntVar(&groupRecords, "check-group-records", 0, "the most records of a group of keys checked at once (0: 64k)")
 	_ = cmd.Flags().MarkHidden("check-group-records")
 	return cmd
 }
