@@ -15,9 +15,9 @@ type revTimeline struct {
 	big   []uint64 // once a revision needs it; small is then nil
 }
 
-// maxTimelineMs bounds the timeline (about 4.6 hours, 67 MB): a later time
+// maxTimelineMs bounds the timeline (about 9.3 hours, 134 MB): a later time
 // counts as its last millisecond, which only makes the checks claim less.
-const maxTimelineMs = 1 << 24
+const maxTimelineMs = 1 << 25
 
 // msOf is the timeline's millisecond of time at (ns since the run's start).
 func msOf(at int64) int {
