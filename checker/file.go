@@ -130,13 +130,14 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		most = o.GroupRecords
 	}
 	groups := spilled.Plan(min(maxRecords, most))
+	planned := spilled.Groups()
 	var spanned spanCount
 	var longWhole []string // long keys checked whole, and why
 	// big: a group that may not sit beside another within the budget (see
 	// readAhead).
 	big := func(records int) bool { return records > maxRecords/2 }
 	produce := func(yield func(*history.History, *keySpan) error, idle func()) error {
-		for _, g := range spilled.Groups() {
+		for _, g := range planned {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -189,7 +190,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	}
 	var total, done int64 // records, for Progress
 	if o.Progress != nil {
-		for _, g := range spilled.Groups() {
+		for _, g := range planned {
 			total += int64(g.Records)
 		}
 		o.Progress(Progress{Phase: PhaseChecking, Total: total})

@@ -59,7 +59,7 @@ type spillReader struct {
 	last [spillWordFields]string
 }
 
-// spillWordFields: the fields of a spilled record read as words.
+// spillWordFields: how many fields of a spilled record are words.
 const spillWordFields = 8
 
 func newSpillReader(r io.Reader) *spillReader {
@@ -86,8 +86,10 @@ func (s *spillReader) next(r *Record) error {
 	}
 	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
 	b = b[2:]
-	// str reads a string; a word (field >= 0) shares one copy of each.
-	str := func(field int) string {
+	// str reads a string; a word shares one copy of each, and is first
+	// compared with the word read at the same place of the record before.
+	words := 0
+	str := func(word bool) string {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l {
 			b = nil
@@ -95,24 +97,25 @@ func (s *spillReader) next(r *Record) error {
 		}
 		raw := b[k : k+int(l)]
 		b = b[k+int(l):]
-		switch {
-		case field < 0:
+		if !word {
 			return string(raw)
-		case s.last[field] == string(raw):
-			return s.last[field]
+		}
+		last := &s.last[words]
+		words++
+		if *last == string(raw) {
+			return *last
 		}
 		w, ok := s.words[string(raw)]
 		if !ok {
 			w = string(raw)
 			s.words[w] = w
 		}
-		s.last[field] = w
+		*last = w
 		return w
 	}
-	const notWord = -1
-	r.Op, r.Key, r.Value = str(0), str(1), str(notWord)
-	r.Outcome = Outcome(str(2))
-	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(notWord), str(3), str(4), str(5), str(6), str(7)
+	r.Op, r.Key, r.Value = str(true), str(true), str(false)
+	r.Outcome = Outcome(str(true))
+	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(false), str(true), str(true), str(true), str(true), str(true)
 	u := func() uint64 {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
