@@ -110,6 +110,10 @@ type spanPlan struct {
 	// that belongs to it or is its context, so that a span is handed on
 	// once complete.
 	end []int
+	// ops, watch: per span, how many op and watch records it holds, so
+	// that its lists are made at their size: two spans are held at once
+	// (one checked, the next read), and append's slack doubled them.
+	ops, watch []int
 	// final: the key's final reads (see keySpan.final).
 	final []history.Record
 }
@@ -176,9 +180,18 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 	if len(cuts) == 0 {
 		return nil, "no sound cut", nil
 	}
-	p := &spanPlan{cuts: cuts, end: make([]int, len(cuts)+1), final: final}
+	n := len(cuts) + 1
+	p := &spanPlan{cuts: cuts, end: make([]int, n), ops: make([]int, n), watch: make([]int, n), final: final}
 	for i, at := range place {
-		p.end[p.spanOf(at)] = i
+		k := p.spanOf(at)
+		p.end[k] = i
+		switch {
+		case at == placeLast:
+		case at < 0:
+			p.watch[k]++
+		default:
+			p.ops[k]++
+		}
 	}
 	for c, cut := range cuts {
 		p.end[c+1] = max(p.end[c+1], cut.context)
@@ -308,6 +321,8 @@ func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History,
 	begin := func(k int) *history.History {
 		h := &history.History{}
 		*h = *template
+		h.Ops = make([]history.Record, 0, p.ops[k]+1)
+		h.Watch = make([]history.Record, 0, p.watch[k])
 		if k > 0 {
 			h.Ops = append(h.Ops, history.Record{}) // the context's place
 		}
