@@ -53,14 +53,34 @@ type spillReader struct {
 	r     *bufio.Reader
 	buf   []byte
 	words map[string]string
-	// last: each field's previous word, which the next record of a bucket
-	// (most often the same key, op and outcome) repeats: a comparison
-	// instead of a map lookup.
-	last [spillWordFields]string
+	// recent: each field's last few words, which the next record of a
+	// bucket most often repeats (its key; one of a handful of ops and
+	// outcomes): a few comparisons instead of a map lookup, which was a
+	// fifth of reading a spill back.
+	recent [spillWordFields]recentWords
 }
 
 // spillWordFields: how many fields of a spilled record are words.
 const spillWordFields = 8
+
+// recentWords are the last words one field read, newest first.
+type recentWords [8]string
+
+// find is the copy of raw held, if raw is one of w.
+func (w *recentWords) find(raw []byte) (string, bool) {
+	for _, s := range w {
+		if s == string(raw) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// add makes s the newest word, forgetting the oldest.
+func (w *recentWords) add(s string) {
+	copy(w[1:], w[:len(w)-1])
+	w[0] = s
+}
 
 func newSpillReader(r io.Reader) *spillReader {
 	return &spillReader{r: bufio.NewReaderSize(r, 1<<20), words: map[string]string{}}
@@ -87,7 +107,7 @@ func (s *spillReader) next(r *Record) error {
 	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
 	b = b[2:]
 	// str reads a string; a word shares one copy of each, and is first
-	// compared with the word read at the same place of the record before.
+	// looked for among the words read at the same place before.
 	words := 0
 	str := func(word bool) string {
 		l, k := binary.Uvarint(b)
@@ -100,17 +120,17 @@ func (s *spillReader) next(r *Record) error {
 		if !word {
 			return string(raw)
 		}
-		last := &s.last[words]
+		recent := &s.recent[words]
 		words++
-		if *last == string(raw) {
-			return *last
+		if w, ok := recent.find(raw); ok {
+			return w
 		}
 		w, ok := s.words[string(raw)]
 		if !ok {
 			w = string(raw)
 			s.words[w] = w
 		}
-		*last = w
+		recent.add(w)
 		return w
 	}
 	r.Op, r.Key, r.Value = str(true), str(true), str(false)
