@@ -259,16 +259,11 @@ type factsBuilder struct {
 	seen    []uint64 // bitset of the revisions accounted for
 	count   uint64   // how many distinct ones
 	highest uint64
-	tooHigh bool // a revision beyond maxFactRev was seen
-	// claims[rev/claimPage][rev%claimPage] is 1 + the id of the key some
-	// record placed rev in. In pages, so that it grows without copying:
-	// it is the largest thing held while the file is read (4 bytes a
-	// revision, 70 MB for an hour at full speed), and a slice grown by
-	// append would, for a moment, be there twice.
-	claims [][]uint32
-	keyIDs map[string]uint32
-	keys   []string
-	last   map[int]lastDelivery // per watcher
+	tooHigh bool      // a revision beyond maxFactRev was seen
+	claims  revClaims // per revision, the key some record placed it in
+	keyIDs  map[string]uint32
+	keys    []string
+	last    map[int]lastDelivery // per watcher
 }
 
 func newFactsBuilder() *factsBuilder {
@@ -352,26 +347,15 @@ func (b *factsBuilder) readAfterRun(rev uint64, key string) {
 	b.claim(rev, key, "a read after the run")
 }
 
-// claimPage is how many revisions a page of claims holds (256 kB).
-const claimPage = 1 << 16
-
 // claim notes that a record placed revision rev in key.
 func (b *factsBuilder) claim(rev uint64, key, by string) {
 	if rev == 0 || rev > maxFactRev {
 		return
 	}
 	id := b.keyID(key)
-	page := int(rev / claimPage)
-	for page >= len(b.claims) {
-		b.claims = append(b.claims, nil)
-	}
-	if b.claims[page] == nil {
-		b.claims[page] = make([]uint32, claimPage)
-	}
-	claimed := &b.claims[page][rev%claimPage]
-	switch prev := *claimed; {
+	switch prev := b.claims.at(rev); {
 	case prev == 0:
-		*claimed = id + 1
+		b.claims.set(rev, id+1)
 	case prev != id+1:
 		b.f.crossKey = append(b.f.crossKey, crossKeyClaim{rev: rev, first: b.keys[prev-1], second: key, by: by})
 	}
@@ -441,8 +425,8 @@ func (b *factsBuilder) account(rev uint64) {
 func (b *factsBuilder) done(end *history.End) facts {
 	b.f.seqsKnown = !b.tooHigh && b.count == b.highest && reachesStreamEnd(end, b.highest)
 	b.f.highest = b.highest
-	b.f.known.carryForward()
-	b.f.observed.carryForward()
+	b.f.known.settle()
+	b.f.observed.settle()
 	return b.f
 }
 

@@ -7,12 +7,31 @@ import (
 
 // revTimeline is the highest revision of some kind (known, observed) by
 // each millisecond of the run. It is the one part of the facts that grows
-// with the run's length, so it holds 4 bytes a millisecond (14 MB an hour)
-// while every revision fits in 32 bits, which is every stream short of four
-// billion messages, and 8 bytes from the first revision that does not.
+// with the run's length. While the history is read it holds 4 bytes a
+// millisecond (14 MB an hour) while every revision fits in 32 bits, which is
+// every stream short of four billion messages, and 8 bytes from the first
+// revision that does not. Once settled (carried forward, never raised
+// again), it is packed: each page of pageMs milliseconds holds its first
+// revision and each millisecond's rise above it, in 2 bytes while the page
+// rises by less than 64k revisions (64k writes a second), so an hour holds
+// 7 MB while the checks run.
 type revTimeline struct {
-	small []uint32
-	big   []uint64 // once a revision needs it; small is then nil
+	small  []uint32
+	big    []uint64 // once a revision needs it; small is then nil
+	packed []timelinePage
+	n      int // the packed timeline's length
+}
+
+// pageMs: the milliseconds of a packed page.
+const pageMs = 1024
+
+// timelinePage is pageMs milliseconds of a packed timeline: rises above
+// base in the narrowest of the three that holds them.
+type timelinePage struct {
+	base   uint64
+	rise16 []uint16
+	rise32 []uint32
+	rise64 []uint64
 }
 
 // maxTimelineMs bounds the timeline (about 9.3 hours, 134 MB): a later time
@@ -25,14 +44,27 @@ func msOf(at int64) int {
 }
 
 func (t *revTimeline) len() int {
-	if t.big != nil {
+	switch {
+	case t.packed != nil:
+		return t.n
+	case t.big != nil:
 		return len(t.big)
 	}
 	return len(t.small)
 }
 
 func (t *revTimeline) at(ms int) uint64 {
-	if t.big != nil {
+	switch {
+	case t.packed != nil:
+		p, i := &t.packed[ms/pageMs], ms%pageMs
+		switch {
+		case p.rise16 != nil:
+			return p.base + uint64(p.rise16[i])
+		case p.rise32 != nil:
+			return p.base + uint64(p.rise32[i])
+		}
+		return p.base + p.rise64[i]
+	case t.big != nil:
 		return t.big[ms]
 	}
 	return uint64(t.small[ms])
@@ -41,6 +73,9 @@ func (t *revTimeline) at(ms int) uint64 {
 // raise makes ms's revision at least rev, and says whether rev is above
 // what it held.
 func (t *revTimeline) raise(ms int, rev uint64) bool {
+	if t.packed != nil {
+		panic("revTimeline: raised once packed")
+	}
 	if rev > math.MaxUint32 && t.big == nil {
 		t.big = make([]uint64, len(t.small), max(cap(t.small), ms+1))
 		for i, r := range t.small {
@@ -68,6 +103,13 @@ func (t *revTimeline) raise(ms int, rev uint64) bool {
 	return true
 }
 
+// settle makes the timeline say what was reached *by* each millisecond
+// (carryForward), and packs it: it is only read from then on.
+func (t *revTimeline) settle() {
+	t.carryForward()
+	t.pack()
+}
+
 // carryForward makes the timeline say what was reached *by* each
 // millisecond: each one at least the one before.
 func (t *revTimeline) carryForward() {
@@ -76,6 +118,35 @@ func (t *revTimeline) carryForward() {
 			t.raise(i, t.at(i-1))
 		}
 	}
+}
+
+// pack packs a carried-forward timeline into pages (see revTimeline).
+func (t *revTimeline) pack() {
+	n := t.len()
+	packed := make([]timelinePage, 0, (n+pageMs-1)/pageMs)
+	for from := 0; from < n; from += pageMs {
+		to := min(from+pageMs, n)
+		p := timelinePage{base: t.at(from)}
+		switch top := t.at(to-1) - p.base; { // carried forward: the page's highest is its last
+		case top <= math.MaxUint16:
+			p.rise16 = make([]uint16, to-from)
+			for i := range p.rise16 {
+				p.rise16[i] = uint16(t.at(from+i) - p.base)
+			}
+		case top <= math.MaxUint32:
+			p.rise32 = make([]uint32, to-from)
+			for i := range p.rise32 {
+				p.rise32[i] = uint32(t.at(from+i) - p.base)
+			}
+		default:
+			p.rise64 = make([]uint64, to-from)
+			for i := range p.rise64 {
+				p.rise64[i] = t.at(from+i) - p.base
+			}
+		}
+		packed = append(packed, p)
+	}
+	t.packed, t.n, t.small, t.big = packed, n, nil, nil
 }
 
 // before is the revision reached by the last full millisecond before time
