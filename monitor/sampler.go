@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +70,9 @@ type raw struct {
 	t        int64 // run clock
 	cpuTime  time.Duration
 	rssMB    float64
-	busy     uint64 // machine: jiffies busy, total
+	heapLive float64 // MB; see reports.ResourceSample
+	goTotal  float64 // MB
+	busy     uint64  // machine: jiffies busy, total
 	total    uint64
 	nodes    []cluster.NodeStats
 	nodeErrs []error
@@ -85,6 +88,7 @@ func (s *Sampler) sample(ctx context.Context, interval time.Duration) raw {
 		x.cpuTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	x.rssMB = selfRSSMB()
+	x.heapLive, x.goTotal = goMemoryMB()
 	x.busy, x.total = machineJiffies()
 	rctx, cancel := context.WithTimeout(ctx, interval*8/10)
 	defer cancel()
@@ -104,7 +108,7 @@ func (s *Sampler) sample(ctx context.Context, interval time.Duration) raw {
 // the counters' differences, the rest as read at the later one.
 func (s *Sampler) between(a, b raw, errs map[string]bool) reports.ResourceSample {
 	secs := b.at.Sub(a.at).Seconds()
-	out := reports.ResourceSample{T: float64(b.t) / 1e9, HarnessRSS: b.rssMB, Nodes: make([]reports.NodeSample, len(b.nodes))}
+	out := reports.ResourceSample{T: float64(b.t) / 1e9, HarnessRSS: b.rssMB, HarnessHeapLive: b.heapLive, HarnessGoTotal: b.goTotal, Nodes: make([]reports.NodeSample, len(b.nodes))}
 	if secs > 0 {
 		out.HarnessCPU = 100 * (b.cpuTime - a.cpuTime).Seconds() / secs
 	}
@@ -186,6 +190,15 @@ func selfRSSMB() float64 {
 	}
 	pages, _ := strconv.ParseFloat(f[1], 64)
 	return mb(pages * float64(os.Getpagesize()))
+}
+
+// goMemoryMB is this process's live Go heap (as its last garbage
+// collection marked it) and all the memory the Go runtime has mapped, MB:
+// read through runtime/metrics, which unlike ReadMemStats stops nothing.
+func goMemoryMB() (heapLive, total float64) {
+	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"}}
+	metrics.Read(m)
+	return mb(float64(m[0].Value.Uint64())), mb(float64(m[1].Value.Uint64()))
 }
 
 // machineJiffies: the machine's CPU time busy and in all, from /proc/stat

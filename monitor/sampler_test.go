@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -42,12 +43,20 @@ func TestSamplerEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer target.Down()
+	runtime.GC() // so that a collection has marked the live heap before the samples
 	r := sampleUnderLoad(t, target)
 	if r.Samples < 3 || len(r.Series) != r.Samples || !r.SharedProcess || len(r.Nodes) != 1 {
 		t.Fatalf("%d samples, shared %v, nodes %+v", r.Samples, r.SharedProcess, r.Nodes)
 	}
 	if r.Nodes[0].InMsgsPerSec <= 0 || r.Harness.CPUMeanPct <= 0 || r.Harness.RSSMaxMB <= 0 || r.Cores <= 0 || len(r.Errors) > 0 {
 		t.Errorf("figures %+v, harness %+v, errors %v", r.Nodes[0], r.Harness, r.Errors)
+	}
+	// The Go runtime's own figures: a live heap (the test holds some),
+	// under all the runtime has mapped.
+	for _, x := range r.Series {
+		if x.HarnessHeapLive <= 0 || x.HarnessGoTotal <= x.HarnessHeapLive {
+			t.Errorf("second %.0f: live heap %.1f MB, Go total %.1f MB", x.T, x.HarnessHeapLive, x.HarnessGoTotal)
+		}
 	}
 }
 

@@ -58,8 +58,14 @@ type ResourceSample struct {
 	T          float64 // seconds since the run's start
 	HarnessCPU float64 // percent of one core
 	HarnessRSS float64 // MB
-	MachineCPU float64 // percent of all cores
-	Nodes      []NodeSample
+	// HarnessHeapLive: the harness's live Go heap as its last garbage
+	// collection marked it, MB; HarnessGoTotal: all the memory the Go
+	// runtime has mapped, MB. RSS alone cannot tell a leak from the
+	// runtime settling: the live heap can, and RSS stays under the total.
+	HarnessHeapLive float64
+	HarnessGoTotal  float64
+	MachineCPU      float64 // percent of all cores
+	Nodes           []NodeSample
 }
 
 // NodeSample is one node in one second; OK is false when it did not
@@ -102,7 +108,7 @@ func (r *Resources) WriteCSV(dir string) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	head := []string{"t_sec", "harness_cpu_pct", "harness_rss_mb", "machine_cpu_pct"}
+	head := []string{"t_sec", "harness_cpu_pct", "harness_rss_mb", "machine_cpu_pct", "harness_heap_live_mb", "harness_go_total_mb"}
 	for _, n := range r.Nodes {
 		for _, c := range []string{"cpu_pct", "rss_mb", "js_storage_mb", "in_msgs_per_sec", "js_api_per_sec"} {
 			head = append(head, n.Name+"_"+c)
@@ -111,7 +117,7 @@ func (r *Resources) WriteCSV(dir string) error {
 	_ = w.Write(head)
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 	for _, s := range r.Series {
-		row := []string{num(s.T), num(s.HarnessCPU), num(s.HarnessRSS), num(s.MachineCPU)}
+		row := []string{num(s.T), num(s.HarnessCPU), num(s.HarnessRSS), num(s.MachineCPU), num(s.HarnessHeapLive), num(s.HarnessGoTotal)}
 		for _, n := range s.Nodes {
 			if !n.OK {
 				row = append(row, "", "", "", "", "")

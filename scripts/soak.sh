@@ -86,12 +86,38 @@ pts = [p for p in pts if p[0] >= 30]  # after warm-up: histograms and buffers al
 print(f"soak: {mode}, harness RSS every 10 s (after 30 s warm-up)")
 for t, kb in pts:
     print(f"  {t:6.0f} s  {kb/1024:8.1f} MB")
-n = len(pts)
-if n >= 2:
-    mt = sum(t for t, _ in pts) / n
-    mk = sum(k for _, k in pts) / n
-    slope = sum((t - mt) * (k - mk) for t, k in pts) / sum((t - mt) ** 2 for t, _ in pts)
-    print(f"slope: {slope * 60 / 1024:+.2f} MB/min over {pts[-1][0] - pts[0][0]:.0f} s ({n} samples)")
+def slope(pts):
+    """least-squares slope of (t, v) points, per minute"""
+    n = len(pts)
+    if n < 2:
+        return None
+    mt, mv = sum(t for t, _ in pts) / n, sum(v for _, v in pts) / n
+    den = sum((t - mt) ** 2 for t, _ in pts)
+    return sum((t - mt) * (v - mv) for t, v in pts) / den * 60 if den else None
+
+def report(name, pts):
+    """slope over the whole series and over its last 30 minutes (its last half if shorter)"""
+    whole = slope(pts)
+    if whole is None:
+        return
+    span = pts[-1][0] - pts[0][0]
+    tail_from = pts[-1][0] - min(1800, span / 2)
+    tail = [p for p in pts if p[0] >= tail_from]
+    print(f"{name}: {pts[0][1]:.1f} -> {pts[-1][1]:.1f} MB, slope {whole:+.2f} MB/min over {span:.0f} s, "
+          f"{slope(tail):+.2f} MB/min over the last {pts[-1][0] - tail_from:.0f} s")
+
+report("harness RSS", [(t, kb / 1024) for t, kb in pts])
+# The Go runtime's own figures, sampled each second by the run (resources.csv):
+# a leak grows the live heap; RSS that creeps while the live heap is flat is
+# the runtime touching pages under what it has mapped.
+try:
+    import csv
+    rows = list(csv.DictReader(open(os.path.join(os.path.dirname(summary), "resources.csv"))))
+    rows = [r for r in rows if float(r["t_sec"]) >= 30]
+    report("harness live heap", [(float(r["t_sec"]), float(r["harness_heap_live_mb"])) for r in rows])
+    report("harness Go total", [(float(r["t_sec"]), float(r["harness_go_total_mb"])) for r in rows])
+except (OSError, ValueError, KeyError) as e:
+    print(f"no Go runtime figures: {e}")
 try:
     s = json.load(open(summary))
     ops = sum(o["ok"] + o["fail"] + o["unknown"] for name, o in s["ops"].items() if name != "watch")
