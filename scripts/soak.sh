@@ -96,12 +96,12 @@ def slope(pts):
     return sum((t - mt) * (v - mv) for t, v in pts) / den * 60 if den else None
 
 def report(name, pts):
-    """slope over the whole series and over its last 30 minutes (its last half if shorter)"""
+    """slope over the whole series and over its last 30 minutes (its last half if 30 minutes or shorter)"""
     whole = slope(pts)
     if whole is None:
         return
     span = pts[-1][0] - pts[0][0]
-    tail_from = pts[-1][0] - min(1800, span / 2)
+    tail_from = pts[-1][0] - (1800 if span > 1800 else span / 2)
     tail = [p for p in pts if p[0] >= tail_from]
     print(f"{name}: {pts[0][1]:.1f} -> {pts[-1][1]:.1f} MB, slope {whole:+.2f} MB/min over {span:.0f} s, "
           f"{slope(tail):+.2f} MB/min over the last {pts[-1][0] - tail_from:.0f} s")
