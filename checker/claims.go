@@ -58,24 +58,27 @@ func (c *revClaims) set(rev uint64, v uint32) {
 		p.ids8[i] = uint8(v)
 	case v <= math.MaxUint16 && p.ids32 == nil:
 		if p.ids16 == nil {
-			p.ids16 = make([]uint16, claimPage)
-			for j, id := range p.ids8 {
-				p.ids16[j] = uint16(id)
-			}
-			p.ids8 = nil
+			p.ids16, p.ids8 = widened[uint16](p.ids8), nil
 		}
 		p.ids16[i] = uint16(v)
 	default:
 		if p.ids32 == nil {
-			p.ids32 = make([]uint32, claimPage)
-			for j, id := range p.ids8 {
-				p.ids32[j] = uint32(id)
-			}
-			for j, id := range p.ids16 {
-				p.ids32[j] = uint32(id)
+			if p.ids16 != nil {
+				p.ids32 = widened[uint32](p.ids16)
+			} else {
+				p.ids32 = widened[uint32](p.ids8)
 			}
 			p.ids8, p.ids16 = nil, nil
 		}
 		p.ids32[i] = v
 	}
+}
+
+// widened is a page of ids (all of them 0 if nil) at a wider width.
+func widened[W uint16 | uint32, N uint8 | uint16](ids []N) []W {
+	out := make([]W, claimPage)
+	for i, id := range ids {
+		out[i] = W(id)
+	}
+	return out
 }

@@ -129,24 +129,24 @@ func (t *revTimeline) pack() {
 		p := timelinePage{base: t.at(from)}
 		switch top := t.at(to-1) - p.base; { // carried forward: the page's highest is its last
 		case top <= math.MaxUint16:
-			p.rise16 = make([]uint16, to-from)
-			for i := range p.rise16 {
-				p.rise16[i] = uint16(t.at(from+i) - p.base)
-			}
+			p.rise16 = risesOf[uint16](t, from, to, p.base)
 		case top <= math.MaxUint32:
-			p.rise32 = make([]uint32, to-from)
-			for i := range p.rise32 {
-				p.rise32[i] = uint32(t.at(from+i) - p.base)
-			}
+			p.rise32 = risesOf[uint32](t, from, to, p.base)
 		default:
-			p.rise64 = make([]uint64, to-from)
-			for i := range p.rise64 {
-				p.rise64[i] = t.at(from+i) - p.base
-			}
+			p.rise64 = risesOf[uint64](t, from, to, p.base)
 		}
 		packed = append(packed, p)
 	}
 	t.packed, t.n, t.small, t.big = packed, n, nil, nil
+}
+
+// risesOf is each millisecond's rise above base, from to to, in R.
+func risesOf[R uint16 | uint32 | uint64](t *revTimeline, from, to int, base uint64) []R {
+	out := make([]R, to-from)
+	for i := range out {
+		out[i] = R(t.at(from+i) - base)
+	}
+	return out
 }
 
 // before is the revision reached by the last full millisecond before time

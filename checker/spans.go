@@ -186,7 +186,7 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 		k := p.spanOf(at)
 		p.end[k] = i
 		switch {
-		case at == placeLast:
+		case at == placeLast: // reads after the run: a handful, appended
 		case at < 0:
 			p.watch[k]++
 		default:
