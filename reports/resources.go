@@ -61,7 +61,9 @@ type ResourceSample struct {
 	// HarnessHeapLive: the harness's live Go heap as its last garbage
 	// collection marked it, MB; HarnessGoTotal: all the memory the Go
 	// runtime has mapped, MB. RSS alone cannot tell a leak from the
-	// runtime settling: the live heap can, and RSS stays under the total.
+	// runtime settling into memory it has mapped: the live heap can. (RSS
+	// is the pages of the total in use plus the binary's own, which is
+	// why it can read a little above the total.)
 	HarnessHeapLive float64
 	HarnessGoTotal  float64
 	MachineCPU      float64 // percent of all cores

@@ -78,7 +78,7 @@ wait "$cpid" || true
 check_ms=$(( ($(date +%s%N) - check_start) / 1000000 ))
 
 python3 - "$samples" "$mode" "$out/run/summary.json" "$history" "$check_ms" "$check_peak" "$out/check" <<'PY'
-import json, os, sys
+import csv, json, os, sys
 samples, mode, summary, history, check_ms, check_peak, check_out = sys.argv[1:]
 check_secs = int(check_ms) / 1000
 pts = [tuple(map(float, l.split())) for l in open(samples) if l.strip()]
@@ -102,16 +102,16 @@ def report(name, pts):
         return
     span = pts[-1][0] - pts[0][0]
     tail_from = pts[-1][0] - (1800 if span > 1800 else span / 2)
-    tail = [p for p in pts if p[0] >= tail_from]
+    tail = slope([p for p in pts if p[0] >= tail_from])
+    tail = f"{tail:+.2f} MB/min" if tail is not None else "too few samples"
     print(f"{name}: {pts[0][1]:.1f} -> {pts[-1][1]:.1f} MB, slope {whole:+.2f} MB/min over {span:.0f} s, "
-          f"{slope(tail):+.2f} MB/min over the last {pts[-1][0] - tail_from:.0f} s")
+          f"{tail} over the last {pts[-1][0] - tail_from:.0f} s")
 
 report("harness RSS", [(t, kb / 1024) for t, kb in pts])
 # The Go runtime's own figures, sampled each second by the run (resources.csv):
 # a leak grows the live heap; RSS that creeps while the live heap is flat is
-# the runtime touching pages under what it has mapped.
+# the runtime touching pages of memory it has already mapped.
 try:
-    import csv
     rows = list(csv.DictReader(open(os.path.join(os.path.dirname(summary), "resources.csv"))))
     rows = [r for r in rows if float(r["t_sec"]) >= 30]
     report("harness live heap", [(float(r["t_sec"]), float(r["harness_heap_live_mb"])) for r in rows])
