@@ -137,13 +137,12 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 	// readAhead).
 	big := func(records int) bool { return records > maxRecords/2 }
 	produce := func(yield func(*history.History, *keySpan) error, idle func()) error {
-		for _, g := range planned {
+		return planAhead(ctx, planned, &f, spans, func(g plannedGroup) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			why := ""
-			if g.Records > spans.above {
-				done, whyWhole, err := checkInSpans(g, &f, spans, func(h *history.History, span *keySpan) error {
+			if g.plan != nil {
+				return walkSpans(g.SpilledGroup, g.plan, func(h *history.History, span *keySpan) error {
 					if err := ctx.Err(); err != nil {
 						return err
 					}
@@ -156,21 +155,16 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 					}
 					return yield(h, span)
 				})
-				if err != nil {
-					return err
-				}
-				if done {
-					continue
-				}
-				why = whyWhole
-				longWhole = append(longWhole, fmt.Sprintf("%s: %s", strings.Join(g.Empty().Meta.Keys, ", "), why))
+			}
+			if g.why != "" {
+				longWhole = append(longWhole, fmt.Sprintf("%s: %s", strings.Join(g.Empty().Meta.Keys, ", "), g.why))
 			}
 			if big(g.Records) {
 				idle()
 			}
 			if g.Records > maxRecords {
 				return fmt.Errorf("one group of keys holds %d records, more than the memory budget of %d MiB allows (about %d), and cannot be checked a stretch of time at a time (%s); raise the budget (--check-memory)",
-					g.Records, o.MemoryBudget>>20, maxRecords, why)
+					g.Records, o.MemoryBudget>>20, maxRecords, g.why)
 			}
 			h, err := g.Read()
 			if err != nil {
@@ -185,8 +179,8 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 			if big(g.Records) {
 				idle()
 			}
-		}
-		return nil
+			return nil
+		})
 	}
 	var total, done int64 // records, for Progress
 	if o.Progress != nil {
@@ -251,26 +245,3 @@ func readWidened(ctx context.Context, path string, visit func(*history.Record)) 
 
 // spanCount counts the keys checked in spans, and their spans.
 type spanCount struct{ keys, spans int }
-
-// checkInSpans checks the one key of g a span at a time when its records
-// allow (see spans.go), and reports whether it did; if not, why the key
-// must be checked whole. Nothing reaches yield unless every span is fit.
-func checkInSpans(g history.SpilledGroup, f *facts, o spanOptions, yield func(*history.History, *keySpan) error) (bool, string, error) {
-	plan, why, err := planSpans(g, f, o)
-	if plan == nil || err != nil {
-		return false, why, err
-	}
-	err = walkSpans(g, plan, func(h *history.History, span *keySpan) error {
-		if why = verifySpan(h, span); why != "" {
-			return errStopSpans
-		}
-		return nil
-	})
-	switch {
-	case err == errStopSpans:
-		return false, why, nil
-	case err != nil:
-		return false, "", err
-	}
-	return true, "", walkSpans(g, plan, yield)
-}

@@ -46,7 +46,7 @@ import (
 //
 // Keys with a TTL, the scenario's watchers, counters and leases, or a
 // message sequence that is not known are always checked whole. A plan is
-// verified on the records before any span reaches a check (verifySpan), so
+// verified on the records before any span reaches a check (verifySpans), so
 // a key found unfit on the way is still checked whole.
 
 // keySpan is what a group that is one stretch of time of one key adds.
@@ -385,87 +385,4 @@ func asContext(r history.Record) history.Record {
 	}
 	r.HasExpect, r.ExpectRev = false, 0
 	return r
-}
-
-// verifySpan says why a span cannot stand for its stretch of the key ("" if
-// it can): the rules above that only the records show.
-func verifySpan(h *history.History, span *keySpan) string {
-	own := map[string]bool{} // values the span's own writes wrote, any outcome
-	acked := map[string]int{}
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		if op == span.context || !history.IsWrite(op.Op) {
-			continue
-		}
-		if op.Value != "" {
-			own[op.Value] = true
-		}
-		if m := markerOf(op.Op); m != history.MarkerNone && op.Outcome == history.OK {
-			acked[m]++
-		}
-	}
-	var context string // the span's first message, as reads name it
-	if span.context != nil {
-		context = writtenMessage(span.context)
-	}
-	watched := make(map[uint64]bool, len(h.Watch))
-	markers := map[string]int{}
-	for _, w := range h.Watch {
-		if w.Marker != history.MarkerNone && !watched[w.Rev] {
-			markers[w.Marker]++ // each message once: a delivery may repeat
-		}
-		watched[w.Rev] = true
-		if w.Marker == history.MarkerNone && !own[w.Read] {
-			return fmt.Sprintf("revision %d was delivered holding %q, which no write of its stretch of time wrote", w.Rev, w.Read)
-		}
-	}
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		switch {
-		case op == span.context:
-		case history.IsWrite(op.Op) && op.Outcome == history.OK && op.Rev != 0 && !watched[op.Rev]:
-			return fmt.Sprintf("revision %d, acknowledged, was not delivered by the recording watcher", op.Rev)
-		case op.Op == history.OpGet && op.Outcome == history.OK && op.Found && !namesSpan(op, span.from, own, context):
-			return fmt.Sprintf("a get read %q at revision %d, written in another stretch of time", op.Read, op.Rev)
-		}
-	}
-	if !span.last {
-		for _, m := range []string{history.MarkerDel, history.MarkerPurge} {
-			if markers[m] != acked[m] {
-				return fmt.Sprintf("%d %s markers for %d acknowledged writes of them", markers[m], m, acked[m])
-			}
-		}
-		return ""
-	}
-	for _, list := range [][]history.Record{h.Final, h.Stored, h.KeyHistory, h.Replicas} {
-		for i := range list {
-			r := &list[i]
-			if r.Rev != 0 && r.Error == "" && !namesSpan(r, span.from, own, context) {
-				return fmt.Sprintf("a %s read after the run names revision %d, before the last stretch of time", r.Kind, r.Rev)
-			}
-		}
-	}
-	depth := history.MaxDepth
-	if h.Meta != nil && h.Meta.History > 0 {
-		depth = h.Meta.History
-	}
-	if len(watched) < depth {
-		return fmt.Sprintf("the last stretch of time holds %d messages, fewer than the bucket's history depth (%d)", len(watched), depth)
-	}
-	return ""
-}
-
-// namesSpan: the read r names a message of the span that starts from
-// message from (context, as messageName names it), or that message.
-func namesSpan(r *history.Record, from uint64, own map[string]bool, context string) bool {
-	got := messageName(r.Read, r.Marker)
-	switch {
-	case r.Rev == from:
-		return got == context
-	case r.Rev < from:
-		return false
-	case r.Marker != history.MarkerNone:
-		return true // a marker of the span: its revision says which
-	}
-	return own[r.Read]
 }

@@ -60,6 +60,13 @@ type spillReader struct {
 	recent [spillWordFields]recentWords
 }
 
+// maxSpillWords bounds the words a spill reader shares: an error text
+// names a revision ("wrong last sequence: 8"), so a bucket of refused
+// writes holds as many distinct ones, and a map of them all, growing, was
+// a third of reading an hour's spill back. The few words that repeat are
+// met early, or found among the recent.
+const maxSpillWords = 1 << 10
+
 // spillWordFields: how many fields of a spilled record are words.
 const spillWordFields = 8
 
@@ -122,13 +129,18 @@ func (s *spillReader) next(r *Record) error {
 		}
 		recent := &s.recent[words]
 		words++
+		if l == 0 { // most fields of most records
+			return ""
+		}
 		if w, ok := recent.find(raw); ok {
 			return w
 		}
 		w, ok := s.words[string(raw)]
 		if !ok {
 			w = string(raw)
-			s.words[w] = w
+			if len(s.words) < maxSpillWords {
+				s.words[w] = w
+			}
 		}
 		recent.add(w)
 		return w

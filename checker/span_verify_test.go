@@ -1,0 +1,64 @@
+package checker
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kvharness/kvharness/history"
+)
+
+// TestSpanRulesFindUnfitSpans: each rule only the records show keeps a key
+// whole when a span breaks it, and the key then gets what it gets checked
+// whole. The key is written 30 times, each write delivered and read back,
+// so that the plan cuts it into spans of a few operations.
+func TestSpanRulesFindUnfitSpans(t *testing.T) {
+	base := func() *history.History {
+		var recs []history.Record
+		for i := range 30 {
+			rev, t0 := uint64(i+1), int64(i*10)
+			v := fmt.Sprintf("v%d", rev)
+			recs = append(recs, put(1, "k", v, rev, at(t0, t0+2)), watch("k", v, rev, t0+1), get(2, "k", v, rev, at(t0+4, t0+6)))
+		}
+		recs = append(recs, final("k", "v30", 30))
+		h := watchComplete(hist(recs...))
+		h.Meta.History = 2
+		return h
+	}
+	cases := []struct {
+		name, why string
+		change    func(h *history.History)
+	}{
+		{"a delivery holds a value another span wrote", "was delivered holding \"v25\"", func(h *history.History) {
+			h.Watch[4].Read = "v25"
+		}},
+		{"an acknowledged write was not delivered", "revision 5, acknowledged, was not delivered", func(h *history.History) {
+			h.Watch = append(h.Watch[:4], h.Watch[5:]...)
+		}},
+		{"a get names a revision of its span with another span's value", "a get read \"v3\" at revision 27", func(h *history.History) {
+			for i := range h.Ops {
+				if h.Ops[i].Op == history.OpGet && h.Ops[i].Rev == 27 {
+					h.Ops[i].Read = "v3"
+				}
+			}
+		}},
+		{"a final read names a revision before the last span", "a final read after the run names revision 3", func(h *history.History) {
+			h.Final[0].Read, h.Final[0].Rev = "v3", 3
+		}},
+		{"the last span holds fewer messages than the history depth", "fewer than the bucket's history depth (64)", func(h *history.History) {
+			h.Meta.History = 64
+		}},
+	}
+	if split := checkFileSpans(t, base(), 4); split.SpannedKeys != 1 || split.Spans < 3 {
+		t.Fatalf("the unchanged key: %d keys in %d spans (whole: %v)", split.SpannedKeys, split.Spans, split.LongKeysWhole)
+	}
+	for _, c := range cases {
+		h := base()
+		c.change(h)
+		whole, split := checkFileSpans(t, h, noSpans), checkFileSpans(t, h, 4)
+		if split.SpannedKeys != 0 || len(split.LongKeysWhole) != 1 || !strings.Contains(split.LongKeysWhole[0], c.why) {
+			t.Errorf("%s: %d keys in spans, whole: %q; want it whole for %q", c.name, split.SpannedKeys, split.LongKeysWhole, c.why)
+		}
+		sameResults(t, whole, split, c.name)
+	}
+}
