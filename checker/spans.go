@@ -90,7 +90,7 @@ var defaultSpans = spanOptions{above: longKeyRecords, ops: spanOps, lastOps: las
 type spanOp struct {
 	call, ret int64  // ret: infinity for a write whose outcome is unknown
 	rev       uint64 // the revision it wrote or read (0: none)
-	at        int    // its record's place in the group's stream
+	at        int32  // its record's place in the group's stream
 	write     bool   // a write with a revision: its message is rev
 	read      bool   // names rev without writing it: a get that found a value, a refusal naming the key's revision
 	state     bool   // leaves the key at message rev (see stateAfter)
@@ -135,9 +135,13 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 		return nil, "the run did not finish", nil
 	case !empty.End.WatchComplete:
 		return nil, "the recording watcher missed messages", nil
+	case g.Records > math.MaxInt32:
+		return nil, "more records than a plan counts", nil
 	}
-	var ops []spanOp
-	var place []int64 // each record's placeOf
+	// Made at their size: a long key's plan is held beside the spans being
+	// checked (see planAhead), and append's slack doubled it.
+	ops := make([]spanOp, 0, g.Ops)
+	place := make([]int64, 0, g.Records) // each record's placeOf
 	var key string
 	why := ""
 	var final []history.Record
@@ -156,7 +160,7 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 				return errStopSpans
 			}
 			if op, ok := spanOpOf(r); ok {
-				op.at = len(place)
+				op.at = int32(len(place))
 				ops = append(ops, op)
 			}
 		case history.KindWatch:
@@ -295,7 +299,7 @@ func cutSpans(all []spanOp, o spanOptions) []spanCut {
 		context := -1
 		for j := i - 1; j >= 0 && context < 0; j-- {
 			if ops[j].write && ops[j].rev == b {
-				context = ops[j].at
+				context = int(ops[j].at)
 			}
 		}
 		if context < 0 {

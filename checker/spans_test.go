@@ -214,10 +214,10 @@ func TestSpansOnRecordedHistories(t *testing.T) {
 // overlaps no other and leaves one message, and nothing after it names an
 // earlier revision; none after a write whose outcome is unknown.
 func TestCutSpans(t *testing.T) {
-	w := func(at int, call, ret int64, rev uint64) spanOp {
+	w := func(at int32, call, ret int64, rev uint64) spanOp {
 		return spanOp{at: at, call: call, ret: ret, rev: rev, write: true, state: true}
 	}
-	get := func(at int, call, ret int64, rev uint64) spanOp {
+	get := func(at int32, call, ret int64, rev uint64) spanOp {
 		return spanOp{at: at, call: call, ret: ret, rev: rev, read: true, state: true}
 	}
 	one := spanOptions{ops: 1, lastOps: 1}

@@ -204,8 +204,9 @@ func (s *Spilled) Each(yield func(*History) error) error {
 type SpilledGroup struct {
 	s       *Spilled
 	buckets []int
-	// Records: how many per-key records the group holds.
-	Records int
+	// Records: how many per-key records the group holds; Ops how many of
+	// them are operations.
+	Records, Ops int
 }
 
 // Groups are the groups of keys Plan made (every bucket in one group if
@@ -219,6 +220,7 @@ func (s *Spilled) Groups() []SpilledGroup {
 		out[i] = SpilledGroup{s: s, buckets: buckets}
 		for _, b := range buckets {
 			out[i].Records += s.shelves[b].total()
+			out[i].Ops += s.shelves[b][shelfOps]
 		}
 	}
 	return out
