@@ -1,7 +1,9 @@
 package reports
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -50,6 +52,31 @@ func TestSecondsClosedAfterAWindow(t *testing.T) {
 	series := s.series()
 	if got := series[0]; got.OK[0] != 3 || *got.Max[0] != 8 || *got.P50[0] != 1 {
 		t.Fatalf("second 0: ok %v max %v p50 %v", got.OK[0], *got.Max[0], *got.P50[0])
+	}
+}
+
+// TestWatchSecondsKeepCodes: a second's propagation samples are kept as
+// 2-byte codes, at most maxWatchSamples of them, and its quantiles come
+// back within half a percent: 1 µs to an hour, and 0.
+func TestWatchSecondsKeepCodes(t *testing.T) {
+	for _, ms := range []float64{0, 0.001, 0.0173, 1, 2.5, 99.9, 1234.5, 3.6e6} {
+		got := lagCodeOf(ms).ms()
+		if math.Abs(got-ms) > 0.005*ms {
+			t.Errorf("%v ms comes back as %v", ms, got)
+		}
+	}
+	s := newSecondsTally()
+	s.last = 1
+	for i := range 5000 {
+		s.delivery(propagationSample{at: 5e8, lag: time.Duration(i+1) * time.Millisecond})
+	}
+	b := s.byOp[OpWatch][0]
+	if len(b.codes) != maxWatchSamples || b.lat != nil || b.ok != 5000 {
+		t.Fatalf("%d codes, %d latencies, %v deliveries", len(b.codes), len(b.lat), b.ok)
+	}
+	got := s.series()[0]
+	if p50 := *got.P50[0]; p50 < 2300 || p50 > 2700 {
+		t.Fatalf("p50 %v ms of lags spread evenly over 1..5000 ms", p50)
 	}
 }
 
