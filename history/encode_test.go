@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -54,6 +57,34 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 	}
 }
 
+// TestSpillReaderReadsEverySize: records read back from a spill file are
+// what was written, a record larger than the reader's buffer too (copied
+// out first), and long error texts, which are not shared as words.
+func TestSpillReaderReadsEverySize(t *testing.T) {
+	conflict := func(rev int) Record {
+		return Record{Kind: KindOp, Op: OpUpdate, Key: "k", Value: fmt.Sprintf("c1-%d", rev), Outcome: Fail, ErrClass: ClassConflict,
+			Error: fmt.Sprintf("nats: API error: code=400 err_code=10071 description=wrong last sequence: %d", rev)}
+	}
+	huge := conflict(3)
+	huge.Error = strings.Repeat("x", 3<<20)
+	recs := []Record{conflict(1), conflict(2), huge, conflict(2), {Kind: KindWatch, Key: "k", Rev: 9, Read: "c1-9", At: 1e12}}
+	var file []byte
+	for i := range recs {
+		rec := appendSpill(nil, &recs[i])
+		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
+	}
+	sr := newSpillReader(bytes.NewReader(file))
+	for i, want := range recs {
+		var got Record
+		if err := sr.next(&got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %d: %v (%d bytes of error, want %d)", i, err, len(got.Error), len(want.Error))
+		}
+	}
+	if err := sr.next(&Record{}); err != io.EOF {
+		t.Fatalf("after the last record: %v", err)
+	}
+}
+
 func BenchmarkAppendRecord(b *testing.B) {
 	r := &Record{Kind: KindOp, Client: 3, Op: OpUpdate, Key: "k0003", Value: "c3-12345", ExpectRev: 991, HasExpect: true,
 		Outcome: Fail, Invoke: 123456789, Complete: 123999999, Error: "nats: API error: code=400 err_code=10071 description=wrong last sequence: 5", ErrClass: ClassConflict}
@@ -71,5 +102,33 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	for b.Loop() {
 		buf.Reset()
 		_ = enc.Encode(r)
+	}
+}
+
+// BenchmarkSpillRead reads back a spill of a key's usual records: writes
+// (a third refused, naming the key's revision), gets and deliveries.
+func BenchmarkSpillRead(b *testing.B) {
+	var file []byte
+	for i := range 3000 {
+		var r Record
+		switch i % 3 {
+		case 0:
+			r = Record{Kind: KindOp, Client: i % 8, Op: OpUpdate, Key: "k0003", Value: fmt.Sprintf("c%d-%d", i%8, i), ExpectRev: uint64(i), HasExpect: true,
+				Outcome: Fail, Invoke: 1e9 + int64(i)*1e5, Complete: 1e9 + int64(i)*1e5 + 3e5, ErrClass: ClassConflict,
+				Error: fmt.Sprintf("nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: %d: nats: key revision mismatch", i)}
+		case 1:
+			r = Record{Kind: KindOp, Client: i % 8, Op: OpGet, Key: "k0003", Outcome: OK, Found: true, Read: fmt.Sprintf("c1-%d", i), Rev: uint64(i), Invoke: 1e9 + int64(i)*1e5, Complete: 1e9 + int64(i)*1e5 + 2e5}
+		default:
+			r = Record{Kind: KindWatch, Key: "k0003", Rev: uint64(i), Read: fmt.Sprintf("c2-%d", i), At: 1e9 + int64(i)*1e5}
+		}
+		rec := appendSpill(nil, &r)
+		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
+	}
+	b.SetBytes(int64(len(file)))
+	var r Record
+	for b.Loop() {
+		sr := newSpillReader(bytes.NewReader(file))
+		for sr.next(&r) == nil {
+		}
 	}
 }

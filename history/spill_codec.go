@@ -67,6 +67,21 @@ type spillReader struct {
 // met early, or found among the recent.
 const maxSpillWords = 1 << 10
 
+// maxSpillWord: a longer string is not looked for among the words. The
+// long ones are error texts, which name a revision: compared with the
+// field's recent words over their common prefix, they missed, and then
+// missed the map too.
+const maxSpillWord = 40
+
+// uvarint is binary.Uvarint, one byte read inline: most lengths and
+// revisions of a record.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return binary.Uvarint(b)
+}
+
 // spillWordFields: how many fields of a spilled record are words.
 const spillWordFields = 8
 
@@ -101,11 +116,21 @@ func (s *spillReader) next(r *Record) error {
 	if err != nil {
 		return err
 	}
-	if cap(s.buf) < int(n) {
+	if cap(s.buf) < int(n) && int(n) > s.r.Size() {
 		s.buf = make([]byte, n)
 	}
-	b := s.buf[:n]
-	if _, err := io.ReadFull(s.r, b); err != nil {
+	// Decoded where the reader holds it (every string is copied out), or
+	// copied first when the record is larger than the reader's buffer.
+	b, err := s.r.Peek(int(n))
+	switch {
+	case err == nil:
+		s.r.Discard(int(n))
+	case err == bufio.ErrBufferFull:
+		b = s.buf[:n]
+		if _, err := io.ReadFull(s.r, b); err != nil {
+			return fmt.Errorf("%w: %v", errSpillDamaged, err)
+		}
+	default:
 		return fmt.Errorf("%w: %v", errSpillDamaged, err)
 	}
 	if len(b) < 2 || int(b[0]) >= len(spillKinds) {
@@ -117,7 +142,7 @@ func (s *spillReader) next(r *Record) error {
 	// looked for among the words read at the same place before.
 	words := 0
 	str := func(word bool) string {
-		l, k := binary.Uvarint(b)
+		l, k := uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l {
 			b = nil
 			return ""
@@ -129,8 +154,11 @@ func (s *spillReader) next(r *Record) error {
 		}
 		recent := &s.recent[words]
 		words++
-		if l == 0 { // most fields of most records
+		switch {
+		case l == 0: // most fields of most records
 			return ""
+		case l > maxSpillWord:
+			return string(raw)
 		}
 		if w, ok := recent.find(raw); ok {
 			return w
@@ -149,7 +177,7 @@ func (s *spillReader) next(r *Record) error {
 	r.Outcome = Outcome(str(true))
 	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(false), str(true), str(true), str(true), str(true), str(true)
 	u := func() uint64 {
-		v, k := binary.Uvarint(b)
+		v, k := uvarint(b)
 		if k <= 0 {
 			b = nil
 			return 0
