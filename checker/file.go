@@ -142,9 +142,9 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 				return err
 			}
 			if g.plan != nil {
-				return walkSpans(g.SpilledGroup, g.plan, func(h *history.History, span *keySpan) error {
+				return walkSpans(ctx, g.SpilledGroup, g.plan, func(h *history.History, span *keySpan) error {
 					if err := ctx.Err(); err != nil {
-						return err
+						return err // before a span is checked, not only now and then
 					}
 					if o.Group != nil {
 						o.Group(h)

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/kvharness/kvharness/history"
@@ -14,8 +15,9 @@ import (
 // planAhead holds beside the spans being checked.
 
 // verifySpans says why the plan cannot stand for the key of g ("" if it
-// can): the first span found unfit, in time order.
-func verifySpans(g history.SpilledGroup, p *spanPlan) (string, error) {
+// can): the first span found unfit, in time order. It stops once ctx is
+// done, with ctx's error.
+func verifySpans(ctx context.Context, g history.SpilledGroup, p *spanPlan) (string, error) {
 	depth := history.MaxDepth
 	if m := g.Empty().Meta; m != nil && m.History > 0 {
 		depth = m.History
@@ -31,41 +33,24 @@ func verifySpans(g history.SpilledGroup, p *spanPlan) (string, error) {
 		}
 		return spans[k]
 	}
-	contextOf := map[int][]int{} // as walkSpans has it
-	for c, cut := range p.cuts {
-		contextOf[cut.context] = append(contextOf[cut.context], c+1)
-	}
-	next := 0 // the next span to verify
 	why := ""
-	verify := func(read int) error {
-		for ; next < n && p.end[next] <= read; next++ {
-			s := span(next)
-			if next > 0 && !s.hasContext {
-				return fmt.Errorf("the context of span %d was not read", next)
-			}
-			if why = s.unfit(next == n-1, depth); why != "" {
-				return errStopSpans
-			}
-			spans[next] = nil
-		}
-		return nil
-	}
-	read := -1
-	err := g.Stream(func(r *history.Record) error {
-		read++
-		k := p.spanOf(placeOf(r))
-		for _, c := range contextOf[read] {
+	err := streamSpans(ctx, g, p, func(k int, r *history.Record, contextOf []int) error {
+		for _, c := range contextOf {
 			span(c).setContext(r)
 		}
-		if k < next {
-			return fmt.Errorf("a record of span %d came after it was verified", k)
-		}
 		span(k).add(r)
-		return verify(read)
+		return nil
+	}, func(k int) error {
+		s := span(k)
+		if k > 0 && !s.hasContext {
+			return fmt.Errorf("the context of span %d was not read", k)
+		}
+		if why = s.unfit(k == n-1, depth); why != "" {
+			return errStopSpans
+		}
+		spans[k] = nil
+		return nil
 	})
-	if err == nil {
-		err = verify(int(^uint(0) >> 1))
-	}
 	switch {
 	case err == errStopSpans:
 		return why, nil

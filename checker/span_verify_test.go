@@ -1,9 +1,15 @@
 package checker
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -45,6 +51,9 @@ func TestSpanRulesFindUnfitSpans(t *testing.T) {
 		{"a final read names a revision before the last span", "a final read after the run names revision 3", func(h *history.History) {
 			h.Final[0].Read, h.Final[0].Rev = "v3", 3
 		}},
+		{"an acknowledged delete's marker is not in its span", "0 del markers for 1 acknowledged writes of them", func(h *history.History) {
+			h.Ops = append(h.Ops, del(3, "k", at(57, 58))) // and no marker in the stream
+		}},
 		{"the last span holds fewer messages than the history depth", "fewer than the bucket's history depth (64)", func(h *history.History) {
 			h.Meta.History = 64
 		}},
@@ -60,5 +69,41 @@ func TestSpanRulesFindUnfitSpans(t *testing.T) {
 			t.Errorf("%s: %d keys in spans, whole: %q; want it whole for %q", c.name, split.SpannedKeys, split.LongKeysWhole, c.why)
 		}
 		sameResults(t, whole, split, c.name)
+	}
+}
+
+// TestCheckFileInterruptedWhileInSpans: a check whose context is done
+// while a long key's spans are checked — and the next key's planned ahead
+// — stops with the context's error, its planning goroutine stopped and its
+// files removed.
+func TestCheckFileInterruptedWhileInSpans(t *testing.T) {
+	h := simulate(simConfig{seed: 1, clients: 3, keys: 3, opsPerClient: 300, failRate: 0.03, thinkUs: 8000}).h
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	writeInTimeOrder(t, path, h)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	spans := 0
+	o := FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: tinySpans, GroupRecords: 1, Group: func(*history.History) {
+		if spans++; spans == 2 {
+			cancel()
+		}
+	}}
+	if _, _, err := CheckFile(ctx, path, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CheckFile: %v after %d spans, want the context's error", err, spans)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	// Goroutines a check started are gone once it returns (the runtime may
+	// take a moment to reap them).
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines left of %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }

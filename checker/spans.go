@@ -2,6 +2,7 @@ package checker
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -119,8 +120,8 @@ type spanPlan struct {
 }
 
 // planSpans reads the group once and says where its key is cut, or why it
-// is checked whole.
-func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, string, error) {
+// is checked whole. It stops once ctx is done, with ctx's error.
+func planSpans(ctx context.Context, g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, string, error) {
 	empty := g.Empty()
 	switch {
 	case !f.seqsKnown:
@@ -146,6 +147,9 @@ func planSpans(g history.SpilledGroup, f *facts, o spanOptions) (*spanPlan, stri
 	why := ""
 	var final []history.Record
 	err := g.Stream(func(r *history.Record) error {
+		if len(place)%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		switch {
 		case key == "":
 			key = r.Key
@@ -311,46 +315,21 @@ func cutSpans(all []spanOp, o spanOptions) []spanCut {
 	return cuts
 }
 
-// walkSpans reads the group again and hands yield its spans in time
-// order, each once every record of it was read.
-func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History, *keySpan) error) error {
-	template := g.Empty()
+// streamSpans reads the group again and hands add each record with its
+// span, and the later spans it is the context of (a write read on and on
+// may be several's); then complete each span in time order, once every
+// record of it and its context was read. It stops at the first error, and
+// once ctx is done (every few thousand records).
+func streamSpans(ctx context.Context, g history.SpilledGroup, p *spanPlan, add func(k int, r *history.Record, contextOf []int) error, complete func(k int) error) error {
 	n := len(p.cuts) + 1
-	spans := make([]*history.History, n) // begun, not yet handed on
-	contexts := make([]*history.Record, n)
-	contextOf := map[int][]int{} // a record's place → the spans it is the context of (a write read on and on may be several's)
+	contextOf := map[int][]int{} // a record's place → the spans it is the context of
 	for c, cut := range p.cuts {
 		contextOf[cut.context] = append(contextOf[cut.context], c+1)
 	}
-	begin := func(k int) *history.History {
-		h := &history.History{}
-		*h = *template
-		h.Ops = make([]history.Record, 0, p.ops[k]+1)
-		h.Watch = make([]history.Record, 0, p.watch[k])
-		if k > 0 {
-			h.Ops = append(h.Ops, history.Record{}) // the context's place
-		}
-		spans[k] = h
-		return h
-	}
-	next := 0 // the next span to hand on
-	handOn := func(read int) error {
+	next := 0 // the next span to complete
+	completeUpTo := func(read int) error {
 		for ; next < n && p.end[next] <= read; next++ {
-			h := spans[next]
-			if h == nil {
-				h = begin(next)
-			}
-			spans[next] = nil
-			span := &keySpan{index: next, last: next == n-1, final: p.final}
-			if next > 0 {
-				c := contexts[next]
-				if c == nil {
-					return fmt.Errorf("the context of span %d was not read", next)
-				}
-				h.Ops[0], contexts[next] = asContext(*c), nil
-				span.from, span.context = p.cuts[next-1].rev, &h.Ops[0]
-			}
-			if err := yield(h, span); err != nil {
+			if err := complete(next); err != nil {
 				return err
 			}
 		}
@@ -358,26 +337,65 @@ func walkSpans(g history.SpilledGroup, p *spanPlan, yield func(*history.History,
 	}
 	read := -1
 	err := g.Stream(func(r *history.Record) error {
-		read++
+		if read++; read%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		k := p.spanOf(placeOf(r))
-		for _, c := range contextOf[read] {
-			rec := *r
-			contexts[c] = &rec
-		}
 		if k < next {
-			return fmt.Errorf("a record of span %d came after it was checked", k)
+			return fmt.Errorf("a record of span %d came after the span was complete", k)
 		}
-		h := spans[k]
-		if h == nil {
-			h = begin(k)
+		if err := add(k, r, contextOf[read]); err != nil {
+			return err
 		}
-		h.Append(r)
-		return handOn(read)
+		return completeUpTo(read)
 	})
 	if err != nil {
 		return err
 	}
-	return handOn(int(^uint(0) >> 1))
+	return completeUpTo(int(^uint(0) >> 1))
+}
+
+// walkSpans reads the group again and hands yield its spans in time
+// order, each once every record of it was read.
+func walkSpans(ctx context.Context, g history.SpilledGroup, p *spanPlan, yield func(*history.History, *keySpan) error) error {
+	template := g.Empty()
+	n := len(p.cuts) + 1
+	spans := make([]*history.History, n) // begun, not yet handed on
+	contexts := make([]*history.Record, n)
+	begin := func(k int) *history.History {
+		if spans[k] == nil {
+			h := &history.History{}
+			*h = *template
+			h.Ops = make([]history.Record, 0, p.ops[k]+1)
+			h.Watch = make([]history.Record, 0, p.watch[k])
+			if k > 0 {
+				h.Ops = append(h.Ops, history.Record{}) // the context's place
+			}
+			spans[k] = h
+		}
+		return spans[k]
+	}
+	return streamSpans(ctx, g, p, func(k int, r *history.Record, contextOf []int) error {
+		for _, c := range contextOf {
+			rec := *r
+			contexts[c] = &rec
+		}
+		begin(k).Append(r)
+		return nil
+	}, func(k int) error {
+		h := begin(k)
+		spans[k] = nil
+		span := &keySpan{index: k, last: k == n-1, final: p.final}
+		if k > 0 {
+			c := contexts[k]
+			if c == nil {
+				return fmt.Errorf("the context of span %d was not read", k)
+			}
+			h.Ops[0], contexts[k] = asContext(*c), nil
+			span.from, span.context = p.cuts[k-1].rev, &h.Ops[0]
+		}
+		return yield(h, span)
+	})
 }
 
 // asContext is the write that left a span's first message, as the span

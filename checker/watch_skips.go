@@ -53,7 +53,7 @@ func recordingWatcherSkips(g *keyGroup) []string {
 		delivered[0][w.Rev] = true
 	}
 	if g.laterSpan() {
-		delivered[0][g.span.from] = true // in its own span (see verifySpan)
+		delivered[0][g.span.from] = true // in its own span (see verifySpans)
 	}
 	return skipsOf(g, []history.WatcherSpec{{ID: 0, Mode: history.WatchHistory}}, delivered)
 }

@@ -67,10 +67,11 @@ type spillReader struct {
 // met early, or found among the recent.
 const maxSpillWords = 1 << 10
 
-// maxSpillWord: a longer string is not looked for among the words. The
-// long ones are error texts, which name a revision: compared with the
-// field's recent words over their common prefix, they missed, and then
-// missed the map too.
+// maxSpillWord: a longer string is looked for in the map only, not among
+// the field's recent words. The long ones are error texts: compared with
+// the recent ones over a long common prefix, one naming a revision ("wrong
+// last sequence: 8") missed them all; one that does not ("wrong last
+// sequence: nats: key revision mismatch", newer servers) is in the map.
 const maxSpillWord = 40
 
 // uvarint is binary.Uvarint, one byte read inline: most lengths and
@@ -119,12 +120,13 @@ func (s *spillReader) next(r *Record) error {
 	if cap(s.buf) < int(n) && int(n) > s.r.Size() {
 		s.buf = make([]byte, n)
 	}
-	// Decoded where the reader holds it (every string is copied out), or
-	// copied first when the record is larger than the reader's buffer.
+	// Decoded where the reader holds it (every string is copied out, and
+	// the reader moves past it once it is decoded), or copied first when
+	// the record is larger than the reader's buffer.
 	b, err := s.r.Peek(int(n))
 	switch {
 	case err == nil:
-		s.r.Discard(int(n))
+		defer s.r.Discard(int(n))
 	case err == bufio.ErrBufferFull:
 		b = s.buf[:n]
 		if _, err := io.ReadFull(s.r, b); err != nil {
@@ -154,14 +156,13 @@ func (s *spillReader) next(r *Record) error {
 		}
 		recent := &s.recent[words]
 		words++
-		switch {
-		case l == 0: // most fields of most records
+		if l == 0 { // most fields of most records
 			return ""
-		case l > maxSpillWord:
-			return string(raw)
 		}
-		if w, ok := recent.find(raw); ok {
-			return w
+		if l <= maxSpillWord {
+			if w, ok := recent.find(raw); ok {
+				return w
+			}
 		}
 		w, ok := s.words[string(raw)]
 		if !ok {

@@ -63,15 +63,15 @@ const maxWatchSamples = 1024
 type secondBucket struct {
 	ok, fail, conflict, unknown float64
 	lat                         []float64 // ms
-	codes                       []lagCode // ms, a sample of them (see maxWatchSamples)
+	codes                       []lagCode // a sample of the second's latencies (see maxWatchSamples)
 	seen                        int       // latencies offered
 	closed                      bool
 	p50, p99, p999, max         *float64
 }
 
 // lagCode is a latency to within half a percent, in 2 bytes: the step of a
-// log scale of ratio 1.01 from 1 ns (0: none), which reaches hours in 3000
-// steps.
+// log scale of ratio 1.01 from 1 ns (0: under 1 ns, or none), which reaches
+// hours in 3000 steps.
 type lagCode uint16
 
 const lagStep = 1.01
