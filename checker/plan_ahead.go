@@ -28,13 +28,14 @@ type plannedGroup struct {
 // goroutine has stopped, which a failed walk or a done ctx stops within a
 // few thousand records.
 func planAhead(ctx context.Context, groups []history.SpilledGroup, f *facts, o spanOptions, walk func(plannedGroup) error) error {
+	// Done once the walk is over too: the one signal that stops planning,
+	// between groups and within a plan under way.
 	ctx, cancel := context.WithCancel(ctx)
 	type planned struct {
 		plannedGroup
 		err error
 	}
 	next := make(chan planned)
-	stop := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -43,7 +44,7 @@ func planAhead(ctx context.Context, groups []history.SpilledGroup, f *facts, o s
 			if p := recover(); p != nil {
 				select {
 				case next <- planned{err: &carriedPanic{value: p, stack: debug.Stack(), where: "planning a long key's spans"}}:
-				case <-stop:
+				case <-ctx.Done():
 				}
 			}
 		}()
@@ -57,7 +58,7 @@ func planAhead(ctx context.Context, groups []history.SpilledGroup, f *facts, o s
 			}
 			select {
 			case next <- p:
-			case <-stop:
+			case <-ctx.Done():
 				return
 			}
 			if p.err != nil {
@@ -66,8 +67,7 @@ func planAhead(ctx context.Context, groups []history.SpilledGroup, f *facts, o s
 		}
 	}()
 	defer func() {
-		close(stop)
-		cancel() // a plan under way stops too
+		cancel()
 		<-stopped
 	}()
 	for p := range next {

@@ -26,7 +26,7 @@ func verifySpans(ctx context.Context, g history.SpilledGroup, p *spanPlan) (stri
 	spans := make([]*spanRules, n) // begun, not yet verified
 	span := func(k int) *spanRules {
 		if spans[k] == nil {
-			spans[k] = &spanRules{own: map[string]bool{}, watched: map[uint64]bool{}}
+			spans[k] = &spanRules{own: map[string]bool{}, watched: map[uint64]bool{}, acked: map[string]int{}, markers: map[string]int{}}
 			if k > 0 {
 				spans[k].from = p.cuts[k-1].rev
 			}
@@ -51,13 +51,10 @@ func verifySpans(ctx context.Context, g history.SpilledGroup, p *spanPlan) (stri
 		spans[k] = nil
 		return nil
 	})
-	switch {
-	case err == errStopSpans:
+	if err == errStopSpans {
 		return why, nil
-	case err != nil:
-		return "", err
 	}
-	return "", nil
+	return "", err
 }
 
 // spanRules is what the rules ask of one span, gathered record by record;
@@ -106,14 +103,14 @@ func (s *spanRules) add(r *history.Record) {
 			return
 		}
 		if m := markerOf(r.Op); m != history.MarkerNone {
-			s.count(&s.acked, m)
+			s.acked[m]++
 		}
 		if r.Rev != 0 {
 			s.reads = append(s.reads, spanRead{kind: r.Kind, write: true, rev: r.Rev})
 		}
 	case history.KindWatch:
 		if r.Marker != history.MarkerNone && !s.watched[r.Rev] {
-			s.count(&s.markers, r.Marker) // each message once
+			s.markers[r.Marker]++ // each message once
 		}
 		s.watched[r.Rev] = true
 		if r.Marker == history.MarkerNone {
@@ -124,13 +121,6 @@ func (s *spanRules) add(r *history.Record) {
 			s.after = append(s.after, spanRead{kind: r.Kind, rev: r.Rev, read: r.Read, marker: r.Marker})
 		}
 	}
-}
-
-func (s *spanRules) count(m *map[string]int, marker string) {
-	if *m == nil {
-		*m = map[string]int{}
-	}
-	(*m)[marker]++
 }
 
 // unfit says why the span cannot stand for its stretch of the key ("" if
