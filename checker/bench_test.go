@@ -80,3 +80,23 @@ func BenchmarkSweepKey(b *testing.B) {
 	}
 	b.ReportMetric(float64(ops)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
+
+// BenchmarkCheckRecorded checks a recorded history (testdata: the default
+// scenario on 3 embedded nodes, 8 keys, puts, CAS updates, creates, gets
+// and deletes, a recording watcher) in memory: the checks alone, without
+// reading the file, as they take each group of a long run. Compare builds
+// with benchstat over alternated rounds.
+func BenchmarkCheckRecorded(b *testing.B) {
+	h, err := history.ReadFile("testdata/recorded-default-r3.jsonl.zst")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	b.ResetTimer()
+	for b.Loop() {
+		if res := Check(h, Options{Timeout: time.Minute, VisualizeDir: dir}); res.Verdict != Pass {
+			b.Fatalf("verdict %s\n%s", res.Verdict, dump(res))
+		}
+	}
+	b.ReportMetric(float64(len(h.Ops))*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}

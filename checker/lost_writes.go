@@ -88,28 +88,39 @@ func (c *noLostWrites) add(g *keyGroup) {
 // key's records; any of its keys), or across groups (the facts' revisions
 // placed in two keys).
 func otherMessages(g *keyGroup) func(op *history.Record) (string, bool) {
-	seen := map[uint64][]claim{}
+	// The first claim on each revision, and the other claims on the
+	// revisions that have more (rarely any): not a list per revision, one
+	// allocation each over millions of revisions.
+	first, more := map[uint64]claim{}, map[uint64][]claim{}
 	add := func(r *history.Record, by source) {
 		if r.Rev == 0 || (!r.Found && r.Marker == "" && r.Read == "") {
 			return
 		}
 		cl := claim{key: r.Key, what: messageName(r.Read, r.Marker), by: by}
-		for _, c := range seen[r.Rev] {
+		c, ok := first[r.Rev]
+		switch {
+		case !ok:
+			first[r.Rev] = cl
+			return
+		case c.key == cl.key && c.what == cl.what:
+			return
+		}
+		for _, c := range more[r.Rev] {
 			if c.key == cl.key && c.what == cl.what {
 				return
 			}
 		}
-		seen[r.Rev] = append(seen[r.Rev], cl)
+		more[r.Rev] = append(more[r.Rev], cl)
 	}
 	for _, op := range g.r.ops {
 		if op.Op == history.OpGet && op.Outcome == history.OK && op.Found {
-			add(op, source{"get by client", op.Client})
+			add(op, clientOp(history.OpGet, op.Client))
 		}
 	}
 	for _, list := range []struct {
 		recs []history.Record
 		by   source
-	}{{g.h.Watch, source{"watcher", 0}}, {g.h.Stored, source{kind: "the stream after the run"}}, {g.h.Final, source{kind: "final read"}},
+	}{{g.h.Watch, source{kind: "watcher"}}, {g.h.Stored, source{kind: "the stream after the run"}}, {g.h.Final, source{kind: "final read"}},
 		{g.h.KeyHistory, source{kind: "History()"}}, {g.h.Replicas, source{kind: "a replica read"}}} {
 		for i := range list.recs {
 			add(&list.recs[i], list.by)
@@ -117,16 +128,22 @@ func otherMessages(g *keyGroup) func(op *history.Record) (string, bool) {
 	}
 	for _, d := range g.h.Delivered {
 		r := history.Record{Key: d.Key, Rev: d.Rev, Read: d.Read, Marker: d.Marker, Found: d.Marker == ""}
-		add(&r, source{"watcher", d.Watcher})
+		add(&r, source{kind: "watcher", id: d.Watcher})
 	}
 	crossKey := map[uint64][]crossKeyClaim{}
 	for _, x := range g.f.crossKey {
 		crossKey[x.rev] = append(crossKey[x.rev], x)
 	}
 	return func(op *history.Record) (string, bool) {
-		for _, c := range seen[op.Rev] {
-			if c.key != op.Key || c.what != writtenMessage(op) {
+		if c, ok := first[op.Rev]; ok {
+			wrote := writtenMessage(op)
+			if c.key != op.Key || c.what != wrote {
 				return c.String(), true
+			}
+			for _, c := range more[op.Rev] {
+				if c.key != op.Key || c.what != wrote {
+					return c.String(), true
+				}
 			}
 		}
 		for _, x := range crossKey[op.Rev] {
@@ -169,10 +186,15 @@ func (c *noLostWrites) result() (CheckResult, []string) {
 // messageName names a stored message for comparison and notes: its value,
 // or its kind of marker ("del marker").
 func messageName(read, marker string) string {
-	if marker != "" {
-		return marker + " marker"
+	switch marker {
+	case history.MarkerNone:
+		return read
+	case history.MarkerDel: // most markers: named without a new string each
+		return "del marker"
+	case history.MarkerPurge:
+		return "purge marker"
 	}
-	return read
+	return marker + " marker"
 }
 
 // writtenMessage is the message a write left: its value, or a delete's

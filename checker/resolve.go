@@ -117,13 +117,24 @@ func observations(h *history.History) (seen map[string]sighting, again map[strin
 // faults): a get returns only what was stored. Only refused writes: an
 // unknown one is resolved from the stream alone, as before.
 func seenByGets(h *history.History, seen map[string]sighting) {
+	// The values gets returned that nothing else showed come first: there
+	// are rarely any, and refused writes are a third of a busy run's ops.
+	unseen := map[string]bool{}
+	for i := range h.Ops {
+		if g := &h.Ops[i]; g.Op == history.OpGet && g.Found {
+			if _, ok := seen[g.Read]; !ok {
+				unseen[g.Read] = true
+			}
+		}
+	}
+	if len(unseen) == 0 {
+		return
+	}
 	refused := map[string]string{} // value → key
 	for i := range h.Ops {
 		op := &h.Ops[i]
-		if op.Outcome == history.Fail && op.Value != "" && history.IsWrite(op.Op) {
-			if _, ok := seen[op.Value]; !ok {
-				refused[op.Value] = op.Key
-			}
+		if op.Outcome == history.Fail && op.Value != "" && unseen[op.Value] && history.IsWrite(op.Op) {
+			refused[op.Value] = op.Key
 		}
 	}
 	if len(refused) == 0 {
@@ -218,8 +229,11 @@ func resolve(h *history.History, f *facts) resolved {
 			op = &c
 			return op
 		}
-		s, wasSeen := seen[op.Value]
-		wasSeen = wasSeen && op.Value != "" && history.IsWrite(op.Op)
+		var s sighting
+		wasSeen := false
+		if op.Value != "" && history.IsWrite(op.Op) { // not a get's, the most ops
+			s, wasSeen = seen[op.Value]
+		}
 		if wasSeen && s.at < op.Invoke {
 			if _, dup := r.early[op.Key]; !dup {
 				r.early[op.Key] = fmt.Sprintf("write seen before it was invoked: client %d %s(%s) invoked at %.3fs was in the stream at revision %d at %.3fs",
@@ -231,7 +245,7 @@ func resolve(h *history.History, f *facts) resolved {
 		if op.Outcome == history.Fail && history.IsWrite(op.Op) {
 			r.refused++
 		}
-		if others, ok := again[op.Value]; ok && wasSeen && op.Op == history.OpCreate && op.Outcome != history.Fail {
+		if others, ok := again[op.Value]; wasSeen && op.Op == history.OpCreate && op.Outcome != history.Fail && ok {
 			if markers == nil {
 				markers = markersOf(h) // rare: only now
 			}

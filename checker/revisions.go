@@ -43,12 +43,15 @@ func (c *revisionsUnique) add(g *keyGroup) {
 	c.groups++
 	byRev := map[uint64]claim{}
 	revOf := map[string]uint64{}
+	lastKey, keyed := "", false
 	add := func(rev uint64, key, value, marker string, by source) {
 		if rev == 0 {
 			return
 		}
 		cl := claim{key: key, what: messageName(value, marker), by: by}
-		c.groupOf[key] = c.groups
+		if key != lastKey || !keyed { // a group's records are mostly of one key
+			c.groupOf[key], lastKey, keyed = c.groups, key, true
+		}
 		switch prev, ok := byRev[rev]; {
 		case !ok:
 			byRev[rev] = cl
@@ -69,15 +72,15 @@ func (c *revisionsUnique) add(g *keyGroup) {
 			if !g.isContext(op) {
 				c.acked++
 			}
-			add(op.Rev, op.Key, op.Value, markerOf(op.Op), source{op.Op + " by client", op.Client})
+			add(op.Rev, op.Key, op.Value, markerOf(op.Op), clientOp(op.Op, op.Client))
 		case op.Op == history.OpGet && op.Outcome == history.OK && op.Found:
-			add(op.Rev, op.Key, op.Read, "", source{"get by client", op.Client})
+			add(op.Rev, op.Key, op.Read, "", clientOp(history.OpGet, op.Client))
 		}
 	}
 	for _, list := range [][]history.Record{g.h.Watch, g.h.Stored, g.h.KeyHistory} {
 		c.watched += len(list)
 		for _, w := range list {
-			by := source{"watcher", w.Watcher}
+			by := source{kind: "watcher", id: w.Watcher}
 			switch w.Kind {
 			case history.KindStored:
 				by = source{kind: "the stream after the run"}
@@ -89,7 +92,7 @@ func (c *revisionsUnique) add(g *keyGroup) {
 	}
 	c.watched += len(g.h.Delivered)
 	for _, d := range g.h.Delivered {
-		add(d.Rev, d.Key, d.Read, d.Marker, source{"watcher", d.Watcher})
+		add(d.Rev, d.Key, d.Read, d.Marker, source{kind: "watcher", id: d.Watcher})
 	}
 	for _, f := range g.h.Final {
 		if f.Found || f.Marker != "" {
@@ -136,11 +139,21 @@ func (c *revisionsUnique) result() (CheckResult, []string) {
 type source struct {
 	kind string
 	id   int // client or watcher; 0: none
+	// byClient: kind is an op, made by client id (named "<op> by client"
+	// when formatted, not per claim).
+	byClient bool
 }
 
+// clientOp is the source of an op of client id.
+func clientOp(op string, id int) source { return source{kind: op, id: id, byClient: true} }
+
 func (s source) String() string {
-	if s.id == 0 && s.kind != "watcher" {
-		return s.kind
+	kind := s.kind
+	if s.byClient {
+		kind += " by client"
 	}
-	return fmt.Sprintf("%s %d", s.kind, s.id)
+	if s.id == 0 && kind != "watcher" {
+		return kind
+	}
+	return fmt.Sprintf("%s %d", kind, s.id)
 }
