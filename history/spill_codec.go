@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 )
 
@@ -21,6 +22,35 @@ const (
 
 var spillKinds = []Kind{KindOp, KindWatch, KindFinal, KindStored, KindReplica, KindHistory}
 
+// A spilled record is its kind, its flags, a mask of the fields it holds
+// (three bytes, spillField order), then those fields alone: most fields of
+// most records are empty, and a field not there costs neither a byte nor a
+// call to read back. Times are written as differences (invoke from
+// intended, complete from invoke), a few bytes each instead of six.
+const (
+	fieldOp = iota
+	fieldKey
+	fieldValue
+	fieldOutcome
+	fieldRead
+	fieldMarker
+	fieldError
+	fieldErrClass
+	fieldPath
+	fieldNode
+	fieldExpectRev
+	fieldRev
+	fieldClient
+	fieldIntended
+	fieldInvoke
+	fieldComplete
+	fieldTTL
+	fieldCount
+	fieldWatcher
+	fieldAt
+	spillFields
+)
+
 // appendSpill appends r (a per-key record) to b.
 func appendSpill(b []byte, r *Record) []byte {
 	kind := slices.Index(spillKinds, r.Kind)
@@ -34,15 +64,34 @@ func appendSpill(b []byte, r *Record) []byte {
 	if r.HasExpect {
 		flags |= spillHasExpect
 	}
-	b = append(b, byte(kind), flags)
-	for _, s := range []string{r.Op, r.Key, r.Value, string(r.Outcome), r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	strs := [...]string{r.Op, r.Key, r.Value, string(r.Outcome), r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node}
+	ints := [...]int64{int64(r.ExpectRev), int64(r.Rev), int64(r.Client), r.Intended, r.Invoke - r.Intended, r.Complete - r.Invoke, r.TTL, r.Count, int64(r.Watcher), r.At}
+	var mask uint32
+	for i, s := range strs {
+		if s != "" {
+			mask |= 1 << i
+		}
 	}
-	b = binary.AppendUvarint(b, r.ExpectRev)
-	b = binary.AppendUvarint(b, r.Rev)
-	for _, v := range []int64{int64(r.Client), r.Intended, r.Invoke, r.Complete, r.TTL, r.Count, int64(r.Watcher), r.At} {
-		b = binary.AppendVarint(b, v)
+	for i, v := range ints {
+		if v != 0 {
+			mask |= 1 << (fieldExpectRev + i)
+		}
+	}
+	b = append(b, byte(kind), flags, byte(mask), byte(mask>>8), byte(mask>>16))
+	for _, s := range strs {
+		if s != "" {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+	}
+	for i, v := range ints {
+		switch {
+		case v == 0:
+		case i < 2: // revisions
+			b = binary.AppendUvarint(b, uint64(v))
+		default:
+			b = binary.AppendVarint(b, v)
+		}
 	}
 	return b
 }
@@ -57,7 +106,7 @@ type spillReader struct {
 	// bucket most often repeats (its key; one of a handful of ops and
 	// outcomes): a few comparisons instead of a map lookup, which was a
 	// fifth of reading a spill back.
-	recent [spillWordFields]recentWords
+	recent [fieldExpectRev]recentWords // by field; Value and Read are not words
 }
 
 // maxSpillWords bounds the words a spill reader shares: an error text
@@ -83,8 +132,14 @@ func uvarint(b []byte) (uint64, int) {
 	return binary.Uvarint(b)
 }
 
-// spillWordFields: how many fields of a spilled record are words.
-const spillWordFields = 8
+// varint is binary.Varint, one byte read inline.
+func varint(b []byte) (int64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		u := b[0]
+		return int64(u>>1) ^ -int64(u&1), 1
+	}
+	return binary.Varint(b)
+}
 
 // recentWords are the last words one field read, newest first.
 type recentWords [8]string
@@ -135,67 +190,87 @@ func (s *spillReader) next(r *Record) error {
 	default:
 		return fmt.Errorf("%w: %v", errSpillDamaged, err)
 	}
-	if len(b) < 2 || int(b[0]) >= len(spillKinds) {
+	if len(b) < 5 || int(b[0]) >= len(spillKinds) {
+		return errSpillDamaged
+	}
+	mask := uint32(b[2]) | uint32(b[3])<<8 | uint32(b[4])<<16
+	if mask>>spillFields != 0 {
 		return errSpillDamaged
 	}
 	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
-	b = b[2:]
-	// str reads a string; a word shares one copy of each, and is first
-	// looked for among the words read at the same place before.
-	words := 0
-	str := func(word bool) string {
+	b = b[5:]
+	for m := mask & (1<<fieldExpectRev - 1); m != 0; m &= m - 1 {
+		f := bits.TrailingZeros32(m)
 		l, k := uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l {
-			b = nil
-			return ""
+			return errSpillDamaged
 		}
 		raw := b[k : k+int(l)]
 		b = b[k+int(l):]
-		if !word {
-			return string(raw)
+		switch f {
+		case fieldOp:
+			r.Op = s.word(f, raw)
+		case fieldKey:
+			r.Key = s.word(f, raw)
+		case fieldValue:
+			r.Value = string(raw)
+		case fieldOutcome:
+			r.Outcome = Outcome(s.word(f, raw))
+		case fieldRead:
+			r.Read = string(raw)
+		case fieldMarker:
+			r.Marker = s.word(f, raw)
+		case fieldError:
+			r.Error = s.word(f, raw)
+		case fieldErrClass:
+			r.ErrClass = s.word(f, raw)
+		case fieldPath:
+			r.Path = s.word(f, raw)
+		case fieldNode:
+			r.Node = s.word(f, raw)
 		}
-		recent := &s.recent[words]
-		words++
-		if l == 0 { // most fields of most records
-			return ""
-		}
-		if l <= maxSpillWord {
-			if w, ok := recent.find(raw); ok {
-				return w
-			}
-		}
-		w, ok := s.words[string(raw)]
-		if !ok {
-			w = string(raw)
-			if len(s.words) < maxSpillWords {
-				s.words[w] = w
-			}
-		}
-		recent.add(w)
-		return w
 	}
-	r.Op, r.Key, r.Value = str(true), str(true), str(false)
-	r.Outcome = Outcome(str(true))
-	r.Read, r.Marker, r.Error, r.ErrClass, r.Path, r.Node = str(false), str(true), str(true), str(true), str(true), str(true)
-	u := func() uint64 {
-		v, k := uvarint(b)
-		if k <= 0 {
-			b = nil
-			return 0
+	var ints [spillFields - fieldExpectRev]int64
+	for m := mask >> fieldExpectRev; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
+		var k int
+		if i+fieldExpectRev <= fieldRev {
+			var v uint64
+			v, k = uvarint(b)
+			ints[i] = int64(v)
+		} else {
+			ints[i], k = varint(b)
 		}
-		b = b[k:]
-		return v
-	}
-	r.ExpectRev, r.Rev = u(), u()
-	var ints [8]int64
-	for i := range ints {
-		v, k := binary.Varint(b)
 		if k <= 0 {
 			return errSpillDamaged
 		}
-		ints[i], b = v, b[k:]
+		b = b[k:]
 	}
-	r.Client, r.Intended, r.Invoke, r.Complete, r.TTL, r.Count, r.Watcher, r.At =
-		int(ints[0]), ints[1], ints[2], ints[3], ints[4], ints[5], int(ints[6]), ints[7]
+	r.ExpectRev, r.Rev, r.Client = uint64(ints[fieldExpectRev-fieldExpectRev]), uint64(ints[fieldRev-fieldExpectRev]), int(ints[fieldClient-fieldExpectRev])
+	r.Intended = ints[fieldIntended-fieldExpectRev]
+	r.Invoke = r.Intended + ints[fieldInvoke-fieldExpectRev]
+	r.Complete = r.Invoke + ints[fieldComplete-fieldExpectRev]
+	r.TTL, r.Count = ints[fieldTTL-fieldExpectRev], ints[fieldCount-fieldExpectRev]
+	r.Watcher, r.At = int(ints[fieldWatcher-fieldExpectRev]), ints[fieldAt-fieldExpectRev]
 	return nil
+}
+
+// word is the shared copy of raw, a string of field f: looked for first
+// among the words read at the same place before.
+func (s *spillReader) word(f int, raw []byte) string {
+	recent := &s.recent[f]
+	if len(raw) <= maxSpillWord {
+		if w, ok := recent.find(raw); ok {
+			return w
+		}
+	}
+	w, ok := s.words[string(raw)]
+	if !ok {
+		w = string(raw)
+		if len(s.words) < maxSpillWords {
+			s.words[w] = w
+		}
+	}
+	recent.add(w)
+	return w
 }
