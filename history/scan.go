@@ -56,9 +56,11 @@ func Scan(r io.Reader, visit func(rec *Record) error) (truncated int, err error)
 			rec := &b.recs[i]
 			switch rec.Kind {
 			case KindInvoke:
-				inv := &Record{}
+				var inv *Record
 				if n := len(spare); n > 0 {
 					inv, spare = spare[n-1], spare[:n-1]
+				} else {
+					inv = &Record{} // only then: made first, it was made every time
 				}
 				*inv = *rec
 				pendingWrites[started{rec.Client, rec.Invoke}] = inv
