@@ -91,7 +91,7 @@ func otherMessages(g *keyGroup) func(op *history.Record) (string, bool) {
 	// The first claim on each revision, and the other claims on the
 	// revisions that have more (rarely any): not a list per revision, one
 	// allocation each over millions of revisions.
-	first, more := map[uint64]claim{}, map[uint64][]claim{}
+	first, more := make(map[uint64]claim, len(g.h.Watch)+len(g.h.Stored)), map[uint64][]claim{}
 	add := func(r *history.Record, by source) {
 		if r.Rev == 0 || (!r.Found && r.Marker == "" && r.Read == "") {
 			return

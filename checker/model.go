@@ -291,6 +291,18 @@ var kvModel = porcupine.Model{
 }
 
 func partitionByKey(ops []porcupine.Operation) [][]porcupine.Operation {
+	// A group is most often one key (a long run's are): its operations
+	// are its part as they are, not copied.
+	oneKey := true
+	for i := 1; i < len(ops) && oneKey; i++ {
+		oneKey = ops[i].Input.(*kvInput).Key == ops[0].Input.(*kvInput).Key
+	}
+	if oneKey {
+		if len(ops) == 0 {
+			return [][]porcupine.Operation{}
+		}
+		return [][]porcupine.Operation{ops}
+	}
 	// Counted first, so each key's part is made at its size once.
 	index := map[string]int{}
 	var sizes []int

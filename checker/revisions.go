@@ -41,8 +41,11 @@ func (c *revisionsUnique) add(g *keyGroup) {
 		c.groupOf = map[string]int{}
 	}
 	c.groups++
-	byRev := map[uint64]claim{}
-	revOf := map[string]uint64{}
+	// Made at about their size: the messages the watcher saw or the
+	// stream held, not grown from empty through every size on the way.
+	messages := len(g.h.Watch) + len(g.h.Stored) + len(g.h.KeyHistory)
+	byRev := make(map[uint64]claim, messages)
+	revOf := make(map[string]uint64, messages)
 	lastKey, keyed := "", false
 	add := func(rev uint64, key, value, marker string, by source) {
 		if rev == 0 {

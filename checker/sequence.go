@@ -39,7 +39,7 @@ type message struct {
 // skip a message nobody saw.
 func sequences(h *history.History) map[string]*keySequence {
 	byKey := map[string][]message{}
-	seen := map[uint64]bool{}
+	seen := make(map[uint64]bool, len(h.Watch)+len(h.Stored))
 	// What the stream was seen to hold comes first; acknowledgements fill
 	// the gaps (a pipelined run outpaces the watcher). A sequence only
 	// restricts where writes may be linearized, so a wrong acknowledgement

@@ -138,7 +138,7 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, delivered map[int]map[
 
 // ordered is the key's messages in revision order.
 func (ks *keySequence) ordered() []message {
-	var out []message
+	out := make([]message, 0, len(ks.next))
 	for m, ok := ks.next[0]; ok; m, ok = ks.next[m.Rev] {
 		out = append(out, m)
 	}
