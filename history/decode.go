@@ -1,6 +1,7 @@
 package history
 
 import (
+	"encoding/binary"
 	"strconv"
 )
 
@@ -26,12 +27,12 @@ func decodeFlat(line []byte, r *Record) bool {
 		return d.end()
 	}
 	for {
-		key, ok := d.str()
+		f, ok := d.name()
 		if !ok || !d.byte(':') {
 			return false
 		}
 		d.space()
-		if !d.field(key, r) {
+		if !d.field(f, r) {
 			return false
 		}
 		if d.byte(',') {
@@ -50,6 +51,9 @@ type flatDecoder struct {
 }
 
 func (d *flatDecoder) space() {
+	if d.i < len(d.b) && d.b[d.i] > ' ' { // the encoder writes none
+		return
+	}
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -85,7 +89,14 @@ func (d *flatDecoder) str() ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i + 1
-	for j := start; j < len(d.b); j++ {
+	j := start
+	// Eight bytes at a time up to the word that holds the closing quote
+	// (or anything else that ends a plain string), then byte by byte: the
+	// strings are most of a line, and one byte at a time was half of
+	// parsing it.
+	for ; j+8 <= len(d.b) && plainWord(binary.LittleEndian.Uint64(d.b[j:])); j += 8 {
+	}
+	for ; j < len(d.b); j++ {
 		switch c := d.b[j]; {
 		case c == '"':
 			d.i = j + 1
@@ -95,6 +106,18 @@ func (d *flatDecoder) str() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// plainWord: none of the eight bytes of x is a quote, a backslash, a
+// control byte or outside printable ASCII (bitwise tests of all eight at
+// once, each nonzero in a byte's top bit exactly when some byte matches).
+func plainWord(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	zeroIn := func(v uint64) uint64 { return (v - ones) &^ v }
+	below := (x - ones*0x20) &^ x // some byte < 0x20
+	above := (x + ones) | x       // some byte >= 0x7f
+	return (zeroIn(quote)|zeroIn(backslash)|below|above)&tops == 0
 }
 
 // integer reads a JSON integer: an optional minus, then 0 or a digit
@@ -247,63 +270,153 @@ func interned(s []byte) string {
 	return string(s)
 }
 
-// field decodes the value of one field of r named key.
-func (d *flatDecoder) field(key []byte, r *Record) bool {
+// The field names decodeFlat knows, as appendRecord writes them.
+const (
+	nameKind = iota
+	nameClient
+	nameOp
+	nameKey
+	nameValue
+	nameExpectRev
+	nameHasExpect
+	nameOutcome
+	nameRev
+	nameFound
+	nameRead
+	nameMarker
+	nameIntended
+	nameInvoke
+	nameComplete
+	nameError
+	nameErrClass
+	nameTtl
+	namePath
+	nameCount
+	nameWatcher
+	nameAt
+	nameNode
+	names
+)
+
+// quotedNames: each name and the quote that closes it, as a line holds it.
+var quotedNames = func() (q [names]string) {
+	for i, n := range [names]string{"kind", "client", "op", "key", "value", "expect_rev", "has_expect", "outcome", "rev", "found", "read", "marker", "intended", "invoke", "complete", "error", "err_class", "ttl", "path", "count", "watcher", "at", "node"} {
+		q[i] = n + `"`
+	}
+	return q
+}()
+
+// namesByFirst lists the names that begin with each byte.
+var namesByFirst = func() (by [256][]uint8) {
+	for i, n := range quotedNames {
+		by[n[0]] = append(by[n[0]], uint8(i))
+	}
+	return by
+}()
+
+// nameWords: each quoted name as two little-endian words and the masks of
+// the bytes it takes in them, to be compared with a line's sixteen bytes
+// in four operations.
+var nameWords = func() (w [names]struct{ lo, hi, loMask, hiMask uint64 }) {
+	for i, q := range quotedNames {
+		var b, m [16]byte
+		copy(b[:], q)
+		for j := range q {
+			m[j] = 0xff
+		}
+		w[i].lo, w[i].hi = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+		w[i].loMask, w[i].hiMask = binary.LittleEndian.Uint64(m[:8]), binary.LittleEndian.Uint64(m[8:])
+	}
+	return w
+}()
+
+// name reads a field's name, one of those it knows, matched whole with the
+// quote that closes it: the names are a third of a line, and reading them
+// byte by byte, then looking them up, was a third of parsing it. Any other
+// name (one with an escape, another case) is left to the general decoder,
+// which decides.
+func (d *flatDecoder) name() (int, bool) {
+	d.space()
+	if d.i+1 >= len(d.b) || d.b[d.i] != '"' {
+		return 0, false
+	}
+	rest := d.b[d.i+1:]
+	if len(rest) >= 16 { // always but at the end of a line: a value follows
+		lo, hi := binary.LittleEndian.Uint64(rest), binary.LittleEndian.Uint64(rest[8:])
+		for _, f := range namesByFirst[rest[0]] {
+			if w := &nameWords[f]; lo&w.loMask == w.lo && hi&w.hiMask == w.hi {
+				d.i += 1 + len(quotedNames[f])
+				return int(f), true
+			}
+		}
+		return 0, false
+	}
+	for _, f := range namesByFirst[rest[0]] {
+		if q := quotedNames[f]; len(rest) >= len(q) && string(rest[:len(q)]) == q {
+			d.i += 1 + len(q)
+			return int(f), true
+		}
+	}
+	return 0, false
+}
+
+// field decodes the value of field f of r.
+func (d *flatDecoder) field(f int, r *Record) bool {
 	var ok bool
-	switch string(key) {
-	case "kind":
+	switch f {
+	case nameKind:
 		var s string
 		s, ok = d.string()
 		r.Kind = Kind(s)
-	case "client":
+	case nameClient:
 		var v int64
 		v, ok = d.int64(strconv.IntSize)
 		r.Client = int(v)
-	case "op":
+	case nameOp:
 		r.Op, ok = d.string()
-	case "key":
+	case nameKey:
 		r.Key, ok = d.unique()
-	case "value":
+	case nameValue:
 		r.Value, ok = d.unique()
-	case "expect_rev":
+	case nameExpectRev:
 		r.ExpectRev, ok = d.uint64()
-	case "has_expect":
+	case nameHasExpect:
 		r.HasExpect, ok = d.bool()
-	case "outcome":
+	case nameOutcome:
 		var s string
 		s, ok = d.string()
 		r.Outcome = Outcome(s)
-	case "rev":
+	case nameRev:
 		r.Rev, ok = d.uint64()
-	case "found":
+	case nameFound:
 		r.Found, ok = d.bool()
-	case "read":
+	case nameRead:
 		r.Read, ok = d.unique()
-	case "marker":
+	case nameMarker:
 		r.Marker, ok = d.string()
-	case "intended":
+	case nameIntended:
 		r.Intended, ok = d.int64(64)
-	case "invoke":
+	case nameInvoke:
 		r.Invoke, ok = d.int64(64)
-	case "complete":
+	case nameComplete:
 		r.Complete, ok = d.int64(64)
-	case "error":
+	case nameError:
 		r.Error, ok = d.unique()
-	case "err_class":
+	case nameErrClass:
 		r.ErrClass, ok = d.string()
-	case "ttl":
+	case nameTtl:
 		r.TTL, ok = d.int64(64)
-	case "path":
+	case namePath:
 		r.Path, ok = d.string()
-	case "count":
+	case nameCount:
 		r.Count, ok = d.int64(64)
-	case "watcher":
+	case nameWatcher:
 		var v int64
 		v, ok = d.int64(strconv.IntSize)
 		r.Watcher = int(v)
-	case "at":
+	case nameAt:
 		r.At, ok = d.int64(64)
-	case "node":
+	case nameNode:
 		r.Node, ok = d.string()
 	}
 	return ok

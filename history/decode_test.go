@@ -3,7 +3,9 @@ package history
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"testing"
@@ -90,5 +92,45 @@ func BenchmarkDecodeGoJSON(b *testing.B) {
 		if err := gojson.Unmarshal(benchLine, &r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestPlainWord holds the eight-byte test to the byte-by-byte one: every
+// byte value at every place among plain bytes, then random words.
+func TestPlainWord(t *testing.T) {
+	plainByte := func(c byte) bool { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' }
+	plain := func(w [8]byte) bool {
+		for _, c := range w {
+			if !plainByte(c) {
+				return false
+			}
+		}
+		return true
+	}
+	check := func(w [8]byte) {
+		if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != plain(w) {
+			t.Fatalf("%q: plainWord %v", w, got)
+		}
+	}
+	for p := range 8 {
+		for v := range 256 {
+			for _, fill := range []byte{'a', 0x20, 0x7e, '!', '#', '[', ']'} {
+				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
+				w[p] = byte(v)
+				check(w)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 1_000_000 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], rng.Uint64())
+		check(w)
+		for i := range w { // mostly plain, now and then not
+			if rng.IntN(8) != 0 {
+				w[i] = byte(0x20 + rng.IntN(0x5f))
+			}
+		}
+		check(w)
 	}
 }
