@@ -150,7 +150,7 @@ func retainedMessages(ks *keySequence, depth int) []message {
 		return nil
 	}
 	var all []message
-	for m, ok := ks.next[0]; ok; m, ok = ks.next[m.Rev] {
+	for _, m := range ks.ordered() {
 		if m.Marker == history.MarkerPurge {
 			all = all[:0]
 		}

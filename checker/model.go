@@ -100,14 +100,14 @@ func (s keyState) appendOK(in *kvInput, out *kvOutput) bool {
 	if in.Seq == nil {
 		return true
 	}
-	prev, ok := in.Seq.prev[out.Rev]
+	prev, ok := in.Seq.prev(out.Rev)
 	return ok && s.revMayBe(prev)
 }
 
 // nextMarker: with the key's sequence known and the state exact, a delete or
 // purge can only be the marker that follows the current message.
 func (s keyState) nextMarker(in *kvInput) (message, bool) {
-	n, ok := in.Seq.next[s.Rev]
+	n, ok := in.Seq.next(s.Rev)
 	want := history.MarkerDel
 	if in.Op == history.OpPurge {
 		want = history.MarkerPurge
@@ -218,7 +218,7 @@ func casWrite(s keyState, in *kvInput, out *kvOutput, may, mustFail, live bool) 
 				return false, s
 			}
 			if in.Seq != nil {
-				if _, ok := in.Seq.prev[out.CurRev]; !ok {
+				if _, ok := in.Seq.at[out.CurRev]; !ok {
 					return false, s // not a message of this key
 				}
 			}

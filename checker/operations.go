@@ -64,6 +64,20 @@ func toOperations(ops []*history.Record, finals []history.Record, f opsFilter) [
 		return id
 	}
 	res := make([]porcupine.Operation, 0, n)
+	// A group's ops are mostly of one key: its sequence looked up once.
+	lastKey, lastSeq := "", (*keySequence)(nil)
+	var seqOf func(key string) *keySequence
+	if f.seqs != nil {
+		seqOf = func(key string) *keySequence {
+			if key != lastKey || lastSeq == nil {
+				lastKey, lastSeq = key, f.seqs[key]
+				if lastSeq == nil {
+					lastSeq = noMessages
+				}
+			}
+			return lastSeq
+		}
+	}
 	for _, o := range order {
 		r := ops[o.i]
 		id := idOf(r.Client)
@@ -79,7 +93,7 @@ func toOperations(ops []*history.Record, finals []history.Record, f opsFilter) [
 				ret = infinity
 			}
 		}
-		ins = append(ins, input(r, f.seqs))
+		ins = append(ins, input(r, seqOf))
 		conflict, curRev := conflictOf(r)
 		outs = append(outs, kvOutput{Outcome: outcome, Conflict: conflict, CurRev: curRev, Rev: r.Rev, Found: r.Found, Read: r.Read})
 		res = append(res, porcupine.Operation{
@@ -130,13 +144,13 @@ func takesPart(r *history.Record, f opsFilter) bool {
 	return true
 }
 
-func input(r *history.Record, seqs map[string]*keySequence) kvInput {
+// input is r as the model takes it; a write carries its key's sequence
+// (seqOf; noMessages for a key the stream never held), when sequences are
+// known (f.seqs).
+func input(r *history.Record, seqOf func(key string) *keySequence) kvInput {
 	in := kvInput{Op: r.Op, Key: r.Key, Value: r.Value, Expect: r.ExpectRev, HasExpect: r.HasExpect}
-	if history.IsWrite(r.Op) && seqs != nil {
-		in.Seq = seqs[r.Key]
-		if in.Seq == nil {
-			in.Seq = noMessages
-		}
+	if history.IsWrite(r.Op) && seqOf != nil {
+		in.Seq = seqOf(r.Key)
 	}
 	return in
 }

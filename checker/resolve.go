@@ -372,7 +372,7 @@ func (r *resolved) resolveDeletes() {
 	type kind struct{ key, op string }
 	markers, acked := map[kind]int{}, map[kind]int{}
 	for key, seq := range r.seqs {
-		for _, m := range seq.next {
+		for _, m := range seq.ordered() {
 			switch m.Marker {
 			case history.MarkerDel:
 				markers[kind{key, history.OpDelete}]++

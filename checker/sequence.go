@@ -1,7 +1,8 @@
 package checker
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 
 	"github.com/kvharness/kvharness/history"
 )
@@ -17,12 +18,53 @@ import (
 // revision the client never learned (deletes, unknown outcomes) can be
 // linearized almost anywhere, and Porcupine's search explodes.
 type keySequence struct {
-	next map[uint64]message // after the message at this revision (0: nothing yet) comes ...
-	prev map[uint64]uint64  // the message before this revision (0: none)
+	msgs []message        // in revision order; shared, never changed
+	at   map[uint64]int32 // a message's revision → its place in msgs
 }
 
 // noMessages is the sequence of a key the stream never held a message for.
-var noMessages = &keySequence{next: map[uint64]message{}, prev: map[uint64]uint64{}}
+var noMessages = &keySequence{at: map[uint64]int32{}}
+
+// next is the message after the one at rev (0: the first message).
+func (ks *keySequence) next(rev uint64) (message, bool) {
+	i := -1
+	if rev != 0 {
+		j, ok := ks.at[rev]
+		if !ok {
+			return message{}, false
+		}
+		i = int(j)
+	}
+	if i+1 < len(ks.msgs) {
+		return ks.msgs[i+1], true
+	}
+	return message{}, false
+}
+
+// prev is the revision of the message before the one at rev (0: none);
+// false if the key has no message at rev.
+func (ks *keySequence) prev(rev uint64) (uint64, bool) {
+	i, ok := ks.at[rev]
+	switch {
+	case !ok:
+		return 0, false
+	case i == 0:
+		return 0, true
+	}
+	return ks.msgs[i-1].Rev, true
+}
+
+// number is the message at rev counted from 1 (0 and false: none).
+func (ks *keySequence) number(rev uint64) (int, bool) {
+	i, ok := ks.at[rev]
+	if !ok {
+		return 0, false
+	}
+	return int(i) + 1, true
+}
+
+// ordered is the key's messages in revision order, not to be changed.
+func (ks *keySequence) ordered() []message { return ks.msgs }
 
 // message is one stored message: a value or a del/purge marker.
 type message struct {
@@ -54,13 +96,10 @@ func sequences(h *history.History) map[string]*keySequence {
 	})
 	out := make(map[string]*keySequence, len(byKey))
 	for key, msgs := range byKey {
-		sort.Slice(msgs, func(i, j int) bool { return msgs[i].Rev < msgs[j].Rev })
-		ks := &keySequence{next: make(map[uint64]message, len(msgs)), prev: make(map[uint64]uint64, len(msgs))}
-		var before uint64
-		for _, m := range msgs {
-			ks.next[before] = m
-			ks.prev[m.Rev] = before
-			before = m.Rev
+		slices.SortFunc(msgs, func(a, b message) int { return cmp.Compare(a.Rev, b.Rev) })
+		ks := &keySequence{msgs: msgs, at: make(map[uint64]int32, len(msgs))}
+		for i, m := range msgs {
+			ks.at[m.Rev] = int32(i)
 		}
 		out[key] = ks
 	}

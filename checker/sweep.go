@@ -105,12 +105,12 @@ const (
 // to message j+1's, when the key holds message j (slot 0: before any).
 type keySweep struct {
 	ops     []porcupine.Operation
-	msgs    []message      // msgs[j-1] is message j
-	index   map[uint64]int // revision → message number
-	writer  []int          // message j's writer (an index into ops), -1: a delete still to choose
-	lo, hi  []int64        // bounds on message j's point from the reads and refusals around it
-	t       []int64        // message j's point in the current schedule; t[0] = minTime
-	markers bool           // some message is a marker
+	msgs    []message    // msgs[j-1] is message j
+	seq     *keySequence // msgs's, numbering them by revision
+	writer  []int        // message j's writer (an index into ops), -1: a delete still to choose
+	lo, hi  []int64      // bounds on message j's point from the reads and refusals around it
+	t       []int64      // message j's point in the current schedule; t[0] = minTime
+	markers bool         // some message is a marker
 	// deletes without a revision, by marker kind, sorted by call: any of
 	// them may have written any marker of its kind; expecting[j] are those
 	// that expected message j-1's revision, so only marker j can be theirs.
@@ -147,10 +147,9 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 	if seq == nil {
 		return nil, false
 	}
-	s := &keySweep{ops: ops, index: map[uint64]int{}, deletes: map[string][]int{}, expecting: map[int][]int{}}
+	s := &keySweep{ops: ops, seq: seq, deletes: map[string][]int{}, expecting: map[int][]int{}}
 	s.msgs = seq.ordered()
-	for j, m := range s.msgs {
-		s.index[m.Rev] = j + 1
+	for _, m := range s.msgs {
 		s.markers = s.markers || m.Marker != history.MarkerNone
 	}
 	n := len(s.msgs)
@@ -172,7 +171,7 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 				return nil, false
 			}
 		case out.Rev != 0: // acknowledged, or unknown but seen in the stream
-			j, ok := s.index[out.Rev]
+			j, ok := s.seq.number(out.Rev)
 			if !ok || s.writer[j] >= 0 || s.msgs[j-1].Marker != markerOf(in.Op) {
 				return nil, false
 			}
@@ -182,7 +181,7 @@ func newKeySweep(ops []porcupine.Operation, seen bool) (*keySweep, bool) {
 		case (in.Op == history.OpDelete || in.Op == history.OpPurge) && in.HasExpect:
 			j := 1 // the marker that follows the expected revision
 			if in.Expect != 0 {
-				k, ok := s.index[in.Expect]
+				k, ok := s.seq.number(in.Expect)
 				j = k + 1
 				if !ok {
 					j = 0
@@ -245,7 +244,7 @@ func (s *keySweep) boundRead(i int, op porcupine.Operation, in *kvInput, out *kv
 	var k int
 	switch {
 	case out.Found || out.Marker != "":
-		j, ok := s.index[out.Rev]
+		j, ok := s.seq.number(out.Rev)
 		if !ok {
 			return false
 		}
@@ -275,7 +274,7 @@ func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput, out 
 		// before the refusal returned (see casWrite; the refusal may come
 		// later, from a stale leader). The rest as for any refusal; fits
 		// keeps it from a slot before that message.
-		j, ok := s.index[out.CurRev]
+		j, ok := s.seq.number(out.CurRev)
 		if !ok || (in.Op != history.OpCreate && out.CurRev == in.Expect) {
 			return false
 		}
@@ -286,7 +285,7 @@ func (s *keySweep) boundRefusal(i int, op porcupine.Operation, in *kvInput, out 
 		if !in.HasExpect && in.Op != history.OpUpdate {
 			return false
 		}
-		j, ok := s.index[in.Expect]
+		j, ok := s.seq.number(in.Expect)
 		switch {
 		case ok:
 			k = j
@@ -614,6 +613,12 @@ func (s *keySweep) place() ([]placed, bool) {
 	return order, true
 }
 
+// numberOf is the message at rev counted from 1, 0 if there is none.
+func (s *keySweep) numberOf(rev uint64) int {
+	j, _ := s.seq.number(rev)
+	return j
+}
+
 // fits: op, neither a message's writer nor a write that did not take
 // effect, can be linearized in slot j — the key held there what it saw.
 func (s *keySweep) fits(op porcupine.Operation, j int) bool {
@@ -621,7 +626,7 @@ func (s *keySweep) fits(op porcupine.Operation, j int) bool {
 	switch {
 	case in.Op != history.OpGet && in.Op != opFinal: // a refused write
 		switch {
-		case out.CurRev != 0 && j < s.index[out.CurRev]:
+		case out.CurRev != 0 && j < s.numberOf(out.CurRev):
 			return false // before the message it named
 		case in.Op == history.OpCreate:
 			return j > 0
@@ -641,7 +646,7 @@ func (s *keySweep) fits(op porcupine.Operation, j int) bool {
 func (s *keySweep) slotFor(op porcupine.Operation) (int, bool) {
 	n := len(s.msgs)
 	if out := op.Output.(*kvOutput); out.Found || out.Marker != "" {
-		j := s.index[out.Rev] // one slot only, however far from the call
+		j := s.numberOf(out.Rev) // one slot only, however far from the call
 		return j, s.t[j] <= op.Return && s.t[j+1] >= op.Call && s.fits(op, j)
 	}
 	// The first slot that ends at or after the call: t[j+1] >= call.

@@ -135,12 +135,3 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, delivered map[int]map[
 	sort.Strings(problems)
 	return problems
 }
-
-// ordered is the key's messages in revision order.
-func (ks *keySequence) ordered() []message {
-	out := make([]message, 0, len(ks.next))
-	for m, ok := ks.next[0]; ok; m, ok = ks.next[m.Rev] {
-		out = append(out, m)
-	}
-	return out
-}
