@@ -107,3 +107,31 @@ func TestCheckFileInterruptedWhileInSpans(t *testing.T) {
 		t.Fatalf("%d goroutines left of %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestSpanNamesItsContext: a read naming the revision a span starts from
+// names the span's context, the message its earlier span left, and
+// nothing else — not even a value the span writes itself. The plan never
+// cuts before such a read, so only a hand-made span reaches this rule.
+func TestSpanNamesItsContext(t *testing.T) {
+	s := &spanRules{from: 10, context: "c1-5", hasContext: true, own: map[string]bool{"c2-7": true}}
+	for _, c := range []struct {
+		read   spanRead
+		names  bool
+		reason string
+	}{
+		{spanRead{kind: history.KindOp, rev: 10, read: "c1-5"}, true, "the context's value at its revision"},
+		{spanRead{kind: history.KindOp, rev: 10, read: "c2-7"}, false, "the span's own value at the context's revision"},
+		{spanRead{kind: history.KindOp, rev: 10, marker: history.MarkerDel}, false, "a marker at the context's revision, which holds a value"},
+		{spanRead{kind: history.KindOp, rev: 9, read: "c1-5"}, false, "a revision before the span"},
+		{spanRead{kind: history.KindOp, rev: 12, read: "c2-7"}, true, "the span's own value"},
+		{spanRead{kind: history.KindOp, rev: 12, read: "c1-5"}, false, "the context's value at another revision"},
+	} {
+		if got := s.names(c.read); got != c.names {
+			t.Errorf("%s: names %v, want %v", c.reason, got, c.names)
+		}
+	}
+	marker := &spanRules{from: 10, context: messageName("", history.MarkerDel), hasContext: true, own: map[string]bool{}}
+	if !marker.names(spanRead{kind: history.KindFinal, rev: 10, marker: history.MarkerDel}) {
+		t.Error("a span starting from a delete's marker does not name it")
+	}
+}

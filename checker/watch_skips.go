@@ -48,7 +48,7 @@ func illegalSkips(g *keyGroup) []string {
 // recordingWatcherSkips is illegalSkips for the recording watcher: a watch
 // of every key from the bucket's first revision on (IncludeHistory).
 func recordingWatcherSkips(g *keyGroup) []string {
-	delivered := map[int]map[uint64]bool{0: {}}
+	delivered := map[int]map[uint64]bool{0: make(map[uint64]bool, len(g.h.Watch))}
 	for _, w := range g.h.Watch {
 		delivered[0][w.Rev] = true
 	}
@@ -66,7 +66,7 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, delivered map[int]map[
 	if g.r.seqs == nil || h.Meta == nil || h.Meta.History < 1 || len(watchers) == 0 {
 		return nil
 	}
-	invoked := map[uint64]int64{} // a message's writer's invocation
+	invoked := make(map[uint64]int64, len(h.Watch)) // a message's writer's invocation (about one a delivery)
 	for _, op := range g.r.ops {
 		if history.IsWrite(op.Op) && op.Rev != 0 {
 			invoked[op.Rev] = op.Invoke
@@ -92,6 +92,7 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, delivered map[int]map[
 			continue
 		}
 		owedAbove := tl.first
+		seen := delivered[w.ID]
 		if w.Mode != history.WatchHistory {
 			owedAbove = max(owedAbove, w.Began())
 		}
@@ -101,7 +102,7 @@ func skipsOf(g *keyGroup, watchers []history.WatcherSpec, delivered map[int]map[
 			}
 			msgs := seq.ordered()
 			for i, m := range msgs {
-				if m.Rev <= owedAbove || delivered[w.ID][m.Rev] || contested[m.Rev] {
+				if m.Rev <= owedAbove || seen[m.Rev] || contested[m.Rev] {
 					continue
 				}
 				// When the watcher went past m: its first delivery above.
