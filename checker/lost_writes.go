@@ -36,8 +36,9 @@ func (c *noLostWrites) add(g *keyGroup) {
 	for _, f := range g.finals() {
 		final[f.Key] = f
 	}
-	watched := map[uint64]string{}
+	var watched map[uint64]string
 	if finished && h.End.WatchComplete {
+		watched = make(map[uint64]string, len(h.Watch)+len(h.Stored))
 		for _, w := range h.Watch {
 			watched[w.Rev] = messageName(w.Read, w.Marker)
 		}

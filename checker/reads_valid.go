@@ -77,7 +77,13 @@ func pointers(rs []history.Record) []*history.Record {
 // writesByValue indexes the writes by their value, which is unique per
 // write: any read, delivery or History() entry names the write it saw.
 func writesByValue(ops []*history.Record) map[string]*history.Record {
-	writes := make(map[string]*history.Record, len(ops))
+	n := 0 // counted first: gets are a third of a busy run's ops
+	for _, op := range ops {
+		if history.IsWrite(op.Op) && op.Value != "" {
+			n++
+		}
+	}
+	writes := make(map[string]*history.Record, n)
 	for _, op := range ops {
 		if history.IsWrite(op.Op) && op.Value != "" {
 			writes[op.Value] = op

@@ -372,13 +372,20 @@ func (r *resolved) resolveDeletes() {
 	type kind struct{ key, op string }
 	markers, acked := map[kind]int{}, map[kind]int{}
 	for key, seq := range r.seqs {
+		var del, purge int // counted here, not in the map message by message
 		for _, m := range seq.ordered() {
 			switch m.Marker {
 			case history.MarkerDel:
-				markers[kind{key, history.OpDelete}]++
+				del++
 			case history.MarkerPurge:
-				markers[kind{key, history.OpPurge}]++
+				purge++
 			}
+		}
+		if del > 0 {
+			markers[kind{key, history.OpDelete}] = del
+		}
+		if purge > 0 {
+			markers[kind{key, history.OpPurge}] = purge
 		}
 	}
 	for _, op := range r.ops {

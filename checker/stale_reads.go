@@ -1,7 +1,9 @@
 package checker
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/kvharness/kvharness/history"
@@ -78,7 +80,7 @@ func (t *staleTally) add(ops []*history.Record) {
 	// so "newest revision completed before t" and "when was revision r first
 	// overwritten" are binary searches.
 	for k, ws := range writes {
-		sort.Slice(ws, func(i, j int) bool { return ws[i].at < ws[j].at })
+		slices.SortFunc(ws, func(a, b done) int { return cmp.Compare(a.at, b.at) })
 		for i := 1; i < len(ws); i++ {
 			if ws[i].rev < ws[i-1].rev {
 				ws[i].rev = ws[i-1].rev
@@ -90,10 +92,11 @@ func (t *staleTally) add(ops []*history.Record) {
 		if op.Op != history.OpGet || op.Outcome != history.OK || !op.Found {
 			continue
 		}
-		p := t.byPath[history.PathOf(op)]
+		path := history.PathOf(op)
+		p := t.byPath[path]
 		if p == nil {
 			p = &staleTally{}
-			t.byPath[history.PathOf(op)] = p
+			t.byPath[path] = p
 		}
 		t.s.Gets++
 		p.s.Gets++
