@@ -53,18 +53,31 @@ func (g *keyGroup) sessionOrder() []*history.Record {
 	if g.sessions != nil {
 		return g.sessions
 	}
-	g.sessions = []*history.Record{}
-	for _, op := range g.r.ops {
+	// Sorted as entries that hold what the order compares but the key,
+	// ties in the ops' order (a stable sort of the records themselves was
+	// more than half of the session guarantees' time on the hour).
+	type entry struct {
+		client int
+		invoke int64
+		i      int
+		op     *history.Record
+	}
+	var entries []entry
+	for i, op := range g.r.ops {
 		if g.f.ttlKeys[op.Key] || op.Outcome != history.OK {
 			continue
 		}
 		if history.IsWrite(op.Op) && op.Rev != 0 || op.Op == history.OpGet && op.Found {
-			g.sessions = append(g.sessions, op)
+			entries = append(entries, entry{client: op.Client, invoke: op.Invoke, i: i, op: op})
 		}
 	}
-	slices.SortStableFunc(g.sessions, func(a, b *history.Record) int {
-		return cmp.Or(cmp.Compare(a.Client, b.Client), strings.Compare(a.Key, b.Key), cmp.Compare(a.Invoke, b.Invoke))
+	slices.SortFunc(entries, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.client, b.client), strings.Compare(a.op.Key, b.op.Key), cmp.Compare(a.invoke, b.invoke), cmp.Compare(a.i, b.i))
 	})
+	g.sessions = make([]*history.Record, len(entries))
+	for i, e := range entries {
+		g.sessions[i] = e.op
+	}
 	return g.sessions
 }
 
