@@ -18,6 +18,9 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	strs := []string{"", "k0001", "c3-17", `quote"back\slash`, "tab\tnewline\n", "ünïcödé", "<html>&", "\x00\x7f"}
 	pick := func() string { return strs[rng.IntN(len(strs))] }
+	// Every record into one spill file too, read back, all of them.
+	var file []byte
+	var records []Record
 	for i := 0; i < 2000; i++ {
 		r := Record{
 			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored, KindHistory}[rng.IntN(5)],
@@ -54,6 +57,19 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 		if err := sr.next(&unspilled); err != nil || !reflect.DeepEqual(unspilled, r) {
 			t.Fatalf("spill codec: %v\n got %+v\nwant %+v", err, unspilled, r)
 		}
+		rec := appendSpill(nil, &r)
+		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
+		records = append(records, r)
+	}
+	sr := newSpillReader(bytes.NewReader(file))
+	for i, want := range records {
+		var got Record
+		if err := sr.next(&got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("spill file, record %d: %v\n got %+v\nwant %+v", i, err, got, want)
+		}
+	}
+	if err := sr.next(&Record{}); err != io.EOF {
+		t.Fatalf("after the last record: %v", err)
 	}
 }
 
