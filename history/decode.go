@@ -123,39 +123,43 @@ func plainWord(x uint64) bool {
 // integer reads a JSON integer: an optional minus, then 0 or a digit
 // string without a leading zero. Fractions and exponents, which
 // encoding/json refuses for an integer field, are left to it.
-func (d *flatDecoder) integer() ([]byte, bool) {
+// Its digits' value comes with it, read on the way (the times and
+// revisions on every line: strconv's general parse was a tenth of reading
+// a history), right while there are at most 19 digits.
+func (d *flatDecoder) integer() (s []byte, digits uint64, ok bool) {
 	start := d.i
 	if d.i < len(d.b) && d.b[d.i] == '-' {
 		d.i++
 	}
-	digits := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
+	first := d.i
+	for ; d.i < len(d.b); d.i++ {
+		c := d.b[d.i] - '0'
+		if c > 9 {
+			break
+		}
+		digits = digits*10 + uint64(c)
 	}
-	n := d.i - digits
-	if n == 0 || (n > 1 && d.b[digits] == '0') {
-		return nil, false
+	n := d.i - first
+	if n == 0 || (n > 1 && d.b[first] == '0') {
+		return nil, 0, false
 	}
 	if d.i < len(d.b) {
 		switch d.b[d.i] {
 		case '.', 'e', 'E':
-			return nil, false
+			return nil, 0, false
 		}
 	}
-	return d.b[start:d.i], true
+	return d.b[start:d.i], digits, true
 }
 
 func (d *flatDecoder) int64(bits int) (int64, bool) {
-	s, ok := d.integer()
+	s, digits, ok := d.integer()
 	if !ok {
 		return 0, false
 	}
 	if len(s) <= 18 { // at most 18 digits: no overflow at 64 bits
 		neg := s[0] == '-'
-		if neg {
-			s = s[1:]
-		}
-		v := int64(digitsValue(s))
+		v := int64(digits)
 		if neg {
 			v = -v
 		}
@@ -166,26 +170,15 @@ func (d *flatDecoder) int64(bits int) (int64, bool) {
 }
 
 func (d *flatDecoder) uint64() (uint64, bool) {
-	s, ok := d.integer()
+	s, digits, ok := d.integer()
 	if !ok || s[0] == '-' {
 		return 0, false
 	}
 	if len(s) <= 19 { // at most 19 digits: no overflow
-		return digitsValue(s), true
+		return digits, true
 	}
 	v, err := strconv.ParseUint(string(s), 10, 64)
 	return v, err == nil
-}
-
-// digitsValue is the value of a string of decimal digits short enough not
-// to overflow (the times and revisions on every line: strconv's general
-// parse was a tenth of reading a history).
-func digitsValue(s []byte) uint64 {
-	var v uint64
-	for _, c := range s {
-		v = v*10 + uint64(c-'0')
-	}
-	return v
 }
 
 func (d *flatDecoder) bool() (bool, bool) {
