@@ -92,7 +92,6 @@ func BenchmarkCheckRecorded(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	b.ResetTimer()
 	for b.Loop() {
 		if res := Check(h, Options{Timeout: time.Minute, VisualizeDir: dir}); res.Verdict != Pass {
 			b.Fatalf("verdict %s\n%s", res.Verdict, dump(res))

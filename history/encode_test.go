@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -16,20 +17,24 @@ import (
 // the same record, for every field and awkward strings.
 func TestAppendRecordRoundTrips(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	strs := []string{"", "k0001", "c3-17", `quote"back\slash`, "tab\tnewline\n", "ünïcödé", "<html>&", "\x00\x7f"}
+	strs := []string{"", "k0001", "c3-17", `quote"back\slash`, "tab\tnewline\n", "ünïcödé", "<html>&", "\x00\x7f",
+		// more words than a field's recent ones, and long ones (error texts)
+		"k0002", "k0003", "k0004", "k0005", "k0006", "k0007", "k0008",
+		"nats: API error: code=400 err_code=10071 description=wrong last sequence: 5",
+		"nats: API error: code=400 err_code=10071 description=wrong last sequence: 6"}
 	pick := func() string { return strs[rng.IntN(len(strs))] }
 	// Every record into one spill file too, read back, all of them.
 	var file []byte
 	var records []Record
 	for i := 0; i < 2000; i++ {
 		r := Record{
-			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored, KindHistory}[rng.IntN(5)],
-			Client: rng.IntN(3), Op: pick(), Key: pick(), Value: pick(),
+			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored, KindHistory, KindReplica}[rng.IntN(6)],
+			Client: rng.IntN(5) - 2, Op: pick(), Key: pick(), Value: pick(),
 			ExpectRev: uint64(rng.IntN(3)) * 1e12, HasExpect: rng.IntN(2) == 0,
-			Outcome: Outcome(pick()), Rev: uint64(rng.IntN(3)) * 7, Found: rng.IntN(2) == 0,
-			Read: pick(), Marker: pick(), Intended: rng.Int64N(2) * 5, Invoke: rng.Int64N(3) * 1e10, Complete: rng.Int64N(3),
-			Error: pick(), ErrClass: pick(), TTL: rng.Int64N(2) * 2e9, Path: pick(), Count: rng.Int64N(3),
-			Watcher: rng.IntN(2), At: rng.Int64N(3),
+			Outcome: Outcome(pick()), Rev: []uint64{0, 7, 14, 1<<63 + 5, math.MaxUint64}[rng.IntN(5)], Found: rng.IntN(2) == 0,
+			Read: pick(), Marker: pick(), Intended: rng.Int64N(2) * 5, Invoke: rng.Int64N(3) * 1e10, Complete: rng.Int64N(3) - 1,
+			Error: pick(), ErrClass: pick(), TTL: rng.Int64N(2) * 2e9, Path: pick(), Count: rng.Int64N(5) - 2,
+			Watcher: rng.IntN(4) - 1, At: []int64{0, 1, -2, math.MaxInt64, math.MinInt64}[rng.IntN(5)],
 		}
 		line := appendRecord(nil, &r)
 		if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {

@@ -23,10 +23,11 @@ const (
 var spillKinds = []Kind{KindOp, KindWatch, KindFinal, KindStored, KindReplica, KindHistory}
 
 // A spilled record is its kind, its flags, a mask of the fields it holds
-// (three bytes, spillField order), then those fields alone: most fields of
-// most records are empty, and a field not there costs neither a byte nor a
-// call to read back. Times are written as differences (invoke from
-// intended, complete from invoke), a few bytes each instead of six.
+// (three bytes, a bit per field in the order below), then those fields
+// alone: most fields of most records are empty, and a field not there
+// costs neither a byte nor a call to read back. Invoke and complete are
+// written as differences within the record (from intended, from invoke): a
+// few bytes each instead of six.
 const (
 	fieldOp = iota
 	fieldKey
@@ -166,11 +167,18 @@ func newSpillReader(r io.Reader) *spillReader {
 
 var errSpillDamaged = errors.New("damaged spill record")
 
+// maxSpillRecord: a longer length can only be a damaged one (a record is
+// one line of the history, which the reader takes up to 64 MB).
+const maxSpillRecord = 1 << 30
+
 // next reads one record into r; io.EOF after the last.
 func (s *spillReader) next(r *Record) error {
 	n, err := binary.ReadUvarint(s.r)
 	if err != nil {
 		return err
+	}
+	if n > maxSpillRecord {
+		return fmt.Errorf("%w: %d bytes long", errSpillDamaged, n)
 	}
 	if cap(s.buf) < int(n) && int(n) > s.r.Size() {
 		s.buf = make([]byte, n)
