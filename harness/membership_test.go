@@ -70,7 +70,7 @@ func replicaChanges(t *testing.T, bin string, nodes int, to string) {
 		case to == "R1" && c.Name == checker.CheckLinearizableWrites && c.Result == checker.Fail:
 			// Scaling the stream from R1 back to R3 on embedded servers
 			// has been seen to store a CAS write whose expected revision
-			// was not the key's (2.15.2, 2026-12-03: 1 run in 18 on a
+			// was not the key's (2.15.2, 2026-12-03: 1 run in 28 on a
 			// loaded machine, and once in .ci/run; an update expecting
 			// "no message" stored over a message acknowledged before it
 			// was invoked). The harness is right to fail the run; until
