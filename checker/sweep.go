@@ -604,7 +604,7 @@ func (s *keySweep) place() ([]placed, bool) {
 	}
 	// A slot opens with its message's writer; the rest follow by point,
 	// then in call order (a sort by comparison, not by reflection: this
-	// one was a fiftieth of checking an hour's history).
+	// one was a fortieth of checking an hour's history).
 	slices.SortFunc(order, func(a, b placed) int {
 		if a.slot != b.slot {
 			return cmp.Compare(a.slot, b.slot)
