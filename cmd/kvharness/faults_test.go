@@ -35,6 +35,7 @@ func clusterDirs(out string) []string {
 // on spawned servers; every fault is recorded with its detail, the heal is
 // recorded without error, the replicas converge, and nothing is left.
 func TestFaultMixHealsAndConverges(t *testing.T) {
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	bin := natsServerBin(t)
 	out := t.TempDir()
 	r := runBin(t, 3*time.Minute, "run", "--server-bin", bin, "--faults", "partition,pause,leader-stepdown",
@@ -212,6 +213,7 @@ func TestCompareCatchesALatencyFault(t *testing.T) {
 // restarts within either release pass), so the test asserts the
 // mechanism, not the outcome.
 func TestRollingUpgrade(t *testing.T) {
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	newBin := natsServerBin(t)
 	oldBin := testenv.ServerBin(t, testenv.NATSServerOld)
 	out := t.TempDir()
@@ -242,6 +244,7 @@ func TestFaultPlan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plan.yaml")
 	os.WriteFile(path, []byte(`name: plan

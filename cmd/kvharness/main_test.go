@@ -21,6 +21,14 @@ import (
 
 var binPath string
 
+// TestMain builds the binary the tests run (with the race detector when
+// the tests have it). Most of this package's time is runs that last their
+// duration whatever the machine does, so the longest runs whose assertions
+// are about outcomes (verdicts, faults made, nothing left behind) call
+// t.Parallel: two at a time on two cores. Tests that measure speed
+// (capacity, ab, compare), time signals against a run, or set the
+// environment (t.Setenv: the fleet tests) stay sequential; Go runs them
+// first, alone in this package.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kvharness-bin-")
 	if err != nil {
@@ -292,6 +300,7 @@ func TestRunDefaultEmbeddedCluster(t *testing.T) {
 // TestRunExternalProcesses runs against 3 separate nats-server processes of
 // the current release and of an older one (binaries built by `make tools`).
 func TestRunExternalProcesses(t *testing.T) {
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	for _, env := range testenv.Releases {
 		t.Run(env, func(t *testing.T) {
 			bin := testenv.ServerBin(t, env)
@@ -766,6 +775,7 @@ func TestSpawnedServers(t *testing.T) {
 // log shows a fresh start after each), are listed with their windows, and
 // the R3 bucket keeps every acknowledged write.
 func TestKillFaults(t *testing.T) {
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	bin := testenv.ServerBin(t, testenv.NATSServer)
 	wantUsageError(t, runBin(t, time.Minute, "run", "--server-bin", bin, "--faults", "explode", "--out", t.TempDir()), "explode")
 
@@ -822,6 +832,7 @@ func TestSelfSpawnedServers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a 3-node cluster")
 	}
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	out := t.TempDir()
 	r := runBin(t, 3*time.Minute, "run", "--faults", "kill", "--fault-interval", "2s", "--fault-duration", "500ms",
 		"--duration", "3s", "--quiet", "--out", out)

@@ -82,6 +82,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs kvharness against servers with credentials")
 	}
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	const token, password = "tok-9f3kQz7Lw2", "pw-Xr8vN2mK4q"
 	kp, err := nkeys.CreateUser()
 	if err != nil {

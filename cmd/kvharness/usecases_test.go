@@ -32,6 +32,7 @@ func TestUseCaseScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("3-node cluster runs")
 	}
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	watch := []string{"watch-order", "watch-complete", "watch-no-phantoms"}
 	tests := []struct {
 		name     string
@@ -77,6 +78,7 @@ func TestUseCasesUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault runs")
 	}
+	t.Parallel() // a run checked for its outcome, not its speed: see TestMain
 	tests := []struct {
 		name  string
 		args  []string
