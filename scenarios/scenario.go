@@ -106,7 +106,7 @@ type Workload struct {
 	// [{rate: 1000, for: 30s}, {rate: 5000, for: 60s}]; instead of rate.
 	Stages []RateStage `yaml:"stages"`
 	// Inflight > 1: throughput mode, each client keeps this many puts in
-	// flight (pipelined, like nats bench); the mix must be puts only.
+	// flight (pipelined, like nats bench); the mix must be puts and updates only.
 	Inflight int `yaml:"inflight"`
 	// Preload: one put per key before the workload starts, so reads find
 	// values from the start (recorded like any op).

@@ -63,6 +63,7 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		"name: x\nworkload:\n  watchers:\n    - {keys: [\"a b\"]}\n":                                 "line 4",
 		"name: x\nbucket:\n  limit_marker_ttl: 1m\nworkload:\n  key_ttl: 2s\n":                       "raises every message TTL",
 		"name: x\nbucket:\n  replicas: 1\nfaults:\n  kinds: [kill, corrupt]\n":                       "needs a replicated bucket",
+		"name: x\nworkload:\n  inflight: 8\n  mix: {put: 1, update: 2, get: 1}\n":                    "puts and updates only",
 	}
 	for yaml, want := range cases {
 		_, err := Parse("s.yaml", []byte(yaml))
@@ -72,6 +73,15 @@ func TestStrictDecodingNamesTheLine(t *testing.T) {
 		}
 		if msg := err.Error(); !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
 			t.Errorf("error %q: want one line mentioning %q", msg, want)
+		}
+	}
+}
+
+// Throughput mode pipelines puts and updates (a CAS storm), nothing else.
+func TestInflightTakesPutsAndUpdates(t *testing.T) {
+	for _, mix := range []string{"{put: 1}", "{update: 1}", "{put: 1, update: 3}"} {
+		if _, err := Parse("s.yaml", []byte("name: x\nworkload:\n  inflight: 8\n  mix: "+mix+"\n")); err != nil {
+			t.Errorf("mix %s: %v", mix, err)
 		}
 	}
 }

@@ -115,8 +115,8 @@ func (s *Scenario) validate() error {
 	}
 	if w.Inflight > 1 {
 		for op, weight := range w.Mix {
-			if op != history.OpPut && weight > 0 {
-				return fieldErr("$.workload.inflight", "pipelines puts: the mix must be puts only (put=1), it has %s", op)
+			if op != history.OpPut && op != history.OpUpdate && weight > 0 {
+				return fieldErr("$.workload.inflight", "pipelines writes: the mix must be puts and updates only (put=1 or update=1), it has %s", op)
 			}
 		}
 		if w.SharedConnection {
@@ -165,7 +165,7 @@ func (s *Scenario) validate() error {
 		return fieldErr("$.workload.pattern", "must be counter, lease or sessions, got %q", w.Pattern)
 	}
 	if w.Pattern != "" && w.Inflight > 1 {
-		return fieldErr("$.workload.inflight", "pipelines puts: not with pattern %s", w.Pattern)
+		return fieldErr("$.workload.inflight", "pipelines writes: not with pattern %s", w.Pattern)
 	}
 	if (w.Pattern == history.PatternLease || w.Pattern == history.PatternSessions) && w.KeyTTL == 0 {
 		return fieldErr("$.workload.key_ttl", "pattern %s needs a per-key TTL (like 2s)", w.Pattern)

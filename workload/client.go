@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +39,10 @@ type Client struct {
 	inflight int
 	// lastRev is the revision this client last saw per key, from its own
 	// reads and writes: what its next update expects, so that clients
-	// race each other and real CAS conflicts happen.
+	// race each other and real CAS conflicts happen. revMu guards it in
+	// throughput mode, where acks are taken on a goroutine of their own.
 	lastRev map[string]uint64
+	revMu   sync.Mutex
 	// keyTTL, when set, gives every put, create and update a per-message
 	// TTL (sessions, leases).
 	keyTTL time.Duration
@@ -82,9 +85,9 @@ func (c *Client) do(p Planned, intended time.Time) {
 	}
 	switch p.Op {
 	case history.OpUpdate:
-		rec.ExpectRev, rec.HasExpect = c.lastRev[p.Key], true
+		rec.ExpectRev, rec.HasExpect = c.expected(p.Key), true
 	case history.OpDelete, history.OpPurge:
-		if r := c.lastRev[p.Key]; p.CAS && r != 0 {
+		if r := c.expected(p.Key); p.CAS && r != 0 {
 			rec.ExpectRev, rec.HasExpect = r, true
 		}
 	}
@@ -187,11 +190,20 @@ func (c *Client) execute(ctx context.Context, rec *history.Record, payload []byt
 	return err
 }
 
+// expected is the revision of key this client last saw (0: none).
+func (c *Client) expected(key string) uint64 {
+	c.revMu.Lock()
+	defer c.revMu.Unlock()
+	return c.lastRev[key]
+}
+
 // learn updates the revision this client will expect next time.
 func (c *Client) learn(rec *history.Record) {
 	if rec.Outcome != history.OK {
 		return
 	}
+	c.revMu.Lock()
+	defer c.revMu.Unlock()
 	switch {
 	case rec.Op == history.OpGet && !rec.Found, rec.Op == history.OpDelete, rec.Op == history.OpPurge:
 		// The key is gone: the next write to it starts afresh (a marker's

@@ -33,8 +33,9 @@ type Config struct {
 	Stages []Stage
 	// Preload writes one value to every key before the workload starts.
 	Preload bool
-	// Inflight > 1 pipelines puts: each client keeps up to this many
-	// unacknowledged (the mix must be puts only, connections not shared).
+	// Inflight > 1 pipelines writes: each client keeps up to this many
+	// unacknowledged (the mix must be puts and updates only, connections not
+	// shared).
 	Inflight  int
 	Keys      KeySpace
 	Mix       Mix

@@ -145,7 +145,7 @@ func scenarioFlags(cmd *cobra.Command) *overrides {
 		}
 		return nil
 	})
-	o.countField("inflight", "throughput mode: each client keeps up to N puts in flight, pipelined (needs --mix put=1)", func(s *S) *int { return &s.Workload.Inflight })
+	o.countField("inflight", "throughput mode: each client keeps up to N writes in flight, pipelined (the mix: puts and updates only)", func(s *S) *int { return &s.Workload.Inflight })
 	o.boolField("preload", "write one value to every key before the workload starts (reads find values from the start)", func(s *S) *bool { return &s.Workload.Preload })
 	o.countField("keys", "number of keys", func(s *S) *int { return &s.Workload.Keys })
 	o.stringField("key-dist", "key distribution: uniform or zipf", func(s *S) *string { return &s.Workload.KeyDistribution })
