@@ -86,7 +86,7 @@ func (l *linearizable) add(g *keyGroup) {
 		l.keys += len(parts)
 	}
 	l.clientOps = l.clientOps || anyClientOp(pops)
-	verdict, outOfTime, searched, inPieces, tooLarge := checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
+	verdict, outOfTime, searched, inPieces, tooLarge := checkKeys(undecided(parts, g.r.early), &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
 	for _, key := range searched {
 		l.searched[key] = true
 	}
@@ -114,16 +114,24 @@ func (l *linearizable) add(g *keyGroup) {
 			// The piece to draw: the failing one (found again: checkKeys
 			// stopped at the verdict), or for a key seen early, the first.
 			began := time.Now()
+			budget := func() time.Duration {
+				left := max(l.searchLeft-time.Since(began), time.Second)
+				if seenEarly {
+					// Only to draw it: the key fails whatever a search finds.
+					return min(left, drawEarly)
+				}
+				return left
+			}
 			bad := 0
 			if len(pieces) > 1 {
 				var r porcupine.CheckResult
-				if r, bad = searchPieces(pieces, max(l.searchLeft, time.Second)); r != porcupine.Illegal {
+				if r, bad = searchPieces(pieces, budget()); r != porcupine.Illegal {
 					bad = 0
 				}
 			}
 			model = modelFrom(pieces[bad].init)
 			var result porcupine.CheckResult
-			result, info = porcupine.CheckOperationsVerbose(model, pieces[bad].ops, max(l.searchLeft-time.Since(began), time.Second))
+			result, info = porcupine.CheckOperationsVerbose(model, pieces[bad].ops, budget())
 			l.searchLeft -= time.Since(began)
 			switch {
 			case seenEarly:
@@ -235,6 +243,26 @@ func (l *linearizable) result() (CheckResult, []string) {
 		c.Detail += fmt.Sprintf("; %d keys written with a TTL left out (the server's expiry is not in the model; ttl-expiry checks them)", l.ttlKeys)
 	}
 	return c, nil
+}
+
+// drawEarly bounds the search made only to draw a key that fails for a
+// reason known before any search (resolved.early): on a busy key that search
+// can take the whole budget and decide nothing new.
+const drawEarly = time.Second
+
+// undecided is parts without the keys that fail whatever a search finds
+// (early): there is nothing for checkKeys to decide on them.
+func undecided(parts [][]porcupine.Operation, early map[string]string) [][]porcupine.Operation {
+	if len(early) == 0 {
+		return parts
+	}
+	left := make([][]porcupine.Operation, 0, len(parts))
+	for _, part := range parts {
+		if _, known := early[part[0].Input.(*kvInput).Key]; !known {
+			left = append(left, part)
+		}
+	}
+	return left
 }
 
 // checkKeys decides each key's operations, a few keys at a time: Illegal as

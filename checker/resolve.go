@@ -159,8 +159,9 @@ type resolved struct {
 	ops    []*history.Record
 	counts map[string]*Resolution
 	// early names, per key, a write that the stream held before the write
-	// was invoked — impossible, since values are unique. Such a key fails
-	// the linearizability checks whatever Porcupine says.
+	// was invoked — impossible, since values are unique — or one stored
+	// over a message its precondition did not expect (brokenPreconditions).
+	// Such a key fails the linearizability checks whatever Porcupine says.
 	early map[string]string
 	// seqs: each key's message sequence; nil unless every sequence was seen.
 	seqs map[string]*keySequence
@@ -316,6 +317,7 @@ func resolve(h *history.History, f *facts) resolved {
 	// none, and would count no markers at all).
 	if r.seqs != nil {
 		r.resolveDeletes()
+		r.brokenPreconditions(f)
 	}
 	return r
 }
