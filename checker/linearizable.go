@@ -86,7 +86,13 @@ func (l *linearizable) add(g *keyGroup) {
 		l.keys += len(parts)
 	}
 	l.clientOps = l.clientOps || anyClientOp(pops)
-	verdict, outOfTime, searched, inPieces, tooLarge := checkKeys(undecided(parts, g.r.early), &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
+	// A key known to fail (early) decides the group's verdict: the loop
+	// below finds the other failing keys, as after checkKeys stops at one.
+	verdict, outOfTime := porcupine.Illegal, false
+	var searched, inPieces, tooLarge []string
+	if len(g.r.early) == 0 {
+		verdict, outOfTime, searched, inPieces, tooLarge = checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
+	}
 	for _, key := range searched {
 		l.searched[key] = true
 	}
@@ -110,17 +116,19 @@ func (l *linearizable) add(g *keyGroup) {
 		var model porcupine.Model
 		var info porcupine.LinearizationInfo
 		switch {
+		case seenEarly && (!l.draw || slices.Contains(l.bad, key)):
+			// Failing whatever a search finds, and not to be drawn (again).
 		case largestPiece(pieces) <= l.searchLimit:
 			// The piece to draw: the failing one (found again: checkKeys
 			// stopped at the verdict), or for a key seen early, the first.
 			began := time.Now()
 			budget := func() time.Duration {
-				left := max(l.searchLeft-time.Since(began), time.Second)
 				if seenEarly {
-					// Only to draw it: the key fails whatever a search finds.
-					return min(left, drawEarly)
+					// Only to draw it: the key fails whatever a search
+					// finds. Both searches share drawEarly.
+					return max(drawEarly-time.Since(began), time.Millisecond)
 				}
-				return left
+				return max(l.searchLeft-time.Since(began), time.Second)
 			}
 			bad := 0
 			if len(pieces) > 1 {
@@ -245,25 +253,10 @@ func (l *linearizable) result() (CheckResult, []string) {
 	return c, nil
 }
 
-// drawEarly bounds the search made only to draw a key that fails for a
-// reason known before any search (resolved.early): on a busy key that search
+// drawEarly bounds the searches made only to draw a key that fails for a
+// reason known before any search (resolved.early): on a busy key a search
 // can take the whole budget and decide nothing new.
 const drawEarly = time.Second
-
-// undecided is parts without the keys that fail whatever a search finds
-// (early): there is nothing for checkKeys to decide on them.
-func undecided(parts [][]porcupine.Operation, early map[string]string) [][]porcupine.Operation {
-	if len(early) == 0 {
-		return parts
-	}
-	left := make([][]porcupine.Operation, 0, len(parts))
-	for _, part := range parts {
-		if _, known := early[part[0].Input.(*kvInput).Key]; !known {
-			left = append(left, part)
-		}
-	}
-	return left
-}
 
 // checkKeys decides each key's operations, a few keys at a time: Illegal as
 // soon as one key is; else Unknown if a key was too large to search or the

@@ -11,9 +11,12 @@ import (
 // expects: NATS compares the expected last subject sequence with the last
 // message of the key's subject. Where every message of the key is known
 // (keySequence), the message a stored write followed is known too, so a
-// write stored after any other message broke its precondition — whatever
-// the timing, no linearization can explain it, and no search is needed to
-// say so. This matters on long, busy keys: with many writes in flight the
+// write stored after any other message broke its precondition: whatever
+// the timing, NATS could not have stored it so, and no search is needed to
+// say so. (The model holds a write to both the message before it and its
+// expectation, so it agrees wherever it knows the key's revision exactly;
+// where it keeps only a bound, after a write of unknown revision, it is
+// more lenient than the server.) This matters on long, busy keys: with many writes in flight the
 // sweep cannot place such a write, and the search that would prove it
 // illegal does not finish (a storm of pipelined CAS writes on 32 keys ran
 // out of the two minutes on every key and left the check unknown).
