@@ -164,6 +164,19 @@ func hist(recs ...history.Record) *history.History {
 	return h
 }
 
+// lostUpdate: two CAS updates expecting revision 1 both acknowledged, on
+// key "k" whose every message the recording watcher saw (client 2's c2 was
+// stored at 3, over c1's revision 2).
+func lostUpdate() *history.History {
+	return watchComplete(hist(
+		put(1, "k", "v1", 1, at(0, 10)),
+		update(1, "k", "c1", 1, 2, at(20, 30)),
+		update(2, "k", "c2", 1, 3, at(21, 31)),
+		watch("k", "v1", 1, 5), watch("k", "c1", 2, 25), watch("k", "c2", 3, 26),
+		final("k", "c2", 3),
+	))
+}
+
 // watchComplete marks the recording watcher as having seen every sequence.
 func watchComplete(h *history.History) *history.History {
 	h.End.WatchComplete = true

@@ -28,13 +28,7 @@ func TestCheckCatchesAnomalies(t *testing.T) {
 	}{
 		{
 			name: "lost update: two CAS updates with the same expected revision both acknowledged",
-			h: watchComplete(hist(
-				put(1, "k", "v1", 1, at(0, 10)),
-				update(1, "k", "c1", 1, 2, at(20, 30)),
-				update(2, "k", "c2", 1, 3, at(21, 31)),
-				watch("k", "v1", 1, 5), watch("k", "c1", 2, 25), watch("k", "c2", 3, 26),
-				final("k", "c2", 3),
-			)),
+			h:    lostUpdate(),
 			want: map[string]Status{
 				CheckLinearizableWrites: Fail,
 				CheckLinearizableReads:  Fail,

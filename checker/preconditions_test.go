@@ -22,13 +22,7 @@ func TestBrokenPreconditionNeedsNoSearch(t *testing.T) {
 	}{
 		{
 			name: "an update expecting revision 1 stored over revision 2",
-			h: watchComplete(hist(
-				put(1, "k", "v1", 1, at(0, 10)),
-				update(1, "k", "c1", 1, 2, at(20, 30)),
-				update(2, "k", "c2", 1, 3, at(21, 31)),
-				watch("k", "v1", 1, 5), watch("k", "c1", 2, 25), watch("k", "c2", 3, 26),
-				final("k", "c2", 3),
-			)),
+			h:    lostUpdate(),
 			want: Fail,
 			note: []string{`key "k"`, "lost update: client 2 update(c2), invoked at 0.021s, expected revision 1, yet was stored at revision 3, over revision 2"},
 		},

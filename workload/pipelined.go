@@ -10,9 +10,9 @@ import (
 	"github.com/kvharness/kvharness/history"
 )
 
-// pendingPut is a write (a put or an update) sent without waiting for its
+// pendingWrite is a write (a put or an update) sent without waiting for its
 // acknowledgement.
-type pendingPut struct {
+type pendingWrite struct {
 	rec             history.Record
 	ack             jetstream.PubAckFuture
 	err             error // the publish itself failed
@@ -34,7 +34,7 @@ type pendingPut struct {
 // storm of CAS writes deep in the server's queues, which is where a server
 // that skips a precondition check under change shows it.
 func (c *Client) runPipelined(ctx context.Context, p Pacer) {
-	pending := make(chan pendingPut, c.inflight)
+	pending := make(chan pendingWrite, c.inflight)
 	collected := make(chan struct{})
 	go func() { // acks come back in publish order; record them as they do
 		defer close(collected)
@@ -66,7 +66,7 @@ func (c *Client) runPipelined(ctx context.Context, p Pacer) {
 		}
 		start := c.begin(&rec, intended)
 		ack, err := c.js.PublishAsync(cluster.Subject(c.bucket, plan.Key), payload, opts...)
-		pending <- pendingPut{rec: rec, ack: ack, err: err, start: start, intended: intended} // blocks while the window is full
+		pending <- pendingWrite{rec: rec, ack: ack, err: err, start: start, intended: intended} // blocks while the window is full
 	}
 	close(pending)
 	<-collected
