@@ -2,6 +2,8 @@ package reports
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,5 +106,35 @@ func TestDownsampled(t *testing.T) {
 	}
 	if same := downsampled(s, 1000); len(same.Seconds) != 1000 || same.OKMin != nil {
 		t.Fatalf("a series that fits is kept as it is")
+	}
+}
+
+// quantiles selects what sorting would give, at every rank, on latencies
+// that repeat (a second's often do) and on ones that do not.
+func TestQuantilesSelectWhatSortingGives(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	qs := []float64{0.5, 0.99, 0.999, 1}
+	for round := range 300 {
+		n := 1 + rng.IntN(3000)
+		v := make([]float64, n)
+		for i := range v {
+			switch round % 3 {
+			case 0:
+				v[i] = rng.Float64() * 100
+			case 1:
+				v[i] = float64(rng.IntN(5)) // few distinct values
+			default:
+				v[i] = float64(i % 7) // patterned
+			}
+		}
+		sorted := slices.Clone(v)
+		slices.Sort(sorted)
+		got := quantiles(v, qs...)
+		for k, q := range qs {
+			want := sorted[min(max(int(q*float64(n)+0.5)-1, 0), n-1)]
+			if got[k] != want {
+				t.Fatalf("round %d, %d values: quantile %g = %g, sorting gives %g", round, n, q, got[k], want)
+			}
+		}
 	}
 }
