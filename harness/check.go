@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/kvharness/kvharness/checker"
 	"github.com/kvharness/kvharness/reports"
@@ -81,8 +82,8 @@ const checkMemoryBase = 512 << 20
 // checked to the memory budget (0: the checker's default) and
 // checkMemoryBase: with the default GOGC the heap would grow to twice the
 // live group before collecting; under the limit the collector works harder
-// instead. GOMEMLIMIT, when set, wins. It also puts back the default GOGC
-// that the workload phase raised (workloadGC). It sets process-wide
+// instead. GOMEMLIMIT, when set, wins, and so does GOGC. It also puts back
+// the GOGC that the workload phase raised (workloadGC). It sets process-wide
 // settings: a process that checks (`kvharness check`) calls it before
 // checking. A run restores what it changed when it returns (runs side by
 // side share the settings in between).
@@ -90,7 +91,7 @@ func LimitCheckMemory(budget int64) (restore func()) {
 	if budget <= 0 {
 		budget = checker.DefaultMemoryBudget
 	}
-	gc := debug.SetGCPercent(100)
+	gc := debug.SetGCPercent(checkGCPercent())
 	limit := int64(-1)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		limit = debug.SetMemoryLimit(budget + checkMemoryBase)
@@ -101,6 +102,20 @@ func LimitCheckMemory(budget int64) (restore func()) {
 			debug.SetMemoryLimit(limit)
 		}
 	}
+}
+
+// checkGCPercent is the GOGC checking runs at: GOGC's own, when set, else
+// the default (100).
+func checkGCPercent() int {
+	switch v := os.Getenv("GOGC"); v {
+	case "off":
+		return -1
+	default:
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return 100
 }
 
 // workloadGC: a load generator shares the machine with the servers it
