@@ -196,6 +196,9 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 				done += int64(h.Records())
 				o.Progress(Progress{Phase: PhaseChecking, Done: min(done, total), Total: total})
 			}
+			// Checked: the next group's lists are made of its (see
+			// history.Recycle).
+			h.Recycle()
 			return err
 		})
 	}

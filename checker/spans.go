@@ -366,8 +366,8 @@ func walkSpans(ctx context.Context, g history.SpilledGroup, p *spanPlan, yield f
 		if spans[k] == nil {
 			h := &history.History{}
 			*h = *template
-			h.Ops = make([]history.Record, 0, p.ops[k]+1)
-			h.Watch = make([]history.Record, 0, p.watch[k])
+			h.Ops = history.NewRecords(p.ops[k] + 1)
+			h.Watch = history.NewRecords(p.watch[k])
 			if k > 0 {
 				h.Ops = append(h.Ops, history.Record{}) // the context's place
 			}

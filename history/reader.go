@@ -299,7 +299,11 @@ type collector struct {
 func (c *collector) reserve(n shelfCounts) {
 	for s := range shelves {
 		if l := c.h.list(s); l != nil {
-			*l = slices.Grow(*l, n[s])
+			if *l == nil {
+				*l = NewRecords(n[s])
+			} else {
+				*l = slices.Grow(*l, n[s])
+			}
 		}
 	}
 	c.h.Delivered = slices.Grow(c.h.Delivered, n[shelfDelivered])

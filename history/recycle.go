@@ -1,0 +1,107 @@
+package history
+
+import (
+	"slices"
+	"sync"
+)
+
+// Checking a long history reads it back a group of keys (or a span of one
+// key) at a time, each group's records in lists made at their size: tens of
+// megabytes, one after the other, thousands of times in an hour's check.
+// A fresh large list is zeroed page by page as it is first touched, and the
+// collector runs every few groups to free the last ones: on a five-minute
+// full-speed history that zeroing alone was 5 % of the check's CPU, and the
+// collection rate came with it. So a group's lists, once checked, go back
+// to a short free list and the next group's are taken from it.
+
+// recycled holds lists of records given back (see Recycle), empty, for
+// NewRecords to hand out again.
+var recycled struct {
+	mu    sync.Mutex
+	lists [][]Record
+}
+
+const (
+	// maxRecycled: how many lists are kept. Two groups are held at once
+	// (one checked, the next read), so the lists of the one checked last,
+	// an Ops and a Watch list, are what the group after it needs; more
+	// would only sit in memory.
+	maxRecycled = 2
+	// minRecycled: smaller lists are left to the allocator, which is
+	// good at them.
+	minRecycled = 4 << 10
+)
+
+// PoisonRecycled (tests only): Recycle fills the records it takes back
+// with values no history holds and never hands them out again, so that a
+// check still using a record of a group it has finished with gets those
+// values, and fails or says so, every time.
+var PoisonRecycled bool
+
+// poisoned is what a poisoned record holds.
+const poisoned = "<recycled record>"
+
+// NewRecords is an empty list of records with room for n, taken from the
+// lists Recycle was given back where one is large enough.
+func NewRecords(n int) []Record {
+	if n >= minRecycled {
+		recycled.mu.Lock()
+		best := -1
+		for i, l := range recycled.lists {
+			if cap(l) >= n && (best < 0 || cap(l) < cap(recycled.lists[best])) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			l := recycled.lists[best]
+			recycled.lists = slices.Delete(recycled.lists, best, best+1)
+			recycled.mu.Unlock()
+			return l
+		}
+		recycled.mu.Unlock()
+	}
+	return make([]Record, 0, n)
+}
+
+// Recycle gives h's lists of operations and recording-watcher entries back
+// for NewRecords to hand out again, and leaves h without them. The caller
+// and every check it ran must be done with h's records: no pointer to one
+// may outlive this call.
+func (h *History) Recycle() {
+	for _, l := range []*[]Record{&h.Ops, &h.Watch} {
+		recycle(*l)
+		*l = nil
+	}
+}
+
+func recycle(l []Record) {
+	if cap(l) < minRecycled {
+		return
+	}
+	l = l[:cap(l)]
+	if PoisonRecycled {
+		for i := range l {
+			l[i] = Record{Kind: poisoned, Op: poisoned, Key: poisoned, Value: poisoned, Read: poisoned, Marker: poisoned, Error: poisoned,
+				Client: -1, Rev: 1 << 62, ExpectRev: 1 << 62, Invoke: 1 << 62, Complete: 1 << 62, At: 1 << 62, Outcome: poisoned}
+		}
+		return
+	}
+	clear(l) // drops what the records point to: the memory is warm, so this is quick
+	l = l[:0]
+	recycled.mu.Lock()
+	defer recycled.mu.Unlock()
+	if len(recycled.lists) < maxRecycled {
+		recycled.lists = append(recycled.lists, l)
+		return
+	}
+	// Keep the largest: a small list fits fewer groups.
+	smallest := 0
+	for i, k := range recycled.lists {
+		if cap(k) < cap(recycled.lists[smallest]) {
+			smallest = i
+		}
+	}
+	if cap(l) > cap(recycled.lists[smallest]) {
+		recycled.lists[smallest] = l
+	}
+}
