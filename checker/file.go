@@ -196,8 +196,8 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 				done += int64(h.Records())
 				o.Progress(Progress{Phase: PhaseChecking, Done: min(done, total), Total: total})
 			}
-			// Checked: the next group's lists are made of its (see
-			// history.Recycle).
+			// Checked: its lists are handed to the groups after it
+			// (see history.Recycle).
 			h.Recycle()
 			return err
 		})
