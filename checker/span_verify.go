@@ -26,9 +26,11 @@ func verifySpans(ctx context.Context, g history.SpilledGroup, p *spanPlan) (stri
 	spans := make([]*spanRules, n) // begun, not yet verified
 	span := func(k int) *spanRules {
 		if spans[k] == nil {
-			// The maps made at their size: growing them rehashed every
-			// value and revision of an hour's long keys again and again.
-			spans[k] = &spanRules{own: make(map[string]bool, p.ops[k]), watched: make(map[uint64]bool, p.watch[k]), acked: map[string]int{}, markers: map[string]int{}}
+			// Made at their size: growing them copied (and rehashed)
+			// every value and revision of an hour's long keys again and
+			// again.
+			spans[k] = &spanRules{own: make(map[string]bool, p.ops[k]), watched: make(map[uint64]bool, p.watch[k]), acked: map[string]int{}, markers: map[string]int{},
+				reads: make([]spanRead, 0, p.ops[k]), delivered: make([]spanRead, 0, p.watch[k])}
 			if k > 0 {
 				spans[k].from = p.cuts[k-1].rev
 			}

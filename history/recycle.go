@@ -86,7 +86,9 @@ func recycle(l []Record) {
 		}
 		return
 	}
-	clear(l) // drops what the records point to: the memory is warm, so this is quick
+	// Not cleared: what the records point to (their own small strings)
+	// stays reachable until the next group overwrites them, a group's
+	// worth at most, where clearing cost 1 % of checking an hour.
 	l = l[:0]
 	recycled.mu.Lock()
 	defer recycled.mu.Unlock()
