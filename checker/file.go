@@ -19,6 +19,8 @@ type FileOptions struct {
 	MemoryBudget int64
 	// Observe, if set, sees every record as the file is read; Group every
 	// group of keys before it is checked (reports gather what they need).
+	// Neither may keep a record or a pointer into the group: its lists are
+	// recycled once it is checked (see history.Recycle).
 	Observe func(*history.Record)
 	Group   func(*history.History)
 	// SpanOps: operations per span of a long key (see spans.go; 0: about
@@ -118,6 +120,7 @@ func CheckFile(ctx context.Context, path string, o FileOptions) (*Result, *histo
 		return nil, nil, err
 	}
 	defer spilled.Remove()
+	defer history.DropRecycled()
 	whole := spilled.Whole
 	f := b.done(whole.End)
 	f.sightings = func(see func(revSighting)) error {

@@ -121,3 +121,23 @@ func TestRefusedWriteReadByAGetFails(t *testing.T) {
 		t.Errorf("detail: %s", c.Detail)
 	}
 }
+
+// Checked from a file, a group at a time, the refusal is described as
+// checked in memory: the check keeps its own copy of the write, not a
+// pointer into a group whose lists are recycled (poisoned in these tests).
+func TestRefusedWriteDescribedFromAFile(t *testing.T) {
+	h := refusedButStored()
+	h.Ops = append(h.Ops, put(4, "other", "x", 4, at(2_000, 2_001))) // a second group, checked after k's
+	h.Watch = append(h.Watch, watch("other", "x", 4, 2_002))
+	h.Final = append(h.Final, final("other", "x", 4))
+	h.Meta.Keys = []string{"k", "other"}
+	mem, _ := runCheck(t, h)
+	file := checkFileSpans(t, h, noSpans)
+	want, got := checkNamed(t, mem, CheckRefusalsDefinite), checkNamed(t, file, CheckRefusalsDefinite)
+	if got.Result != Fail || got.Detail != want.Detail {
+		t.Errorf("from a file: %s %q\nin memory: %s %q", got.Result, got.Detail, want.Result, want.Detail)
+	}
+	if file.Groups < 2 {
+		t.Errorf("checked in %d groups: the refusal's group was not followed by another", file.Groups)
+	}
+}

@@ -192,7 +192,7 @@ func (r *resolved) sameWrite(w *history.Record, rev uint64) bool {
 // refusal is a refused write whose value the stream holds: op is the
 // write as the client recorded it, seen where its value was found.
 type refusal struct {
-	op   *history.Record
+	op   history.Record // a copy: refusals-definite keeps it past its group
 	seen sighting
 }
 
@@ -287,7 +287,7 @@ func resolve(h *history.History, f *facts) resolved {
 			// definite, which refusals-definite reports. The other checks
 			// take the write for what it was, one that happened, so that
 			// they say whether anything else went wrong.
-			r.refusedStored = append(r.refusedStored, refusal{op: op, seen: s})
+			r.refusedStored = append(r.refusedStored, refusal{op: *op, seen: s})
 			c := changed()
 			c.Outcome, c.Rev, c.Complete = history.Unknown, s.rev, s.at
 		case op.Outcome != history.Unknown || !history.IsWrite(op.Op):

@@ -66,7 +66,8 @@ func (g *keyGroup) sessionOrder() []*history.Record {
 	var sessions []session
 	at := make([]int32, 0, len(g.r.ops)) // per entry: its session
 	var entries []*history.Record
-	last, lastID := session{client: -1}, int32(-1)
+	var last session
+	lastID := int32(-1) // none yet
 	for _, op := range g.r.ops {
 		if g.f.ttlKeys[op.Key] || op.Outcome != history.OK {
 			continue
@@ -74,7 +75,7 @@ func (g *keyGroup) sessionOrder() []*history.Record {
 		if !(history.IsWrite(op.Op) && op.Rev != 0 || op.Op == history.OpGet && op.Found) {
 			continue
 		}
-		if s := (session{op.Client, op.Key}); s != last {
+		if s := (session{op.Client, op.Key}); lastID < 0 || s != last {
 			id, ok := ids[s]
 			if !ok {
 				id = int32(len(sessions))

@@ -299,7 +299,7 @@ type collector struct {
 func (c *collector) reserve(n shelfCounts) {
 	for s := range shelves {
 		if l := c.h.list(s); l != nil {
-			if *l == nil {
+			if *l == nil && (s == shelfOps || s == shelfWatch) { // the lists Recycle gives back
 				*l = NewRecords(n[s])
 			} else {
 				*l = slices.Grow(*l, n[s])

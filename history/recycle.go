@@ -23,13 +23,19 @@ var recycled struct {
 
 const (
 	// maxRecycled: how many lists are kept. Two groups are held at once
-	// (one checked, the next read), so the lists of the one checked last,
-	// an Ops and a Watch list, are what the group after it needs; more
-	// would only sit in memory.
+	// (one checked while the next is read), so the lists of the one
+	// checked last, an Ops and a Watch list, serve the group read after
+	// it; more would only sit in memory.
 	maxRecycled = 2
 	// minRecycled: smaller lists are left to the allocator, which is
 	// good at them.
 	minRecycled = 4 << 10
+	// maxRecycledRecords: larger lists are not kept. A group too large to
+	// sit beside another (a long key checked whole, up to the memory
+	// budget) must not keep its lists in memory while the groups after
+	// it are read: the budget counts on them being gone. Groups and spans
+	// of a long run are 64 k records at most.
+	maxRecycledRecords = 128 << 10
 )
 
 // PoisonRecycled (tests only): Recycle fills the records it takes back
@@ -75,15 +81,17 @@ func (h *History) Recycle() {
 }
 
 func recycle(l []Record) {
-	if cap(l) < minRecycled {
-		return
-	}
-	l = l[:cap(l)]
-	if PoisonRecycled {
+	if PoisonRecycled { // whatever its size: tests' groups are small
+		l = l[:cap(l)]
 		for i := range l {
 			l[i] = Record{Kind: poisoned, Op: poisoned, Key: poisoned, Value: poisoned, Read: poisoned, Marker: poisoned, Error: poisoned,
-				Client: -1, Rev: 1 << 62, ExpectRev: 1 << 62, Invoke: 1 << 62, Complete: 1 << 62, At: 1 << 62, Outcome: poisoned}
+				ErrClass: poisoned, Path: poisoned, Node: poisoned, Outcome: poisoned, Found: true, HasExpect: true,
+				Client: -1, Watcher: -1, Rev: 1 << 62, ExpectRev: 1 << 62, Intended: 1 << 62, Invoke: 1 << 62, Complete: 1 << 62, At: 1 << 62,
+				TTL: 1 << 62, Count: 1 << 62}
 		}
+		return
+	}
+	if cap(l) < minRecycled || cap(l) > maxRecycledRecords {
 		return
 	}
 	// Not cleared: what the records point to (their own small strings)
@@ -106,4 +114,13 @@ func recycle(l []Record) {
 	if cap(l) > cap(recycled.lists[smallest]) {
 		recycled.lists[smallest] = l
 	}
+}
+
+// DropRecycled lets go of the lists kept for NewRecords: a check calls it
+// when it ends, so that a process that goes on (a run's harness) does not
+// keep them.
+func DropRecycled() {
+	recycled.mu.Lock()
+	defer recycled.mu.Unlock()
+	recycled.lists = nil
 }

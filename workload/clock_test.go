@@ -10,9 +10,10 @@ import (
 func TestClosestPairSkipsAPreemptedReading(t *testing.T) {
 	pairs := []clockPair{
 		{wall: 1_000_000, mono: 5_000_030}, // preempted for 5 ms
-		{wall: 1_000_060, mono: 5_000_060}, // the closest pair (wall - mono is greatest)
-		{wall: 1_000_090, mono: 5_000_100},
-		{wall: 1_000_120, mono: 5_400_120}, // preempted for 0.4 ms
+		{wall: 6_000_060, mono: 5_000_060}, // the closest pair (wall - mono is greatest)
+		{wall: 6_000_090, mono: 5_000_100},
+		{wall: 6_000_120, mono: 5_400_120},  // preempted for 0.4 ms
+		{wall: 6_000_150, mono: 10_000_150}, // preempted for 5 ms
 	}
 	if got := closestPair(pairs); got != 1 {
 		t.Errorf("closestPair = %d, want 1", got)
