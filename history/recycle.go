@@ -40,8 +40,9 @@ const (
 
 // PoisonRecycled (tests only): Recycle fills the records it takes back
 // with values no history holds and never hands them out again, so that a
-// check still using a record of a group it has finished with gets those
-// values, and fails or says so, every time.
+// check still using a record of a group it has finished with reads those
+// values, never another group's by chance: a test that looks at what the
+// check says sees them.
 var PoisonRecycled bool
 
 // poisoned is what a poisoned record holds.
