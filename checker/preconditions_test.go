@@ -1,9 +1,7 @@
 package checker
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -139,13 +137,7 @@ func TestBrokenPreconditionInSpans(t *testing.T) {
 		t.Fatalf("only %d acknowledged updates to change", len(updates))
 	}
 	check := func(h *history.History, spans int) *Result {
-		path := filepath.Join(t.TempDir(), "history.jsonl")
-		writeInTimeOrder(t, path, h)
-		res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Nanosecond, VisualizeDir: t.TempDir()}, SpanOps: spans, GroupRecords: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return checkFileWith(t, h, spans, Options{Timeout: time.Nanosecond, VisualizeDir: t.TempDir()})
 	}
 	if res := check(h, tinySpans); res.Verdict != Pass || res.SpannedKeys == 0 {
 		t.Fatalf("unchanged: verdict %s, %d keys in spans\n%s", res.Verdict, res.SpannedKeys, dump(res))

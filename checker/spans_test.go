@@ -61,9 +61,15 @@ func writeInTimeOrder(t testing.TB, path string, h *history.History) {
 // (-1: none).
 func checkFileSpans(t testing.TB, h *history.History, s int) *Result {
 	t.Helper()
+	return checkFileWith(t, h, s, Options{Timeout: time.Minute})
+}
+
+// checkFileWith is checkFileSpans with the checks' options o.
+func checkFileWith(t testing.TB, h *history.History, s int, o Options) *Result {
+	t.Helper()
 	path := filepath.Join(t.(interface{ TempDir() string }).TempDir(), "history.jsonl")
 	writeInTimeOrder(t, path, h)
-	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: Options{Timeout: time.Minute}, SpanOps: s, GroupRecords: 1})
+	res, _, err := CheckFile(context.Background(), path, FileOptions{Options: o, SpanOps: s, GroupRecords: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
