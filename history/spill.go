@@ -271,17 +271,25 @@ func (g SpilledGroup) Stream(yield func(*Record) error) error {
 // readBucket hands add each record of bucket b, in one Record reused, and
 // stops at add's first error.
 func (s *Spilled) readBucket(b int, add func(*Record) error) error {
+	var rec Record
+	return s.decodeBucket(b, func() *Record { return &rec }, add)
+}
+
+// decodeBucket decodes each record of bucket b into the Record into
+// returns, then hands it to add; it stops at add's first error.
+func (s *Spilled) decodeBucket(b int, into func() *Record, add func(*Record) error) error {
 	f, err := os.Open(s.bucketPath(b))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	r := newSpillReader(f)
-	var rec Record
+	defer r.close()
 	for {
-		switch err := r.next(&rec); err {
+		rec := into()
+		switch err := r.next(rec); err {
 		case nil:
-			if err := add(&rec); err != nil {
+			if err := add(rec); err != nil {
 				return err
 			}
 		case io.EOF:

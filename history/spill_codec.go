@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // The spill files hold per-key records in a compact binary form: the file
@@ -108,6 +109,7 @@ type spillReader struct {
 	// outcomes): a few comparisons instead of a map lookup, which was a
 	// fifth of reading a spill back.
 	recent [fieldExpectRev]recentWords // by field; Value and Read are not words
+	long   [fieldExpectRev]string      // by field: the last long word (see word)
 }
 
 // maxSpillWords bounds the words a spill reader shares: an error text
@@ -117,11 +119,12 @@ type spillReader struct {
 // met early, or found among the recent.
 const maxSpillWords = 1 << 10
 
-// maxSpillWord: a longer string is looked for in the map only, not among
-// the field's recent words. The long ones are error texts: compared with
-// the recent ones over a long common prefix, one naming a revision ("wrong
-// last sequence: 8") missed them all; one that does not ("wrong last
-// sequence: nats: key revision mismatch", newer servers) is in the map.
+// maxSpillWord: a longer string is compared with the field's last long
+// one only, neither with its recent words nor in the map. The long ones are
+// error texts: compared with the recent ones over a long common prefix, one
+// naming a revision ("wrong last sequence: 8") missed them all; one that
+// does not ("wrong last sequence: nats: key revision mismatch", newer
+// servers) is the last long one.
 const maxSpillWord = 40
 
 // uvarint is binary.Uvarint, one byte read inline: most lengths and
@@ -161,8 +164,22 @@ func (w *recentWords) add(s string) {
 	w[0] = s
 }
 
+// spillBuffers are the readers' buffers, kept from one file to the next: a
+// bucket is read back once per pass over it, and a fresh megabyte zeroed
+// for each was a twentieth of reading a spill back.
+var spillBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<20) }}
+
 func newSpillReader(r io.Reader) *spillReader {
-	return &spillReader{r: bufio.NewReaderSize(r, 1<<20), words: map[string]string{}}
+	br := spillBuffers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &spillReader{r: br, words: map[string]string{}}
+}
+
+// close hands the reader's buffer on to the next; s is not used after.
+func (s *spillReader) close() {
+	s.r.Reset(nil)
+	spillBuffers.Put(s.r)
+	s.r = nil
 }
 
 var errSpillDamaged = errors.New("damaged spill record")
@@ -267,10 +284,19 @@ func (s *spillReader) next(r *Record) error {
 // among the words read at the same place before.
 func (s *spillReader) word(f int, raw []byte) string {
 	recent := &s.recent[f]
-	if len(raw) <= maxSpillWord {
-		if w, ok := recent.find(raw); ok {
-			return w
+	if len(raw) > maxSpillWord {
+		// A long word: shared only with the field's last long one. Most
+		// name a revision, which a few refusals in a row repeat at most:
+		// looked up in the map, they missed it (full of the first ones)
+		// and only cost a hash of a hundred bytes.
+		if string(raw) == s.long[f] {
+			return s.long[f]
 		}
+		s.long[f] = string(raw)
+		return s.long[f]
+	}
+	if w, ok := recent.find(raw); ok {
+		return w
 	}
 	w, ok := s.words[string(raw)]
 	if !ok {
