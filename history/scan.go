@@ -25,15 +25,11 @@ import (
 // invokes waiting for their op, below), and collecting that garbage cost
 // more than parsing.
 func Scan(r io.Reader, visit func(rec *Record) error) (truncated int, err error) {
-	// Writes started but not (yet) completed, by client and invoke time.
-	type started struct {
-		client int
-		invoke int64
-	}
-	// Each invoke's record is its own, used again once its op came: a map
-	// of records, emptied as fast as filled, made a new table every few
-	// writes (6.5 GB over an hour's history).
-	pendingWrites := map[started]*Record{}
+	// Writes started but not (yet) completed. Each invoke's record is its
+	// own, used again once its op came: a map of records, emptied as fast
+	// as filled, made a new table every few writes (6.5 GB over an hour's
+	// history).
+	var pendingWrites pendingInvokes
 	var spare []*Record
 	batches, stop, done := parseBatches(r)
 	defer stop()
@@ -63,16 +59,14 @@ func Scan(r io.Reader, visit func(rec *Record) error) (truncated int, err error)
 					inv = &Record{} // only then: made first, it was made every time
 				}
 				*inv = *rec
-				pendingWrites[started{rec.Client, rec.Invoke}] = inv
+				pendingWrites.add(inv)
 				continue
 			case KindOp:
 				if err := validOp(rec); err != nil {
 					pending = fmt.Errorf("history line %d: %v", line, err)
 					continue
 				}
-				at := started{rec.Client, rec.Invoke}
-				if inv, ok := pendingWrites[at]; ok {
-					delete(pendingWrites, at)
+				if inv := pendingWrites.take(rec.Client, rec.Invoke); inv != nil {
 					spare = append(spare, inv)
 				}
 			case KindMeta, KindWatch, KindHistory, KindFinal, KindStored, KindReplica, KindFault, KindLeadership, KindEnd:
@@ -92,7 +86,7 @@ func Scan(r io.Reader, visit func(rec *Record) error) (truncated int, err error)
 	if pending != nil {
 		truncated = 1
 	}
-	for _, rec := range pendingWrites {
+	for rec := range pendingWrites.all() {
 		rec.Kind, rec.Outcome = KindOp, Unknown
 		rec.ErrClass, rec.Error = ClassNoCompletion, "no completion recorded: the run was killed"
 		if err := visit(rec); err != nil {
