@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -27,6 +28,7 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 	// Every record into one spill file too, read back, all of them.
 	var file []byte
 	var records []Record
+	var w spillWriter // the file's: long words are written as additions
 	for i := 0; i < 2000; i++ {
 		r := Record{
 			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored, KindHistory, KindReplica}[rng.IntN(6)],
@@ -57,13 +59,13 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 		if err := unmarshalRecord(line, &read); err != nil || !reflect.DeepEqual(read, r) {
 			t.Fatalf("the reader's decoder: %v\n got %+v\nwant %+v", err, read, r)
 		}
-		spilled := appendSpill(nil, &r)
+		spilled := new(spillWriter).appendSpill(nil, &r)
 		sr := newSpillReader(bytes.NewReader(append(binary.AppendUvarint(nil, uint64(len(spilled))), spilled...)))
 		var unspilled Record
 		if err := sr.next(&unspilled); err != nil || !reflect.DeepEqual(unspilled, r) {
 			t.Fatalf("spill codec: %v\n got %+v\nwant %+v", err, unspilled, r)
 		}
-		rec := appendSpill(nil, &r)
+		rec := w.appendSpill(nil, &r)
 		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
 		records = append(records, r)
 	}
@@ -93,8 +95,9 @@ func TestSpillReaderReadsEverySize(t *testing.T) {
 	newer.Error = "nats: nats: API error: code=400 err_code=10164 description=wrong last sequence: nats: key revision mismatch"
 	recs := []Record{conflict(1), conflict(2), huge, conflict(2), newer, {Kind: KindWatch, Key: "k", Rev: 9, Read: "c1-9", At: 1e12}, newer}
 	var file []byte
+	var w spillWriter
 	for i := range recs {
-		rec := appendSpill(nil, &recs[i])
+		rec := w.appendSpill(nil, &recs[i])
 		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
 	}
 	sr := newSpillReader(bytes.NewReader(file))
@@ -110,6 +113,42 @@ func TestSpillReaderReadsEverySize(t *testing.T) {
 	}
 	if unsafe.StringData(read[4].Error) != unsafe.StringData(read[6].Error) {
 		t.Fatal("a long error text that repeats is not shared")
+	}
+}
+
+// TestSpillErrorTextsAreAdditions: an error text is written as what it
+// adds to the file's last one, and read back as the text it was; without
+// that last one (a reader that did not read it), it is a damaged record.
+func TestSpillErrorTextsAreAdditions(t *testing.T) {
+	refused := func(rev int) Record {
+		return Record{Kind: KindOp, Op: OpUpdate, Key: "k0001", Value: fmt.Sprintf("c1-%d", rev), Outcome: Fail, ErrClass: ClassConflict,
+			Error: fmt.Sprintf("nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: %d: nats: key revision mismatch", rev)}
+	}
+	recs := []Record{refused(39630), refused(39631), {Kind: KindWatch, Key: "k0001", Rev: 39632, Read: "c2-1"}, refused(39631), refused(7)}
+	var w spillWriter
+	var spilled [][]byte
+	var file []byte
+	for i := range recs {
+		rec := w.appendSpill(nil, &recs[i])
+		spilled = append(spilled, rec)
+		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
+	}
+	if len(spilled[1]) > len(spilled[0])-len(recs[0].Error)+8 {
+		t.Fatalf("the second error text was written whole: %d bytes, then %d", len(spilled[0]), len(spilled[1]))
+	}
+	sr := newSpillReader(bytes.NewReader(file))
+	read := make([]Record, len(recs))
+	for i := range recs {
+		if err := sr.next(&read[i]); err != nil || !reflect.DeepEqual(read[i], recs[i]) {
+			t.Fatalf("record %d: %v\n got %+v\nwant %+v", i, err, read[i], recs[i])
+		}
+	}
+	if unsafe.StringData(read[1].Error) != unsafe.StringData(read[3].Error) {
+		t.Fatal("a repeated error text was read back as a new string")
+	}
+	lone := append(binary.AppendUvarint(nil, uint64(len(spilled[1]))), spilled[1]...)
+	if err := newSpillReader(bytes.NewReader(lone)).next(&Record{}); !errors.Is(err, errSpillDamaged) {
+		t.Fatalf("an addition to no word: %v", err)
 	}
 }
 
@@ -135,33 +174,39 @@ func BenchmarkEncodingJSON(b *testing.B) {
 
 // BenchmarkSpillRead reads back a spill of a key's usual records: writes
 // (a third refused, naming the key's revision, which several refusals in a
-// row name), gets and deliveries.
+// row name, or all with one text, as some servers write), gets and
+// deliveries.
 func BenchmarkSpillRead(b *testing.B) {
-	var file []byte
-	for i := range 3000 {
-		var r Record
-		switch i % 3 {
-		case 0: // refused: older servers name the revision, newer ones do not
-			r = Record{Kind: KindOp, Client: i % 8, Op: OpUpdate, Key: "k0003", Value: fmt.Sprintf("c%d-%d", i%8, i), ExpectRev: uint64(i), HasExpect: true,
-				Outcome: Fail, Invoke: 1e9 + int64(i)*1e5, Complete: 1e9 + int64(i)*1e5 + 3e5, ErrClass: ClassConflict,
-				Error: fmt.Sprintf("nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: %d: nats: key revision mismatch", i/30)}
-			if i%2 == 0 {
-				r.Error = "nats: nats: API error: code=400 err_code=10164 description=wrong last sequence: nats: key revision mismatch"
+	for _, named := range []bool{true, false} {
+		b.Run(map[bool]string{true: "revision-named", false: "one-text"}[named], func(b *testing.B) {
+			var file []byte
+			var w spillWriter
+			for i := range 3000 {
+				var r Record
+				switch i % 3 {
+				case 0:
+					r = Record{Kind: KindOp, Client: i % 8, Op: OpUpdate, Key: "k0003", Value: fmt.Sprintf("c%d-%d", i%8, i), ExpectRev: uint64(i), HasExpect: true,
+						Outcome: Fail, Invoke: 1e9 + int64(i)*1e5, Complete: 1e9 + int64(i)*1e5 + 3e5, ErrClass: ClassConflict,
+						Error: fmt.Sprintf("nats: nats: API error: code=400 err_code=10071 description=wrong last sequence: %d: nats: key revision mismatch", i/30)}
+					if !named {
+						r.Error = "nats: nats: API error: code=400 err_code=10164 description=wrong last sequence: nats: key revision mismatch"
+					}
+				case 1:
+					r = Record{Kind: KindOp, Client: i % 8, Op: OpGet, Key: "k0003", Outcome: OK, Found: true, Read: fmt.Sprintf("c1-%d", i), Rev: uint64(i), Invoke: 1e9 + int64(i)*1e5, Complete: 1e9 + int64(i)*1e5 + 2e5}
+				default:
+					r = Record{Kind: KindWatch, Key: "k0003", Rev: uint64(i), Read: fmt.Sprintf("c2-%d", i), At: 1e9 + int64(i)*1e5}
+				}
+				rec := w.appendSpill(nil, &r)
+				file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
 			}
-		case 1:
-			r = Record{Kind: KindOp, Client: i % 8, Op: OpGet, Key: "k0003", Outcome: OK, Found: true, Read: fmt.Sprintf("c1-%d", i), Rev: uint64(i), Invoke: 1e9 + int64(i)*1e5, Complete: 1e9 + int64(i)*1e5 + 2e5}
-		default:
-			r = Record{Kind: KindWatch, Key: "k0003", Rev: uint64(i), Read: fmt.Sprintf("c2-%d", i), At: 1e9 + int64(i)*1e5}
-		}
-		rec := appendSpill(nil, &r)
-		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
-	}
-	b.SetBytes(int64(len(file)))
-	var r Record
-	for b.Loop() {
-		sr := newSpillReader(bytes.NewReader(file))
-		for sr.next(&r) == nil {
-		}
-		sr.close()
+			b.SetBytes(int64(len(file)))
+			var r Record
+			for b.Loop() {
+				sr := newSpillReader(bytes.NewReader(file))
+				for sr.next(&r) == nil {
+				}
+				sr.close()
+			}
+		})
 	}
 }

@@ -66,7 +66,7 @@ func FuzzRead(f *testing.F) {
 		for _, l := range [][]Record{h.Ops, h.Watch, h.Final, h.Replicas, h.Stored, h.KeyHistory} {
 			for i := range l {
 				in := &l[i]
-				rec := appendSpill(nil, in)
+				rec := new(spillWriter).appendSpill(nil, in)
 				buf = binary.AppendUvarint(buf[:0], uint64(len(rec)))
 				var out Record
 				if err := newSpillReader(bytes.NewReader(append(buf, rec...))).next(&out); err != nil {

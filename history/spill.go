@@ -100,6 +100,7 @@ func Spill(ctx context.Context, path string, o SpillOptions) (_ *Spilled, err er
 		}
 		writers[i] = bufio.NewWriterSize(files[i], 64<<10)
 	}
+	encoders := make([]spillWriter, buckets)
 	whole := collector{h: s.Whole}
 	var scratch, size []byte
 	n := 0
@@ -131,7 +132,7 @@ func Spill(ctx context.Context, path string, o SpillOptions) (_ *Spilled, err er
 		}
 		b := s.bucketOf(rec.Key)
 		s.shelves[b][shelf]++
-		scratch = appendSpill(scratch[:0], rec)
+		scratch = encoders[b].appendSpill(scratch[:0], rec)
 		size = binary.AppendUvarint(size[:0], uint64(len(scratch)))
 		w := writers[b]
 		w.Write(size)

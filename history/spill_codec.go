@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -53,8 +54,26 @@ const (
 	spillFields
 )
 
-// appendSpill appends r (a per-key record) to b.
-func appendSpill(b []byte, r *Record) []byte {
+// A refused write's error text names the key's revision ("… wrong last
+// sequence: 39630: nats: key revision mismatch"): a hundred bytes, in a
+// fifth of an hour's records, which made half the spill files, written
+// once and read back once per pass over a key. The next refusal's differs
+// from it in a few bytes, so an error text is written as what it adds to
+// the file's last one: how much of that it begins and ends with, and what
+// it has between (or whole, when it shares little with it).
+//
+// spillWriter writes one spill file: it keeps the last error text, as the
+// file's reader does (see spillReader.lastError).
+type spillWriter struct {
+	lastError string
+}
+
+// minSpillShared: an error text is written as what it adds to the last
+// one if it shares this much with it, else whole.
+const minSpillShared = 16
+
+// appendSpill appends r (a per-key record) to b, the file's next.
+func (w *spillWriter) appendSpill(b []byte, r *Record) []byte {
 	kind := slices.Index(spillKinds, r.Kind)
 	if kind < 0 {
 		panic(fmt.Sprintf("spill: a %q record has no key to be cut by", r.Kind)) // Spill routes only per-key records here
@@ -80,8 +99,12 @@ func appendSpill(b []byte, r *Record) []byte {
 		}
 	}
 	b = append(b, byte(kind), flags, byte(mask), byte(mask>>8), byte(mask>>16))
-	for _, s := range strs {
-		if s != "" {
+	for f, s := range strs {
+		switch {
+		case s == "":
+		case f == fieldError:
+			b = w.appendError(b, s)
+		default:
 			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
 		}
@@ -98,6 +121,46 @@ func appendSpill(b []byte, r *Record) []byte {
 	return b
 }
 
+// appendError appends error text e: odd, how much of the last it begins
+// and ends with, then what it has between; even, its length, then itself.
+func (w *spillWriter) appendError(b []byte, e string) []byte {
+	last := w.lastError
+	w.lastError = e
+	front := commonPrefix(last, e)
+	back := commonSuffix(last[front:], e[front:])
+	if front+back < minSpillShared {
+		b = binary.AppendUvarint(b, uint64(len(e))<<1)
+		return append(b, e...)
+	}
+	b = binary.AppendUvarint(b, uint64(front)<<1|1)
+	b = binary.AppendUvarint(b, uint64(back))
+	b = binary.AppendUvarint(b, uint64(len(e)-front-back))
+	return append(b, e[front:len(e)-back]...)
+}
+
+// commonPrefix is how many bytes a and b begin with alike.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i+8 <= n && a[i:i+8] == b[i:i+8] {
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// commonSuffix is how many bytes a and b end with alike.
+func commonSuffix(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[len(a)-1-i] == b[len(b)-1-i] {
+		i++
+	}
+	return i
+}
+
 // spillReader reads records appendSpill wrote, sharing one copy of each
 // string of a small vocabulary (ops, outcomes, keys, error texts).
 type spillReader struct {
@@ -109,7 +172,9 @@ type spillReader struct {
 	// outcomes): a few comparisons instead of a map lookup, which was a
 	// fifth of reading a spill back.
 	recent [fieldExpectRev]recentWords // by field; Value and Read are not words
-	long   [fieldExpectRev]string      // by field: the last long word (see word)
+	// lastError: the last error text read, which the next may be written
+	// as an addition to (see spillWriter).
+	lastError string
 }
 
 // maxSpillWords bounds the words a spill reader shares: an error text
@@ -119,12 +184,9 @@ type spillReader struct {
 // met early, or found among the recent.
 const maxSpillWords = 1 << 10
 
-// maxSpillWord: a longer string is compared with the field's last long
-// one only, neither with its recent words nor in the map. The long ones are
-// error texts: compared with the recent ones over a long common prefix, one
-// naming a revision ("wrong last sequence: 8") missed them all; one that
-// does not ("wrong last sequence: nats: key revision mismatch", newer
-// servers) is the last long one.
+// maxSpillWord: a longer string is looked for in the map only, not among
+// the field's recent words (an error text, compared with the recent ones
+// over a long common prefix, missed them all).
 const maxSpillWord = 40
 
 // uvarint is binary.Uvarint, one byte read inline: most lengths and
@@ -226,33 +288,32 @@ func (s *spillReader) next(r *Record) error {
 	b = b[5:]
 	for m := mask & (1<<fieldExpectRev - 1); m != 0; m &= m - 1 {
 		f := bits.TrailingZeros32(m)
-		l, k := uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
+		var w string
+		var ok bool
+		if w, b, ok = s.str(f, b); !ok {
 			return errSpillDamaged
 		}
-		raw := b[k : k+int(l)]
-		b = b[k+int(l):]
 		switch f {
 		case fieldOp:
-			r.Op = s.word(f, raw)
+			r.Op = w
 		case fieldKey:
-			r.Key = s.word(f, raw)
+			r.Key = w
 		case fieldValue:
-			r.Value = string(raw)
+			r.Value = w
 		case fieldOutcome:
-			r.Outcome = Outcome(s.word(f, raw))
+			r.Outcome = Outcome(w)
 		case fieldRead:
-			r.Read = string(raw)
+			r.Read = w
 		case fieldMarker:
-			r.Marker = s.word(f, raw)
+			r.Marker = w
 		case fieldError:
-			r.Error = s.word(f, raw)
+			r.Error = w
 		case fieldErrClass:
-			r.ErrClass = s.word(f, raw)
+			r.ErrClass = w
 		case fieldPath:
-			r.Path = s.word(f, raw)
+			r.Path = w
 		case fieldNode:
-			r.Node = s.word(f, raw)
+			r.Node = w
 		}
 	}
 	var ints [spillFields - fieldExpectRev]int64
@@ -280,23 +341,76 @@ func (s *spillReader) next(r *Record) error {
 	return nil
 }
 
+// str reads string field f from the front of b and returns the rest;
+// false if b does not hold it.
+func (s *spillReader) str(f int, b []byte) (string, []byte, bool) {
+	l, k := uvarint(b)
+	if k <= 0 {
+		return "", nil, false
+	}
+	b = b[k:]
+	switch f {
+	case fieldError:
+		return s.errorText(l, b)
+	case fieldValue, fieldRead: // seldom repeated: not looked up
+		if uint64(len(b)) < l {
+			return "", nil, false
+		}
+		return string(b[:l]), b[l:], true
+	}
+	if uint64(len(b)) < l {
+		return "", nil, false
+	}
+	return s.word(f, b[:l]), b[l:], true
+}
+
+// errorText reads an error text (see spillWriter.appendError) from b,
+// after its first varint l; it is shared with the last one when it is
+// that one again.
+func (s *spillReader) errorText(l uint64, b []byte) (string, []byte, bool) {
+	if l&1 == 0 { // itself
+		if l >>= 1; uint64(len(b)) < l {
+			return "", nil, false
+		}
+		switch raw := b[:l]; {
+		case len(raw) <= maxSpillWord: // a word ("nats: timeout")
+			s.lastError = s.word(fieldError, raw)
+		case string(raw) != s.lastError:
+			s.lastError = string(raw)
+		}
+		return s.lastError, b[l:], true
+	}
+	last := s.lastError
+	front := l >> 1
+	back, k := uvarint(b)
+	if k <= 0 {
+		return "", nil, false
+	}
+	b = b[k:]
+	between, k := uvarint(b)
+	if k <= 0 || front > uint64(len(last)) || back > uint64(len(last))-front || uint64(len(b)-k) < between {
+		return "", nil, false
+	}
+	mid := b[k : k+int(between)]
+	if len(mid) > 0 || int(front+back) < len(last) {
+		var e strings.Builder // one allocation, no copy to a string
+		e.Grow(int(front) + len(mid) + int(back))
+		e.WriteString(last[:front])
+		e.Write(mid)
+		e.WriteString(last[uint64(len(last))-back:])
+		s.lastError = e.String()
+	}
+	return s.lastError, b[k+int(between):], true
+}
+
 // word is the shared copy of raw, a string of field f: looked for first
 // among the words read at the same place before.
 func (s *spillReader) word(f int, raw []byte) string {
 	recent := &s.recent[f]
-	if len(raw) > maxSpillWord {
-		// A long word: shared only with the field's last long one. Most
-		// name a revision, which a few refusals in a row repeat at most:
-		// looked up in the map, they missed it (full of the first ones)
-		// and only cost a hash of a hundred bytes.
-		if string(raw) == s.long[f] {
-			return s.long[f]
+	if len(raw) <= maxSpillWord {
+		if w, ok := recent.find(raw); ok {
+			return w
 		}
-		s.long[f] = string(raw)
-		return s.long[f]
-	}
-	if w, ok := recent.find(raw); ok {
-		return w
 	}
 	w, ok := s.words[string(raw)]
 	if !ok {
