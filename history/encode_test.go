@@ -172,6 +172,40 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	}
 }
 
+// TestSpillWordsAreReferences: a word a field of the file held lately is
+// written as a reference, a byte, and read back as the string read the
+// first time; a reference to a word the reader never read is a damaged
+// record.
+func TestSpillWordsAreReferences(t *testing.T) {
+	r := Record{Kind: KindOp, Op: OpUpdate, Key: "k0001", Value: "c1-5", Outcome: OK, Rev: 9, Path: PathLeader}
+	var w spillWriter
+	first := w.appendSpill(nil, &r)
+	second := w.appendSpill(nil, &r)
+	words := len(r.Op) + len(r.Key) + len(r.Outcome) + len(r.Path)
+	if len(second) > len(first)-words+4 {
+		t.Fatalf("the repeated words were written again: %d bytes, then %d", len(first), len(second))
+	}
+	var file []byte
+	for _, rec := range [][]byte{first, second} {
+		file = append(binary.AppendUvarint(file, uint64(len(rec))), rec...)
+	}
+	sr := newSpillReader(bytes.NewReader(file))
+	var a, b Record
+	if err := sr.next(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := sr.next(&b); err != nil || b != r {
+		t.Fatalf("%v\n got %+v\nwant %+v", err, b, r)
+	}
+	if unsafe.StringData(a.Key) != unsafe.StringData(b.Key) {
+		t.Fatal("a reference was read back as a new string")
+	}
+	lone := append(binary.AppendUvarint(nil, uint64(len(second))), second...)
+	if err := newSpillReader(bytes.NewReader(lone)).next(&a); !errors.Is(err, errSpillDamaged) {
+		t.Fatalf("a reference to no word: %v", err)
+	}
+}
+
 // BenchmarkSpillRead reads back a spill of a key's usual records: writes
 // (a third refused, naming the key's revision, which several refusals in a
 // row name, or all with one text, as some servers write), gets and

@@ -62,10 +62,18 @@ const (
 // the file's last one: how much of that it begins and ends with, and what
 // it has between (or whole, when it shares little with it).
 //
-// spillWriter writes one spill file: it keeps the last error text, as the
-// file's reader does (see spillReader.lastError).
+// The other strings of a small vocabulary (ops, keys, outcomes, error
+// classes, read paths, markers, nodes: every string field but the values
+// and the error text) are written as a reference to one of the last words
+// the same field of the file held, when it is one of them: a byte instead
+// of the word, and the reader hands out the string it holds instead of
+// comparing or looking it up.
+//
+// spillWriter writes one spill file: it keeps the last error text and
+// each field's last words, as the file's reader does.
 type spillWriter struct {
 	lastError string
+	words     [fieldExpectRev]wordRing
 }
 
 // minSpillShared: an error text is written as what it adds to the last
@@ -104,9 +112,11 @@ func (w *spillWriter) appendSpill(b []byte, r *Record) []byte {
 		case s == "":
 		case f == fieldError:
 			b = w.appendError(b, s)
-		default:
+		case f == fieldValue || f == fieldRead:
 			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
+		default:
+			b = w.words[f].append(b, s)
 		}
 	}
 	for i, v := range ints {
@@ -138,6 +148,33 @@ func (w *spillWriter) appendError(b []byte, e string) []byte {
 	return append(b, e[front:len(e)-back]...)
 }
 
+// wordRing is the last words one field of a spill file held, in the
+// order they came (the oldest forgotten): the writer's and the reader's
+// change alike, record by record, so that a reference names the same word
+// on both sides.
+type wordRing struct {
+	words [8]string
+	next  uint8 // the slot the next new word takes
+}
+
+// append appends word s: odd, its slot; even, its length, then itself.
+func (r *wordRing) append(b []byte, s string) []byte {
+	for i, w := range r.words {
+		if w == s {
+			return binary.AppendUvarint(b, uint64(i)<<1|1)
+		}
+	}
+	r.add(s)
+	b = binary.AppendUvarint(b, uint64(len(s))<<1)
+	return append(b, s...)
+}
+
+// add puts s in the next slot.
+func (r *wordRing) add(s string) {
+	r.words[r.next] = s
+	r.next = (r.next + 1) % uint8(len(r.words))
+}
+
 // commonPrefix is how many bytes a and b begin with alike.
 func commonPrefix(a, b string) int {
 	n := min(len(a), len(b))
@@ -167,26 +204,23 @@ type spillReader struct {
 	r     *bufio.Reader
 	buf   []byte
 	words map[string]string
-	// recent: each field's last few words, which the next record of a
-	// bucket most often repeats (its key; one of a handful of ops and
-	// outcomes): a few comparisons instead of a map lookup, which was a
-	// fifth of reading a spill back.
-	recent [fieldExpectRev]recentWords // by field; Value and Read are not words
+	// recent: each field's last words, as the writer kept them (see
+	// wordRing).
+	recent [fieldExpectRev]wordRing
 	// lastError: the last error text read, which the next may be written
 	// as an addition to (see spillWriter).
 	lastError string
 }
 
-// maxSpillWords bounds the words a spill reader shares: an error text
-// names a revision ("wrong last sequence: 8"), so a bucket of refused
-// writes holds as many distinct ones, and a map of them all, growing, was
-// a third of reading an hour's spill back. The few words that repeat are
-// met early, or found among the recent.
+// maxSpillWords bounds the words a spill reader shares (a field's words
+// not among its recent, and short error texts): an error text may name a
+// revision ("wrong last sequence: 8"), so a bucket of refused writes holds
+// as many distinct ones, and a map of them all, growing, was a third of
+// reading an hour's spill back. The few words that repeat are met early.
 const maxSpillWords = 1 << 10
 
-// maxSpillWord: a longer string is looked for in the map only, not among
-// the field's recent words (an error text, compared with the recent ones
-// over a long common prefix, missed them all).
+// maxSpillWord: a longer error text is not looked for in the map: it names
+// a revision, and is shared with the last one only.
 const maxSpillWord = 40
 
 // uvarint is binary.Uvarint, one byte read inline: most lengths and
@@ -205,25 +239,6 @@ func varint(b []byte) (int64, int) {
 		return int64(u>>1) ^ -int64(u&1), 1
 	}
 	return binary.Varint(b)
-}
-
-// recentWords are the last words one field read, newest first.
-type recentWords [8]string
-
-// find is the copy of raw held, if raw is one of w.
-func (w *recentWords) find(raw []byte) (string, bool) {
-	for _, s := range w {
-		if s == string(raw) {
-			return s, true
-		}
-	}
-	return "", false
-}
-
-// add makes s the newest word, forgetting the oldest.
-func (w *recentWords) add(s string) {
-	copy(w[1:], w[:len(w)-1])
-	w[0] = s
 }
 
 // spillBuffers are the readers' buffers, kept from one file to the next: a
@@ -358,10 +373,19 @@ func (s *spillReader) str(f int, b []byte) (string, []byte, bool) {
 		}
 		return string(b[:l]), b[l:], true
 	}
-	if uint64(len(b)) < l {
+	recent := &s.recent[f]
+	if l&1 == 1 { // a reference to a recent word
+		if l >>= 1; l >= uint64(len(recent.words)) || recent.words[l] == "" {
+			return "", nil, false
+		}
+		return recent.words[l], b, true
+	}
+	if l >>= 1; uint64(len(b)) < l {
 		return "", nil, false
 	}
-	return s.word(f, b[:l]), b[l:], true
+	w := s.word(b[:l])
+	recent.add(w)
+	return w, b[l:], true
 }
 
 // errorText reads an error text (see spillWriter.appendError) from b,
@@ -374,7 +398,7 @@ func (s *spillReader) errorText(l uint64, b []byte) (string, []byte, bool) {
 		}
 		switch raw := b[:l]; {
 		case len(raw) <= maxSpillWord: // a word ("nats: timeout")
-			s.lastError = s.word(fieldError, raw)
+			s.lastError = s.word(raw)
 		case string(raw) != s.lastError:
 			s.lastError = string(raw)
 		}
@@ -403,15 +427,8 @@ func (s *spillReader) errorText(l uint64, b []byte) (string, []byte, bool) {
 	return s.lastError, b[k+int(between):], true
 }
 
-// word is the shared copy of raw, a string of field f: looked for first
-// among the words read at the same place before.
-func (s *spillReader) word(f int, raw []byte) string {
-	recent := &s.recent[f]
-	if len(raw) <= maxSpillWord {
-		if w, ok := recent.find(raw); ok {
-			return w
-		}
-	}
+// word is the shared copy of raw.
+func (s *spillReader) word(raw []byte) string {
 	w, ok := s.words[string(raw)]
 	if !ok {
 		w = string(raw)
@@ -419,6 +436,5 @@ func (s *spillReader) word(f int, raw []byte) string {
 			s.words[w] = w
 		}
 	}
-	recent.add(w)
 	return w
 }
