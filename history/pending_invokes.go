@@ -3,13 +3,57 @@ package history
 import "iter"
 
 // pendingInvokes are the writes invoked and not (yet) completed while a
-// history is read, found again by client and invocation time. They are
-// kept by invocation time alone, the few invoked in the same nanosecond
-// by another client beside: a map keyed by a number is looked up several
-// times faster than one keyed by a pair, which was a fortieth of reading
-// a history.
+// history is read, found again by client and invocation time. A client's
+// first pending write sits in a slot of its own: a client of a closed loop
+// has one at a time, its op lines follow soon, and looking a pair up in a
+// map was a fortieth of reading a history. Others (a pipelined client's)
+// are kept by invocation time, the few invoked in the same nanosecond by
+// another client beside.
 type pendingInvokes struct {
+	byClient []*Record // client → its pending write, if any (clients 0 to maxSlotClient)
 	byInvoke map[int64]pendingAt
+}
+
+// maxSlotClient: a client with a higher number (or below 0) is kept by
+// invocation time only.
+const maxSlotClient = 1 << 16
+
+// add keeps inv, an invoke record, until take finds it. A second invoke of
+// one client at one time replaces the first (as a map by both would).
+func (p *pendingInvokes) add(inv *Record) {
+	c := inv.Client
+	if c < 0 || c >= maxSlotClient {
+		p.addByInvoke(inv)
+		return
+	}
+	if c >= len(p.byClient) {
+		p.byClient = append(p.byClient, make([]*Record, c+1-len(p.byClient))...)
+	}
+	switch slot := p.byClient[c]; {
+	case slot == nil:
+		if len(p.byInvoke) > 0 {
+			p.takeByInvoke(c, inv.Invoke) // replaced
+		}
+		p.byClient[c] = inv
+	case slot.Invoke == inv.Invoke:
+		p.byClient[c] = inv
+	default:
+		p.addByInvoke(inv)
+	}
+}
+
+// take is the invoke of client at invoke, no longer kept; nil if none.
+func (p *pendingInvokes) take(client int, invoke int64) *Record {
+	if client >= 0 && client < len(p.byClient) {
+		if inv := p.byClient[client]; inv != nil && inv.Invoke == invoke {
+			p.byClient[client] = nil
+			return inv
+		}
+	}
+	if len(p.byInvoke) == 0 {
+		return nil
+	}
+	return p.takeByInvoke(client, invoke)
 }
 
 // pendingAt are the writes invoked at one time: one, nearly always.
@@ -18,9 +62,8 @@ type pendingAt struct {
 	more  []*Record
 }
 
-// add keeps inv, an invoke record, until take finds it. A second invoke of
-// one client at one time replaces the first (as a map by both would).
-func (p *pendingInvokes) add(inv *Record) {
+// addByInvoke keeps inv by its invocation time.
+func (p *pendingInvokes) addByInvoke(inv *Record) {
 	if p.byInvoke == nil {
 		p.byInvoke = map[int64]pendingAt{}
 	}
@@ -43,8 +86,9 @@ func (p *pendingInvokes) add(inv *Record) {
 	p.byInvoke[inv.Invoke] = at
 }
 
-// take is the invoke of client at invoke, no longer kept; nil if none.
-func (p *pendingInvokes) take(client int, invoke int64) *Record {
+// takeByInvoke is the invoke of client at invoke kept by its invocation
+// time, no longer kept; nil if none.
+func (p *pendingInvokes) takeByInvoke(client int, invoke int64) *Record {
 	at, ok := p.byInvoke[invoke]
 	if !ok {
 		return nil
@@ -72,6 +116,11 @@ func (p *pendingInvokes) take(client int, invoke int64) *Record {
 // all are the invokes still kept.
 func (p *pendingInvokes) all() iter.Seq[*Record] {
 	return func(yield func(*Record) bool) {
+		for _, inv := range p.byClient {
+			if inv != nil && !yield(inv) {
+				return
+			}
+		}
 		for _, at := range p.byInvoke {
 			if !yield(at.first) {
 				return

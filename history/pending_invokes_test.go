@@ -6,8 +6,10 @@ import (
 )
 
 // TestPendingInvokesAsAMapByBoth: random invokes and ops of a few clients
-// at a few times (so that clients share a nanosecond often) find what a
-// map keyed by client and time finds, and leave the same ones pending.
+// at a few times (so that clients share a nanosecond often, and have
+// several writes pending; two clients whose numbers have no slot) find
+// what a map keyed by client and time finds, and leave the same ones
+// pending.
 func TestPendingInvokesAsAMapByBoth(t *testing.T) {
 	type started struct {
 		client int
@@ -17,7 +19,7 @@ func TestPendingInvokesAsAMapByBoth(t *testing.T) {
 	var p pendingInvokes
 	want := map[started]*Record{}
 	for range 20000 {
-		client, invoke := rng.IntN(4), rng.Int64N(6)
+		client, invoke := []int{0, 1, 2, 3, -1, 1 << 17}[rng.IntN(6)], rng.Int64N(6)
 		if rng.IntN(2) == 0 {
 			inv := &Record{Kind: KindInvoke, Client: client, Invoke: invoke}
 			p.add(inv)
