@@ -146,7 +146,8 @@ func planSpans(ctx context.Context, g history.SpilledGroup, f *facts, o spanOpti
 	var key string
 	why := ""
 	var final []history.Record
-	err := g.Stream(func(r *history.Record) error {
+	// Without values: neither the cuts nor where records go depend on them.
+	err := g.StreamWithoutValues(func(r *history.Record) error {
 		if len(place)%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}

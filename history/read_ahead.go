@@ -17,7 +17,7 @@ var errReadAheadStopped = errors.New("read ahead stopped")
 // next batch while the checks work on this one saves most of a pass. It
 // stops at yield's first error, and returns once the decoding goroutine
 // has ended.
-func (s *Spilled) readAhead(buckets []int, yield func(*Record) error) error {
+func (s *Spilled) readAhead(buckets []int, noValues bool, yield func(*Record) error) error {
 	type batch struct {
 		recs []Record
 		err  error // decoding stopped after recs with this error
@@ -50,7 +50,7 @@ func (s *Spilled) readAhead(buckets []int, yield func(*Record) error) error {
 			return &recs[len(recs)-1]
 		}
 		for _, b := range buckets {
-			err := s.decodeBucket(b, into, func(*Record) error {
+			err := s.decodeBucket(b, noValues, into, func(*Record) error {
 				if len(recs) < readAheadBatch {
 					return nil
 				}

@@ -125,3 +125,49 @@ func TestStreamReadsAhead(t *testing.T) {
 		t.Errorf("%d goroutines after streaming, %d before", now, goroutines)
 	}
 }
+
+// StreamWithoutValues gives what Stream gives, but the values written and
+// read of op and watch records; a final read keeps its value.
+func TestStreamWithoutValues(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(&Record{Kind: KindMeta, Meta: &Meta{Keys: []string{"k"}}})
+	w.Write(&Record{Kind: KindOp, Op: OpPut, Key: "k", Value: "v1", Client: 1, Invoke: 2, Complete: 3, Outcome: OK, Rev: 1})
+	w.Write(&Record{Kind: KindWatch, Key: "k", Read: "v1", Rev: 1, At: 4})
+	w.Write(&Record{Kind: KindOp, Op: OpGet, Key: "k", Client: 2, Invoke: 5, Complete: 6, Outcome: OK, Found: true, Read: "v1", Rev: 1})
+	w.Write(&Record{Kind: KindFinal, Key: "k", Found: true, Read: "v1", Rev: 1})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Spill(context.Background(), path, SpillOptions{Buckets: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Remove()
+	g := s.Groups()[0]
+	var whole, without []Record
+	if err := g.Stream(func(r *Record) error { whole = append(whole, *r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.StreamWithoutValues(func(r *Record) error { without = append(without, *r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) != 4 || len(without) != 4 {
+		t.Fatalf("streamed %d and %d records, want 4", len(whole), len(without))
+	}
+	for i := range whole {
+		want := whole[i]
+		if want.Kind != KindFinal {
+			want.Value, want.Read = "", ""
+		}
+		if without[i] != want {
+			t.Fatalf("record %d without values:\n got %+v\nwant %+v", i, without[i], want)
+		}
+	}
+	if whole[0].Value != "v1" || whole[2].Read != "v1" || without[3].Read != "v1" {
+		t.Fatalf("values lost: %+v, %+v", whole, without)
+	}
+}

@@ -266,25 +266,35 @@ func (g SpilledGroup) Read() (*History, error) {
 // does; the Record yield gets lives until the next call (yield copies what
 // it keeps).
 func (g SpilledGroup) Stream(yield func(*Record) error) error {
-	return g.s.readAhead(g.buckets, yield)
+	return g.s.readAhead(g.buckets, false, yield)
+}
+
+// StreamWithoutValues is Stream with the values written and read (Value
+// and Read) of op and watch records left empty: they are most of what
+// decoding allocates, and planning a long key's spans needs neither.
+func (g SpilledGroup) StreamWithoutValues(yield func(*Record) error) error {
+	return g.s.readAhead(g.buckets, true, yield)
 }
 
 // readBucket hands add each record of bucket b, in one Record reused, and
 // stops at add's first error.
 func (s *Spilled) readBucket(b int, add func(*Record) error) error {
 	var rec Record
-	return s.decodeBucket(b, func() *Record { return &rec }, add)
+	return s.decodeBucket(b, false, func() *Record { return &rec }, add)
 }
 
 // decodeBucket decodes each record of bucket b into the Record into
-// returns, then hands it to add; it stops at add's first error.
-func (s *Spilled) decodeBucket(b int, into func() *Record, add func(*Record) error) error {
+// returns (without the values of op and watch records if noValues, see
+// StreamWithoutValues), then hands it to add; it stops at add's first
+// error.
+func (s *Spilled) decodeBucket(b int, noValues bool, into func() *Record, add func(*Record) error) error {
 	f, err := os.Open(s.bucketPath(b))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	r := newSpillReader(f)
+	r.noValues = noValues
 	defer r.close()
 	for {
 		rec := into()

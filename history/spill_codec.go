@@ -210,6 +210,9 @@ type spillReader struct {
 	// lastError: the last error text read, which the next may be written
 	// as an addition to (see spillWriter).
 	lastError string
+	// noValues: the values of op and watch records are skipped, not read
+	// (see SpilledGroup.StreamWithoutValues).
+	noValues bool
 }
 
 // maxSpillWords bounds the words a spill reader shares (a field's words
@@ -301,8 +304,17 @@ func (s *spillReader) next(r *Record) error {
 	}
 	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
 	b = b[5:]
+	skip := s.noValues && (r.Kind == KindOp || r.Kind == KindWatch)
 	for m := mask & (1<<fieldExpectRev - 1); m != 0; m &= m - 1 {
 		f := bits.TrailingZeros32(m)
+		if skip && (f == fieldValue || f == fieldRead) {
+			l, k := uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < l {
+				return errSpillDamaged
+			}
+			b = b[k+int(l):]
+			continue
+		}
 		var w string
 		var ok bool
 		if w, b, ok = s.str(f, b); !ok {
