@@ -53,6 +53,10 @@ type linearizable struct {
 	implied     int    // operations decided by one of impliedBy
 	impliedKeys int    // and their keys
 	impliedAs   string // by which
+
+	// scratch: the lists of the last group's operations, made again for
+	// the next (see opsScratch).
+	scratch opsScratch
 }
 
 func newLinearizable(name string, filter opsFilter, f *facts, opts Options) *linearizable {
@@ -79,7 +83,7 @@ func (l *linearizable) add(g *keyGroup) {
 	}
 	f := l.filter
 	f.seqs = g.r.seqs
-	pops := toOperations(g.r.ops, g.h.Final, f)
+	pops := toOperations(g.r.ops, g.h.Final, f, &l.scratch)
 	parts := partitionByKey(pops)
 	l.ops += len(pops) - contextOps(g, l.filter)
 	if !g.laterSpan() {
@@ -92,6 +96,12 @@ func (l *linearizable) add(g *keyGroup) {
 	var searched, inPieces, tooLarge []string
 	if len(g.r.early) == 0 {
 		verdict, outOfTime, searched, inPieces, tooLarge = checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
+	}
+	if len(searched) > 0 || verdict != porcupine.Ok {
+		// Porcupine may have left searches running on these operations
+		// (it returns once out of time or once one key is illegal): the
+		// next group's are made in new lists.
+		l.scratch = opsScratch{}
 	}
 	for _, key := range searched {
 		l.searched[key] = true

@@ -198,8 +198,8 @@ func TestToOperations(t *testing.T) {
 	ops = append(ops, resolved)
 	finals := []history.Record{final("k", "v4", 4)}
 
-	writes := toOperations(pointers(ops), finals, opsFilter{})
-	reads := toOperations(pointers(ops), finals, opsFilter{includeGets: true, path: history.PathDirect})
+	writes := toOperations(pointers(ops), finals, opsFilter{}, nil)
+	reads := toOperations(pointers(ops), finals, opsFilter{includeGets: true, path: history.PathDirect}, nil)
 	describeAll := func(pops []porcupine.Operation) string {
 		var s []string
 		for _, p := range pops {

@@ -18,7 +18,7 @@ func keyParts(h *history.History) [][]porcupine.Operation {
 	r := resolve(h, &f)
 	var parts [][]porcupine.Operation
 	for _, f := range []opsFilter{{seqs: r.seqs}, {seqs: r.seqs, includeGets: true, path: history.PathDirect}} {
-		parts = append(parts, partitionByKey(toOperations(r.ops, h.Final, f))...)
+		parts = append(parts, partitionByKey(toOperations(r.ops, h.Final, f, nil))...)
 	}
 	return parts
 }
