@@ -198,7 +198,7 @@ func commonSuffix(a, b string) int {
 	return i
 }
 
-// spillReader reads records appendSpill wrote, sharing one copy of each
+// spillReader reads records a spillWriter wrote, sharing one copy of each
 // string of a small vocabulary (ops, outcomes, keys, error texts).
 type spillReader struct {
 	r     *bufio.Reader
