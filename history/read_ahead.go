@@ -45,13 +45,14 @@ func (s *Spilled) readAhead(buckets []int, noValues bool, yield func(*Record) er
 		recs := <-free
 		// Decoded where the batch holds it: a record is a few hundred
 		// bytes, and copying each in was a sixth of reading a spill back.
+		slot := false // the last record of recs is a slot not decoded into (yet)
 		into := func() *Record {
-			recs = recs[:len(recs)+1]
+			recs, slot = recs[:len(recs)+1], true
 			return &recs[len(recs)-1]
 		}
 		for _, b := range buckets {
 			err := s.decodeBucket(b, noValues, into, func(*Record) error {
-				if len(recs) < readAheadBatch {
+				if slot = false; len(recs) < readAheadBatch {
 					return nil
 				}
 				if !send(batch{recs: recs}) {
@@ -65,7 +66,9 @@ func (s *Spilled) readAhead(buckets []int, noValues bool, yield func(*Record) er
 					return errReadAheadStopped
 				}
 			})
-			recs = recs[:len(recs)-1] // the slot the end of the bucket left empty
+			if slot { // the end of the bucket, or an error, left it empty
+				recs, slot = recs[:len(recs)-1], false
+			}
 			if err == errReadAheadStopped {
 				return
 			}

@@ -117,6 +117,15 @@ func TestStreamReadsAhead(t *testing.T) {
 		t.Fatalf("a damaged bucket: %v after %d of %d records", err, seen, n)
 	}
 
+	// A bucket file that is gone: an error, not a panic.
+	if err := os.Remove(bucket); err != nil {
+		t.Fatal(err)
+	}
+	seen = 0
+	if err := g.Stream(func(*Record) error { seen++; return nil }); !errors.Is(err, os.ErrNotExist) || seen != 0 {
+		t.Fatalf("a bucket file gone: %v after %d records", err, seen)
+	}
+
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
