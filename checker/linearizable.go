@@ -97,10 +97,11 @@ func (l *linearizable) add(g *keyGroup) {
 	if len(g.r.early) == 0 {
 		verdict, outOfTime, searched, inPieces, tooLarge = checkKeys(parts, &l.searchLeft, !l.opts.searchOnly, l.searchLimit)
 	}
-	if len(searched) > 0 || verdict != porcupine.Ok {
+	if len(searched) > 0 || verdict != porcupine.Ok || len(pops) > maxScratchOps {
 		// Porcupine may have left searches running on these operations
 		// (it returns once out of time or once one key is illegal): the
-		// next group's are made in new lists.
+		// next group's are made in new lists. So are they after a group
+		// too large to sit beside another (see maxScratchOps).
 		l.scratch = opsScratch{}
 	}
 	for _, key := range searched {

@@ -38,6 +38,11 @@ type opsScratch struct {
 	res   []porcupine.Operation
 }
 
+// maxScratchOps: the lists of a group of more operations are not kept for
+// the next. A group that large is one the memory budget lets sit alone
+// (as history.Recycle keeps no list of more than 128 k records).
+const maxScratchOps = 128 << 10
+
 // timedOp is a record taking part, by invoke time: sorted as (time,
 // index) pairs side by side, not through pointers to records, which are
 // large and would be fetched from all over memory.
