@@ -28,7 +28,7 @@ func TestAppendRecordRoundTrips(t *testing.T) {
 	// Every record into one spill file too, read back, all of them.
 	var file []byte
 	var records []Record
-	var w spillWriter // the file's: long words are written as additions
+	var w spillWriter // the file's: words as references, error texts as additions
 	for i := 0; i < 2000; i++ {
 		r := Record{
 			Kind:   []Kind{KindOp, KindWatch, KindFinal, KindStored, KindHistory, KindReplica}[rng.IntN(6)],

@@ -309,10 +309,13 @@ func (s *spillReader) next(r *Record) error {
 		f := bits.TrailingZeros32(m)
 		if skip && (f == fieldValue || f == fieldRead) {
 			l, k := uvarint(b)
-			if k <= 0 || uint64(len(b)-k) < l {
+			if k <= 0 {
 				return errSpillDamaged
 			}
-			b = b[k+int(l):]
+			var ok bool
+			if _, b, ok = split(b[k:], l); !ok {
+				return errSpillDamaged
+			}
 			continue
 		}
 		var w string
@@ -380,10 +383,8 @@ func (s *spillReader) str(f int, b []byte) (string, []byte, bool) {
 	case fieldError:
 		return s.errorText(l, b)
 	case fieldValue, fieldRead: // seldom repeated: not looked up
-		if uint64(len(b)) < l {
-			return "", nil, false
-		}
-		return string(b[:l]), b[l:], true
+		raw, rest, ok := split(b, l)
+		return string(raw), rest, ok
 	}
 	recent := &s.recent[f]
 	if l&1 == 1 { // a reference to a recent word
@@ -392,12 +393,21 @@ func (s *spillReader) str(f int, b []byte) (string, []byte, bool) {
 		}
 		return recent.words[l], b, true
 	}
-	if l >>= 1; uint64(len(b)) < l {
+	raw, rest, ok := split(b, l>>1)
+	if !ok {
 		return "", nil, false
 	}
-	w := s.word(b[:l])
+	w := s.word(raw)
 	recent.add(w)
-	return w, b[l:], true
+	return w, rest, true
+}
+
+// split is the first l bytes of b and the rest; false if b is shorter.
+func split(b []byte, l uint64) (head, rest []byte, ok bool) {
+	if uint64(len(b)) < l {
+		return nil, nil, false
+	}
+	return b[:l], b[l:], true
 }
 
 // errorText reads an error text (see spillWriter.appendError) from b,
@@ -405,16 +415,16 @@ func (s *spillReader) str(f int, b []byte) (string, []byte, bool) {
 // that one again.
 func (s *spillReader) errorText(l uint64, b []byte) (string, []byte, bool) {
 	if l&1 == 0 { // itself
-		if l >>= 1; uint64(len(b)) < l {
+		raw, rest, ok := split(b, l>>1)
+		switch {
+		case !ok:
 			return "", nil, false
-		}
-		switch raw := b[:l]; {
 		case len(raw) <= maxSpillWord: // a word ("nats: timeout")
 			s.lastError = s.word(raw)
 		case string(raw) != s.lastError:
 			s.lastError = string(raw)
 		}
-		return s.lastError, b[l:], true
+		return s.lastError, rest, true
 	}
 	last := s.lastError
 	front := l >> 1
@@ -424,10 +434,13 @@ func (s *spillReader) errorText(l uint64, b []byte) (string, []byte, bool) {
 	}
 	b = b[k:]
 	between, k := uvarint(b)
-	if k <= 0 || front > uint64(len(last)) || back > uint64(len(last))-front || uint64(len(b)-k) < between {
+	if k <= 0 || front > uint64(len(last)) || back > uint64(len(last))-front {
 		return "", nil, false
 	}
-	mid := b[k : k+int(between)]
+	mid, rest, ok := split(b[k:], between)
+	if !ok {
+		return "", nil, false
+	}
 	if len(mid) > 0 || int(front+back) < len(last) {
 		var e strings.Builder // one allocation, no copy to a string
 		e.Grow(int(front) + len(mid) + int(back))
@@ -436,7 +449,7 @@ func (s *spillReader) errorText(l uint64, b []byte) (string, []byte, bool) {
 		e.WriteString(last[uint64(len(last))-back:])
 		s.lastError = e.String()
 	}
-	return s.lastError, b[k+int(between):], true
+	return s.lastError, rest, true
 }
 
 // word is the shared copy of raw.
