@@ -82,7 +82,8 @@ func toOperations(ops []*history.Record, finals []history.Record, f opsFilter, s
 	// Inputs and outputs in two slabs, each operation pointing into them:
 	// a value in an interface is an allocation of its own, two per
 	// operation, and a million-operation check would spend its time on them.
-	// Made at their size: the operations point into them.
+	// With room for every operation, never grown: the operations point
+	// into them.
 	n := len(order) + len(finals)
 	ins, outs := reuse(scratch.ins, n), reuse(scratch.outs, n)
 	ids := map[int]int{}

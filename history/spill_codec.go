@@ -211,8 +211,9 @@ type spillReader struct {
 	// as an addition to (see spillWriter).
 	lastError string
 	// noValues: the values of op and watch records are skipped, not read
-	// (see SpilledGroup.StreamWithoutValues).
-	noValues bool
+	// (see SpilledGroup.StreamWithoutValues); skipValues: the record in
+	// hand is one of those.
+	noValues, skipValues bool
 }
 
 // maxSpillWords bounds the words a spill reader shares (a field's words
@@ -304,20 +305,9 @@ func (s *spillReader) next(r *Record) error {
 	}
 	*r = Record{Kind: spillKinds[b[0]], Found: b[1]&spillFound != 0, HasExpect: b[1]&spillHasExpect != 0}
 	b = b[5:]
-	skip := s.noValues && (r.Kind == KindOp || r.Kind == KindWatch)
+	s.skipValues = s.noValues && (r.Kind == KindOp || r.Kind == KindWatch)
 	for m := mask & (1<<fieldExpectRev - 1); m != 0; m &= m - 1 {
 		f := bits.TrailingZeros32(m)
-		if skip && (f == fieldValue || f == fieldRead) {
-			l, k := uvarint(b)
-			if k <= 0 {
-				return errSpillDamaged
-			}
-			var ok bool
-			if _, b, ok = split(b[k:], l); !ok {
-				return errSpillDamaged
-			}
-			continue
-		}
 		var w string
 		var ok bool
 		if w, b, ok = s.str(f, b); !ok {
@@ -384,6 +374,9 @@ func (s *spillReader) str(f int, b []byte) (string, []byte, bool) {
 		return s.errorText(l, b)
 	case fieldValue, fieldRead: // seldom repeated: not looked up
 		raw, rest, ok := split(b, l)
+		if s.skipValues {
+			return "", rest, ok
+		}
 		return string(raw), rest, ok
 	}
 	recent := &s.recent[f]
